@@ -1,0 +1,3 @@
+from file_service.bootstrap import main
+
+main()

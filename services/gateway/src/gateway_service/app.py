@@ -1,0 +1,66 @@
+"""Composition root of the gateway: settings, telemetry, broker, pool and the Litestar app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlparse
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+from minio import Minio
+
+from gateway_service import errors
+from gateway_service.routes import health, spaces
+from gateway_service.state import Gateway
+from spaceport import readmodel, telemetry
+from spaceport.messaging import RpcClient
+from spaceport.runtime import make_broker
+from spaceport.settings import Settings
+
+MAX_BODY = 50 * 1024 * 1024
+
+
+def s3_client(settings: Settings) -> Minio:
+    url = urlparse(settings.s3_endpoint)
+    return Minio(
+        url.netloc, access_key=settings.s3_access_key, secret_key=settings.s3_secret_key, secure=url.scheme == "https"
+    )
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env("gateway")
+    telemetry.setup(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
+    holder: dict[str, Gateway] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        broker = make_broker(settings)
+        await broker.connect()
+        pool = await readmodel.create_pool(settings.database_url, "public", max_size=4)
+        holder["gateway"] = Gateway(
+            settings=settings,
+            broker=broker,
+            rpc=RpcClient(broker, settings.command_prefix, settings.request_timeout),
+            pool=pool,
+            s3=s3_client(settings),
+        )
+        try:
+            yield
+        finally:
+            await broker.stop()
+            await pool.close()
+
+    def gateway() -> Gateway:
+        return holder["gateway"]
+
+    return Litestar(
+        route_handlers=[health.health, *spaces.ROUTES],
+        dependencies={"gateway": Provide(gateway, sync_to_thread=False)},
+        exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        plugins=[OpenTelemetryPlugin(OpenTelemetryConfig())],
+        request_max_body_size=MAX_BODY,
+        openapi_config=None,
+    )

@@ -1,0 +1,25 @@
+"""Request bodies: decoded with msgspec into typed Structs, with messages a client can act on."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import msgspec
+from litestar import Request
+
+from spaceport.errors import ValidationFailedError
+
+T = TypeVar("T")
+
+
+async def decode(request: Request[object, object, object], cls: type[T]) -> T:
+    raw = await request.body()
+    if not raw.strip():
+        raw = b"{}"
+    try:
+        return msgspec.json.decode(raw, type=cls)
+    except msgspec.ValidationError as error:
+        path = str(error).rpartition("at `$.")[2].rstrip("`") if "at `$." in str(error) else None
+        raise ValidationFailedError(f"invalid body: {error}", key=path) from None
+    except msgspec.DecodeError as error:
+        raise ValidationFailedError(f"malformed JSON body: {error}") from None

@@ -1,0 +1,41 @@
+"""Flatfile's error envelope for every non-2xx answer: `{"errors":[{"key","message"}]}`."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from spaceport.errors import RateLimitedError, SpaceportError
+
+log = logging.getLogger(__name__)
+
+
+def envelope(message: str, key: str | None = None) -> dict[str, list[dict[str, str]]]:
+    item = {"message": message}
+    if key:
+        item["key"] = key
+    return {"errors": [item]}
+
+
+def spaceport_error(_: Request[object, object, object], error: SpaceportError) -> Response[object]:
+    headers = {"Retry-After": "1"} if isinstance(error, RateLimitedError) else None
+    return Response(envelope(error.message, error.key), status_code=error.status, headers=headers)
+
+
+def http_error(_: Request[object, object, object], error: HTTPException) -> Response[object]:
+    message = error.detail or "request failed"
+    if isinstance(error, ValidationException) and isinstance(error.extra, list) and error.extra:
+        first = error.extra[0]
+        if isinstance(first, dict):
+            message = f"{first.get('message', message)} ({first.get('key', '')})"
+    return Response(envelope(message), status_code=error.status_code, headers=error.headers)
+
+
+def unexpected_error(_: Request[object, object, object], error: Exception) -> Response[object]:
+    log.exception("unhandled error", exc_info=error)
+    return Response(envelope("internal error; the operator's logs have details"), status_code=500)
+
+
+HANDLERS = {SpaceportError: spaceport_error, HTTPException: http_error, Exception: unexpected_error}

@@ -1,0 +1,3 @@
+from job_service.bootstrap import main
+
+main()

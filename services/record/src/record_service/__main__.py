@@ -1,0 +1,3 @@
+from record_service.bootstrap import main
+
+main()

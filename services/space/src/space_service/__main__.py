@@ -1,0 +1,3 @@
+from space_service.bootstrap import main
+
+main()

@@ -1,0 +1,22 @@
+"""API keys: generated here, stored only as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from spaceport import ids
+from spaceport.contracts.space import ApiKeyIssued, KeyKind
+
+
+def hash_key(raw: str) -> str:
+    # Keys are 32+ random characters, so a fast hash is enough (no dictionary to attack).
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def new_key(kind: KeyKind) -> str:
+    return ("sk_" if kind == "secret" else "pk_") + secrets.token_urlsafe(24)
+
+
+def issued(raw: str, kind: KeyKind) -> ApiKeyIssued:
+    return ApiKeyIssued(key_id=ids.new_id("key"), kind=kind, key_hash=hash_key(raw), hint=raw[-4:])

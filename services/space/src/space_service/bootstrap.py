@@ -1,0 +1,37 @@
+"""Composition root of the space service: the one place that reads settings and wires adapters."""
+
+from __future__ import annotations
+
+from spaceport import runtime, telemetry
+from spaceport.contracts import space as contract
+from spaceport.contracts.space import CreateEnvironment
+from spaceport.settings import Settings
+
+from space_service.application.handlers import SpaceHandlers
+from space_service.projections.directory import SpaceDirectory
+
+
+def build(settings: Settings) -> tuple[runtime.ServiceRuntime, SpaceHandlers]:
+    rt = runtime.ServiceRuntime(settings, contract.EVENTS)
+    rt.add_projection(SpaceDirectory(settings.event_prefix))
+    handlers = SpaceHandlers(rt)
+    handlers.register()
+    return rt, handlers
+
+
+async def ensure_dev_environment(handlers: SpaceHandlers, secret_key: str) -> None:
+    """`make run`'s development environment, keyed by the launcher's stored secret key.
+
+    The environment id derives from the key, so every restart finds the same environment.
+    """
+    if not secret_key:
+        return
+    cmd = CreateEnvironment(name="development", idempotency_key=f"dev-environment:{secret_key}")
+    await handlers.create_environment(cmd, secret_key=secret_key)
+
+
+def main() -> None:
+    settings = Settings.from_env("space")
+    telemetry.setup(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
+    rt, handlers = build(settings)
+    runtime.run(rt, after_start=lambda: ensure_dev_environment(handlers, settings.dev_secret_key))

@@ -1,0 +1,3 @@
+from workbook_service.bootstrap import main
+
+main()

@@ -1,0 +1,1 @@
+"""Messages that cross service boundaries: events, commands, queries and their replies."""

@@ -1,0 +1,49 @@
+"""Flatfile-style identifiers: `us_<kind>_<random>`, e.g. `us_sp_k3j9x0q2ab`."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import uuid
+
+_ALPHABET = string.ascii_lowercase + string.digits
+
+# Flatfile's two-letter kinds; the id tells a reader what it names.
+PREFIXES = {
+    "environment": "us_env",
+    "space": "us_sp",
+    "workbook": "us_wb",
+    "sheet": "us_sh",
+    "record": "us_rc",
+    "commit": "us_vr",
+    "file": "us_fl",
+    "job": "us_jb",
+    "document": "us_dc",
+    "guest": "us_g",
+    "event": "us_evt",
+    "user": "us_usr",
+    "snapshot": "us_ss",
+    "agent": "us_ag",
+    "key": "us_key",
+}
+
+
+def new_id(kind: str, length: int = 10) -> str:
+    """A fresh random id for an entity of `kind` (a key of PREFIXES)."""
+    body = "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    return f"{PREFIXES[kind]}_{body}"
+
+
+def derived_id(kind: str, seed: str, length: int = 10) -> str:
+    """A deterministic id for `seed`: a retried command derives the same ids and events."""
+    number = uuid.uuid5(uuid.NAMESPACE_URL, seed).int
+    chars = []
+    for _ in range(length):
+        number, digit = divmod(number, len(_ALPHABET))
+        chars.append(_ALPHABET[digit])
+    return f"{PREFIXES[kind]}_{''.join(chars)}"
+
+
+def has_kind(value: str, kind: str) -> bool:
+    """True when `value` looks like an id of `kind`."""
+    return value.startswith(PREFIXES[kind] + "_") and len(value) > len(PREFIXES[kind]) + 1

@@ -1,0 +1,264 @@
+"""Projections: durable JetStream consumers that fold events into Postgres read models.
+
+Each batch of events and the checkpoint commit in one Postgres transaction; the ack follows
+the commit. A redelivered event (crash after commit, before ack) is at or below the checkpoint
+and is skipped, so every event is applied exactly once. Postgres, not the consumer, is the
+authority on position: a consumer that is ahead of it is recreated at checkpoint + 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import asyncpg
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from spaceport import readmodel, telemetry
+from spaceport.events import StoredEvent
+from spaceport.eventstore import EventStore
+
+log = logging.getLogger(__name__)
+
+
+class Projection(Protocol):
+    """A read model: which events it reads, its tables, and how one event changes them."""
+
+    name: str  # also the Postgres schema and the durable consumer's name
+    migrations: Path | None
+    filter_subjects: Sequence[str]
+
+    async def apply(self, conn: asyncpg.Connection, event: StoredEvent) -> None:
+        """Change rows for one event; runs inside the batch's transaction."""
+
+
+class ProjectionRunner:
+    """Runs one projection against the stream: migrate, consume, checkpoint, rebuild."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        pool: asyncpg.Pool,
+        projection: Projection,
+        *,
+        batch_size: int = 500,
+        ack_wait: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.pool = pool
+        self.projection = projection
+        self.batch_size = batch_size
+        self.ack_wait = ack_wait
+        self.position = 0
+        self._advanced = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def schema(self) -> str:
+        return self.projection.name
+
+    @property
+    def consumer_name(self) -> str:
+        return f"proj_{self.projection.name}"
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        async with self.pool.acquire() as conn:
+            await readmodel.migrate(conn, self.schema, self.projection.migrations)
+            await conn.execute(f"SET search_path TO {readmodel.quote_ident(self.schema)}")
+            self.position = await readmodel.checkpoint(conn, self.projection.name)
+        await self._ensure_consumer()
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name=self.consumer_name)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        """Wait until this read model has applied `position` (read-your-writes). False on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.position < position:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            async with self._advanced:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._advanced.wait(), min(remaining, 0.05))
+            if self.position < position:
+                await self._refresh_position()  # another replica may have applied it
+        return True
+
+    async def _refresh_position(self) -> None:
+        async with self.pool.acquire() as conn:
+            await conn.execute(f"SET search_path TO {readmodel.quote_ident(self.schema)}")
+            self.position = max(self.position, await readmodel.checkpoint(conn, self.projection.name))
+
+    # ---- consuming ----------------------------------------------------------------------
+
+    def _consumer_config(self, start: int) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.consumer_name,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE if start > 1 else DeliverPolicy.ALL,
+            opt_start_seq=start if start > 1 else None,
+            ack_policy=AckPolicy.ALL,
+            ack_wait=self.ack_wait,
+            filter_subjects=list(self.projection.filter_subjects),
+            max_ack_pending=self.batch_size * 4,
+        )
+
+    async def _ensure_consumer(self) -> None:
+        js, stream = self.store.js, self.store.stream
+        try:
+            info = await js.consumer_info(stream, self.consumer_name)
+        except NotFoundError:
+            await js.add_consumer(stream, self._consumer_config(self.position + 1))
+            return
+        if info.ack_floor is not None and (info.ack_floor.stream_seq or 0) > self.position:
+            # The read model is behind what the consumer acknowledged (restored or rebuilt
+            # database): replay from the database's checkpoint.
+            await js.delete_consumer(stream, self.consumer_name)
+            await js.add_consumer(stream, self._consumer_config(self.position + 1))
+
+    async def _run(self) -> None:
+        sub = await self.store.js.pull_subscribe_bind(durable=self.consumer_name, stream=self.store.stream)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    msgs = await sub.fetch(self.batch_size, timeout=1.0)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+                except Exception:
+                    log.exception("projection %s: fetch failed, retrying", self.projection.name)
+                    await asyncio.sleep(1.0)
+                    continue
+                await self.handle_batch(msgs)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def handle_batch(self, msgs: list[Msg]) -> None:
+        """Apply a fetched batch and commit with its checkpoint, then ack (AckAll: the last one)."""
+        events = [self.store.stored_from_js(m) for m in msgs]
+        traces = [telemetry.extract(m.headers) for m in msgs]
+        position = await self._apply_and_commit(events, traces)
+        await self.after_commit(msgs)
+        await msgs[-1].ack()
+        await self._advance(position)
+
+    async def after_commit(self, msgs: list[Msg]) -> None:
+        """Seam between commit and ack; tests use it to simulate a crash there."""
+
+    async def _apply_and_commit(self, events: list[StoredEvent], traces: list[object]) -> int:
+        name = self.projection.name
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"SET LOCAL search_path TO {readmodel.quote_ident(self.schema)}")
+            position = await readmodel.checkpoint(conn, name, lock=True)
+            for event, trace_ctx in zip(events, traces, strict=True):
+                if event.seq <= position:
+                    continue  # already applied: redelivery after a crash between commit and ack
+                await self._apply_one(conn, event, trace_ctx)
+                position = event.seq
+            await readmodel.save_checkpoint(conn, name, position)
+        return position
+
+    async def _apply_one(self, conn: asyncpg.Connection, event: StoredEvent, trace_ctx: object) -> None:
+        attributes = {"event.type": event.envelope.type, "event.seq": event.seq, "projection": self.projection.name}
+        with telemetry.span(f"project {event.envelope.type}", attributes, parent=trace_ctx):  # type: ignore[arg-type]
+            try:
+                async with conn.transaction():  # a savepoint: a poison event cannot undo the batch
+                    await self.projection.apply(conn, event)
+            except Exception as error:
+                log.exception("projection %s: event %s at %s failed; recorded and skipped", self.projection.name, event.event_id, event.seq)
+                await conn.execute(
+                    "INSERT INTO projection_failure (name, position, event_id, error) VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING",
+                    self.projection.name, event.seq, event.event_id, repr(error)[:2000],
+                )
+
+    async def _advance(self, position: int) -> None:
+        async with self._advanced:
+            self.position = max(self.position, position)
+            self._advanced.notify_all()
+
+    # ---- rebuild ------------------------------------------------------------------------
+
+    async def rebuild(self, *, swap: bool = True) -> str:
+        """Replay the whole stream into a shadow schema; with `swap`, make it the live one.
+
+        The live projection keeps serving while the shadow fills; it pauses only for the final
+        catch-up and the rename, which happen in one transaction.
+        """
+        shadow = f"{self.schema}_rebuild"
+        async with self.pool.acquire() as conn:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {readmodel.quote_ident(shadow)} CASCADE")
+            await readmodel.migrate(conn, shadow, self.projection.migrations)
+        position = await self._fill(shadow, 0)
+        if not swap:
+            return shadow
+        running = self._task is not None
+        await self.stop()
+        position = await self._fill(shadow, position)
+        async with self.pool.acquire() as conn, conn.transaction():
+            old = f"{self.schema}_old"
+            await conn.execute(f"DROP SCHEMA IF EXISTS {readmodel.quote_ident(old)} CASCADE")
+            await conn.execute(f"ALTER SCHEMA {readmodel.quote_ident(self.schema)} RENAME TO {readmodel.quote_ident(old)}")
+            await conn.execute(f"ALTER SCHEMA {readmodel.quote_ident(shadow)} RENAME TO {readmodel.quote_ident(self.schema)}")
+            await conn.execute(f"DROP SCHEMA {readmodel.quote_ident(old)} CASCADE")
+        self.position = position
+        if running:
+            await self.start()
+        return self.schema
+
+    async def _fill(self, schema: str, after: int) -> int:
+        """Apply every matching event after `after` into `schema`; returns the new position."""
+        position = after
+        async for batch in self._replay(after + 1):
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(f"SET LOCAL search_path TO {readmodel.quote_ident(schema)}")
+                for event in batch:
+                    await self._apply_one(conn, event, None)
+                position = batch[-1].seq
+                await readmodel.checkpoint(conn, self.projection.name, lock=True)
+                await readmodel.save_checkpoint(conn, self.projection.name, position)
+        return position
+
+    async def _replay(self, start: int) -> AsyncIterator[list[StoredEvent]]:
+        js, stream = self.store.js, self.store.stream
+        name = f"rebuild_{self.projection.name}_{uuid.uuid4().hex[:8]}"
+        config = ConsumerConfig(
+            durable_name=name,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE if start > 1 else DeliverPolicy.ALL,
+            opt_start_seq=start if start > 1 else None,
+            ack_policy=AckPolicy.NONE,
+            filter_subjects=list(self.projection.filter_subjects),
+            inactive_threshold=60.0,
+            mem_storage=True,
+        )
+        info = await js.add_consumer(stream, config)
+        remaining = info.num_pending or 0
+        sub = await js.pull_subscribe_bind(durable=name, stream=stream)
+        try:
+            while remaining > 0:
+                msgs = await sub.fetch(min(self.batch_size, remaining), timeout=5.0)
+                remaining -= len(msgs)
+                yield [self.store.stored_from_js(m) for m in msgs]
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+            with contextlib.suppress(Exception):
+                await js.delete_consumer(stream, name)

@@ -1,0 +1,83 @@
+"""Postgres read models: schemas, numbered SQL migrations and checkpoints.
+
+Each service owns one schema. Migrations are `NNN_name.sql` files written without a schema
+prefix; they run with `search_path` set to the target schema, so the same files build the live
+schema and a rebuild's shadow schema.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+
+CHECKPOINT_DDL = """
+CREATE TABLE IF NOT EXISTS projection_checkpoint (
+    name text PRIMARY KEY,
+    position bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS projection_failure (
+    name text NOT NULL,
+    position bigint NOT NULL,
+    event_id text NOT NULL,
+    error text NOT NULL,
+    failed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (name, position)
+);
+CREATE TABLE IF NOT EXISTS schema_migration (
+    version integer PRIMARY KEY,
+    name text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+def quote_ident(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"bad schema name {name!r}")
+    return f'"{name}"'
+
+
+async def migrate(conn: asyncpg.Connection, schema: str, migrations: Path | None) -> list[str]:
+    """Create `schema` and apply the migrations it lacks, in one transaction. Returns applied names."""
+    applied: list[str] = []
+    async with conn.transaction():
+        # Serialise concurrent migrators (several replicas starting at once).
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", schema)
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+        await conn.execute(f"SET LOCAL search_path TO {quote_ident(schema)}")
+        await conn.execute(CHECKPOINT_DDL)
+        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migration")}
+        for path in sorted(migrations.glob("*.sql")) if migrations else []:
+            version = int(path.name.split("_", 1)[0])
+            if version in done:
+                continue
+            await conn.execute(path.read_text(encoding="utf-8"))
+            await conn.execute("INSERT INTO schema_migration (version, name) VALUES ($1, $2)", version, path.name)
+            applied.append(path.name)
+    return applied
+
+
+async def checkpoint(conn: asyncpg.Connection, name: str, *, lock: bool = False) -> int:
+    """The position `name` has applied up to, 0 if none; `lock` holds the row for this txn."""
+    suffix = " FOR UPDATE" if lock else ""
+    value = await conn.fetchval(f"SELECT position FROM projection_checkpoint WHERE name = $1{suffix}", name)
+    if value is None and lock:
+        await conn.execute(
+            "INSERT INTO projection_checkpoint (name, position) VALUES ($1, 0) ON CONFLICT DO NOTHING", name
+        )
+        value = await conn.fetchval(f"SELECT position FROM projection_checkpoint WHERE name = $1{suffix}", name)
+    return int(value or 0)
+
+
+async def save_checkpoint(conn: asyncpg.Connection, name: str, position: int) -> None:
+    await conn.execute("UPDATE projection_checkpoint SET position = $2 WHERE name = $1", name, position)
+
+
+async def create_pool(dsn: str, schema: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections read `schema` by default."""
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, server_settings={"search_path": schema}
+    )
+    assert pool is not None
+    return pool

@@ -1,0 +1,129 @@
+"""A service's runtime: broker, event store, database pool, projections and RPC handlers.
+
+Each service's `bootstrap.py` builds one `ServiceRuntime`, registers its handlers and
+projections on it, and calls `run()`. Tests build the same runtime against test servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+
+import asyncpg
+from faststream.nats import NatsBroker
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+
+from spaceport import readmodel
+from spaceport.contracts.health import Ping, Pong, ProjectionStatus
+from spaceport.events import Event, EventRegistry
+from spaceport.eventstore import EventStore
+from spaceport.messaging import RpcServer
+from spaceport.projection import Projection, ProjectionRunner
+from spaceport.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def make_broker(settings: Settings) -> NatsBroker:
+    """A FastStream NATS broker whose messages carry the trace context."""
+    middleware = NatsTelemetryMiddleware()  # resolves the global provider lazily
+    return NatsBroker(settings.nats_url, middlewares=[middleware], logger=None, name=settings.service_name)
+
+
+class ServiceRuntime:
+    """Everything one service process runs; built by the service's bootstrap."""
+
+    def __init__(self, settings: Settings, event_types: Sequence[type[Event]]) -> None:
+        self.settings = settings
+        self.name = settings.service_name
+        self.broker = make_broker(settings)
+        self.registry = EventRegistry(event_types)
+        self.rpc = RpcServer(self.broker, self.name, settings.command_prefix)
+        self.projections: list[Projection] = []
+        self.runners: list[ProjectionRunner] = []
+        self._store: EventStore | None = None
+        self._pool: asyncpg.Pool | None = None
+        self.rpc.handle(Ping)(self._ping)
+
+    @property
+    def store(self) -> EventStore:
+        assert self._store is not None, "runtime not started"
+        return self._store
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "runtime not started"
+        return self._pool
+
+    def add_projection(self, projection: Projection) -> None:
+        self.projections.append(projection)
+
+    def runner(self, name: str) -> ProjectionRunner:
+        return next(r for r in self.runners if r.projection.name == name)
+
+    async def start(self) -> None:
+        await self.broker.connect()
+        self._store = EventStore(
+            self.broker.connection,
+            self.registry,
+            stream=self.settings.event_stream,
+            prefix=self.settings.event_prefix,
+        )
+        await self._store.ensure_stream(self.settings.stream_replicas)
+        self._pool = await readmodel.create_pool(self.settings.database_url, self.name)
+        for projection in self.projections:
+            runner = ProjectionRunner(self._store, self._pool, projection)
+            await runner.start()
+            self.runners.append(runner)
+        await self.broker.start()
+        log.info("%s started; subjects: %s", self.name, ", ".join(self.rpc.subjects))
+
+    async def stop(self) -> None:
+        for runner in self.runners:
+            await runner.stop()
+        self.runners.clear()
+        await self.broker.stop()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def wait_for(self, position: int, timeout: float = 5.0) -> None:
+        """Read-your-writes: wait until every projection of this service applied `position`."""
+        for runner in self.runners:
+            await runner.wait_for(position, timeout)
+
+    async def _ping(self, _: Ping) -> Pong:
+        database = False
+        with contextlib.suppress(Exception):
+            async with self.pool.acquire() as conn:
+                database = await conn.fetchval("SELECT 1") == 1
+        return Pong(
+            service=self.name,
+            database=database,
+            projections=[ProjectionStatus(name=r.projection.name, position=r.position) for r in self.runners],
+        )
+
+
+def run(runtime: ServiceRuntime, after_start: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Run a service until SIGINT/SIGTERM: the process entry point of every service.
+
+    The caller has set up telemetry first (the bootstrap), so spans reach its exporter.
+    """
+    asyncio.run(_serve(runtime, after_start))
+
+
+async def _serve(runtime: ServiceRuntime, after_start: Callable[[], Awaitable[None]] | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await runtime.start()
+    try:
+        if after_start is not None:
+            await after_start()
+        await stop.wait()
+    finally:
+        await runtime.stop()

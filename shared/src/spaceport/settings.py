@@ -1,0 +1,57 @@
+"""Settings read from the environment: the only place that looks at os.environ."""
+
+from __future__ import annotations
+
+import os
+
+import msgspec
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Where the infrastructure is and how this process names itself."""
+
+    service_name: str = "spaceport"
+    nats_url: str = "nats://127.0.0.1:4222"
+    database_url: str = "postgresql://postgres@127.0.0.1:5433/postgres"
+    s3_endpoint: str = "http://127.0.0.1:8333"
+    s3_access_key: str = "spaceport"
+    s3_secret_key: str = "spaceport-secret"
+    s3_bucket: str = "spaceport"
+    event_stream: str = "SPACEPORT_EVENTS"
+    event_prefix: str = "evt"
+    command_prefix: str = "cmd"
+    stream_replicas: int = 1
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    dev_secret_key: str = ""
+    otel_exporter: str = "console"
+    otel_endpoint: str = ""
+    request_timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, service_name: str, env: dict[str, str] | None = None) -> Settings:
+        """Build settings from `env` (default: os.environ); unset variables keep defaults."""
+        source = os.environ if env is None else env
+        fields = {
+            "nats_url": "NATS_URL",
+            "database_url": "DATABASE_URL",
+            "s3_endpoint": "S3_ENDPOINT",
+            "s3_access_key": "S3_ACCESS_KEY",
+            "s3_secret_key": "S3_SECRET_KEY",
+            "s3_bucket": "S3_BUCKET",
+            "event_stream": "SPACEPORT_EVENT_STREAM",
+            "event_prefix": "SPACEPORT_EVENT_PREFIX",
+            "command_prefix": "SPACEPORT_COMMAND_PREFIX",
+            "stream_replicas": "SPACEPORT_STREAM_REPLICAS",
+            "gateway_host": "GATEWAY_HOST",
+            "gateway_port": "GATEWAY_PORT",
+            "dev_secret_key": "SPACEPORT_DEV_SECRET_KEY",
+            "otel_exporter": "OTEL_TRACES_EXPORTER",
+            "otel_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "request_timeout": "SPACEPORT_REQUEST_TIMEOUT",
+        }
+        values: dict[str, object] = {"service_name": service_name}
+        for field, var in fields.items():
+            if source.get(var):
+                values[field] = source[var]
+        return msgspec.convert(values, cls, strict=False)

@@ -1,0 +1,45 @@
+"""Fixtures over the session's real servers: a NATS connection, an event store, a pool.
+
+Each test gets its own stream, subject prefix and Postgres schema, so tests never share state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import nats
+import pytest
+from nats.aio.client import Client
+
+from spaceport.events import EventRegistry
+from spaceport.eventstore import EventStore
+from spaceport.testing.infra import InfraUrls
+
+
+@pytest.fixture
+async def nc(infra: InfraUrls) -> AsyncIterator[Client]:
+    client = await nats.connect(infra.nats_url)
+    yield client
+    await client.drain()
+
+
+@pytest.fixture
+def registry() -> EventRegistry:
+    """Tests register their own event types on it."""
+    return EventRegistry()
+
+
+@pytest.fixture
+async def store(nc: Client, registry: EventRegistry, unique_name: str) -> AsyncIterator[EventStore]:
+    event_store = EventStore(nc, registry, stream=f"T_{unique_name.upper()}", prefix=f"e{unique_name}")
+    await event_store.ensure_stream()
+    yield event_store
+
+
+@pytest.fixture
+async def pool(infra: InfraUrls) -> AsyncIterator[asyncpg.Pool]:
+    created = await asyncpg.create_pool(infra.database_url, min_size=1, max_size=8)
+    assert created is not None
+    yield created
+    await created.close()

@@ -1,0 +1,1 @@
+CREATE TABLE total (id text PRIMARY KEY, value bigint NOT NULL, applied integer NOT NULL);
