@@ -1,5 +1,5 @@
 """Fixtures every test directory shares (the plugin `spaceport.testing.plugin` starts servers)."""
 
-from spaceport.testing.fixtures import nc, pool, registry, store
+from spaceport.testing.fixtures import nc, platform, pool, registry, store
 
-__all__ = ["nc", "pool", "registry", "store"]
+__all__ = ["nc", "platform", "pool", "registry", "store"]

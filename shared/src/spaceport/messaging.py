@@ -36,7 +36,7 @@ class ErrorBody(msgspec.Struct, frozen=True):
 
 
 class ReplyEnvelope(msgspec.Struct, frozen=True):
-    ok: msgspec.Raw | None = None
+    ok: msgspec.Raw = msgspec.Raw(b"null")  # msgspec.Raw cannot sit in a union with None
     error: ErrorBody | None = None
 
 
@@ -122,5 +122,5 @@ class RpcClient:
         decoder = self._decoders.get(reply_type)
         if decoder is None:
             decoder = self._decoders[reply_type] = msgspec.json.Decoder(reply_type)
-        result: Rep = decoder.decode(envelope.ok or b"null")
+        result: Rep = decoder.decode(envelope.ok)
         return result

@@ -178,7 +178,12 @@ class ProjectionRunner:
         return position
 
     async def _apply_one(self, conn: asyncpg.Connection, event: StoredEvent, trace_ctx: object) -> None:
-        attributes = {"event.type": event.envelope.type, "event.seq": event.seq, "projection": self.projection.name}
+        attributes = {
+            "event.type": event.envelope.type,
+            "event.seq": event.seq,
+            "event.aggregate_id": event.envelope.aggregate_id,
+            "projection": self.projection.name,
+        }
         with telemetry.span(f"project {event.envelope.type}", attributes, parent=trace_ctx):  # type: ignore[arg-type]
             try:
                 async with conn.transaction():  # a savepoint: a poison event cannot undo the batch

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from spaceport import runtime, telemetry
+import asyncio
+
+from spaceport import runtime, s3, telemetry
 from spaceport.contracts import space
 from spaceport.known_spaces import KnownSpaces
 from spaceport.settings import Settings
@@ -16,7 +18,12 @@ def build(settings: Settings) -> runtime.ServiceRuntime:
     return rt
 
 
+async def ensure_bucket(settings: Settings) -> None:
+    """The file service owns the bucket uploads go to; it creates it at start."""
+    await asyncio.to_thread(s3.ensure_bucket, s3.make_client(settings), settings.s3_bucket)
+
+
 def main() -> None:
     settings = Settings.from_env(NAME)
     telemetry.setup(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
-    runtime.run(build(settings))
+    runtime.run(build(settings), after_start=lambda: ensure_bucket(settings))

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import urlparse
 
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
-from minio import Minio
 
 from gateway_service import errors
 from gateway_service.routes import health, spaces
@@ -17,16 +15,10 @@ from gateway_service.state import Gateway
 from spaceport import readmodel, telemetry
 from spaceport.messaging import RpcClient
 from spaceport.runtime import make_broker
+from spaceport.s3 import make_client
 from spaceport.settings import Settings
 
 MAX_BODY = 50 * 1024 * 1024
-
-
-def s3_client(settings: Settings) -> Minio:
-    url = urlparse(settings.s3_endpoint)
-    return Minio(
-        url.netloc, access_key=settings.s3_access_key, secret_key=settings.s3_secret_key, secure=url.scheme == "https"
-    )
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -44,7 +36,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             broker=broker,
             rpc=RpcClient(broker, settings.command_prefix, settings.request_timeout),
             pool=pool,
-            s3=s3_client(settings),
+            s3=make_client(settings),
         )
         try:
             yield

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from spaceport.devinfra.process import InfraStartError, ManagedProcess, log_tail, port_is_free
+from spaceport.devinfra.process import InfraStartError, ManagedProcess, port_is_free
 from spaceport.devinfra.servers import start_concurrently, start_nats, start_postgres, start_s3
 
 __all__ = ["SERVICES", "main", "run"]
@@ -47,7 +47,7 @@ class LaunchError(Exception):
     """A problem the developer must fix (busy port, missing setting); printed without traceback."""
 
 
-class _Shutdown(Exception):
+class _TerminatedError(Exception):
     """SIGTERM, turned into an exception so the same cleanup path as Ctrl-C runs."""
 
 
@@ -100,6 +100,9 @@ def run(repo: Path, services: Sequence[str] = SERVICES) -> int:
     data_dir = repo / ".data"
     stack = Stack()
     signal.signal(signal.SIGTERM, _raise_shutdown)
+    # Explicitly: Python leaves SIGINT ignored if it started that way (e.g. `cmd &` in a
+    # script), and then neither Ctrl-C nor `kill -INT` would stop the stack.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         gateway_port = _gateway_port(services)
         endpoints = start_infra(data_dir, stack)
@@ -111,7 +114,7 @@ def run(repo: Path, services: Sequence[str] = SERVICES) -> int:
             wait_for_gateway(gateway_port, children)
         _print_banner(gateway_port, secret_key, data_dir / "logs")
         return supervise(children)
-    except (KeyboardInterrupt, _Shutdown):
+    except (KeyboardInterrupt, _TerminatedError):
         say()
         return 0
     except (LaunchError, InfraStartError) as exc:
@@ -123,7 +126,7 @@ def run(repo: Path, services: Sequence[str] = SERVICES) -> int:
 
 
 def _raise_shutdown(signum: int, frame: FrameType | None) -> None:
-    raise _Shutdown
+    raise _TerminatedError
 
 
 # --------------------------------------------------------------------------- infrastructure
@@ -133,6 +136,9 @@ def start_infra(data_dir: Path, stack: Stack) -> Endpoints:
     """Start whichever of NATS/Postgres/S3 is not given by env, in parallel."""
     env = os.environ
     logs = data_dir / "logs"
+    # Validate settings before starting anything, so a typo costs no startup time.
+    s3_access_key = _s3_setting("S3_ACCESS_KEY", DEFAULT_S3_ACCESS_KEY)
+    s3_secret_key = _s3_setting("S3_SECRET_KEY", DEFAULT_S3_SECRET_KEY)
     starters: dict[str, Callable[[], Any]] = {}
     if not env.get("NATS_URL"):
         _require_port(NATS_PORT, "NATS", "NATS_URL=nats://host:4222")
@@ -151,8 +157,8 @@ def start_infra(data_dir: Path, stack: Stack) -> Endpoints:
         starters["S3"] = lambda: start_s3(
             data_dir / "s3",
             S3_PORT,
-            DEFAULT_S3_ACCESS_KEY,
-            DEFAULT_S3_SECRET_KEY,
+            s3_access_key,
+            s3_secret_key,
             log_path=logs / "s3.log",
         )
     started = _start_parallel(starters, stack)
@@ -160,8 +166,8 @@ def start_infra(data_dir: Path, stack: Stack) -> Endpoints:
         nats_url=env.get("NATS_URL") or started["NATS"].url,
         database_url=env.get("DATABASE_URL") or started["Postgres"].dsn,
         s3_endpoint=env.get("S3_ENDPOINT") or started["S3"].endpoint,
-        s3_access_key=_s3_setting("S3_ACCESS_KEY", DEFAULT_S3_ACCESS_KEY),
-        s3_secret_key=_s3_setting("S3_SECRET_KEY", DEFAULT_S3_SECRET_KEY),
+        s3_access_key=s3_access_key,
+        s3_secret_key=s3_secret_key,
     )
 
 
@@ -290,7 +296,7 @@ def _first_dead(children: Sequence[ManagedProcess]) -> ManagedProcess | None:
 
 def _report_death(child: ManagedProcess) -> None:
     say(f"\nerror: service {child.name} exited with code {child.returncode}")
-    say(f"--- last lines of {child.log_path} ---\n{log_tail(child.log_path)}")
+    say(f"--- last lines of {child.log_path} ---\n{child.log_tail()}")
 
 
 def wait_for_gateway(port: int, children: Sequence[ManagedProcess]) -> None:

@@ -31,14 +31,14 @@ class InfraStartError(RuntimeError):
     """A server or service did not become ready; the message carries its log tail."""
 
 
-def log_tail(path: Path, lines: int = 40) -> str:
-    """Last `lines` lines of a log file, for error messages (empty if it does not exist)."""
+def log_tail(path: Path, lines: int = 40, start: int = 0) -> str:
+    """Last `lines` lines of a log file from byte `start` on (empty if it does not exist)."""
     try:
         with path.open("rb") as f:
             f.seek(0, os.SEEK_END)
             size = f.tell()
             # Logs can be large after a long dev session; 64 KiB is plenty for 40 lines.
-            f.seek(max(0, size - 65536))
+            f.seek(max(start, size - 65536))
             data = f.read()
     except FileNotFoundError:
         return ""
@@ -53,6 +53,8 @@ class ManagedProcess:
     popen: subprocess.Popen[bytes]
     log_path: Path
     stop_signal: signal.Signals = signal.SIGTERM
+    # Where this run's output begins: logs are appended to across runs.
+    log_offset: int = 0
 
     @classmethod
     def start(
@@ -76,6 +78,7 @@ class ManagedProcess:
         # The child inherits the descriptor, so it can write the log even when running as
         # an unprivileged user that could not open the file itself.
         with log_path.open("ab") as log:
+            offset = log.tell()
             log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {name}\n".encode())
             log.flush()
             popen = subprocess.Popen(
@@ -90,7 +93,9 @@ class ManagedProcess:
                 extra_groups=[] if group is not None else None,
                 start_new_session=True,
             )
-        return cls(name=name, popen=popen, log_path=log_path, stop_signal=stop_signal)
+        return cls(
+            name=name, popen=popen, log_path=log_path, stop_signal=stop_signal, log_offset=offset
+        )
 
     @property
     def pid(self) -> int:
@@ -104,7 +109,7 @@ class ManagedProcess:
         return self.popen.poll()
 
     def log_tail(self, lines: int = 40) -> str:
-        return log_tail(self.log_path, lines)
+        return log_tail(self.log_path, lines, self.log_offset)
 
     def stop(self, timeout: float = 10.0) -> int:
         """Signal the process group, wait up to `timeout` s, then SIGKILL it. Returns exit code.

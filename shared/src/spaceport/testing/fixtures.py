@@ -5,7 +5,7 @@ Each test gets its own stream, subject prefix and Postgres schema, so tests neve
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import nats
@@ -15,6 +15,7 @@ from nats.aio.client import Client
 from spaceport.events import EventRegistry
 from spaceport.eventstore import EventStore
 from spaceport.testing.infra import InfraUrls
+from spaceport.testing.platform import Platform, running_platform
 
 
 @pytest.fixture
@@ -43,3 +44,10 @@ async def pool(infra: InfraUrls) -> AsyncIterator[asyncpg.Pool]:
     assert created is not None
     yield created
     await created.close()
+
+
+@pytest.fixture(scope="session")
+def platform(infra: InfraUrls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """Every service and the gateway as real processes, once per test session."""
+    with running_platform(infra, tmp_path_factory.mktemp("platform")) as running:
+        yield running

@@ -64,7 +64,10 @@ def running_infra(backend: str | None = None) -> Iterator[InfraUrls]:
 
 
 def _start_all(stack: ExitStack, starters: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    return start_concurrently(starters, lambda _name, handle: stack.callback(handle.stop))
+    def register(_name: str, handle: Any) -> None:
+        stack.callback(handle.stop)
+
+    return start_concurrently(starters, register)
 
 
 def _start_embedded(stack: ExitStack, base_dir: Path) -> InfraUrls:

@@ -44,7 +44,7 @@ async def _service(gateway: Gateway, name: str) -> dict[str, Any]:
     return {"projections": {p.name: p.position for p in pong.projections}}
 
 
-@get("/health", sync_to_thread=False)
+@get("/health")
 async def health(gateway: Gateway) -> Response[dict[str, Any]]:
     names = ["nats", "postgres", "s3", *SERVICES]
     checks = [_nats(gateway), _postgres(gateway), _s3(gateway), *(_service(gateway, n) for n in SERVICES)]

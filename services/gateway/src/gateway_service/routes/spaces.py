@@ -44,7 +44,7 @@ async def get_environment(request: Request[Any, Any, Any], gateway: Gateway, env
     return data(await gateway.rpc.request(SERVICE, query, EnvironmentView))
 
 
-@post("/v1/spaces")
+@post("/v1/spaces", status_code=200)
 async def create_space(request: Request[Any, Any, Any], gateway: Gateway) -> dict[str, object]:
     principal = await principal_of(request, gateway)
     body = await decode(request, SpaceBody)
