@@ -14,6 +14,7 @@ import nats
 import pytest
 import urllib3
 from minio import Minio
+
 from spaceport.devinfra.process import (
     InfraStartError,
     ManagedProcess,
@@ -84,10 +85,7 @@ def test_s3_put_and_get(infra: InfraUrls, unique_name: str) -> None:
 
 # A child that swallows SIGTERM, like a server with a stuck shutdown hook.
 _STUBBORN = (
-    "import signal, time\n"
-    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-    "print('ready', flush=True)\n"
-    "time.sleep(60)\n"
+    "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(60)\n"
 )
 
 

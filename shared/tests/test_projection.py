@@ -13,6 +13,7 @@ from nats.aio.msg import Msg
 from spaceport.events import EventRegistry, StoredEvent
 from spaceport.eventstore import AggregateRef, EventStore
 from spaceport.projection import ProjectionRunner
+from spaceport.readmodel import Conn
 
 MIGRATIONS = Path(__file__).parent / "projection_migrations"
 
@@ -26,14 +27,15 @@ class Totals:
         self.name = name
         self.filter_subjects = [f"{prefix}.*.counter.>"]
 
-    async def apply(self, conn: asyncpg.Connection, stored: StoredEvent) -> None:
+    async def apply(self, conn: Conn, stored: StoredEvent) -> None:
         counter_id = stored.envelope.aggregate_id
         match stored.event:
             case CounterIncremented(by=by):
                 await conn.execute(
                     "INSERT INTO total (id, value, applied) VALUES ($1, $2, 1) ON CONFLICT (id)"
                     " DO UPDATE SET value = total.value + $2, applied = total.applied + 1",
-                    counter_id, by,
+                    counter_id,
+                    by,
                 )
             case CounterReset():
                 await conn.execute("UPDATE total SET value = 0, applied = applied + 1 WHERE id = $1", counter_id)
@@ -86,8 +88,8 @@ async def test_crash_between_commit_and_ack_applies_each_event_once(
         await store.append(ref("c"), [CounterIncremented(by=1)], expected_version=None)
     dying = DiesAfterCommit(store, pool, totals, batch_size=100, ack_wait=1.0)
     await dying.start()
+    assert dying._task is not None
     with pytest.raises(asyncio.CancelledError):
-        assert dying._task is not None
         await dying._task
     assert await rows(pool, dying.schema) == [("c", 10, 10)]  # committed, never acked
 
@@ -129,8 +131,8 @@ async def test_rebuild_from_zero_equals_live(store: EventStore, pool: asyncpg.Po
         assert await rows(pool, runner.schema) == live
         extra = (await store.append(ref("c0"), [CounterIncremented(by=1000)], expected_version=None)).last_seq
         assert await runner.wait_for(extra, timeout=20)
-        after = dict((i, v) for i, v, _ in await rows(pool, runner.schema))
-        assert after["c0"] == dict((i, v) for i, v, _ in live)["c0"] + 1000
+        after = {i: v for i, v, _ in await rows(pool, runner.schema)}
+        assert after["c0"] == {i: v for i, v, _ in live}["c0"] + 1000
     finally:
         await runner.stop()
 
@@ -139,7 +141,7 @@ async def test_a_poison_event_is_recorded_and_skipped_not_fatal(
     store: EventStore, pool: asyncpg.Pool, unique_name: str
 ) -> None:
     class Fragile(Totals):
-        async def apply(self, conn: asyncpg.Connection, stored: StoredEvent) -> None:
+        async def apply(self, conn: Conn, stored: StoredEvent) -> None:
             if isinstance(stored.event, CounterIncremented) and stored.event.by == 13:
                 raise ValueError("unlucky")
             await super().apply(conn, stored)

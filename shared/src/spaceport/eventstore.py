@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from typing import Any
 
 import msgspec
 import nats.errors
@@ -127,9 +128,7 @@ class EventStore:
 
     # ---- append -------------------------------------------------------------------------
 
-    def envelopes(
-        self, ref: AggregateRef, events: Sequence[Event], context: AppendContext
-    ) -> list[Envelope]:
+    def envelopes(self, ref: AggregateRef, events: Sequence[Event], context: AppendContext) -> list[Envelope]:
         now = utcnow()
         return [
             Envelope(
@@ -198,9 +197,7 @@ class EventStore:
             ),
         }
 
-    async def _publish(
-        self, messages: list[tuple[str, bytes, str]], guard: dict[str, str]
-    ) -> AppendResult:
+    async def _publish(self, messages: list[tuple[str, bytes, str]], guard: dict[str, str]) -> AppendResult:
         trace_headers = telemetry.inject_headers()
         if len(messages) == 1:
             subject, body, event_id = messages[0]
@@ -212,7 +209,12 @@ class EventStore:
         batch_id = uuid.uuid4().hex
         last = len(messages)
         for index, (subject, body, event_id) in enumerate(messages, start=1):
-            headers = {**trace_headers, "Nats-Msg-Id": event_id, "Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(index)}
+            headers = {
+                **trace_headers,
+                "Nats-Msg-Id": event_id,
+                "Nats-Batch-Id": batch_id,
+                "Nats-Batch-Sequence": str(index),
+            }
             if index == 1:
                 headers.update(guard)
             if index < last:
@@ -320,8 +322,8 @@ def parse_nats_time(value: str) -> datetime:
     return datetime.fromisoformat(f"{head}.{micros}+00:00")
 
 
-def _parse_ack(reply: Msg) -> dict[str, object]:
-    body: dict[str, object] = msgspec.json.decode(reply.data)
+def _parse_ack(reply: Msg) -> dict[str, Any]:
+    body: dict[str, Any] = msgspec.json.decode(reply.data)
     error = body.get("error")
     if isinstance(error, dict):
         code = int(error.get("err_code", 0))
@@ -329,4 +331,3 @@ def _parse_ack(reply: Msg) -> dict[str, object]:
             raise ConcurrencyError(str(error.get("description", "concurrent write")))
         raise ServiceUnavailableError(f"event store rejected the append: {error.get('description')}")
     return body
-

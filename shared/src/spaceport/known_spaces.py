@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import asyncpg
-
 from spaceport.contracts.space import SpaceArchived, SpaceCreated, SpaceDeleted, SpaceUnarchived, SpaceUpdated
 from spaceport.events import StoredEvent
+from spaceport.readmodel import Conn
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "known_spaces"
 
@@ -25,13 +24,17 @@ class KnownSpaces:
         self.name = service
         self.filter_subjects = [f"{prefix}.*.space.>"]
 
-    async def apply(self, conn: asyncpg.Connection, stored: StoredEvent) -> None:
+    async def apply(self, conn: Conn, stored: StoredEvent) -> None:
         match stored.event:
             case SpaceCreated() as e:
                 await conn.execute(
                     "INSERT INTO known_space (id, environment_id, name, created_at, position)"
                     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-                    e.space_id, e.environment_id, e.name, stored.envelope.occurred_at, stored.seq,
+                    e.space_id,
+                    e.environment_id,
+                    e.name,
+                    stored.envelope.occurred_at,
+                    stored.seq,
                 )
             case SpaceUpdated(name=str() as name) as e:
                 await self._set(conn, e.space_id, "name = $2", name, stored.seq)
@@ -42,5 +45,5 @@ class KnownSpaces:
             case SpaceDeleted() as e:
                 await self._set(conn, e.space_id, "deleted = $2", True, stored.seq)
 
-    async def _set(self, conn: asyncpg.Connection, space_id: str, assignment: str, value: object, seq: int) -> None:
+    async def _set(self, conn: Conn, space_id: str, assignment: str, value: object, seq: int) -> None:
         await conn.execute(f"UPDATE known_space SET {assignment}, position = $3 WHERE id = $1", space_id, value, seq)

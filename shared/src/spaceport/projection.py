@@ -21,10 +21,12 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
+from opentelemetry import context as otel_context
 
 from spaceport import readmodel, telemetry
 from spaceport.events import StoredEvent
 from spaceport.eventstore import EventStore
+from spaceport.readmodel import Conn
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +34,17 @@ log = logging.getLogger(__name__)
 class Projection(Protocol):
     """A read model: which events it reads, its tables, and how one event changes them."""
 
-    name: str  # also the Postgres schema and the durable consumer's name
-    migrations: Path | None
-    filter_subjects: Sequence[str]
+    @property
+    def name(self) -> str:
+        """Also the Postgres schema and the durable consumer's name."""
 
-    async def apply(self, conn: asyncpg.Connection, event: StoredEvent) -> None:
+    @property
+    def migrations(self) -> Path | None: ...
+
+    @property
+    def filter_subjects(self) -> Sequence[str]: ...
+
+    async def apply(self, conn: Conn, event: StoredEvent) -> None:
         """Change rows for one event; runs inside the batch's transaction."""
 
 
@@ -164,7 +172,7 @@ class ProjectionRunner:
     async def after_commit(self, msgs: list[Msg]) -> None:
         """Seam between commit and ack; tests use it to simulate a crash there."""
 
-    async def _apply_and_commit(self, events: list[StoredEvent], traces: list[object]) -> int:
+    async def _apply_and_commit(self, events: list[StoredEvent], traces: Sequence[otel_context.Context]) -> int:
         name = self.projection.name
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(f"SET LOCAL search_path TO {readmodel.quote_ident(self.schema)}")
@@ -177,22 +185,31 @@ class ProjectionRunner:
             await readmodel.save_checkpoint(conn, name, position)
         return position
 
-    async def _apply_one(self, conn: asyncpg.Connection, event: StoredEvent, trace_ctx: object) -> None:
+    async def _apply_one(self, conn: Conn, event: StoredEvent, trace_ctx: otel_context.Context | None) -> None:
         attributes = {
             "event.type": event.envelope.type,
             "event.seq": event.seq,
             "event.aggregate_id": event.envelope.aggregate_id,
             "projection": self.projection.name,
         }
-        with telemetry.span(f"project {event.envelope.type}", attributes, parent=trace_ctx):  # type: ignore[arg-type]
+        with telemetry.span(f"project {event.envelope.type}", attributes, parent=trace_ctx):
             try:
                 async with conn.transaction():  # a savepoint: a poison event cannot undo the batch
                     await self.projection.apply(conn, event)
             except Exception as error:
-                log.exception("projection %s: event %s at %s failed; recorded and skipped", self.projection.name, event.event_id, event.seq)
+                log.exception(
+                    "projection %s: event %s at %s failed; recorded and skipped",
+                    self.projection.name,
+                    event.event_id,
+                    event.seq,
+                )
                 await conn.execute(
-                    "INSERT INTO projection_failure (name, position, event_id, error) VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING",
-                    self.projection.name, event.seq, event.event_id, repr(error)[:2000],
+                    "INSERT INTO projection_failure (name, position, event_id, error)"
+                    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    self.projection.name,
+                    event.seq,
+                    event.event_id,
+                    repr(error)[:2000],
                 )
 
     async def _advance(self, position: int) -> None:
@@ -221,8 +238,12 @@ class ProjectionRunner:
         async with self.pool.acquire() as conn, conn.transaction():
             old = f"{self.schema}_old"
             await conn.execute(f"DROP SCHEMA IF EXISTS {readmodel.quote_ident(old)} CASCADE")
-            await conn.execute(f"ALTER SCHEMA {readmodel.quote_ident(self.schema)} RENAME TO {readmodel.quote_ident(old)}")
-            await conn.execute(f"ALTER SCHEMA {readmodel.quote_ident(shadow)} RENAME TO {readmodel.quote_ident(self.schema)}")
+            await conn.execute(
+                f"ALTER SCHEMA {readmodel.quote_ident(self.schema)} RENAME TO {readmodel.quote_ident(old)}"
+            )
+            await conn.execute(
+                f"ALTER SCHEMA {readmodel.quote_ident(shadow)} RENAME TO {readmodel.quote_ident(self.schema)}"
+            )
             await conn.execute(f"DROP SCHEMA {readmodel.quote_ident(old)} CASCADE")
         self.position = position
         if running:

@@ -8,8 +8,13 @@ schema and a rebuild's shadow schema.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+# A connection either straight from asyncpg or lent by a pool; both speak the same API.
+Conn: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 
 CHECKPOINT_DDL = """
 CREATE TABLE IF NOT EXISTS projection_checkpoint (
@@ -38,9 +43,10 @@ def quote_ident(name: str) -> str:
     return f'"{name}"'
 
 
-async def migrate(conn: asyncpg.Connection, schema: str, migrations: Path | None) -> list[str]:
+async def migrate(conn: Conn, schema: str, migrations: Path | None) -> list[str]:
     """Create `schema` and apply the migrations it lacks, in one transaction. Returns applied names."""
     applied: list[str] = []
+    pending = migration_files(migrations)
     async with conn.transaction():
         # Serialise concurrent migrators (several replicas starting at once).
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", schema)
@@ -48,17 +54,24 @@ async def migrate(conn: asyncpg.Connection, schema: str, migrations: Path | None
         await conn.execute(f"SET LOCAL search_path TO {quote_ident(schema)}")
         await conn.execute(CHECKPOINT_DDL)
         done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migration")}
-        for path in sorted(migrations.glob("*.sql")) if migrations else []:
-            version = int(path.name.split("_", 1)[0])
+        for version, name, sql in pending:
             if version in done:
                 continue
-            await conn.execute(path.read_text(encoding="utf-8"))
-            await conn.execute("INSERT INTO schema_migration (version, name) VALUES ($1, $2)", version, path.name)
-            applied.append(path.name)
+            await conn.execute(sql)
+            await conn.execute("INSERT INTO schema_migration (version, name) VALUES ($1, $2)", version, name)
+            applied.append(name)
     return applied
 
 
-async def checkpoint(conn: asyncpg.Connection, name: str, *, lock: bool = False) -> int:
+def migration_files(folder: Path | None) -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) of every `NNN_name.sql` in `folder`, in version order."""
+    if folder is None:
+        return []
+    files = sorted(folder.glob("*.sql"))
+    return [(int(p.name.split("_", 1)[0]), p.name, p.read_text(encoding="utf-8")) for p in files]
+
+
+async def checkpoint(conn: Conn, name: str, *, lock: bool = False) -> int:
     """The position `name` has applied up to, 0 if none; `lock` holds the row for this txn."""
     suffix = " FOR UPDATE" if lock else ""
     value = await conn.fetchval(f"SELECT position FROM projection_checkpoint WHERE name = $1{suffix}", name)
@@ -70,14 +83,12 @@ async def checkpoint(conn: asyncpg.Connection, name: str, *, lock: bool = False)
     return int(value or 0)
 
 
-async def save_checkpoint(conn: asyncpg.Connection, name: str, position: int) -> None:
+async def save_checkpoint(conn: Conn, name: str, position: int) -> None:
     await conn.execute("UPDATE projection_checkpoint SET position = $2 WHERE name = $1", name, position)
 
 
-async def create_pool(dsn: str, schema: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(dsn: str, schema: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool[Any]:
     """A pool whose connections read `schema` by default."""
-    pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, server_settings={"search_path": schema}
-    )
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, server_settings={"search_path": schema})
     assert pool is not None
     return pool

@@ -15,7 +15,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = "postgresql://postgres@127.0.0.1:5433/postgres"
     s3_endpoint: str = "http://127.0.0.1:8333"
     s3_access_key: str = "spaceport"
-    s3_secret_key: str = "spaceport-secret"
+    s3_secret_key: str = "spaceport-secret"  # noqa: S105 - the local dev server's default, overridden by S3_SECRET_KEY
     s3_bucket: str = "spaceport"
     event_stream: str = "SPACEPORT_EVENTS"
     event_prefix: str = "evt"

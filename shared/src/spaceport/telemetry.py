@@ -85,7 +85,9 @@ def tracer() -> trace.Tracer:
 
 
 @contextmanager
-def span(name: str, attributes: Mapping[str, Any] | None = None, parent: otel_context.Context | None = None) -> Iterator[trace.Span]:
+def span(
+    name: str, attributes: Mapping[str, Any] | None = None, parent: otel_context.Context | None = None
+) -> Iterator[trace.Span]:
     """A span under the current context (or `parent`)."""
     with tracer().start_as_current_span(name, context=parent, attributes=dict(attributes or {})) as current:
         yield current

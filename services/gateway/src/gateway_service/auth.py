@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Request
 
 from gateway_service.state import Gateway
@@ -9,7 +11,7 @@ from spaceport.contracts.space import Principal
 from spaceport.errors import ForbiddenError, UnauthorizedError
 
 
-async def principal_of(request: Request[object, object, object], gateway: Gateway) -> Principal:
+async def principal_of(request: Request[Any, Any, Any], gateway: Gateway) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

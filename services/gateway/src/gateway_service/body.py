@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
@@ -12,7 +12,7 @@ from spaceport.errors import ValidationFailedError
 T = TypeVar("T")
 
 
-async def decode(request: Request[object, object, object], cls: type[T]) -> T:
+async def decode(request: Request[Any, Any, Any], cls: type[T]) -> T:
     raw = await request.body()
     if not raw.strip():
         raw = b"{}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -19,12 +20,12 @@ def envelope(message: str, key: str | None = None) -> dict[str, list[dict[str, s
     return {"errors": [item]}
 
 
-def spaceport_error(_: Request[object, object, object], error: SpaceportError) -> Response[object]:
+def spaceport_error(_: Request[Any, Any, Any], error: SpaceportError) -> Response[object]:
     headers = {"Retry-After": "1"} if isinstance(error, RateLimitedError) else None
     return Response(envelope(error.message, error.key), status_code=error.status, headers=headers)
 
 
-def http_error(_: Request[object, object, object], error: HTTPException) -> Response[object]:
+def http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[object]:
     message = error.detail or "request failed"
     if isinstance(error, ValidationException) and isinstance(error.extra, list) and error.extra:
         first = error.extra[0]
@@ -33,7 +34,7 @@ def http_error(_: Request[object, object, object], error: HTTPException) -> Resp
     return Response(envelope(message), status_code=error.status_code, headers=error.headers)
 
 
-def unexpected_error(_: Request[object, object, object], error: Exception) -> Response[object]:
+def unexpected_error(_: Request[Any, Any, Any], error: Exception) -> Response[object]:
     log.exception("unhandled error", exc_info=error)
     return Response(envelope("internal error; the operator's logs have details"), status_code=500)
 

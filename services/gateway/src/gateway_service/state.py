@@ -10,7 +10,8 @@ import asyncpg
 from faststream.nats import NatsBroker
 from minio import Minio
 
-from spaceport.contracts.space import SERVICE as SPACE, Authenticate, Principal
+from spaceport.contracts.space import SERVICE as SPACE
+from spaceport.contracts.space import Authenticate, Principal
 from spaceport.messaging import RpcClient
 from spaceport.settings import Settings
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from space_service.application.handlers import SpaceHandlers
+from space_service.projections.directory import SpaceDirectory
 from spaceport import runtime, telemetry
 from spaceport.contracts import space as contract
 from spaceport.contracts.space import CreateEnvironment
 from spaceport.settings import Settings
-
-from space_service.application.handlers import SpaceHandlers
-from space_service.projections.directory import SpaceDirectory
 
 
 def build(settings: Settings) -> tuple[runtime.ServiceRuntime, SpaceHandlers]:

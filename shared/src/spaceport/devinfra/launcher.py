@@ -107,9 +107,7 @@ def run(repo: Path, services: Sequence[str] = SERVICES) -> int:
         gateway_port = _gateway_port(services)
         endpoints = start_infra(data_dir, stack)
         secret_key = dev_secret_key(data_dir)
-        children = start_services(
-            services, _service_env(endpoints, gateway_port, secret_key), data_dir / "logs", stack
-        )
+        children = start_services(services, _service_env(endpoints, gateway_port, secret_key), data_dir / "logs", stack)
         if "gateway" in services:
             wait_for_gateway(gateway_port, children)
         _print_banner(gateway_port, secret_key, data_dir / "logs")
@@ -142,18 +140,14 @@ def start_infra(data_dir: Path, stack: Stack) -> Endpoints:
     starters: dict[str, Callable[[], Any]] = {}
     if not env.get("NATS_URL"):
         _require_port(NATS_PORT, "NATS", "NATS_URL=nats://host:4222")
-        starters["NATS"] = lambda: start_nats(
-            data_dir / "nats", NATS_PORT, log_path=logs / "nats.log"
-        )
+        starters["NATS"] = lambda: start_nats(data_dir / "nats", NATS_PORT, log_path=logs / "nats.log")
     if not env.get("DATABASE_URL"):
         _require_port(POSTGRES_PORT, "Postgres", "DATABASE_URL=postgresql://user@host:5432/db")
         starters["Postgres"] = lambda: start_postgres(
             data_dir / "postgres", POSTGRES_PORT, log_path=logs / "postgres.log"
         )
     if not env.get("S3_ENDPOINT"):
-        _require_port(
-            S3_PORT, "S3", "S3_ENDPOINT=http://host:9000 (+ S3_ACCESS_KEY, S3_SECRET_KEY)"
-        )
+        _require_port(S3_PORT, "S3", "S3_ENDPOINT=http://host:9000 (+ S3_ACCESS_KEY, S3_SECRET_KEY)")
         starters["S3"] = lambda: start_s3(
             data_dir / "s3",
             S3_PORT,
@@ -273,9 +267,7 @@ def start_services(
     services: Sequence[str], env: Mapping[str, str], log_dir: Path, stack: Stack
 ) -> list[ManagedProcess]:
     children = [
-        ManagedProcess.start(
-            name, [sys.executable, "-m", f"{name}_service"], log_dir / f"{name}.log", env=env
-        )
+        ManagedProcess.start(name, [sys.executable, "-m", f"{name}_service"], log_dir / f"{name}.log", env=env)
         for name in services
     ]
     if children:
@@ -310,9 +302,7 @@ def wait_for_gateway(port: int, children: Sequence[ManagedProcess]) -> None:
             _report_death(dead)
             raise LaunchError(f"service {dead.name} died during startup")
         if time.monotonic() > deadline:
-            raise LaunchError(
-                f"gateway not healthy after {HEALTH_TIMEOUT:.0f}s; see {log_tail_hint(children)}"
-            )
+            raise LaunchError(f"gateway not healthy after {HEALTH_TIMEOUT:.0f}s; see {log_tail_hint(children)}")
         if time.monotonic() >= next_dot:
             say(".", end="")
             next_dot += 1

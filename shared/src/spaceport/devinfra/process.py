@@ -93,9 +93,7 @@ class ManagedProcess:
                 extra_groups=[] if group is not None else None,
                 start_new_session=True,
             )
-        return cls(
-            name=name, popen=popen, log_path=log_path, stop_signal=stop_signal, log_offset=offset
-        )
+        return cls(name=name, popen=popen, log_path=log_path, stop_signal=stop_signal, log_offset=offset)
 
     @property
     def pid(self) -> int:
@@ -178,24 +176,19 @@ def wait_until(
         if process is not None and not process.is_running():
             raise InfraStartError(
                 _failure_message(
-                    f"{process.name} exited with code {process.returncode} "
-                    f"while waiting for {what}",
+                    f"{process.name} exited with code {process.returncode} while waiting for {what}",
                     process,
                     last_error,
                 )
             )
         if time.monotonic() >= deadline:
             raise InfraStartError(
-                _failure_message(
-                    f"timed out after {timeout:.0f}s waiting for {what}", process, last_error
-                )
+                _failure_message(f"timed out after {timeout:.0f}s waiting for {what}", process, last_error)
             )
         time.sleep(interval)
 
 
-def wait_for_tcp(
-    host: str, port: int, timeout: float, process: ManagedProcess | None = None
-) -> None:
+def wait_for_tcp(host: str, port: int, timeout: float, process: ManagedProcess | None = None) -> None:
     """Wait until something accepts TCP connections on host:port."""
 
     def connectable() -> bool:
@@ -205,9 +198,7 @@ def wait_for_tcp(
     wait_until(connectable, timeout, f"{host}:{port} to accept connections", process)
 
 
-def _failure_message(
-    headline: str, process: ManagedProcess | None, last_error: BaseException | None
-) -> str:
+def _failure_message(headline: str, process: ManagedProcess | None, last_error: BaseException | None) -> str:
     parts = [headline]
     if last_error is not None:
         parts.append(f"last error: {type(last_error).__name__}: {last_error}")

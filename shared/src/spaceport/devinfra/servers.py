@@ -177,9 +177,7 @@ def docker_available() -> bool:
     return reply.startswith(b"HTTP/1.") and b" 200 " in reply.split(b"\r\n", 1)[0]
 
 
-def start_concurrently(
-    starters: Mapping[str, Callable[[], T]], on_started: Callable[[str, T], None]
-) -> dict[str, T]:
+def start_concurrently(starters: Mapping[str, Callable[[], T]], on_started: Callable[[str, T], None]) -> dict[str, T]:
     """Run `starters` in threads; call `on_started` for each success, then raise any failure.
 
     `on_started` (register-for-cleanup) runs even when a sibling failed or the wait was
@@ -363,9 +361,7 @@ def _initdb(initdb: Path, data_dir: Path, log_path: Path, uid: int | None, gid: 
     code = process.popen.wait(120)
     if code != 0:
         tail = process.log_tail()
-        raise InfraStartError(
-            f"initdb failed with code {code}\n--- last lines of {log_path} ---\n{tail}"
-        )
+        raise InfraStartError(f"initdb failed with code {code}\n--- last lines of {log_path} ---\n{tail}")
 
 
 def _remove_stale_pid_file(data_dir: Path) -> None:
@@ -381,9 +377,7 @@ def _remove_stale_pid_file(data_dir: Path) -> None:
         cmdline = b""
     alive = _pid_alive(pid) and (not cmdline or b"postgres" in cmdline)
     if alive:
-        raise InfraStartError(
-            f"a Postgres server (pid {pid}) is already running on {data_dir}; stop it first"
-        )
+        raise InfraStartError(f"a Postgres server (pid {pid}) is already running on {data_dir}; stop it first")
     pid_file.unlink()
 
 
@@ -503,11 +497,12 @@ def _weed_ports(s3_port: int) -> dict[str, int]:
     return dict(zip(flags, sorted(chosen - {s3_port}), strict=True))
 
 
-def _weed_argv(
-    data_dir: Path, s3_port: int, config: Path, ports: Mapping[str, int]
-) -> list[str | os.PathLike[str]]:
+def _weed_argv(data_dir: Path, s3_port: int, config: Path, ports: Mapping[str, int]) -> list[str | os.PathLike[str]]:
     return [
         _executable("weed"),
+        # Global glog option (must precede the command): log to stderr, which goes to our
+        # log file, instead of also dropping weed.* files into /tmp on every start.
+        "-logtostderr=true",
         "server",
         f"-dir={data_dir}",
         f"-ip={HOST}",

@@ -32,10 +32,10 @@ def registry() -> EventRegistry:
 
 
 @pytest.fixture
-async def store(nc: Client, registry: EventRegistry, unique_name: str) -> AsyncIterator[EventStore]:
+async def store(nc: Client, registry: EventRegistry, unique_name: str) -> EventStore:
     event_store = EventStore(nc, registry, stream=f"T_{unique_name.upper()}", prefix=f"e{unique_name}")
     await event_store.ensure_stream()
-    yield event_store
+    return event_store
 
 
 @pytest.fixture

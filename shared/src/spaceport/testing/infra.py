@@ -77,9 +77,7 @@ def _start_embedded(stack: ExitStack, base_dir: Path) -> InfraUrls:
             "nats": lambda: start_nats(base_dir / "nats"),
             # Crash safety is pointless for a cluster deleted at session end; speed is not.
             "postgres": lambda: start_postgres(base_dir / "postgres", durable=False),
-            "s3": lambda: start_s3(
-                base_dir / "s3", access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY
-            ),
+            "s3": lambda: start_s3(base_dir / "s3", access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY),
         },
     )
     return InfraUrls(

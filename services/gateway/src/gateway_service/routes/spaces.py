@@ -50,8 +50,14 @@ async def create_space(request: Request[Any, Any, Any], gateway: Gateway) -> dic
     body = await decode(request, SpaceBody)
     environment_id = environment_of(principal, body.environment_id)
     command = CreateSpace(
-        principal=principal, environment_id=environment_id, name=body.name, namespace=body.namespace,
-        labels=body.labels, metadata=body.metadata, settings=body.settings, auto_configure=body.auto_configure,
+        principal=principal,
+        environment_id=environment_id,
+        name=body.name,
+        namespace=body.namespace,
+        labels=body.labels,
+        metadata=body.metadata,
+        settings=body.settings,
+        auto_configure=body.auto_configure,
         idempotency_key=request.headers.get("idempotency-key"),
     )
     written = await gateway.rpc.request(SERVICE, command, SpaceWritten)

@@ -7,6 +7,10 @@ from typing import Any
 
 import asyncpg
 import msgspec
+
+from space_service.application import keys
+from space_service.domain import environment as env_domain
+from space_service.domain import space as space_domain
 from spaceport import ids
 from spaceport.aggregate import Folder, execute
 from spaceport.contracts.space import (
@@ -27,10 +31,6 @@ from spaceport.contracts.space import (
 from spaceport.errors import NotFoundError, UnauthorizedError, ValidationFailedError
 from spaceport.eventstore import AggregateRef, AppendContext
 from spaceport.runtime import ServiceRuntime
-
-from space_service.application import keys
-from space_service.domain import environment as env_domain
-from space_service.domain import space as space_domain
 
 ENVIRONMENTS = Folder(env_domain.initial, env_domain.evolve)
 SPACES = Folder(space_domain.initial, space_domain.evolve)
@@ -66,9 +66,13 @@ class SpaceHandlers:
         secret = secret_key or keys.new_key("secret")
         publishable = keys.new_key("publishable")
         issued = [keys.issued(secret, "secret"), keys.issued(publishable, "publishable")]
-        ref = AggregateRef(environment_id=environment_id, space_id=None, aggregate="environment", aggregate_id=environment_id)
+        ref = AggregateRef(
+            environment_id=environment_id, space_id=None, aggregate="environment", aggregate_id=environment_id
+        )
         done = await execute(
-            self.runtime.store, ref, ENVIRONMENTS,
+            self.runtime.store,
+            ref,
+            ENVIRONMENTS,
             lambda state: env_domain.create(state, environment_id, cmd, issued),
             AppendContext(actor="system", idempotency_key=key),
         )
@@ -92,8 +96,12 @@ class SpaceHandlers:
         if row is None:
             raise NotFoundError(f"environment {environment_id} not found", key="environmentId")
         return EnvironmentView(
-            id=row["id"], account_id=ACCOUNT_ID, name=row["name"], is_prod=row["is_prod"],
-            guest_authentication=_json(row["guest_authentication"]), metadata=_json(row["metadata"]),
+            id=row["id"],
+            account_id=ACCOUNT_ID,
+            name=row["name"],
+            is_prod=row["is_prod"],
+            guest_authentication=_json(row["guest_authentication"]),
+            metadata=_json(row["metadata"]),
         )
 
     async def authenticate(self, query: Authenticate) -> Principal:
@@ -114,9 +122,13 @@ class SpaceHandlers:
         await self._environment(cmd.environment_id, 0)
         key = cmd.idempotency_key
         space_id = ids.derived_id("space", f"{cmd.environment_id}:{key}") if key else ids.new_id("space")
-        ref = AggregateRef(environment_id=cmd.environment_id, space_id=space_id, aggregate="space", aggregate_id=space_id)
+        ref = AggregateRef(
+            environment_id=cmd.environment_id, space_id=space_id, aggregate="space", aggregate_id=space_id
+        )
         done = await execute(
-            self.runtime.store, ref, SPACES,
+            self.runtime.store,
+            ref,
+            SPACES,
             lambda state: space_domain.create(state, space_id, cmd),
             AppendContext(actor=cmd.principal.actor, idempotency_key=key),
         )
@@ -128,7 +140,8 @@ class SpaceHandlers:
         async with self.runtime.pool.acquire() as conn:
             row = await conn.fetchrow(
                 f"SELECT {SPACE_COLUMNS} FROM space WHERE id = $1 AND environment_id = $2 AND deleted_at IS NULL",
-                query.space_id, query.environment_id,
+                query.space_id,
+                query.environment_id,
             )
         if row is None:
             raise NotFoundError(f"space {query.space_id} not found", key="spaceId")
@@ -145,7 +158,9 @@ class SpaceHandlers:
             rows = await conn.fetch(
                 f"SELECT {SPACE_COLUMNS} FROM space WHERE environment_id = $1 AND deleted_at IS NULL"
                 " ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
-                query.environment_id, query.page_size, (query.page_number - 1) * query.page_size,
+                query.environment_id,
+                query.page_size,
+                (query.page_number - 1) * query.page_size,
             )
         pages = max(1, -(-int(total) // query.page_size))
         return SpacePage(
@@ -161,10 +176,20 @@ def _json(value: Any) -> Any:
 def space_view(row: asyncpg.Record) -> SpaceView:
     created: datetime = row["created_at"]
     return SpaceView(
-        id=row["id"], environment_id=row["environment_id"], name=row["name"], created_at=created,
-        updated_at=row["updated_at"], guest_authentication=["magic_link"],
-        workbooks_count=row["workbooks_count"], files_count=row["files_count"],
-        created_by_user_id=row["created_by"], last_activity_at=row["last_activity_at"],
-        archived_at=row["archived_at"], namespace=row["namespace"], labels=_json(row["labels"]),
-        metadata=_json(row["metadata"]), settings=_json(row["settings"]), auto_configure=row["auto_configure"],
+        id=row["id"],
+        environment_id=row["environment_id"],
+        name=row["name"],
+        created_at=created,
+        updated_at=row["updated_at"],
+        guest_authentication=["magic_link"],
+        workbooks_count=row["workbooks_count"],
+        files_count=row["files_count"],
+        created_by_user_id=row["created_by"],
+        last_activity_at=row["last_activity_at"],
+        archived_at=row["archived_at"],
+        namespace=row["namespace"],
+        labels=_json(row["labels"]),
+        metadata=_json(row["metadata"]),
+        settings=_json(row["settings"]),
+        auto_configure=row["auto_configure"],
     )
