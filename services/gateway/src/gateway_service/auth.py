@@ -8,7 +8,7 @@ from litestar import Request
 
 from gateway_service.state import Gateway
 from spaceport.contracts.space import Principal
-from spaceport.errors import ForbiddenError, UnauthorizedError
+from spaceport.errors import ForbiddenError, NotFoundError, UnauthorizedError
 
 
 async def principal_of(request: Request[Any, Any, Any], gateway: Gateway) -> Principal:
@@ -31,3 +31,22 @@ def environment_of(principal: Principal, requested: str | None) -> str:
 def require_secret(principal: Principal) -> None:
     if principal.kind != "secret":
         raise ForbiddenError("this operation needs a secret key")
+
+
+def require_space_access(principal: Principal, environment_id: str, space_id: str, *, write: bool) -> None:
+    """May `principal` read (or write) inside space `space_id` of `environment_id`?
+
+    Secret keys: any space of their environment. Publishable keys: nothing inside a space.
+    Guests: only their own space; viewers never write. Another environment's space answers 404
+    (the caller must not learn that it exists), so callers pass the environment the space is in.
+    """
+    if environment_id != principal.environment_id:
+        raise NotFoundError(f"space {space_id} not found", key="spaceId")
+    if principal.kind == "secret":
+        return
+    if principal.kind == "publishable":
+        raise ForbiddenError("a publishable key may only create spaces")
+    if principal.space_id != space_id:
+        raise ForbiddenError("this guest token is for another space", key="spaceId")
+    if write and principal.role == "viewer":
+        raise ForbiddenError("viewers cannot change data")
