@@ -1,0 +1,20 @@
+"""Recorded events must keep decoding: the corpus replayed through today's event types."""
+
+from __future__ import annotations
+
+import pytest
+
+from spaceport.events import type_name
+from spaceport.testing import corpus
+
+pytestmark = pytest.mark.unit
+
+
+def test_every_recorded_event_decodes_with_current_types() -> None:
+    recorded = corpus.load()
+    assert recorded, "the corpus is empty"
+    registry = corpus.registry()
+    for envelope in recorded:
+        event = registry.decode_data(envelope.type, envelope.data)
+        assert event is not None, f"{envelope.type} is no longer a known event type"
+        assert type_name(event) == envelope.type
