@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from pathlib import Path
 
 import asyncpg
@@ -14,6 +16,7 @@ from spaceport.events import EventRegistry, StoredEvent
 from spaceport.eventstore import AggregateRef, EventStore
 from spaceport.projection import ProjectionRunner
 from spaceport.readmodel import Conn
+from spaceport.testing.infra import InfraUrls
 
 MIGRATIONS = Path(__file__).parent / "projection_migrations"
 
@@ -158,3 +161,32 @@ async def test_a_poison_event_is_recorded_and_skipped_not_fatal(
         assert len(failures) == 1 and "unlucky" in failures[0]["error"]
     finally:
         await runner.stop()
+
+
+async def test_projector_process_killed_after_commit_before_ack_applies_once(
+    store: EventStore, pool: asyncpg.Pool, unique_name: str, infra: InfraUrls
+) -> None:
+    name = f"p_{unique_name}"
+    for _ in range(7):
+        await store.append(ref("c"), [CounterIncremented(by=1)], expected_version=None)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).parent / "projector_child.py"),
+        infra.nats_url,
+        infra.database_url,
+        store.stream,
+        store.prefix,
+        name,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])},
+    )
+    assert await asyncio.wait_for(child.wait(), timeout=60) == 17  # died inside after_commit
+    assert await rows(pool, name) == [("c", 7, 7)]  # its commit survived
+
+    survivor = ProjectionRunner(store, pool, Totals(name, store.prefix), batch_size=100, ack_wait=1.0)
+    await survivor.start()
+    try:
+        last = (await store.append(ref("c"), [CounterIncremented(by=3)], expected_version=None)).last_seq
+        assert await survivor.wait_for(last, timeout=20)
+        assert await rows(pool, name) == [("c", 10, 8)]  # the seven redelivered were not re-applied
+    finally:
+        await survivor.stop()
