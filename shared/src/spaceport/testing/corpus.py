@@ -67,4 +67,5 @@ async def dump(nats_url: str, stream: str = "SPACEPORT_EVENTS", path: Path = COR
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] != "dump":
         sys.exit("usage: python -m spaceport.testing.corpus dump NATS_URL [STREAM]")
-    print(f"added {asyncio.run(dump(*sys.argv[2:]))} event types to {CORPUS}")
+    stream_name = sys.argv[3] if len(sys.argv) > 3 else "SPACEPORT_EVENTS"
+    print(f"added {asyncio.run(dump(sys.argv[2], stream_name))} event types to {CORPUS}")
