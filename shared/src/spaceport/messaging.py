@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import msgspec
+import nats.errors
 from faststream.nats import NatsBroker, NatsMessage
 
 from spaceport import subjects
@@ -114,8 +115,10 @@ class RpcClient:
         subject = request_subject(self.prefix, service, type(request))
         try:
             message = await self.broker.request(_encoder.encode(request), subject, timeout=timeout or self.timeout)
-        except TimeoutError:
+        except (TimeoutError, nats.errors.TimeoutError):
             raise ServiceUnavailableError(f"the {service} service did not answer in time; retry shortly") from None
+        except nats.errors.NoRespondersError:
+            raise ServiceUnavailableError(f"the {service} service is not running; start it and retry") from None
         envelope = _reply_decoder.decode(message.body)
         if envelope.error is not None:
             raise error_from_code(envelope.error.code, envelope.error.message, envelope.error.key)
