@@ -164,3 +164,12 @@ async def test_unknown_event_types_are_read_not_lost(store: EventStore) -> None:
     [stored] = (await narrow.load(ref)).events
     assert stored.event is None
     assert stored.envelope.type == "CounterIncremented"
+
+
+async def test_load_of_large_events_pages_by_bytes(store: EventStore) -> None:
+    """Reads are capped per burst (8 MB), so aggregates of big events load in several requests."""
+    ref = counter()
+    big = [CounterIncremented(by=1, writer="x" * 200_000)] * 5  # ~1 MB per atomic append
+    for _ in range(12):
+        await store.append(ref, big, expected_version=None)
+    assert FOLDER.fold(await store.load(ref)).value == 60

@@ -36,6 +36,7 @@ from spaceport.events import (
 WRONG_LAST_SEQUENCE = 10071
 BATCH_DUPLICATE_MSG_ID = 10201
 READ_BATCH = 1000
+READ_MAX_BYTES = 8 * 1024 * 1024  # one read burst stays far below the client's pending-bytes limit
 MAX_ATOMIC_BATCH = 1000
 
 
@@ -277,7 +278,9 @@ class EventStore:
         inbox = self.nc.new_inbox()
         sub = await self.nc.subscribe(inbox)
         try:
-            request = encode({"seq": seq, "next_by_subj": filter_subject, "batch": READ_BATCH})
+            request = encode(
+                {"seq": seq, "next_by_subj": filter_subject, "batch": READ_BATCH, "max_bytes": READ_MAX_BYTES}
+            )
             await self.nc.publish(f"$JS.API.DIRECT.GET.{self.stream}", request, reply=inbox)
             events: list[StoredEvent] = []
             while True:
