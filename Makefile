@@ -45,7 +45,7 @@ fmt: venv
 	$(VENV)/bin/ruff check --fix .
 
 bench: venv
-	$(PY) -m spaceport_bench
+	$(PY) -m spaceport.bench
 
 clean:
 	rm -rf $(VENV) $(TOOLS)

@@ -190,3 +190,31 @@ async def test_projector_process_killed_after_commit_before_ack_applies_once(
         assert await rows(pool, name) == [("c", 10, 8)]  # the seven redelivered were not re-applied
     finally:
         await survivor.stop()
+
+
+async def test_two_replicas_share_a_projection_without_losing_or_repeating_events(
+    store: EventStore, pool: asyncpg.Pool, unique_name: str
+) -> None:
+    """Both replicas run; one holds the lease and projects, the other stands by. Every event
+    is applied exactly once, and when the active one stops the standby takes over."""
+    totals = Totals(f"p_{unique_name}", store.prefix)
+    first = ProjectionRunner(store, pool, totals, batch_size=40)
+    second = ProjectionRunner(store, pool, totals, batch_size=40)
+    await first.start()
+    await second.start()
+    try:
+        last = 0
+        for i in range(200):
+            last = (await store.append(ref(f"c{i % 4}"), [CounterIncremented(by=1)], expected_version=None)).last_seq
+        assert await first.wait_for(last, timeout=30)
+        assert await second.wait_for(last, timeout=30)
+        assert await rows(pool, totals.name) == [(f"c{i}", 50, 50) for i in range(4)]
+
+        await first.stop()  # the lease passes to the standby
+        for i in range(40):
+            last = (await store.append(ref(f"c{i % 4}"), [CounterIncremented(by=1)], expected_version=None)).last_seq
+        assert await second.wait_for(last, timeout=30)
+        assert await rows(pool, totals.name) == [(f"c{i}", 60, 60) for i in range(4)]
+    finally:
+        await first.stop()
+        await second.stop()

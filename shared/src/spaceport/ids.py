@@ -30,18 +30,21 @@ PREFIXES = {
 
 def new_id(kind: str, length: int = 10) -> str:
     """A fresh random id for an entity of `kind` (a key of PREFIXES)."""
-    body = "".join(secrets.choice(_ALPHABET) for _ in range(length))
-    return f"{PREFIXES[kind]}_{body}"
+    # One urandom read per id (16 bytes = 128 bits, more than 20 base-36 digits need).
+    return f"{PREFIXES[kind]}_{_base36(int.from_bytes(secrets.token_bytes(16), 'big'), length)}"
 
 
 def derived_id(kind: str, seed: str, length: int = 10) -> str:
     """A deterministic id for `seed`: a retried command derives the same ids and events."""
-    number = uuid.uuid5(uuid.NAMESPACE_URL, seed).int
+    return f"{PREFIXES[kind]}_{_base36(uuid.uuid5(uuid.NAMESPACE_URL, seed).int, length)}"
+
+
+def _base36(number: int, length: int) -> str:
     chars = []
     for _ in range(length):
         number, digit = divmod(number, len(_ALPHABET))
         chars.append(_ALPHABET[digit])
-    return f"{PREFIXES[kind]}_{''.join(chars)}"
+    return "".join(chars)
 
 
 def has_kind(value: str, kind: str) -> bool:

@@ -1,0 +1,66 @@
+"""`spaceport projections rebuild <service>` against real servers, in a database of its own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import nats
+import pytest
+
+from spaceport import cli
+from spaceport.contracts.space import EVENTS, SpaceCreated
+from spaceport.events import EventRegistry
+from spaceport.eventstore import AggregateRef, EventStore
+from spaceport.settings import Settings
+from spaceport.testing.infra import InfraUrls
+
+
+@pytest.fixture
+async def settings(infra: InfraUrls, unique_name: str) -> AsyncIterator[Settings]:
+    """The job service's settings, pointed at a fresh stream and a fresh database."""
+    admin = await asyncpg.connect(infra.database_url)
+    await admin.execute(f'CREATE DATABASE "{unique_name}"')
+    base, _, _ = infra.database_url.rpartition("/")
+    yield Settings(
+        service_name="job",
+        nats_url=infra.nats_url,
+        database_url=f"{base}/{unique_name}",
+        event_stream=f"T_{unique_name.upper()}",
+        event_prefix=f"e{unique_name}",
+    )
+    await admin.execute(f'DROP DATABASE "{unique_name}" WITH (FORCE)')
+    await admin.close()
+
+
+async def test_rebuild_replays_the_stream_into_the_live_schema(settings: Settings) -> None:
+    nc = await nats.connect(settings.nats_url)
+    store = EventStore(nc, EventRegistry(EVENTS), stream=settings.event_stream, prefix=settings.event_prefix)
+    await store.ensure_stream()
+    for i in range(3):
+        ref = AggregateRef(
+            environment_id="us_env_cli", space_id=f"us_sp_cli{i}", aggregate="space", aggregate_id=f"us_sp_cli{i}"
+        )
+        await store.append(
+            ref,
+            [SpaceCreated(space_id=ref.aggregate_id, environment_id="us_env_cli", name=f"s{i}")],
+            expected_version=0,
+        )
+    try:
+        assert await cli.rebuild("job", settings) == ["job"]
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            names = await conn.fetch("SELECT name FROM job.known_space ORDER BY name")
+            position = await conn.fetchval("SELECT position FROM job.projection_checkpoint WHERE name = 'job'")
+        finally:
+            await conn.close()
+        assert [r["name"] for r in names] == ["s0", "s1", "s2"]
+        assert position == await store.last_seq()
+    finally:
+        await nc.jetstream().delete_stream(settings.event_stream)
+        await nc.drain()
+
+
+async def test_unknown_service_is_an_operator_error(settings: Settings) -> None:
+    with pytest.raises(cli.CliError, match="no service named"):
+        await cli.rebuild("nosuch", settings)
