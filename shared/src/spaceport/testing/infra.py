@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from spaceport.devinfra.process import wait_until
+from spaceport.devinfra.process import InfraStartError, wait_until
 from spaceport.devinfra.servers import (
     docker_available,
     s3_ready,
@@ -22,6 +22,8 @@ from spaceport.devinfra.servers import (
 )
 
 __all__ = ["InfraUrls", "infra_backend", "running_infra"]
+
+T = TypeVar("T")
 
 # Set to "docker" or "embedded" to override the automatic choice.
 BACKEND_ENV = "SPACEPORT_TEST_INFRA"
@@ -70,14 +72,35 @@ def _start_all(stack: ExitStack, starters: dict[str, Callable[[], Any]]) -> dict
     return start_concurrently(starters, register)
 
 
+def _retrying(start: Callable[[int], T], attempts: int = 3) -> Callable[[], T]:
+    """Start on fresh free ports (and a fresh data dir) up to `attempts` times.
+
+    A port found free can be taken by another process before the server binds it (the three
+    servers start in parallel and SeaweedFS alone opens seven ports), so a clash is retried.
+    """
+
+    def attempt() -> T:
+        for number in range(attempts):
+            try:
+                return start(number)
+            except InfraStartError:
+                if number == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    return attempt
+
+
 def _start_embedded(stack: ExitStack, base_dir: Path) -> InfraUrls:
     started = _start_all(
         stack,
         {
-            "nats": lambda: start_nats(base_dir / "nats"),
+            "nats": _retrying(lambda n: start_nats(base_dir / f"nats{n}")),
             # Crash safety is pointless for a cluster deleted at session end; speed is not.
-            "postgres": lambda: start_postgres(base_dir / "postgres", durable=False),
-            "s3": lambda: start_s3(base_dir / "s3", access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY),
+            "postgres": _retrying(lambda n: start_postgres(base_dir / f"postgres{n}", durable=False)),
+            "s3": _retrying(
+                lambda n: start_s3(base_dir / f"s3{n}", access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY)
+            ),
         },
     )
     return InfraUrls(
