@@ -27,6 +27,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     otel_exporter: str = "console"
     otel_endpoint: str = ""
     request_timeout: float = 10.0
+    guest_token_secret: str = ""  # HMAC key of guest tokens; derived from dev_secret_key when empty
+    guest_token_ttl: float = 3600.0
+    rate_limit_per_second: float = 1000.0  # per API key / token, per gateway process
+    rate_limit_burst: int = 2000
 
     @classmethod
     def from_env(cls, service_name: str, env: dict[str, str] | None = None) -> Settings:
@@ -49,6 +53,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "otel_exporter": "OTEL_TRACES_EXPORTER",
             "otel_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
             "request_timeout": "SPACEPORT_REQUEST_TIMEOUT",
+            "guest_token_secret": "SPACEPORT_GUEST_TOKEN_SECRET",
+            "guest_token_ttl": "SPACEPORT_GUEST_TOKEN_TTL",
+            "rate_limit_per_second": "SPACEPORT_RATE_LIMIT_PER_SECOND",
+            "rate_limit_burst": "SPACEPORT_RATE_LIMIT_BURST",
         }
         values: dict[str, object] = {"service_name": service_name}
         for field, var in fields.items():

@@ -10,8 +10,8 @@ from litestar.di import Provide
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 
 from gateway_service import errors
-from gateway_service.routes import health, spaces
-from gateway_service.state import Gateway
+from gateway_service.routes import documents, environments, guests, health, records, sheets, spaces, workbooks
+from gateway_service.state import Gateway, RateLimiter
 from spaceport import readmodel, telemetry
 from spaceport.messaging import RpcClient
 from spaceport.runtime import make_broker
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             rpc=RpcClient(broker, settings.command_prefix, settings.request_timeout),
             pool=pool,
             s3=make_client(settings),
+            limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
         )
         try:
             yield
@@ -48,7 +49,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         return holder["gateway"]
 
     return Litestar(
-        route_handlers=[health.health, *spaces.ROUTES],
+        route_handlers=[
+            health.health,
+            *environments.ROUTES,
+            *spaces.ROUTES,
+            *documents.ROUTES,
+            *guests.ROUTES,
+            *workbooks.ROUTES,
+            *sheets.ROUTES,
+            *records.ROUTES,
+        ],
         dependencies={"gateway": Provide(gateway, sync_to_thread=False)},
         exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

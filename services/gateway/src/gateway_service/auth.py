@@ -1,36 +1,82 @@
-"""Authentication: `Authorization: Bearer <key or guest token>` -> a Principal."""
+"""Authentication (`Authorization: Bearer <key or guest token>` -> a Principal) and authorization.
+
+Who may do what (docs/api.md has the full table):
+- secret key `sk_…`: everything in its own environment; list and create environments of its account.
+- publishable key `pk_…`: only `POST /v1/spaces` in its environment.
+- guest token `gt_…`: only inside its one space, by role: viewer reads, editor also writes content
+  (documents, workbooks, records), admin also updates the space and manages its guests.
+Another environment's resources answer 404, never 403, so ids and names never leak.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from litestar import Request
 
 from gateway_service.state import Gateway
 from spaceport.contracts.space import Principal
-from spaceport.errors import ForbiddenError, NotFoundError, UnauthorizedError
+from spaceport.errors import ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError
+
+Level = Literal["read", "write", "admin"]
+ROLE_RANK = {"viewer": 0, "editor": 1, "admin": 2}
+LEVEL_RANK = {"read": 0, "write": 1, "admin": 2}
+
+
+class RetryLaterError(RateLimitedError):
+    """429 with the seconds a client should wait (the `Retry-After` header)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 async def principal_of(request: Request[Any, Any, Any], gateway: Gateway) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise UnauthorizedError("missing credentials: send 'Authorization: Bearer <secret key>'")
-    return await gateway.principal(token.strip())
+    wait = gateway.limiter.take(token)
+    if wait > 0:
+        raise RetryLaterError("too many requests for this key; retry after the Retry-After delay", int(wait) + 1)
+    return await gateway.principal(token)
 
 
 def environment_of(principal: Principal, requested: str | None) -> str:
-    """The environment a request acts in; another environment's id is forbidden."""
+    """The environment a request acts in; another environment's id is not found (never confirmed)."""
     if requested in (None, "", "current"):
         return principal.environment_id
     if requested != principal.environment_id:
-        raise ForbiddenError("this key belongs to another environment", key="environmentId")
+        raise NotFoundError(f"environment {requested} not found", key="environmentId")
     return requested
 
 
 def require_secret(principal: Principal) -> None:
     if principal.kind != "secret":
         raise ForbiddenError("this operation needs a secret key")
+
+
+def require_space_role(principal: Principal, space_id: str, level: Level) -> None:
+    """May `principal` act at `level` inside `space_id`? (The service checks the environment.)"""
+    if principal.kind == "secret":
+        return
+    if principal.kind == "publishable":
+        raise ForbiddenError("a publishable key may only create spaces")
+    if principal.space_id != space_id:
+        raise ForbiddenError("this guest token is for another space", key="spaceId")
+    if ROLE_RANK.get(principal.role or "", -1) < LEVEL_RANK[level]:
+        raise ForbiddenError(f"a guest with role '{principal.role}' may not do this (needs {level} access)")
+
+
+def require_admin(principal: Principal) -> None:
+    """A secret key or a guest admin (whose scope the service then limits to its space)."""
+    if principal.kind == "secret":
+        return
+    if principal.kind == "publishable":
+        raise ForbiddenError("a publishable key may only create spaces")
+    if principal.role != "admin":
+        raise ForbiddenError(f"a guest with role '{principal.role}' may not manage guests")
 
 
 def require_space_access(principal: Principal, environment_id: str, space_id: str, *, write: bool) -> None:
@@ -42,11 +88,4 @@ def require_space_access(principal: Principal, environment_id: str, space_id: st
     """
     if environment_id != principal.environment_id:
         raise NotFoundError(f"space {space_id} not found", key="spaceId")
-    if principal.kind == "secret":
-        return
-    if principal.kind == "publishable":
-        raise ForbiddenError("a publishable key may only create spaces")
-    if principal.space_id != space_id:
-        raise ForbiddenError("this guest token is for another space", key="spaceId")
-    if write and principal.role == "viewer":
-        raise ForbiddenError("viewers cannot change data")
+    require_space_role(principal, space_id, "write" if write else "read")

@@ -23,3 +23,13 @@ async def decode(request: Request[Any, Any, Any], cls: type[T]) -> T:
         raise ValidationFailedError(f"invalid body: {error}", key=path) from None
     except msgspec.DecodeError as error:
         raise ValidationFailedError(f"malformed JSON body: {error}") from None
+
+
+# JSON bodies of the space-service resources; larger ones answer 413 before they are read whole.
+MAX_JSON_BODY = 2 * 1024 * 1024
+SUCCESS: dict[str, object] = {"data": {"success": True}}
+
+
+def data(value: object) -> dict[str, object]:
+    """Flatfile's envelope for one object or a list without pagination."""
+    return {"data": value}

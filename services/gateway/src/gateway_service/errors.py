@@ -21,7 +21,8 @@ def envelope(message: str, key: str | None = None) -> dict[str, list[dict[str, s
 
 
 def spaceport_error(_: Request[Any, Any, Any], error: SpaceportError) -> Response[object]:
-    headers = {"Retry-After": "1"} if isinstance(error, RateLimitedError) else None
+    retry_after = getattr(error, "retry_after", 1)
+    headers = {"Retry-After": str(retry_after)} if isinstance(error, RateLimitedError) else None
     return Response(envelope(error.message, error.key), status_code=error.status, headers=headers)
 
 

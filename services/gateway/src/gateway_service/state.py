@@ -1,4 +1,4 @@
-"""What the gateway's handlers share: the RPC client, the auth cache and infrastructure probes."""
+"""What the gateway's handlers share: the RPC client, the auth cache, the rate limiter, probes."""
 
 from __future__ import annotations
 
@@ -11,11 +11,34 @@ from faststream.nats import NatsBroker
 from minio import Minio
 
 from spaceport.contracts.space import SERVICE as SPACE
-from spaceport.contracts.space import Authenticate, Principal
+from spaceport.contracts.space import Authenticate, Caught, Principal, Written
 from spaceport.messaging import RpcClient
 from spaceport.settings import Settings
 
-AUTH_TTL = 30.0
+AUTH_TTL = 30.0  # a revoked key or guest works at most this long on *other* gateway replicas
+MAX_TRACKED = 10_000
+
+
+@dataclass
+class RateLimiter:
+    """A token bucket per credential, in this process: `rate` per second, up to `burst` at once."""
+
+    rate: float
+    burst: int
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # key -> (tokens, at)
+
+    def take(self, key: str) -> float:
+        """0 when allowed (one token spent); else the seconds until a token is back."""
+        now = time.monotonic()
+        tokens, at = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+        if len(self._buckets) > MAX_TRACKED:
+            self._buckets.clear()
+        self._buckets[key] = (tokens - 1.0, now)
+        return 0.0
 
 
 @dataclass
@@ -25,6 +48,7 @@ class Gateway:
     rpc: RpcClient
     pool: asyncpg.Pool
     s3: Minio
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(1000.0, 2000))
     _auth_cache: dict[str, tuple[float, Principal]] = field(default_factory=dict)
 
     async def principal(self, token: str) -> Principal:
@@ -34,10 +58,25 @@ class Gateway:
         if hit is not None and hit[0] > now:
             return hit[1]
         principal = await self.rpc.request(SPACE, Authenticate(token=token), Principal)
-        if len(self._auth_cache) > 10_000:
+        if len(self._auth_cache) > MAX_TRACKED:
             self._auth_cache.clear()
         self._auth_cache[token] = (now + AUTH_TTL, principal)
         return principal
+
+    def forget(self, *, environment_id: str | None = None, actor: str | None = None) -> None:
+        """Drop cached principals after a rotation or removal, so this replica sees it at once."""
+        stale = [
+            token
+            for token, (_, p) in self._auth_cache.items()
+            if p.environment_id == environment_id or (actor is not None and p.actor == actor)
+        ]
+        for token in stale:
+            self._auth_cache.pop(token, None)
+
+    async def caught_up(self, position: int) -> None:
+        """Read-your-writes for writes answered `{success: true}`: wait until the space read model has them."""
+        if position:
+            await self.rpc.request(SPACE, Caught(position=position), Written)
 
     async def s3_ok(self) -> bool:
         return await asyncio.to_thread(self._s3_probe)

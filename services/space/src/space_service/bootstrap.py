@@ -12,7 +12,8 @@ from spaceport.settings import Settings
 
 def build(settings: Settings) -> tuple[runtime.ServiceRuntime, SpaceHandlers]:
     rt = runtime.ServiceRuntime(settings, contract.EVENTS)
-    rt.add_projection(SpaceDirectory(settings.event_prefix))
+    # The projection (its schema) is named after the service, as is the pool's search_path.
+    rt.add_projection(SpaceDirectory(settings.event_prefix, name=settings.service_name))
     handlers = SpaceHandlers(rt)
     handlers.register()
     return rt, handlers

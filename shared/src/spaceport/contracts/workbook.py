@@ -6,11 +6,13 @@ workbook and space (scoping). Add fields with defaults only; never change a reco
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 
 import msgspec
 
-from spaceport.contracts.blueprint import SheetConfig
+from spaceport.contracts.blueprint import Field, SheetConfig, SheetConstraint, Wire
+from spaceport.contracts.space import Principal
 from spaceport.events import Event
 
 SERVICE = "workbook"
@@ -98,3 +100,180 @@ EVENTS: tuple[type[Event], ...] = (
     SheetUnlocked,
     WorkbookDeleted,
 )
+
+
+# ---- views (wire shapes) ---------------------------------------------------------------
+
+
+class View(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    pass
+
+
+class SheetView(View, frozen=True, kw_only=True):
+    """Flatfile's `Sheet`, plus `spaceId` and `environmentId` so the gateway can authorize."""
+
+    id: str
+    workbook_id: str
+    space_id: str
+    environment_id: str
+    name: str
+    slug: str
+    config: SheetConfig
+    created_at: datetime
+    updated_at: datetime
+    metadata: dict[str, Any] | None = None
+    namespace: str | None = None
+    locked_by: str | None = None
+    locked_at: datetime | None = None
+
+
+class WorkbookView(View, frozen=True, kw_only=True):
+    id: str
+    name: str
+    space_id: str
+    environment_id: str
+    created_at: datetime
+    updated_at: datetime
+    sheets: list[SheetView] | None = None  # None when listed with includeSheets=false
+    labels: list[str] = msgspec.field(default_factory=list)
+    actions: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    treatments: list[str] = msgspec.field(default_factory=list)
+    namespace: str | None = None
+    expired_at: datetime | None = None
+
+
+class WorkbookList(msgspec.Struct, frozen=True, kw_only=True):
+    data: list[WorkbookView]
+
+
+class SheetList(msgspec.Struct, frozen=True, kw_only=True):
+    data: list[SheetView]
+
+
+class WorkbookWritten(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a write landed: the gateway reads after it with `min_position`."""
+
+    workbook_id: str
+    position: int
+
+
+# ---- queries ---------------------------------------------------------------------------
+# Queries are not scoped by caller: the gateway authorizes with the view's spaceId and
+# environmentId (another environment's workbook or sheet answers 404 there).
+
+
+class GetSheet(msgspec.Struct, frozen=True, kw_only=True):
+    """-> SheetView (404 when unknown or deleted, also when its workbook is deleted)."""
+
+    sheet_id: str
+    min_position: int = 0
+
+
+class ListSheets(msgspec.Struct, frozen=True, kw_only=True):
+    """-> SheetList, in the workbook's order."""
+
+    workbook_id: str
+    min_position: int = 0
+
+
+class GetWorkbook(msgspec.Struct, frozen=True, kw_only=True):
+    """-> WorkbookView with its sheets."""
+
+    workbook_id: str
+    min_position: int = 0
+
+
+class ListWorkbooks(msgspec.Struct, frozen=True, kw_only=True):
+    """-> WorkbookList. `name`, `namespace` and `label` negate with a leading `-`."""
+
+    environment_id: str
+    space_id: str | None = None
+    name: str | None = None
+    namespace: str | None = None
+    label: str | None = None
+    treatment: str | None = None
+    include_sheets: bool = True
+    min_position: int = 0
+
+
+# ---- commands --------------------------------------------------------------------------
+
+
+class SheetPatch(Wire, frozen=True, kw_only=True):
+    """Flatfile's `SheetConfigOrUpdate`: a sheet matched by `id` or `slug` is changed, otherwise added.
+
+    `config` (the `SheetUpdate` half) is a whole config; top-level keys override it.
+    """
+
+    id: str | None = None
+    config: SheetConfig | None = None
+    name: str | None = None
+    slug: str | None = None
+    fields: list[Field] | None = None
+    description: str | None = None
+    readonly: bool | None = None
+    allow_additional_fields: bool | None = None
+    mapping_confidence_threshold: float | None = None
+    access: list[str] | None = None
+    actions: list[dict[str, Any]] | None = None
+    metadata: dict[str, Any] | None = None
+    constraints: list[SheetConstraint] | None = None
+
+
+class CreateWorkbook(msgspec.Struct, frozen=True, kw_only=True):
+    principal: Principal
+    space_id: str
+    name: str
+    sheets: list[SheetConfig] = msgspec.field(default_factory=list)
+    labels: list[str] = msgspec.field(default_factory=list)
+    namespace: str | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    actions: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    treatments: list[str] = msgspec.field(default_factory=list)
+    idempotency_key: str | None = None
+
+
+class UpdateWorkbook(msgspec.Struct, frozen=True, kw_only=True):
+    principal: Principal
+    workbook_id: str
+    name: str | None = None
+    labels: list[str] | None = None
+    namespace: str | None = None
+    metadata: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = None
+    actions: list[dict[str, Any]] | None = None
+    sheets: list[SheetPatch] | None = None
+    idempotency_key: str | None = None
+
+
+class DeleteWorkbook(msgspec.Struct, frozen=True, kw_only=True):
+    principal: Principal
+    workbook_id: str
+
+
+class UpdateSheet(msgspec.Struct, frozen=True, kw_only=True):
+    """PATCH /v1/sheets/{id}: name, slug and metadata (recorded as SheetConfigChanged)."""
+
+    principal: Principal
+    sheet_id: str
+    name: str | None = None
+    slug: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class DeleteSheet(msgspec.Struct, frozen=True, kw_only=True):
+    principal: Principal
+    sheet_id: str
+
+
+class LockSheet(msgspec.Struct, frozen=True, kw_only=True):
+    principal: Principal
+    sheet_id: str
+
+
+class UnlockSheet(msgspec.Struct, frozen=True, kw_only=True):
+    principal: Principal
+    sheet_id: str

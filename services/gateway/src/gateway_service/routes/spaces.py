@@ -1,90 +1,181 @@
-"""`/v1/environments` and `/v1/spaces` (the first slice; the rest of the API grows here)."""
+"""`/v1/spaces`: create, list, get, update, delete, bulk delete, archive, unarchive."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import Request, delete, get, patch, post
+from litestar.params import QueryParameter
 
-from gateway_service.auth import environment_of, principal_of
-from gateway_service.body import decode
+from gateway_service.auth import environment_of, principal_of, require_secret, require_space_role
+from gateway_service.body import MAX_JSON_BODY, SUCCESS, data, decode
 from gateway_service.state import Gateway
 from spaceport.contracts.space import (
     SERVICE,
+    ChangeSpaceLifecycle,
     CreateSpace,
-    EnvironmentView,
-    GetEnvironment,
     GetSpace,
     ListSpaces,
+    Principal,
+    SortDirection,
+    SpaceFields,
     SpacePage,
+    SpaceSortField,
+    SpaceTransition,
     SpaceView,
     SpaceWritten,
+    UpdateSpace,
+    Written,
 )
+from spaceport.errors import ForbiddenError
 
 
-class SpaceBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=False):
+class SpaceBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Flatfile's SpaceConfig; unknown fields (appId, spaceConfigId, …) are accepted and ignored."""
+
     environment_id: str | None = None
-    name: str = ""
+    name: str | None = None
     namespace: str | None = None
-    labels: list[str] = msgspec.field(default_factory=list)
-    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
-    settings: dict[str, Any] = msgspec.field(default_factory=dict)
-    auto_configure: bool = False
+    labels: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = None
+    access: list[str] | None = None
+    guest_authentication: list[str] | None = None
+    actions: list[dict[str, Any]] | None = None
+    primary_workbook_id: str | None = None
+    translations_path: str | None = None
+    language_override: str | None = None
+    display_order: int | None = None
+    allowed_domains: list[str] | None = None
+    auto_configure: bool | None = None
+    is_collaborative: bool | None = None
+
+    def fields(self) -> SpaceFields:
+        values = msgspec.structs.asdict(self)
+        for extra in ("environment_id", "auto_configure", "is_collaborative"):
+            del values[extra]
+        return SpaceFields(**values)
 
 
-def data(value: object) -> dict[str, object]:
-    return {"data": value}
+async def _view(gateway: Gateway, principal: Principal, written: SpaceWritten) -> dict[str, object]:
+    query = GetSpace(environment_id=principal.environment_id, space_id=written.space_id, min_position=written.position)
+    return data(await gateway.rpc.request(SERVICE, query, SpaceView))
 
 
-@get("/v1/environments/{environment_id:str}")
-async def get_environment(request: Request[Any, Any, Any], gateway: Gateway, environment_id: str) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    query = GetEnvironment(environment_id=environment_of(principal, environment_id))
-    return data(await gateway.rpc.request(SERVICE, query, EnvironmentView))
-
-
-@post("/v1/spaces", status_code=200)
+@post("/v1/spaces", status_code=200, request_max_body_size=MAX_JSON_BODY)
 async def create_space(request: Request[Any, Any, Any], gateway: Gateway) -> dict[str, object]:
     principal = await principal_of(request, gateway)
+    if principal.kind == "guest":
+        raise ForbiddenError("guests cannot create spaces")
     body = await decode(request, SpaceBody)
-    environment_id = environment_of(principal, body.environment_id)
     command = CreateSpace(
         principal=principal,
-        environment_id=environment_id,
-        name=body.name,
-        namespace=body.namespace,
-        labels=body.labels,
-        metadata=body.metadata,
-        settings=body.settings,
-        auto_configure=body.auto_configure,
+        environment_id=environment_of(principal, body.environment_id),
+        fields=body.fields(),
+        auto_configure=bool(body.auto_configure),
+        is_collaborative=bool(body.is_collaborative),
         idempotency_key=request.headers.get("idempotency-key"),
     )
-    written = await gateway.rpc.request(SERVICE, command, SpaceWritten)
-    query = GetSpace(environment_id=environment_id, space_id=written.space_id, min_position=written.position)
-    return data(await gateway.rpc.request(SERVICE, query, SpaceView))
+    return await _view(gateway, principal, await gateway.rpc.request(SERVICE, command, SpaceWritten))
 
 
 @get("/v1/spaces/{space_id:str}")
 async def get_space(request: Request[Any, Any, Any], gateway: Gateway, space_id: str) -> dict[str, object]:
     principal = await principal_of(request, gateway)
+    require_space_role(principal, space_id, "read")
     query = GetSpace(environment_id=principal.environment_id, space_id=space_id)
     return data(await gateway.rpc.request(SERVICE, query, SpaceView))
 
 
 @get("/v1/spaces")
-async def list_spaces(
+async def list_spaces(  # noqa: PLR0917 - one parameter per query-string filter
     request: Request[Any, Any, Any],
     gateway: Gateway,
-    environment_id: str | None = None,
-    page_size: int = 10,
-    page_number: int = 1,
+    environment_id: Annotated[str | None, QueryParameter(name="environmentId")] = None,
+    page_size: Annotated[int, QueryParameter(name="pageSize")] = 10,
+    page_number: Annotated[int, QueryParameter(name="pageNumber")] = 1,
+    search: str | None = None,
+    namespace: str | None = None,
+    archived: bool | None = None,
+    sort_field: Annotated[SpaceSortField, QueryParameter(name="sortField")] = "createdAt",
+    sort_direction: Annotated[SortDirection, QueryParameter(name="sortDirection")] = "desc",
+    is_collaborative: Annotated[bool | None, QueryParameter(name="isCollaborative")] = None,
 ) -> SpacePage:
+    """Secret keys list their environment's spaces; a guest sees only its own space."""
     principal = await principal_of(request, gateway)
+    if principal.kind == "publishable":
+        raise ForbiddenError("a publishable key may only create spaces")
     query = ListSpaces(
-        environment_id=environment_of(principal, environment_id), page_size=page_size, page_number=page_number
+        environment_id=environment_of(principal, environment_id),
+        page_size=page_size,
+        page_number=page_number,
+        space_ids=[principal.space_id or ""] if principal.kind == "guest" else None,
+        namespace=namespace,
+        archived=archived,
+        search=search,
+        is_collaborative=is_collaborative,
+        sort_field=sort_field,
+        sort_direction=sort_direction,
     )
     return await gateway.rpc.request(SERVICE, query, SpacePage)
 
 
-ROUTES = [get_environment, create_space, get_space, list_spaces]
+@patch("/v1/spaces/{space_id:str}", request_max_body_size=MAX_JSON_BODY)
+async def update_space(request: Request[Any, Any, Any], gateway: Gateway, space_id: str) -> dict[str, object]:
+    principal = await principal_of(request, gateway)
+    require_space_role(principal, space_id, "admin")
+    body = await decode(request, SpaceBody)
+    environment_of(principal, body.environment_id)  # moving a space to another environment is not possible
+    command = UpdateSpace(
+        principal=principal, environment_id=principal.environment_id, space_id=space_id, fields=body.fields()
+    )
+    return await _view(gateway, principal, await gateway.rpc.request(SERVICE, command, SpaceWritten))
+
+
+async def _lifecycle(
+    request: Request[Any, Any, Any], gateway: Gateway, space_ids: list[str], transition: SpaceTransition
+) -> dict[str, object]:
+    principal = await principal_of(request, gateway)
+    require_secret(principal)
+    command = ChangeSpaceLifecycle(
+        principal=principal, environment_id=principal.environment_id, space_ids=space_ids, transition=transition
+    )
+    await gateway.caught_up((await gateway.rpc.request(SERVICE, command, Written)).position)
+    return SUCCESS
+
+
+@delete("/v1/spaces/{space_id:str}", status_code=200)
+async def delete_space(request: Request[Any, Any, Any], gateway: Gateway, space_id: str) -> dict[str, object]:
+    return await _lifecycle(request, gateway, [space_id], "delete")
+
+
+@delete("/v1/spaces", status_code=200)
+async def delete_spaces(
+    request: Request[Any, Any, Any],
+    gateway: Gateway,
+    space_ids: Annotated[list[str], QueryParameter(name="spaceIds")],
+) -> dict[str, object]:
+    return await _lifecycle(request, gateway, space_ids, "delete")
+
+
+@post("/v1/spaces/{space_id:str}/archive", status_code=200)
+async def archive_space(request: Request[Any, Any, Any], gateway: Gateway, space_id: str) -> dict[str, object]:
+    return await _lifecycle(request, gateway, [space_id], "archive")
+
+
+@post("/v1/spaces/{space_id:str}/unarchive", status_code=200)
+async def unarchive_space(request: Request[Any, Any, Any], gateway: Gateway, space_id: str) -> dict[str, object]:
+    return await _lifecycle(request, gateway, [space_id], "unarchive")
+
+
+ROUTES = [
+    create_space,
+    get_space,
+    list_spaces,
+    update_space,
+    delete_space,
+    delete_spaces,
+    archive_space,
+    unarchive_space,
+]

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import msgspec
 
+from space_service.domain import limits
 from spaceport.contracts.space import (
     CreateSpace,
     SpaceArchived,
     SpaceCreated,
     SpaceDeleted,
+    SpaceFields,
+    SpaceTransition,
     SpaceUnarchived,
     SpaceUpdated,
 )
-from spaceport.errors import ConflictError, NotFoundError
+from spaceport.errors import ConflictError, NotFoundError, ValidationFailedError
 from spaceport.events import Event
 
-MAX_NAME = 255
+MAX_NAME = limits.MAX_NAME
+ACCESS = frozenset({"*", "upload"})
+GUEST_AUTHENTICATION = frozenset({"shared_link", "magic_link"})
 
 
 class SpaceState(msgspec.Struct, frozen=True, kw_only=True):
@@ -23,6 +28,7 @@ class SpaceState(msgspec.Struct, frozen=True, kw_only=True):
     deleted: bool = False
     archived: bool = False
     environment_id: str = ""
+    allowed_domains: tuple[str, ...] = ()
 
 
 def initial() -> SpaceState:
@@ -31,8 +37,10 @@ def initial() -> SpaceState:
 
 def evolve(state: SpaceState, event: Event) -> SpaceState:
     match event:
-        case SpaceCreated(environment_id=environment_id):
-            return SpaceState(exists=True, environment_id=environment_id)
+        case SpaceCreated(environment_id=environment_id, allowed_domains=domains):
+            return SpaceState(exists=True, environment_id=environment_id, allowed_domains=tuple(domains))
+        case SpaceUpdated(allowed_domains=list() as domains):
+            return msgspec.structs.replace(state, allowed_domains=tuple(domains))
         case SpaceArchived():
             return msgspec.structs.replace(state, archived=True)
         case SpaceUnarchived():
@@ -42,29 +50,87 @@ def evolve(state: SpaceState, event: Event) -> SpaceState:
     return state
 
 
+def check_fields(fields: SpaceFields) -> None:
+    """Refuse values over the limits or outside Flatfile's enums; None fields are not checked."""
+    limits.text(fields.name, "name")
+    limits.text(fields.namespace, "namespace")
+    limits.strings(fields.labels, "labels")
+    limits.json_size(fields.metadata, "metadata")
+    limits.json_size(fields.settings, "settings")
+    limits.json_size(fields.actions, "actions")
+    limits.text(fields.translations_path, "translationsPath", 2048)
+    limits.strings(fields.allowed_domains, "allowedDomains")
+    if fields.access is not None and not set(fields.access) <= ACCESS:
+        raise ValidationFailedError("access items must be '*' or 'upload'", key="access")
+    if fields.guest_authentication is not None and not set(fields.guest_authentication) <= GUEST_AUTHENTICATION:
+        raise ValidationFailedError(
+            "guestAuthentication items must be 'shared_link' or 'magic_link'", key="guestAuthentication"
+        )
+
+
 def create(state: SpaceState, space_id: str, cmd: CreateSpace) -> list[Event]:
     if state.exists:
         raise ConflictError(f"space {space_id} already exists")
+    f = cmd.fields
+    check_fields(f)
     return [
         SpaceCreated(
             space_id=space_id,
             environment_id=cmd.environment_id,
-            name=cmd.name,
-            namespace=cmd.namespace,
-            labels=cmd.labels,
-            metadata=cmd.metadata,
-            settings=cmd.settings,
+            name=f.name or "",
+            namespace=f.namespace,
+            labels=f.labels or [],
+            metadata=f.metadata or {},
+            settings=f.settings or {},
             auto_configure=cmd.auto_configure,
             created_by=cmd.principal.actor,
+            access=f.access,
+            guest_authentication=f.guest_authentication or ["magic_link"],
+            actions=f.actions or [],
+            primary_workbook_id=f.primary_workbook_id,
+            translations_path=f.translations_path,
+            language_override=f.language_override,
+            display_order=f.display_order,
+            allowed_domains=[normalise_domain(d) for d in f.allowed_domains or []],
+            is_collaborative=cmd.is_collaborative,
         )
     ]
 
 
-def require_live(state: SpaceState, space_id: str) -> None:
-    if not state.exists or state.deleted:
+def require_live(state: SpaceState, space_id: str, environment_id: str | None = None) -> None:
+    """A space that is missing, deleted or in another environment is 'not found' (never leaked)."""
+    if not state.exists or state.deleted or (environment_id is not None and state.environment_id != environment_id):
         raise NotFoundError(f"space {space_id} not found", key="spaceId")
 
 
-def update(state: SpaceState, event: SpaceUpdated) -> list[Event]:
-    require_live(state, event.space_id)
-    return [event]
+def update(state: SpaceState, space_id: str, environment_id: str, fields: SpaceFields) -> list[Event]:
+    require_live(state, space_id, environment_id)
+    check_fields(fields)
+    changes = msgspec.structs.asdict(fields)
+    if fields.allowed_domains is not None:
+        changes["allowed_domains"] = [normalise_domain(d) for d in fields.allowed_domains]
+    if all(value is None for value in changes.values()):
+        return []
+    return [SpaceUpdated(space_id=space_id, **changes)]
+
+
+def transition(state: SpaceState, space_id: str, environment_id: str, change: SpaceTransition) -> list[Event]:
+    """Archive, unarchive or delete; repeating an archive or unarchive changes nothing."""
+    require_live(state, space_id, environment_id)
+    if change == "archive":
+        return [] if state.archived else [SpaceArchived(space_id=space_id)]
+    if change == "unarchive":
+        return [SpaceUnarchived(space_id=space_id)] if state.archived else []
+    return [SpaceDeleted(space_id=space_id)]
+
+
+def normalise_domain(domain: str) -> str:
+    """`@Customer.com`, `customer.com` -> `customer.com`."""
+    return domain.strip().lstrip("@").lower()
+
+
+def email_allowed(state: SpaceState, email: str) -> bool:
+    """An empty list allows every domain."""
+    if not state.allowed_domains:
+        return True
+    return email.rpartition("@")[2].lower() in state.allowed_domains

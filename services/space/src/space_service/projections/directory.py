@@ -1,14 +1,25 @@
-"""The space service's read model: environments, API keys (hashed) and spaces."""
+"""The space service's read model: environments, API keys (hashed), spaces, documents and guests."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import msgspec
 
 from spaceport.contracts.space import (
     ApiKeyIssued,
+    ApiKeyRevoked,
+    DocumentCreated,
+    DocumentDeleted,
+    DocumentUpdated,
     EnvironmentCreated,
+    EnvironmentDeleted,
+    EnvironmentUpdated,
+    GuestCreated,
+    GuestDeleted,
+    GuestGrant,
+    GuestUpdated,
     SpaceArchived,
     SpaceCreated,
     SpaceDeleted,
@@ -20,9 +31,57 @@ from spaceport.readmodel import Conn
 
 _json = msgspec.json.Encoder()
 
+# Optional fields of an update event -> column (jsonb columns need a cast); None keeps the column.
+ENVIRONMENT_UPDATES = {
+    "name": "name",
+    "is_prod": "is_prod",
+    "guest_authentication": "guest_authentication::jsonb",
+    "metadata": "metadata::jsonb",
+    "namespaces": "namespaces::jsonb",
+    "translations_path": "translations_path",
+    "language_override": "language_override",
+}
+SPACE_UPDATES = {
+    "name": "name",
+    "namespace": "namespace",
+    "labels": "labels::jsonb",
+    "metadata": "metadata::jsonb",
+    "settings": "settings::jsonb",
+    "access": "access::jsonb",
+    "guest_authentication": "guest_authentication::jsonb",
+    "actions": "actions::jsonb",
+    "primary_workbook_id": "primary_workbook_id",
+    "translations_path": "translations_path",
+    "language_override": "language_override",
+    "display_order": "display_order",
+    "allowed_domains": "allowed_domains::jsonb",
+}
+DOCUMENT_UPDATES = {
+    "title": "title",
+    "body": "body",
+    "treatments": "treatments::jsonb",
+    "actions": "actions::jsonb",
+}
+
 
 def js(value: object) -> str:
     return _json.encode(value).decode()
+
+
+def _param(value: object) -> object:
+    return js(value) if isinstance(value, list | dict) else value
+
+
+def _changes(event: msgspec.Struct, columns: dict[str, str]) -> tuple[str, list[object]]:
+    """`col = $3, ...` for the fields set on `event`, numbered after $1 (id) and $2 (time)."""
+    assignments, params = [], []
+    for field, column in columns.items():
+        value = getattr(event, field)
+        if value is not None:
+            params.append(_param(value))
+            name, _, cast = column.partition("::")
+            assignments.append(f"{name} = ${len(params) + 2}{'::' + cast if cast else ''}")
+    return ", ".join(assignments), params
 
 
 class SpaceDirectory:
@@ -32,21 +91,44 @@ class SpaceDirectory:
 
     def __init__(self, prefix: str = "evt", name: str = "space") -> None:
         self.name = name
-        self.filter_subjects = [f"{prefix}.*.environment.>", f"{prefix}.*.space.>"]
+        self.filter_subjects = [
+            f"{prefix}.*.{aggregate}.>" for aggregate in ("environment", "space", "document", "guest")
+        ]
 
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
         at = stored.envelope.occurred_at
         match stored.event:
+            case EnvironmentCreated() | EnvironmentUpdated() | EnvironmentDeleted() | ApiKeyIssued() | ApiKeyRevoked():
+                await self._environment(conn, stored, at)
+            case SpaceCreated() | SpaceUpdated() | SpaceArchived() | SpaceUnarchived() | SpaceDeleted():
+                await self._space(conn, stored, at)
+            case DocumentCreated() | DocumentUpdated() | DocumentDeleted():
+                await self._document(conn, stored, at)
+            case GuestCreated() | GuestUpdated() | GuestDeleted():
+                await self._guest(conn, stored, at)
+
+    async def _environment(self, conn: Conn, stored: StoredEvent, at: datetime) -> None:
+        match stored.event:
             case EnvironmentCreated() as e:
                 await conn.execute(
-                    "INSERT INTO environment VALUES ($1,$2,$3,$4::jsonb,$5::jsonb,$6) ON CONFLICT DO NOTHING",
+                    "INSERT INTO environment (id, name, is_prod, guest_authentication, metadata, created_at,"
+                    " namespaces, translations_path, language_override)"
+                    " VALUES ($1,$2,$3,$4::jsonb,$5::jsonb,$6,$7::jsonb,$8,$9) ON CONFLICT DO NOTHING",
                     e.environment_id,
                     e.name,
                     e.is_prod,
                     js(e.guest_authentication),
                     js(e.metadata),
                     at,
+                    None if e.namespaces is None else js(e.namespaces),
+                    e.translations_path,
+                    e.language_override,
                 )
+            case EnvironmentUpdated() as e:
+                await self._update(conn, "environment", e.environment_id, at=at, event=e, columns=ENVIRONMENT_UPDATES)
+            case EnvironmentDeleted() as e:
+                await conn.execute("UPDATE environment SET deleted_at = $2 WHERE id = $1", e.environment_id, at)
+                await conn.execute("UPDATE api_key SET revoked = true WHERE environment_id = $1", e.environment_id)
             case ApiKeyIssued() as e:
                 await conn.execute(
                     "INSERT INTO api_key (key_hash, key_id, environment_id, kind, hint, created_at) "
@@ -58,11 +140,19 @@ class SpaceDirectory:
                     e.hint,
                     at,
                 )
+            case ApiKeyRevoked() as e:
+                await conn.execute("UPDATE api_key SET revoked = true WHERE key_id = $1", e.key_id)
+
+    async def _space(self, conn: Conn, stored: StoredEvent, at: datetime) -> None:
+        match stored.event:
             case SpaceCreated() as e:
                 await conn.execute(
                     "INSERT INTO space (id, environment_id, name, namespace, labels, metadata, settings,"
-                    " auto_configure, created_by, created_at, updated_at, last_activity_at, position)"
-                    " VALUES ($1,$2,$3,$4,$5::jsonb,$6::jsonb,$7::jsonb,$8,$9,$10,$10,$10,$11)",
+                    " auto_configure, created_by, created_at, updated_at, last_activity_at, position, access,"
+                    " guest_authentication, actions, primary_workbook_id, translations_path, language_override,"
+                    " display_order, allowed_domains, is_collaborative)"
+                    " VALUES ($1,$2,$3,$4,$5::jsonb,$6::jsonb,$7::jsonb,$8,$9,$10,$10,$10,$11,$12::jsonb,"
+                    "$13::jsonb,$14::jsonb,$15,$16,$17,$18,$19::jsonb,$20) ON CONFLICT DO NOTHING",
                     e.space_id,
                     e.environment_id,
                     e.name,
@@ -74,32 +164,107 @@ class SpaceDirectory:
                     e.created_by,
                     at,
                     stored.seq,
+                    None if e.access is None else js(e.access),
+                    js(e.guest_authentication),
+                    js(e.actions),
+                    e.primary_workbook_id,
+                    e.translations_path,
+                    e.language_override,
+                    e.display_order,
+                    js(e.allowed_domains),
+                    e.is_collaborative,
                 )
             case SpaceUpdated() as e:
-                await conn.execute(
-                    "UPDATE space SET name = coalesce($2, name), namespace = coalesce($3, namespace),"
-                    " labels = coalesce($4::jsonb, labels), metadata = coalesce($5::jsonb, metadata),"
-                    " settings = coalesce($6::jsonb, settings), updated_at = $7, last_activity_at = $7,"
-                    " position = $8 WHERE id = $1",
-                    e.space_id,
-                    e.name,
-                    e.namespace,
-                    _opt(e.labels),
-                    _opt(e.metadata),
-                    _opt(e.settings),
-                    at,
-                    stored.seq,
-                )
+                await self._update(conn, "space", e.space_id, at=at, event=e, columns=SPACE_UPDATES, seq=stored.seq)
             case SpaceArchived() as e:
-                await self._stamp(conn, e.space_id, "archived_at = $2", at, stored.seq)
+                await self._stamp(conn, e.space_id, "archived_at = $2, updated_at = $2", at, stored.seq)
             case SpaceUnarchived() as e:
                 await self._stamp(conn, e.space_id, "archived_at = NULL, updated_at = $2", at, stored.seq)
             case SpaceDeleted() as e:
                 await self._stamp(conn, e.space_id, "deleted_at = $2", at, stored.seq)
+                await conn.execute("DELETE FROM guest_space WHERE space_id = $1", e.space_id)
+
+    async def _document(self, conn: Conn, stored: StoredEvent, at: datetime) -> None:
+        match stored.event:
+            case DocumentCreated() as e:
+                await conn.execute(
+                    "INSERT INTO document VALUES ($1,$2,$3,$4,$5,$6::jsonb,$7::jsonb,$8,$8,$9) ON CONFLICT DO NOTHING",
+                    e.document_id,
+                    e.space_id,
+                    stored.envelope.environment_id,
+                    e.title,
+                    e.body,
+                    js(e.treatments),
+                    js(e.actions),
+                    at,
+                    stored.seq,
+                )
+            case DocumentUpdated() as e:
+                await self._update(
+                    conn, "document", e.document_id, at=at, event=e, columns=DOCUMENT_UPDATES, seq=stored.seq
+                )
+            case DocumentDeleted() as e:
+                await conn.execute("DELETE FROM document WHERE id = $1", e.document_id)
+        if stored.envelope.space_id is not None:  # a document changed: the space saw activity
+            await conn.execute("UPDATE space SET last_activity_at = $2 WHERE id = $1", stored.envelope.space_id, at)
+
+    async def _guest(self, conn: Conn, stored: StoredEvent, at: datetime) -> None:
+        match stored.event:
+            case GuestCreated() as e:
+                await conn.execute(
+                    "INSERT INTO guest VALUES ($1,$2,$3,$4,$5,$5,$6) ON CONFLICT (id) DO UPDATE SET"
+                    " email = $3, name = $4, created_at = $5, updated_at = $5, position = $6",
+                    e.guest_id,
+                    e.environment_id,
+                    e.email,
+                    e.name,
+                    at,
+                    stored.seq,
+                )
+                await self._grants(conn, e.guest_id, e.spaces)
+            case GuestUpdated() as e:
+                await conn.execute(
+                    "UPDATE guest SET email = coalesce($2, email), name = coalesce($3, name), updated_at = $4,"
+                    " position = $5 WHERE id = $1",
+                    e.guest_id,
+                    e.email,
+                    e.name,
+                    at,
+                    stored.seq,
+                )
+                if e.spaces is not None:
+                    await self._grants(conn, e.guest_id, e.spaces)
+            case GuestDeleted() as e:
+                await conn.execute("DELETE FROM guest WHERE id = $1", e.guest_id)
+
+    async def _grants(self, conn: Conn, guest_id: str, grants: list[GuestGrant]) -> None:
+        await conn.execute("DELETE FROM guest_space WHERE guest_id = $1", guest_id)
+        await conn.executemany(
+            "INSERT INTO guest_space (guest_id, space_id, role, workbook_ids) VALUES ($1,$2,$3,$4::jsonb)",
+            [(guest_id, g.space_id, g.role, js(g.workbook_ids)) for g in grants],
+        )
+
+    async def _update(
+        self,
+        conn: Conn,
+        table: str,
+        row_id: str,
+        *,
+        at: datetime,
+        event: msgspec.Struct,
+        columns: dict[str, str],
+        seq: int | None = None,
+    ) -> None:
+        assignments, params = _changes(event, columns)
+        extra = ["updated_at = $2"]
+        if table == "space":
+            extra.append("last_activity_at = $2")
+        if seq is not None:
+            params.append(seq)
+            extra.append(f"position = ${len(params) + 2}")
+        sets = ", ".join(a for a in (assignments, *extra) if a)
+        if sets:
+            await conn.execute(f"UPDATE {table} SET {sets} WHERE id = $1", row_id, at, *params)
 
     async def _stamp(self, conn: Conn, space_id: str, assignment: str, at: object, seq: int) -> None:
         await conn.execute(f"UPDATE space SET {assignment}, position = $3 WHERE id = $1", space_id, at, seq)
-
-
-def _opt(value: object | None) -> str | None:
-    return None if value is None else js(value)

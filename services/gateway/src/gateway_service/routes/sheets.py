@@ -1,0 +1,99 @@
+"""`/v1/sheets` metadata endpoints: list, get, update, delete, lock and unlock.
+
+Records, counts, cells, download and commits under `/v1/sheets/{id}/…` live in routes/records.py.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, delete, get, patch, post
+from litestar.params import QueryParameter
+
+from gateway_service.auth import principal_of, require_space_access
+from gateway_service.body import decode
+from gateway_service.routes.workbooks import SUCCESS, data, readable, settled
+from gateway_service.state import Gateway
+from spaceport.contracts.space import Principal
+from spaceport.contracts.workbook import (
+    SERVICE,
+    DeleteSheet,
+    GetSheet,
+    LockSheet,
+    SheetView,
+    UnlockSheet,
+    UpdateSheet,
+    WorkbookWritten,
+)
+
+
+class SheetPatchBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=False):
+    name: str | None = None
+    slug: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+async def sheet_for(gateway: Gateway, principal: Principal, sheet_id: str, *, write: bool) -> SheetView:
+    """The sheet, if `principal` may read (or write) it; 404 for another environment's."""
+    view = await gateway.rpc.request(SERVICE, GetSheet(sheet_id=sheet_id), SheetView)
+    require_space_access(principal, view.environment_id, view.space_id, write=write)
+    return view
+
+
+@get("/v1/sheets")
+async def list_sheets(
+    request: Request[Any, Any, Any], gateway: Gateway, workbook_id: Annotated[str, QueryParameter(name="workbookId")]
+) -> dict[str, object]:
+    principal = await principal_of(request, gateway)
+    workbook = await readable(gateway, principal, workbook_id, write=False)
+    return data(workbook.sheets or [])
+
+
+@get("/v1/sheets/{sheet_id:str}")
+async def get_sheet(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> dict[str, object]:
+    principal = await principal_of(request, gateway)
+    return data(await sheet_for(gateway, principal, sheet_id, write=False))
+
+
+@patch("/v1/sheets/{sheet_id:str}")
+async def update_sheet(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> dict[str, object]:
+    principal = await principal_of(request, gateway)
+    body = await decode(request, SheetPatchBody)
+    await sheet_for(gateway, principal, sheet_id, write=True)
+    command = UpdateSheet(
+        principal=principal, sheet_id=sheet_id, name=body.name, slug=body.slug, metadata=body.metadata
+    )
+    written = await gateway.rpc.request(SERVICE, command, WorkbookWritten)
+    query = GetSheet(sheet_id=sheet_id, min_position=written.position)
+    return data(await gateway.rpc.request(SERVICE, query, SheetView))
+
+
+@delete("/v1/sheets/{sheet_id:str}", status_code=200)
+async def delete_sheet(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> dict[str, object]:
+    principal = await principal_of(request, gateway)
+    sheet = await sheet_for(gateway, principal, sheet_id, write=True)
+    written = await gateway.rpc.request(SERVICE, DeleteSheet(principal=principal, sheet_id=sheet_id), WorkbookWritten)
+    await settled(gateway, sheet.workbook_id, written)
+    return SUCCESS
+
+
+@post("/v1/sheets/{sheet_id:str}/lock", status_code=200)
+async def lock_sheet(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> dict[str, object]:
+    principal = await principal_of(request, gateway)
+    await sheet_for(gateway, principal, sheet_id, write=True)
+    written = await gateway.rpc.request(SERVICE, LockSheet(principal=principal, sheet_id=sheet_id), WorkbookWritten)
+    await gateway.rpc.request(SERVICE, GetSheet(sheet_id=sheet_id, min_position=written.position), SheetView)
+    return SUCCESS
+
+
+@post("/v1/sheets/{sheet_id:str}/unlock", status_code=200)
+async def unlock_sheet(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> dict[str, object]:
+    principal = await principal_of(request, gateway)
+    await sheet_for(gateway, principal, sheet_id, write=True)
+    written = await gateway.rpc.request(SERVICE, UnlockSheet(principal=principal, sheet_id=sheet_id), WorkbookWritten)
+    await gateway.rpc.request(SERVICE, GetSheet(sheet_id=sheet_id, min_position=written.position), SheetView)
+    return SUCCESS
+
+
+ROUTES = [list_sheets, get_sheet, update_sheet, delete_sheet, lock_sheet, unlock_sheet]

@@ -1,0 +1,176 @@
+"""`/v1/workbooks`: create, list, get, update and delete workbooks (the workbook service owns them).
+
+Authorization: reads check the workbook's space after reading it; writes read it first, so a
+workbook of another environment answers 404 and a viewer's write 403 before anything is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, delete, get, patch, post
+from litestar.params import QueryParameter
+
+from gateway_service.auth import environment_of, principal_of, require_space_access
+from gateway_service.body import decode
+from gateway_service.state import Gateway
+from spaceport.contracts.blueprint import SheetConfig
+from spaceport.contracts.space import Principal
+from spaceport.contracts.workbook import (
+    SERVICE,
+    CreateWorkbook,
+    DeleteWorkbook,
+    GetWorkbook,
+    ListSheets,
+    ListWorkbooks,
+    SheetList,
+    SheetPatch,
+    UpdateWorkbook,
+    WorkbookList,
+    WorkbookView,
+    WorkbookWritten,
+)
+from spaceport.errors import ValidationFailedError
+
+
+class WorkbookBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=False):
+    name: str | None = None
+    space_id: str | None = None
+    environment_id: str | None = None
+    sheets: list[SheetConfig] | None = None
+    labels: list[str] | None = None
+    namespace: str | None = None
+    metadata: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = None
+    actions: list[dict[str, Any]] | None = None
+    treatments: list[str] | None = None
+
+
+class WorkbookPatchBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=False):
+    name: str | None = None
+    space_id: str | None = None
+    environment_id: str | None = None
+    sheets: list[SheetPatch] | None = None
+    labels: list[str] | None = None
+    namespace: str | None = None
+    metadata: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = None
+    actions: list[dict[str, Any]] | None = None
+
+
+def data(value: object) -> dict[str, object]:
+    return {"data": value}
+
+
+SUCCESS = data({"success": True})
+
+
+async def readable(gateway: Gateway, principal: Principal, workbook_id: str, *, write: bool) -> WorkbookView:
+    """The workbook, if `principal` may read (or write) it; 404 for another environment's."""
+    view = await gateway.rpc.request(SERVICE, GetWorkbook(workbook_id=workbook_id), WorkbookView)
+    require_space_access(principal, view.environment_id, view.space_id, write=write)
+    return view
+
+
+async def settled(gateway: Gateway, workbook_id: str, written: WorkbookWritten) -> None:
+    """Read-your-writes after a write whose result is not read back (deletes): wait for its position."""
+    await gateway.rpc.request(SERVICE, ListSheets(workbook_id=workbook_id, min_position=written.position), SheetList)
+
+
+@post("/v1/workbooks", status_code=200)
+async def create_workbook(request: Request[Any, Any, Any], gateway: Gateway) -> dict[str, object]:
+    principal = await principal_of(request, gateway)
+    body = await decode(request, WorkbookBody)
+    environment_of(principal, body.environment_id)
+    if not body.space_id:
+        raise ValidationFailedError("spaceId is required: a workbook belongs to a space", key="spaceId")
+    if body.name is None:
+        raise ValidationFailedError("name is required", key="name")
+    require_space_access(principal, principal.environment_id, body.space_id, write=True)
+    command = CreateWorkbook(
+        principal=principal,
+        space_id=body.space_id,
+        name=body.name,
+        sheets=body.sheets or [],
+        labels=body.labels or [],
+        namespace=body.namespace,
+        metadata=body.metadata or {},
+        settings=body.settings or {},
+        actions=body.actions or [],
+        treatments=body.treatments or [],
+        idempotency_key=request.headers.get("idempotency-key"),
+    )
+    written = await gateway.rpc.request(SERVICE, command, WorkbookWritten)
+    query = GetWorkbook(workbook_id=written.workbook_id, min_position=written.position)
+    return data(await gateway.rpc.request(SERVICE, query, WorkbookView))
+
+
+@get("/v1/workbooks")
+async def list_workbooks(
+    request: Request[Any, Any, Any],
+    gateway: Gateway,
+    *,
+    space_id: Annotated[str | None, QueryParameter(name="spaceId")] = None,
+    name: str | None = None,
+    namespace: str | None = None,
+    label: str | None = None,
+    treatment: str | None = None,
+    include_sheets: Annotated[bool, QueryParameter(name="includeSheets")] = True,
+) -> WorkbookList:
+    principal = await principal_of(request, gateway)
+    if principal.kind != "secret":  # guests see their own space only
+        space_id = space_id or principal.space_id or ""
+        require_space_access(principal, principal.environment_id, space_id, write=False)
+    query = ListWorkbooks(
+        environment_id=principal.environment_id,
+        space_id=space_id,
+        name=name,
+        namespace=namespace,
+        label=label,
+        treatment=treatment,
+        include_sheets=include_sheets,
+    )
+    return await gateway.rpc.request(SERVICE, query, WorkbookList)
+
+
+@get("/v1/workbooks/{workbook_id:str}")
+async def get_workbook(request: Request[Any, Any, Any], gateway: Gateway, workbook_id: str) -> dict[str, object]:
+    principal = await principal_of(request, gateway)
+    return data(await readable(gateway, principal, workbook_id, write=False))
+
+
+@patch("/v1/workbooks/{workbook_id:str}")
+async def update_workbook(request: Request[Any, Any, Any], gateway: Gateway, workbook_id: str) -> dict[str, object]:
+    principal = await principal_of(request, gateway)
+    body = await decode(request, WorkbookPatchBody)
+    current = await readable(gateway, principal, workbook_id, write=True)
+    if body.space_id not in (None, current.space_id):
+        raise ValidationFailedError("a workbook cannot move to another space", key="spaceId")
+    command = UpdateWorkbook(
+        principal=principal,
+        workbook_id=workbook_id,
+        name=body.name,
+        labels=body.labels,
+        namespace=body.namespace,
+        metadata=body.metadata,
+        settings=body.settings,
+        actions=body.actions,
+        sheets=body.sheets,
+        idempotency_key=request.headers.get("idempotency-key"),
+    )
+    written = await gateway.rpc.request(SERVICE, command, WorkbookWritten)
+    query = GetWorkbook(workbook_id=workbook_id, min_position=written.position)
+    return data(await gateway.rpc.request(SERVICE, query, WorkbookView))
+
+
+@delete("/v1/workbooks/{workbook_id:str}", status_code=200)
+async def delete_workbook(request: Request[Any, Any, Any], gateway: Gateway, workbook_id: str) -> dict[str, object]:
+    principal = await principal_of(request, gateway)
+    await readable(gateway, principal, workbook_id, write=True)
+    command = DeleteWorkbook(principal=principal, workbook_id=workbook_id)
+    await settled(gateway, workbook_id, await gateway.rpc.request(SERVICE, command, WorkbookWritten))
+    return SUCCESS
+
+
+ROUTES = [create_workbook, list_workbooks, get_workbook, update_workbook, delete_workbook]

@@ -1,0 +1,135 @@
+"""SQL for a record selection (filter, search, ids, since) and for pages walked by keyset.
+
+Pages walk `row_no` (the sheet's insertion order) by keyset. `pageNumber` becomes a keyset bound
+three ways, cheapest first: arithmetic while the sheet never lost a row (row_no is dense), the
+cursor left by the previous page of the same query, else one index-only scan that skips to the
+page's first row. Only an explicit `sortField` sorts and pages with OFFSET (documented).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from record_service.application.context import Sheet
+from spaceport.contracts.record import RecordQuery
+from spaceport.errors import ValidationFailedError
+
+MAX_PAGE_SIZE = 10_000
+
+
+@dataclass
+class Selection:
+    """WHERE clause and its parameters; `plain` = the whole sheet (no condition beyond it)."""
+
+    conditions: list[str]
+    params: list[object]
+    plain: bool
+    signature: str = ""
+    sort_key: str | None = None
+    sort_desc: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def param(self, value: object) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}"
+
+    @property
+    def where(self) -> str:
+        return " AND ".join(self.conditions)
+
+
+def _check_field(sheet: Sheet, key: str | None, what: str) -> None:
+    if key is not None and key not in sheet.field_keys:
+        raise ValidationFailedError(f"{what} {key!r} is not a field of this sheet", key=what)
+
+
+def _pattern(value: str) -> tuple[bool, str]:
+    """(exact, value): a value wrapped in double quotes matches exactly, else as a substring."""
+    if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
+        return True, value[1:-1]
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return False, f"%{escaped}%"
+
+
+def select(sheet: Sheet, query: RecordQuery, since_seq: int | None = None) -> Selection:
+    for key, what in (
+        (query.filter_field, "filterField"),
+        (query.search_field, "searchField"),
+        (query.sort_field, "sortField"),
+    ):
+        _check_field(sheet, key, what)
+    sel = Selection(conditions=["r.sheet_id = $1"], params=[sheet.id], plain=True)
+    filtering = query.filter in ("valid", "error", "all") or query.search_value is not None
+    if query.filter == "error":
+        sel.conditions.append(f"{sel.param(query.filter_field)} = ANY(r.error_fields)" if query.filter_field else "")
+        sel.conditions.append("NOT r.valid")
+    elif query.filter == "valid":
+        if query.filter_field:
+            sel.conditions.append(f"NOT ({sel.param(query.filter_field)} = ANY(r.error_fields))")
+        else:
+            sel.conditions.append("r.valid")
+    if query.search_value is not None:
+        exact, pattern = _pattern(query.search_value)
+        op = "=" if exact else "ILIKE"
+        if query.search_field:
+            sel.conditions.append(f"r.cells->{sel.param(query.search_field)}->>'value' {op} {sel.param(pattern)}")
+        else:
+            sel.conditions.append(
+                f"EXISTS (SELECT 1 FROM jsonb_each(r.cells) e WHERE e.value->>'value' {op} {sel.param(pattern)})"
+            )
+    if query.ids:
+        negate = "NOT " if filtering else ""
+        sel.conditions.append(f"{negate}(r.id = ANY({sel.param(query.ids)}::text[]))")
+    if since_seq is not None:
+        sel.conditions.append(f"r.seq >= {sel.param(since_seq)}")
+    sel.conditions = [c for c in sel.conditions if c]
+    sel.plain = len(sel.conditions) == 1
+    sel.sort_key = query.sort_field
+    sel.sort_desc = query.sort_direction == "desc"
+    sel.signature = repr((query, since_seq))
+    return sel
+
+
+class Cursors:
+    """Where the next page of a query starts, remembered per (query, page) and sheet version."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str, int, int], tuple[int, int]] = OrderedDict()
+
+    def get(self, sheet: Sheet, sel: Selection, page_size: int, page_number: int) -> int | None:
+        hit = self._items.get((sheet.id, sel.signature, page_size, page_number))
+        if hit is None or hit[0] != sheet.version:
+            return None
+        return hit[1]
+
+    def put(self, sheet: Sheet, sel: Selection, page_size: int, page_number: int, after: int) -> None:
+        self._items[(sheet.id, sel.signature, page_size, page_number)] = (sheet.version, after)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+def page_bounds(
+    sheet: Sheet, sel: Selection, page_size: int, page_number: int, cursors: Cursors
+) -> tuple[str, str, str]:
+    """(extra WHERE, ORDER BY, LIMIT/OFFSET) for one page of `sel`."""
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValidationFailedError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}", key="pageSize")
+    if page_number < 1:
+        raise ValidationFailedError("pageNumber starts at 1", key="pageNumber")
+    skip = (page_number - 1) * page_size
+    if sel.sort_key is not None:
+        direction = "DESC" if sel.sort_desc else "ASC"
+        order = f"r.cells->{sel.param(sel.sort_key)}->'value' {direction} NULLS LAST, r.row_no"
+        return "", order, f"LIMIT {page_size} OFFSET {skip}"
+    if skip == 0:
+        return "", "r.row_no", f"LIMIT {page_size}"
+    if sel.plain and sheet.deleted_rows == 0:
+        return f"r.row_no > {sel.param(skip)}", "r.row_no", f"LIMIT {page_size}"
+    after = cursors.get(sheet, sel, page_size, page_number)
+    if after is not None:
+        return f"r.row_no > {sel.param(after)}", "r.row_no", f"LIMIT {page_size}"
+    # Random access into a sheet with holes: one index-only walk to the page's first row.
+    bound = f"(SELECT r.row_no FROM record r WHERE {sel.where} ORDER BY r.row_no OFFSET {skip - 1} LIMIT 1)"
+    return f"r.row_no > {bound}", "r.row_no", f"LIMIT {page_size}"

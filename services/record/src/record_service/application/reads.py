@@ -1,0 +1,314 @@
+"""Queries: record pages, counts, CSV chunks, distinct cells, commits and a sheet's scope.
+
+Pages are built as JSON by Postgres (`json_agg`) and passed through as bytes: no Python object
+per record on the read path. `commitId` reads the commit's own events back from the stream, so
+a record read at an old commit is exactly what that commit wrote.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import msgspec
+
+from record_service.application.context import Context, Sheet
+from record_service.application.query import Cursors, Selection, page_bounds, select
+from record_service.projections.records import LeanRecords
+from spaceport import subjects
+from spaceport.contracts.record import (
+    CellsReply,
+    CommitList,
+    CommitReply,
+    CommitView,
+    Counts,
+    CsvChunk,
+    DownloadChunk,
+    GetCells,
+    GetCommit,
+    GetCounts,
+    GetRecords,
+    GetSheetScope,
+    ListCommits,
+    RecordQuery,
+    RecordsReply,
+    SheetScope,
+)
+from spaceport.errors import NotFoundError, ValidationFailedError
+from spaceport.events import decode_envelope
+from spaceport.readmodel import Conn
+
+_lean = msgspec.json.Decoder(LeanRecords)
+_encoder = msgspec.json.Encoder()
+
+
+class RawWireRecord(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    id: str
+    values: msgspec.Raw
+    valid: bool
+    metadata: msgspec.Raw
+    commit_id: str
+    version_id: str
+
+
+class ReadHandlers:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.cursors = Cursors()
+
+    def register(self) -> None:
+        rpc = self.ctx.runtime.rpc
+        rpc.handle(GetSheetScope)(self.scope)
+        rpc.handle(GetRecords)(self.records)
+        rpc.handle(GetCounts)(self.counts)
+        rpc.handle(DownloadChunk)(self.download)
+        rpc.handle(GetCells)(self.cells)
+        rpc.handle(GetCommit)(self.commit)
+        rpc.handle(ListCommits)(self.commits)
+
+    async def scope(self, query: GetSheetScope) -> SheetScope:
+        sheet = await self.ctx.sheet(query.sheet_id)
+        return SheetScope(
+            sheet_id=sheet.id,
+            workbook_id=sheet.workbook_id,
+            space_id=sheet.space_id,
+            environment_id=sheet.environment_id,
+            slug=sheet.slug,
+        )
+
+    # ---- records ----------------------------------------------------------------------------
+
+    async def records(self, query: GetRecords) -> RecordsReply:
+        await self.ctx.runtime.wait_for(query.min_position)
+        sheet = await self.ctx.sheet(query.sheet_id)
+        async with (await self.ctx.pool()).acquire() as conn:
+            if query.query.commit_id is not None:
+                page = await self._at_commit(conn, sheet, query)
+            else:
+                since = await _since(conn, sheet, query.query)
+                sel = select(sheet, query.query, since)
+                page = await self._page(conn, sheet, sel, query)
+            counts = await _counts(conn, sheet, query.query) if query.include_counts else None
+        return RecordsReply(records=await self.ctx.claims.pack(page), counts=counts, position=sheet.version)
+
+    async def _page(self, conn: Conn, sheet: Sheet, sel: Selection, query: GetRecords) -> bytes:
+        bound, order, limit = page_bounds(sheet, sel, query.page_size, query.page_number, self.cursors)
+        where = f"{sel.where} AND {bound}" if bound else sel.where
+        cells = _cells_expr(sel, query.fields, query.include_messages)
+        row = await conn.fetchrow(
+            "SELECT coalesce(json_agg(json_build_object('id', r.id, 'values', "
+            f"{cells}, 'valid', r.valid, 'metadata', r.metadata, 'commitId', r.commit_id,"
+            f" 'versionId', r.commit_id) ORDER BY {order}), '[]')::text AS page, max(r.row_no) AS last"
+            f" FROM (SELECT * FROM record r WHERE {where} ORDER BY {order} {limit}) r",
+            *sel.params,
+        )
+        assert row is not None
+        if sel.sort_key is None and row["last"] is not None:
+            self.cursors.put(sheet, sel, query.page_size, query.page_number + 1, row["last"])
+        text: str = row["page"]
+        return text.encode()
+
+    async def _at_commit(self, conn: Conn, sheet: Sheet, query: GetRecords) -> bytes:
+        """The records a commit wrote, as it wrote them (read back from its events)."""
+        commit = await _commit_row(conn, sheet.id, query.query.commit_id)
+        wanted = query.query
+        out: list[RawWireRecord] = []
+        for event in await self._commit_events(sheet, commit["first_seq"], commit["last_seq"]):
+            for r in event.records:
+                if (wanted.filter == "valid" and not r.valid) or (wanted.filter == "error" and r.valid):
+                    continue
+                if wanted.ids and wanted.filter in (None, "none") and r.id not in wanted.ids:
+                    continue
+                out.append(
+                    RawWireRecord(
+                        id=r.id,
+                        values=r.values,
+                        valid=r.valid,
+                        metadata=r.metadata,
+                        commit_id=event.commit_id,
+                        version_id=event.commit_id,
+                    )
+                )
+        start = (query.page_number - 1) * query.page_size
+        return _encoder.encode(out[start : start + query.page_size])
+
+    async def _commit_events(self, sheet: Sheet, first: int, last: int) -> list[LeanRecords]:
+        store = self.ctx.runtime.store
+        nc = store.nc
+        filter_subject = subjects.aggregate_filter(store.prefix, sheet.space_id, "records", sheet.id)
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox)
+        found: list[LeanRecords] = []
+        try:
+            request = {"seq": first, "next_by_subj": filter_subject, "batch": last - first + 1}
+            await nc.publish(f"$JS.API.DIRECT.GET.{store.stream}", _encoder.encode(request), reply=inbox)
+            while True:
+                msg = await sub.next_msg(timeout=store.timeout)
+                headers = msg.headers or {}
+                if "Status" in headers or int(headers.get("Nats-Sequence", "0")) > last:
+                    break
+                envelope = decode_envelope(msg.data)
+                if envelope.type in ("RecordsInserted", "RecordsUpdated"):
+                    found.append(_lean.decode(envelope.data))
+                if int(headers["Nats-Sequence"]) >= last:
+                    break
+        finally:
+            await sub.unsubscribe()
+        return found
+
+    # ---- counts, cells, download -------------------------------------------------------------
+
+    async def counts(self, query: GetCounts) -> Counts:
+        await self.ctx.runtime.wait_for(query.min_position)
+        sheet = await self.ctx.sheet(query.sheet_id)
+        async with (await self.ctx.pool()).acquire() as conn:
+            counts = await _counts(conn, sheet, query.query)
+            by_error = await conn.fetch(
+                "SELECT f, count(*) AS n FROM record r, unnest(r.error_fields) f"
+                " WHERE r.sheet_id = $1 AND NOT r.valid GROUP BY f",
+                sheet.id,
+            )
+            by_field = await _by_field(conn, sheet) if query.by_field else None
+        return msgspec.structs.replace(counts, errors_by_field={r["f"]: r["n"] for r in by_error}, by_field=by_field)
+
+    async def cells(self, query: GetCells) -> CellsReply:
+        sheet = await self.ctx.sheet(query.sheet_id)
+        if query.field_key not in sheet.field_keys:
+            raise ValidationFailedError(f"{query.field_key!r} is not a field of this sheet", key="fieldKey")
+        sel = select(sheet, query.query)
+        key = sel.param(query.field_key)
+        skip = (max(query.page_number, 1) - 1) * query.page_size
+        async with (await self.ctx.pool()).acquire() as conn:
+            text = await conn.fetchval(
+                "SELECT coalesce(json_agg(json_build_object('value', v, 'valid', true, 'messages', '[]'::json,"
+                " 'counts', json_build_object('total', n)) ORDER BY n DESC, v), '[]')::text FROM ("
+                f" SELECT r.cells->{key}->'value' AS v, count(*) AS n FROM record r WHERE {sel.where}"
+                f" GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {query.page_size} OFFSET {skip}) c",
+                *sel.params,
+            )
+        body = b'{"' + query.field_key.encode() + b'":' + str(text).encode() + b"}"
+        return CellsReply(cells=await self.ctx.claims.pack(body))
+
+    async def download(self, query: DownloadChunk) -> CsvChunk:
+        sheet = await self.ctx.sheet(query.sheet_id)
+        async with (await self.ctx.pool()).acquire() as conn:
+            since = await _since(conn, sheet, query.query)
+            sel = select(sheet, query.query, since)
+            if sel.sort_key is not None:
+                order = f"r.cells->{sel.param(sel.sort_key)}->'value' {'DESC' if sel.sort_desc else 'ASC'} NULLS LAST"
+                bound, limit = "", f"LIMIT {query.limit} OFFSET {query.offset}"
+            else:
+                order, bound, limit = "r.row_no", f" AND r.row_no > {sel.param(query.after)}", f"LIMIT {query.limit}"
+            columns = ", ".join(
+                f"{_csv_value(sel.param(f.key))} AS {_ident(f.label or f.key)}" for f in sheet.config.fields
+            )
+            inner = f"SELECT r.* FROM record r WHERE {sel.where}{bound} ORDER BY {order}, r.row_no {limit}"
+            last = await conn.fetchval(f"SELECT max(row_no) FROM ({inner}) r", *sel.params)
+            buffer = io.BytesIO()
+            sql = f"SELECT {columns} FROM ({inner}) r ORDER BY {order}, r.row_no"
+            await conn.copy_from_query(sql, *sel.params, output=buffer, format="csv", header=query.header)
+        data = buffer.getvalue()
+        rows = data.count(b"\n") - (1 if query.header else 0)
+        return CsvChunk(
+            csv=await self.ctx.claims.pack(data),
+            rows=rows,
+            after=last or query.after,
+            offset=query.offset + rows,
+            done=rows < query.limit,
+        )
+
+    # ---- commits -----------------------------------------------------------------------------
+
+    async def commit(self, query: GetCommit) -> CommitReply:
+        await self.ctx.runtime.wait_for(query.min_position)
+        async with (await self.ctx.pool()).acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT c.*, s.space_id, s.environment_id FROM record_commit c JOIN sheet s ON s.id = c.sheet_id"
+                " WHERE c.id = $1",
+                query.commit_id,
+            )
+        if row is None:
+            raise NotFoundError(f"commit {query.commit_id} not found", key="commitId")
+        return CommitReply(commit=_commit_view(row), space_id=row["space_id"], environment_id=row["environment_id"])
+
+    async def commits(self, query: ListCommits) -> CommitList:
+        async with (await self.ctx.pool()).acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT * FROM record_commit WHERE sheet_id = $1 ORDER BY last_seq DESC LIMIT 1000", query.sheet_id
+            )
+        return CommitList(data=[_commit_view(r) for r in rows])
+
+
+def _commit_view(row: Any) -> CommitView:
+    return CommitView(
+        id=row["id"], sheet_id=row["sheet_id"], created_by=row["created_by"] or "system", created_at=row["created_at"]
+    )
+
+
+async def _commit_row(conn: Conn, sheet_id: str, commit_id: str | None) -> Any:
+    row = await conn.fetchrow(
+        "SELECT first_seq, last_seq FROM record_commit WHERE id = $1 AND sheet_id = $2", commit_id, sheet_id
+    )
+    if row is None:
+        raise NotFoundError(f"commit {commit_id} not found in this sheet", key="commitId")
+    return row
+
+
+async def _since(conn: Conn, sheet: Sheet, query: RecordQuery) -> int | None:
+    if query.since_commit_id is None:
+        return None
+    row = await _commit_row(conn, sheet.id, query.since_commit_id)
+    first: int = row["first_seq"]
+    return first
+
+
+async def _counts(conn: Conn, sheet: Sheet, query: RecordQuery) -> Counts:
+    since = await _since(conn, sheet, query)
+    sel = select(sheet, query, since)
+    if sel.plain:
+        return Counts(total=sheet.total, valid=sheet.valid, error=sheet.total - sheet.valid)
+    row = await conn.fetchrow(
+        f"SELECT count(*) AS n, count(*) FILTER (WHERE r.valid) AS v FROM record r WHERE {sel.where}", *sel.params
+    )
+    assert row is not None
+    return Counts(total=row["n"], valid=row["v"], error=row["n"] - row["v"])
+
+
+async def _by_field(conn: Conn, sheet: Sheet) -> dict[str, dict[str, int]]:
+    keys = sheet.field_keys
+    parts = []
+    for i, _ in enumerate(keys):
+        k = f"${i + 2}"
+        parts.append(
+            f"count(*) FILTER (WHERE {k} = ANY(r.error_fields)) AS e{i},"
+            f" count(*) FILTER (WHERE coalesce(r.cells->{k}->>'value', '') = '') AS m{i}"
+        )
+    row = await conn.fetchrow(
+        f"SELECT count(*) AS n, {', '.join(parts)} FROM record r WHERE r.sheet_id = $1", sheet.id, *keys
+    )
+    assert row is not None
+    total = row["n"]
+    return {
+        key: {"total": total, "valid": total - row[f"e{i}"], "error": row[f"e{i}"], "empty": row[f"m{i}"]}
+        for i, key in enumerate(keys)
+    }
+
+
+def _cells_expr(sel: Selection, fields: list[str], include_messages: bool) -> str:
+    if not fields and include_messages:
+        return "r.cells"
+    value = "e.value" if include_messages else "(e.value - 'messages')"
+    where = f" WHERE e.key = ANY({sel.param(fields)}::text[])" if fields else ""
+    return f"(SELECT coalesce(jsonb_object_agg(e.key, {value}), '{{}}'::jsonb) FROM jsonb_each(r.cells) e{where})"
+
+
+def _csv_value(key_param: str) -> str:
+    v = f"r.cells->{key_param}->'value'"
+    return (
+        f"CASE jsonb_typeof({v}) WHEN 'array' THEN (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text({v}) x)"
+        f" ELSE r.cells->{key_param}->>'value' END"
+    )
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

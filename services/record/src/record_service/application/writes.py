@@ -1,0 +1,276 @@
+"""Write commands: insert, update, delete, find-and-replace. Each is one commit.
+
+Decisions are taken against the read model at the sheet's `version` (the stream sequence of its
+last records event) and appended with that version as the optimistic-concurrency guard, in one
+atomic batch. If another writer got in first the append is refused, the projection catches up
+and the write is decided again, so uniqueness is decided race-free per sheet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import time
+
+from record_service.application.context import Context, Sheet
+from record_service.application.query import select
+from record_service.domain import records as domain
+from record_service.domain.validation import error, is_empty
+from spaceport import ids
+from spaceport.contracts.record import (
+    MAX_IDS,
+    MAX_RECORDS_PER_WRITE,
+    DeleteRecords,
+    FindReplace,
+    InsertRecords,
+    StoredRecord,
+    UpdateRecords,
+    WireRecord,
+    Written,
+)
+from spaceport.errors import ConcurrencyError, PayloadTooLargeError, ValidationFailedError
+from spaceport.events import Event, utcnow
+from spaceport.eventstore import AppendContext, AppendResult
+from spaceport.readmodel import Conn
+
+ATTEMPTS = 5
+_cells = msgspec.json.Decoder(StoredRecord)
+_encoder = msgspec.json.Encoder()
+
+
+class WriteHandlers:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def register(self) -> None:
+        rpc = self.ctx.runtime.rpc
+        rpc.handle(InsertRecords)(self.insert)
+        rpc.handle(UpdateRecords)(self.update)
+        rpc.handle(DeleteRecords)(self.delete)
+        rpc.handle(FindReplace)(self.find_replace)
+
+    # ---- commands ---------------------------------------------------------------------------
+
+    async def insert(self, cmd: InsertRecords) -> Written:
+        body = domain.decode_body(domain.INSERT_BODY, await self.ctx.claims.unpack(cmd.body))
+        _limit(len(body))
+        sheet = await self.ctx.sheet(cmd.sheet_id)
+        built = domain.build_inserts(sheet.schema, body, utcnow())
+
+        async def decide(sheet: Sheet, conn: Conn) -> list[StoredRecord]:
+            return await self._checked(sheet, conn, built)
+
+        written, records = await self._commit(cmd.sheet_id, "insert", cmd.principal.actor, cmd.idempotency_key, decide)
+        if written.commit_id is None:
+            return written
+        reply = [_wire(r, written.commit_id) for r in records]
+        return msgspec.structs.replace(written, records=await self.ctx.claims.pack(_encoder.encode(reply)))
+
+    async def update(self, cmd: UpdateRecords) -> Written:
+        items = domain.decode_body(domain.UPDATE_BODY, await self.ctx.claims.unpack(cmd.body))
+        _limit(len(items))
+        return await self._update(cmd.sheet_id, items, "update", cmd.principal.actor, cmd.idempotency_key)
+
+    async def delete(self, cmd: DeleteRecords) -> Written:
+        if len(cmd.ids) > MAX_IDS:
+            raise ValidationFailedError(f"at most {MAX_IDS} ids per request", key="ids")
+
+        async def decide(sheet: Sheet, conn: Conn) -> list[str]:
+            if cmd.query is not None:
+                sel = select(sheet, cmd.query)
+                rows = await conn.fetch(f"SELECT r.id FROM record r WHERE {sel.where}", *sel.params)
+            else:
+                rows = await conn.fetch(
+                    "SELECT id FROM record WHERE sheet_id = $1 AND id = ANY($2::text[])", sheet.id, cmd.ids
+                )
+            return [r["id"] for r in rows]
+
+        written, _ = await self._commit(cmd.sheet_id, "delete", cmd.principal.actor, cmd.idempotency_key, decide)
+        return written
+
+    async def find_replace(self, cmd: FindReplace) -> Written:
+        sheet = await self.ctx.sheet(cmd.sheet_id)
+        if cmd.field_key not in sheet.field_keys:
+            raise ValidationFailedError(f"{cmd.field_key!r} is not a field of this sheet", key="fieldKey")
+        sel = select(sheet, cmd.query)
+        async with (await self.ctx.pool()).acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT r.id, r.cells->{sel.param(cmd.field_key)}->'value' AS v FROM record r WHERE {sel.where}",
+                *sel.params,
+            )
+        items = []
+        for row in rows:
+            value = None if row["v"] is None else msgspec.json.decode(row["v"])
+            replaced = _replace(value, cmd.find, cmd.replace)
+            if replaced is not _UNCHANGED:
+                items.append(domain.UpdateItem(id=row["id"], values={cmd.field_key: domain.InCell(value=replaced)}))
+        _limit(len(items))
+        return await self._update(cmd.sheet_id, items, "find-replace", cmd.principal.actor, cmd.idempotency_key)
+
+    # ---- the commit loop --------------------------------------------------------------------
+
+    async def _update(
+        self, sheet_id: str, items: Sequence[domain.UpdateItem], kind: str, actor: str, key: str | None
+    ) -> Written:
+        async def decide(sheet: Sheet, conn: Conn) -> list[StoredRecord]:
+            current = await _current(conn, sheet.id, [i.id for i in items])
+            built = domain.build_updates(sheet.schema, items, current, utcnow())
+            return await self._checked(sheet, conn, built)
+
+        written, _ = await self._commit(sheet_id, kind, actor, key, decide)
+        return written
+
+    async def _commit(self, sheet_id: str, kind: str, actor: str, key: str | None, decide: Any) -> tuple[Written, Any]:
+        """Decide against the sheet at its version and append guarded by it; retry on conflict."""
+        async with self.ctx.lock(sheet_id):
+            for attempt in range(ATTEMPTS):
+                sheet = await self.ctx.sheet(sheet_id)
+                async with (await self.ctx.pool()).acquire() as conn:
+                    done = await _already(conn, sheet.id, key)
+                    if done is not None:
+                        return done, []
+                    decided = await decide(sheet, conn)
+                if not decided:
+                    return Written(commit_id=None, position=sheet.version, record_count=0), []
+                commit_id = ids.new_id("commit")
+                records = decided if kind != "delete" else []
+                deleted = decided if kind == "delete" else []
+                events = domain.commit_events(
+                    kind, sheet.scope(commit_id), records, deleted, created_by=actor, idempotency_key=key
+                )
+                try:
+                    result = await self._append(sheet, events, key)
+                except ConcurrencyError:
+                    if attempt == ATTEMPTS - 1:
+                        raise
+                    await self.ctx.catch_up()
+                    continue
+                print("APPENDED", result, time.time(), flush=True)
+                await self.ctx.runtime.wait_for(result.last_seq, timeout=60.0)
+                return Written(commit_id=commit_id, position=result.last_seq, record_count=len(decided)), decided
+        raise AssertionError("unreachable")
+
+    async def _append(self, sheet: Sheet, events: list[Event], key: str | None) -> AppendResult:
+        store = self.ctx.runtime.store
+        if len(events) > 1000:
+            raise PayloadTooLargeError("this write needs more than 1,000 events; split it into smaller requests")
+        # EventStore.append would, on a conflict, reload the whole aggregate to look for its own
+        # events (a whole sheet's history here); a sheet's retry is decided again instead.
+        envelopes = store.envelopes(sheet.ref, events, AppendContext(idempotency_key=key))
+        messages = [(store.subject_for(sheet.ref, e.type), msgspec.json.encode(e), e.id) for e in envelopes]
+        guard = store._concurrency_headers(sheet.ref, sheet.version)
+        return await store._publish(messages, guard)
+
+    async def _checked(self, sheet: Sheet, conn: Conn, records: list[StoredRecord]) -> list[StoredRecord]:
+        """Uniqueness across the sheet (first holder wins) and reference links."""
+        wanted = domain.wanted_claims(sheet.schema.uniques, records)
+        held: dict[str, dict[str, str]] = {}
+        for name, values in wanted.items():
+            rows = await conn.fetch(
+                "SELECT value, record_id FROM unique_claim WHERE sheet_id = $1 AND name = $2"
+                " AND value = ANY($3::text[]) AND NOT (record_id = ANY($4::text[]))",
+                sheet.id,
+                name,
+                list(set(values.values())),
+                list(values),
+            )
+            held[name] = {r["value"]: r["record_id"] for r in rows}
+        checked = domain.apply_uniques(sheet.schema.uniques, records, lambda name: held.get(name, {}))
+        return await _linked(conn, sheet, checked)
+
+
+async def _linked(conn: Conn, sheet: Sheet, records: list[StoredRecord]) -> list[StoredRecord]:
+    """References: a value not found under `key` in the referenced sheet gets an `unlinked` error."""
+    refs = [r for r in sheet.schema.rules.values() if r.ref is not None]
+    for rule in refs:
+        assert rule.ref is not None
+        slug, ref_key = rule.ref
+        wanted = {str(v) for rec in records for v in _ref_values(rec, rule.key)}
+        if not wanted:
+            continue
+        rows = await conn.fetch(
+            "SELECT DISTINCT r.cells->$3->>'value' AS v FROM record r JOIN sheet s ON s.id = r.sheet_id"
+            " WHERE s.workbook_id = $1 AND s.slug = $2 AND NOT s.deleted AND r.cells->$3->>'value' = ANY($4::text[])",
+            sheet.workbook_id,
+            slug,
+            ref_key,
+            list(wanted),
+        )
+        found = {r["v"] for r in rows}
+        records = [_unlink(rec, rule.key, found) for rec in records]
+    return records
+
+
+def _ref_values(record: StoredRecord, key: str) -> list[Any]:
+    cell = record.values.get(key)
+    if cell is None or is_empty(cell.value):
+        return []
+    return cell.value if isinstance(cell.value, list) else [cell.value]
+
+
+def _unlink(record: StoredRecord, key: str, found: set[str]) -> StoredRecord:
+    missing = [v for v in _ref_values(record, key) if str(v) not in found]
+    if not missing:
+        return record
+    cell = record.values[key]
+    message = error(f"no record in the referenced sheet has {missing[0]!r}", "unlinked", key)
+    values = {**record.values, key: msgspec.structs.replace(cell, valid=False, messages=[*cell.messages, message])}
+    done = domain.finish(record.id, values, record.metadata)
+    return msgspec.structs.replace(done, claims=record.claims)
+
+
+async def _current(conn: Conn, sheet_id: str, record_ids: list[str]) -> dict[str, StoredRecord]:
+    rows = await conn.fetch(
+        "SELECT id, cells::text AS cells, metadata::text AS metadata FROM record"
+        " WHERE sheet_id = $1 AND id = ANY($2::text[])",
+        sheet_id,
+        record_ids,
+    )
+    return {
+        r["id"]: _cells.decode(f'{{"id":"{r["id"]}","values":{r["cells"]},"metadata":{r["metadata"]}}}') for r in rows
+    }
+
+
+async def _already(conn: Conn, sheet_id: str, key: str | None) -> Written | None:
+    """The earlier result of a retried request (same Idempotency-Key)."""
+    if key is None:
+        return None
+    row = await conn.fetchrow(
+        "SELECT id, last_seq, record_count FROM record_commit WHERE sheet_id = $1 AND idempotency_key = $2",
+        sheet_id,
+        key,
+    )
+    if row is None:
+        return None
+    return Written(commit_id=row["id"], position=row["last_seq"], record_count=row["record_count"])
+
+
+def _limit(count: int) -> None:
+    if count > MAX_RECORDS_PER_WRITE:
+        raise PayloadTooLargeError(f"at most {MAX_RECORDS_PER_WRITE} records per request", key="records")
+
+
+def _wire(record: StoredRecord, commit_id: str) -> WireRecord:
+    return WireRecord(
+        id=record.id,
+        values=record.values,
+        valid=record.valid,
+        metadata=record.metadata,
+        commit_id=commit_id,
+        version_id=commit_id,
+    )
+
+
+_UNCHANGED = object()
+
+
+def _replace(value: Any, find: Any, replace: Any) -> Any:
+    if isinstance(find, str) and len(find) >= 2 and find.startswith('"') and find.endswith('"'):
+        return replace if str(value) == find[1:-1] else _UNCHANGED
+    if is_empty(find):
+        return replace if is_empty(value) else _UNCHANGED
+    if isinstance(value, str) and isinstance(find, str) and find in value:
+        return value.replace(find, "" if replace is None else str(replace))
+    return replace if value == find else _UNCHANGED

@@ -1,0 +1,235 @@
+"""Deciding a write: request bodies -> validated records -> the events of one commit. Pure.
+
+`build_inserts`/`build_updates` turn decoded bodies into `StoredRecord`s (full state, cells in
+wire form); `apply_uniques` adds unique-constraint errors given the values already held in the
+sheet; `commit_events` splits the records into events of at most 1,000 records and ~512 KB and
+appends the `CommitCreated` that closes the commit.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from record_service.domain.validation import SERVER_SOURCES, Schema, UniqueKey, coerce, error, unique_value
+from spaceport.contracts.record import (
+    MAX_CELL_BYTES,
+    MAX_EVENT_BYTES,
+    MAX_RECORDS_PER_EVENT,
+    Cell,
+    CommitCreated,
+    Message,
+    RawRecordsInserted,
+    RawRecordsUpdated,
+    RecordsDeleted,
+    StoredRecord,
+)
+from spaceport.errors import ValidationFailedError
+from spaceport.events import Event
+
+
+class InCell(msgspec.Struct, frozen=True, kw_only=True):
+    value: Any = msgspec.UNSET
+    messages: list[Message] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+CellInput = InCell | str | int | float | bool | None | list[Any]
+
+
+class UpdateItem(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    values: dict[str, CellInput] = msgspec.field(default_factory=dict)
+    metadata: dict[str, Any] | None = None
+
+
+INSERT_BODY = msgspec.json.Decoder(list[dict[str, CellInput]])
+UPDATE_BODY = msgspec.json.Decoder(list[UpdateItem])
+_encoder = msgspec.json.Encoder()
+
+
+def new_record_id() -> str:
+    return "us_rc_" + secrets.token_hex(6)
+
+
+def decode_body(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as problem:
+        raise ValidationFailedError(f"invalid records body: {problem}") from None
+    except msgspec.DecodeError as problem:
+        raise ValidationFailedError(f"malformed JSON body: {problem}") from None
+
+
+def _incell(raw: CellInput) -> InCell:
+    return raw if isinstance(raw, InCell) else InCell(value=raw)
+
+
+def _check_keys(schema: Schema, keys: Iterable[str]) -> None:
+    for key in keys:
+        if key not in schema.rules and not schema.allow_additional:
+            raise ValidationFailedError(f"unknown field {key!r}: it is not in the sheet's fields", key=key)
+
+
+def _check_size(key: str, value: Any) -> None:
+    if isinstance(value, str) and len(value) > MAX_CELL_BYTES // 4 and len(value.encode()) > MAX_CELL_BYTES:
+        raise ValidationFailedError(f"value of {key!r} is larger than {MAX_CELL_BYTES} bytes", key=key)
+    if isinstance(value, list) and len(_encoder.encode(value)) > MAX_CELL_BYTES:
+        raise ValidationFailedError(f"value of {key!r} is larger than {MAX_CELL_BYTES} bytes", key=key)
+
+
+def make_cell(schema: Schema, key: str, incoming: InCell, previous: Cell | None, now: datetime) -> Cell:
+    """A cell's new state: the server's messages for its value plus the client's own messages."""
+    value = incoming.value if incoming.value is not msgspec.UNSET else (previous.value if previous else None)
+    _check_size(key, value)
+    if incoming.messages is not None:
+        client = incoming.messages
+    else:
+        client = [m for m in previous.messages if m.source not in SERVER_SOURCES] if previous else []
+    rule = schema.rule(key)
+    stored, server = coerce(rule, value) if rule is not None else (value, [])
+    messages = server + client if client else server
+    valid = not any(m.type == "error" for m in messages)
+    return Cell(value=stored, valid=valid, messages=messages, updated_at=now)
+
+
+def finish(record_id: str, values: dict[str, Cell], metadata: dict[str, Any]) -> StoredRecord:
+    errors = [k for k, c in values.items() if not c.valid]
+    return StoredRecord(id=record_id, values=values, valid=not errors, metadata=metadata, error_fields=errors)
+
+
+def build_inserts(schema: Schema, body: list[dict[str, CellInput]], now: datetime) -> list[StoredRecord]:
+    required = [r for r in schema.rules.values() if r.required]
+    out: list[StoredRecord] = []
+    for raw in body:
+        _check_keys(schema, raw)
+        values = {k: make_cell(schema, k, _incell(v), None, now) for k, v in raw.items()}
+        for rule in required:
+            if rule.key not in values:
+                values[rule.key] = make_cell(schema, rule.key, InCell(value=None), None, now)
+        metadata: dict[str, Any] = {}
+        for v in raw.values():
+            if isinstance(v, InCell) and v.metadata:
+                metadata.update(v.metadata)
+        out.append(finish(new_record_id(), values, metadata))
+    return out
+
+
+def build_updates(
+    schema: Schema, items: Sequence[UpdateItem], current: dict[str, StoredRecord], now: datetime
+) -> list[StoredRecord]:
+    """Merge each item into the record's current state; unknown ids are a 404-like refusal."""
+    out: list[StoredRecord] = []
+    for item in items:
+        before = current.get(item.id)
+        if before is None:
+            raise ValidationFailedError(f"record {item.id} is not in this sheet", key="id")
+        _check_keys(schema, item.values)
+        values = dict(before.values)
+        for key, raw in item.values.items():
+            values[key] = make_cell(schema, key, _incell(raw), before.values.get(key), now)
+        metadata = before.metadata if item.metadata is None else item.metadata
+        out.append(finish(item.id, values, metadata))
+    return out
+
+
+def wanted_claims(uniques: Sequence[UniqueKey], records: Sequence[StoredRecord]) -> dict[str, dict[str, str]]:
+    """unique key name -> {record id -> value it wants to hold}."""
+    wanted: dict[str, dict[str, str]] = {u.name: {} for u in uniques}
+    for record in records:
+        plain = {k: c.value for k, c in record.values.items()}
+        for u in uniques:
+            value = unique_value(u, plain)
+            if value is not None:
+                wanted[u.name][record.id] = value
+    return wanted
+
+
+def apply_uniques(
+    uniques: Sequence[UniqueKey],
+    records: list[StoredRecord],
+    held: Callable[[str], dict[str, str]],
+) -> list[StoredRecord]:
+    """First writer wins: a record whose value is already held (by another record in the sheet
+    or earlier in this batch) gets a unique-constraint error; the others claim their values.
+
+    `held(name)` answers value -> holder record id for the values this batch wants.
+    """
+    if not uniques:
+        return records
+    wanted = wanted_claims(uniques, records)
+    claims: dict[str, dict[str, str]] = {}
+    duplicates: dict[str, list[UniqueKey]] = {}
+    for u in uniques:
+        taken = dict(held(u.name))
+        for record_id, value in wanted[u.name].items():
+            holder = taken.get(value)
+            if holder is not None and holder != record_id:
+                duplicates.setdefault(record_id, []).append(u)
+                continue
+            taken[value] = record_id
+            claims.setdefault(record_id, {})[u.name] = value
+    return [_with_uniques(r, claims.get(r.id, {}), duplicates.get(r.id, [])) for r in records]
+
+
+def _with_uniques(record: StoredRecord, claims: dict[str, str], broken: list[UniqueKey]) -> StoredRecord:
+    if not broken:
+        return msgspec.structs.replace(record, claims=claims) if claims else record
+    values = dict(record.values)
+    for u in broken:
+        label = u.name.removeprefix("constraint:")
+        for key in u.fields:
+            cell = values.get(key) or Cell(value=None)
+            message = error(f"{label} must be unique; another record already has this value", "unique-constraint", key)
+            values[key] = msgspec.structs.replace(cell, valid=False, messages=[*cell.messages, message])
+    done = finish(record.id, values, record.metadata)
+    return msgspec.structs.replace(done, claims=claims)
+
+
+def chunks(encoded: list[bytes]) -> list[list[bytes]]:
+    """Group encoded records into events of <= 1,000 records and <= MAX_EVENT_BYTES."""
+    groups: list[list[bytes]] = []
+    current: list[bytes] = []
+    size = 0
+    for item in encoded:
+        if current and (len(current) >= MAX_RECORDS_PER_EVENT or size + len(item) > MAX_EVENT_BYTES):
+            groups.append(current)
+            current, size = [], 0
+        current.append(item)
+        size += len(item) + 1
+    if current:
+        groups.append(current)
+    return groups
+
+
+def commit_events(
+    kind: str,
+    scope: dict[str, str],
+    records: Sequence[StoredRecord] = (),
+    deleted: Sequence[str] = (),
+    *,
+    created_by: str,
+    idempotency_key: str | None = None,
+) -> list[Event]:
+    """The events of one commit; `scope` holds sheet_id, workbook_id, space_id, commit_id."""
+    events: list[Event] = []
+    if records:
+        twin = RawRecordsInserted if kind == "insert" else RawRecordsUpdated
+        encoded = [_encoder.encode(r) for r in records]
+        events += [twin(**scope, records=[msgspec.Raw(b) for b in group]) for group in chunks(encoded)]
+    for start in range(0, len(deleted), MAX_RECORDS_PER_EVENT * 5):
+        events.append(RecordsDeleted(**scope, record_ids=list(deleted[start : start + MAX_RECORDS_PER_EVENT * 5])))
+    count = len(records) + len(deleted)
+    commit = CommitCreated(
+        **scope,
+        kind=kind,  # type: ignore[arg-type]
+        events=len(events),
+        record_count=count,
+        created_by=created_by,
+        idempotency_key=idempotency_key,
+    )
+    return [*events, commit]

@@ -1,0 +1,250 @@
+"""Projection `records`: sheets (from workbook events), records, unique claims, commits, counters.
+
+Record events are decoded here into lean Structs whose cells stay encoded JSON (`msgspec.Raw`):
+the projection never builds a Python object per cell, it hands bytes to a binary COPY.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from spaceport.contracts.record import AGGREGATE
+from spaceport.contracts.workbook import (
+    SheetAdded,
+    SheetConfigChanged,
+    SheetDeleted,
+    SheetSpec,
+    WorkbookCreated,
+    WorkbookDeleted,
+)
+from spaceport.events import StoredEvent
+from spaceport.readmodel import Conn
+
+NAME = "records"
+RECORD_COLUMNS = (
+    "sheet_id",
+    "row_no",
+    "id",
+    "cells",
+    "metadata",
+    "valid",
+    "error_fields",
+    "commit_id",
+    "seq",
+    "updated_at",
+)
+_json = msgspec.json.Encoder()
+
+
+class LeanRecord(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    id: str
+    values: msgspec.Raw
+    valid: bool = True
+    metadata: msgspec.Raw = msgspec.Raw(b"{}")
+    error_fields: list[str] = msgspec.field(default_factory=list)
+    claims: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class LeanRecords(msgspec.Struct, frozen=True, kw_only=True):
+    sheet_id: str
+    commit_id: str
+    records: list[LeanRecord] = msgspec.field(default_factory=list)
+    record_ids: list[str] = msgspec.field(default_factory=list)
+
+
+class LeanCommit(msgspec.Struct, frozen=True, kw_only=True):
+    sheet_id: str
+    commit_id: str
+    kind: str
+    events: int
+    record_count: int
+    created_by: str = ""
+    idempotency_key: str | None = None
+
+
+_lean_records = msgspec.json.Decoder(LeanRecords)
+_lean_commit = msgspec.json.Decoder(LeanCommit)
+
+
+class RecordsProjection:
+    migrations: Path | None = Path(__file__).parent / "migrations"
+
+    def __init__(self, prefix: str = "evt", name: str = NAME) -> None:
+        self.name = name
+        self.filter_subjects = [f"{prefix}.*.workbook.>", f"{prefix}.*.{AGGREGATE}.>"]
+
+    async def apply(self, conn: Conn, stored: StoredEvent) -> None:
+        kind = stored.envelope.type
+        at = stored.envelope.occurred_at
+        if kind == "RecordsInserted":
+            await self._inserted(conn, _lean_records.decode(stored.envelope.data), stored.seq, at)
+        elif kind == "RecordsUpdated":
+            await self._updated(conn, _lean_records.decode(stored.envelope.data), stored.seq, at)
+        elif kind == "RecordsDeleted":
+            await self._deleted(conn, _lean_records.decode(stored.envelope.data), stored.seq)
+        elif kind == "CommitCreated":
+            await self._commit(conn, _lean_commit.decode(stored.envelope.data), stored.seq, at)
+        else:
+            await self._workbook(conn, stored)
+
+    # ---- records ----------------------------------------------------------------------------
+
+    async def _inserted(self, conn: Conn, event: LeanRecords, seq: int, at: datetime) -> None:
+        next_row = await conn.fetchval("SELECT next_row FROM sheet WHERE id = $1 FOR UPDATE", event.sheet_id)
+        if next_row is None:
+            return  # the sheet is unknown here (deleted before this projection existed)
+        rows = [
+            (
+                event.sheet_id,
+                next_row + i + 1,
+                r.id,
+                bytes(r.values).decode(),
+                bytes(r.metadata).decode(),
+                r.valid,
+                r.error_fields,
+                event.commit_id,
+                seq,
+                at,
+            )
+            for i, r in enumerate(event.records)
+        ]
+        await conn.copy_records_to_table("record", records=rows, columns=RECORD_COLUMNS)
+        valid = sum(1 for r in event.records if r.valid)
+        await self._claim(conn, event)
+        await conn.execute(
+            "UPDATE sheet SET total = total + $2, valid = valid + $3, next_row = next_row + $2, version = $4"
+            " WHERE id = $1",
+            event.sheet_id,
+            len(rows),
+            valid,
+            seq,
+        )
+
+    async def _updated(self, conn: Conn, event: LeanRecords, seq: int, at: datetime) -> None:
+        ids = [r.id for r in event.records]
+        row = await conn.fetchrow(
+            "WITH s AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[])"
+            "  AS s(id, cells, metadata, valid)),"
+            " old AS (SELECT r.valid AS was FROM record r JOIN s ON r.id = s.id WHERE r.sheet_id = $1),"
+            " upd AS (UPDATE record r SET cells = s.cells::jsonb, metadata = s.metadata::jsonb, valid = s.valid,"
+            "   error_fields = ARRAY(SELECT e.key FROM jsonb_each(s.cells::jsonb) e"
+            "     WHERE e.value->>'valid' = 'false'),"
+            "   commit_id = $6, seq = $7, updated_at = $8"
+            "   FROM s WHERE r.sheet_id = $1 AND r.id = s.id RETURNING r.valid)"
+            " SELECT (SELECT count(*) FILTER (WHERE was) FROM old) AS was_valid,"
+            " (SELECT count(*) FILTER (WHERE valid) FROM upd) AS now_valid",
+            event.sheet_id,
+            ids,
+            [bytes(r.values).decode() for r in event.records],
+            [bytes(r.metadata).decode() for r in event.records],
+            [r.valid for r in event.records],
+            event.commit_id,
+            seq,
+            at,
+        )
+        assert row is not None
+        await conn.execute("DELETE FROM unique_claim WHERE record_id = ANY($1::text[])", ids)
+        await self._claim(conn, event)
+        await conn.execute(
+            "UPDATE sheet SET valid = valid + $2, version = $3 WHERE id = $1",
+            event.sheet_id,
+            row["now_valid"] - row["was_valid"],
+            seq,
+        )
+
+    async def _deleted(self, conn: Conn, event: LeanRecords, seq: int) -> None:
+        row = await conn.fetchrow(
+            "WITH d AS (DELETE FROM record WHERE sheet_id = $1 AND id = ANY($2::text[]) RETURNING valid)"
+            " SELECT count(*) AS n, count(*) FILTER (WHERE valid) AS v FROM d",
+            event.sheet_id,
+            event.record_ids,
+        )
+        assert row is not None
+        await conn.execute("DELETE FROM unique_claim WHERE record_id = ANY($1::text[])", event.record_ids)
+        await conn.execute(
+            "UPDATE sheet SET total = total - $2, valid = valid - $3, deleted_rows = deleted_rows + $2, version = $4"
+            " WHERE id = $1",
+            event.sheet_id,
+            row["n"],
+            row["v"],
+            seq,
+        )
+
+    async def _claim(self, conn: Conn, event: LeanRecords) -> None:
+        claims = [(name, value, r.id) for r in event.records for name, value in r.claims.items()]
+        if not claims:
+            return
+        await conn.execute(
+            "INSERT INTO unique_claim (sheet_id, name, value, record_id)"
+            " SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])"
+            " ON CONFLICT (sheet_id, name, value) DO UPDATE SET record_id = excluded.record_id",
+            event.sheet_id,
+            [c[0] for c in claims],
+            [c[1] for c in claims],
+            [c[2] for c in claims],
+        )
+
+    async def _commit(self, conn: Conn, event: LeanCommit, seq: int, at: datetime) -> None:
+        await conn.execute(
+            "INSERT INTO record_commit (id, sheet_id, kind, first_seq, last_seq, record_count, created_by,"
+            " created_at, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+            event.commit_id,
+            event.sheet_id,
+            event.kind,
+            seq - event.events,
+            seq,
+            event.record_count,
+            event.created_by,
+            at,
+            event.idempotency_key,
+        )
+        await conn.execute("UPDATE sheet SET version = $2 WHERE id = $1", event.sheet_id, seq)
+
+    # ---- sheets (workbook events) -----------------------------------------------------------
+
+    async def _workbook(self, conn: Conn, stored: StoredEvent) -> None:
+        match stored.event:
+            case WorkbookCreated() as e:
+                await conn.execute(
+                    "INSERT INTO workbook (id, space_id, environment_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    e.workbook_id,
+                    e.space_id,
+                    e.environment_id,
+                )
+                for spec in e.sheets:
+                    await self._add_sheet(conn, e.workbook_id, spec, stored.seq)
+            case SheetAdded() as e:
+                await self._add_sheet(conn, e.workbook_id, e.sheet, stored.seq)
+            case SheetConfigChanged() as e:
+                await conn.execute(
+                    "UPDATE sheet SET config = $2::jsonb, slug = coalesce($3, slug), config_seq = $4 WHERE id = $1",
+                    e.sheet_id,
+                    _text(e.config),
+                    e.slug,
+                    stored.seq,
+                )
+            case SheetDeleted() as e:
+                await conn.execute("UPDATE sheet SET deleted = true WHERE id = $1", e.sheet_id)
+            case WorkbookDeleted() as e:
+                await conn.execute("UPDATE workbook SET deleted = true WHERE id = $1", e.workbook_id)
+                await conn.execute("UPDATE sheet SET deleted = true WHERE workbook_id = $1", e.workbook_id)
+
+    async def _add_sheet(self, conn: Conn, workbook_id: str, spec: SheetSpec, seq: int) -> None:
+        await conn.execute(
+            "INSERT INTO sheet (id, workbook_id, space_id, environment_id, slug, config, config_seq)"
+            " SELECT $1, w.id, w.space_id, w.environment_id, $3, $4::jsonb, $5 FROM workbook w WHERE w.id = $2"
+            " ON CONFLICT (id) DO NOTHING",
+            spec.sheet_id,
+            workbook_id,
+            spec.slug,
+            _text(spec.config),
+            seq,
+        )
+
+
+def _text(value: Any) -> str:
+    return _json.encode(value).decode()

@@ -1,0 +1,200 @@
+"""Guests: commands on the Guest aggregate (scope: the environment), tokens, queries on the read model.
+
+Guest principals (a guest admin managing its space's guests) only ever see and change grants on
+their own space; the gateway has already checked the role.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from space_service.application import rows, tokens
+from space_service.application.spaces import SpaceHandlersPart
+from space_service.domain import guest as domain
+from space_service.domain import limits
+from space_service.domain import space as space_domain
+from spaceport import ids
+from spaceport.aggregate import Executed, Folder, execute
+from spaceport.contracts.space import (
+    DeleteGuest,
+    GetGuest,
+    GuestGrant,
+    GuestsWritten,
+    GuestTokenView,
+    GuestView,
+    InviteGuests,
+    IssueGuestToken,
+    ListGuests,
+    Principal,
+    UpdateGuest,
+)
+from spaceport.errors import ForbiddenError, NotFoundError, ValidationFailedError
+from spaceport.events import Event
+from spaceport.eventstore import AggregateRef, AppendContext
+from spaceport.runtime import ServiceRuntime
+
+GUESTS = Folder(domain.initial, domain.evolve)
+MAX_INVITES = 100
+
+
+def guest_id_for(environment_id: str, email: str) -> str:
+    """One guest per email and environment: inviting the same address again finds the same guest."""
+    return ids.derived_id("guest", f"{environment_id}:{email}")
+
+
+class GuestHandlers:
+    def __init__(self, runtime: ServiceRuntime, spaces: SpaceHandlersPart, secret: bytes) -> None:
+        self.runtime = runtime
+        self.spaces = spaces
+        self.secret = secret
+
+    def register(self) -> None:
+        rpc = self.runtime.rpc
+        rpc.handle(InviteGuests)(self.invite)
+        rpc.handle(UpdateGuest)(self.update)
+        rpc.handle(DeleteGuest)(self.delete)
+        rpc.handle(GetGuest)(self.get)
+        rpc.handle(ListGuests)(self.list_guests)
+        rpc.handle(IssueGuestToken)(self.token)
+
+    async def invite(self, cmd: InviteGuests) -> GuestsWritten:
+        """Everything is checked (spaces, domains, fields) before the first guest is written."""
+        if not 1 <= len(cmd.guests) <= MAX_INVITES:
+            raise ValidationFailedError(f"pass 1 to {MAX_INVITES} guests", key="guests")
+        planned = []
+        for spec in cmd.guests:
+            email = limits.email(spec.email)
+            await self._check_grants(cmd.principal, cmd.environment_id, spec.spaces, email)
+            guest_id = guest_id_for(cmd.environment_id, email)
+            domain.invite(await self.state(cmd.environment_id, guest_id), guest_id, cmd.environment_id, spec)
+            planned.append((guest_id, spec))
+        position = 0
+        for guest_id, spec in planned:
+            done = await self._execute(
+                cmd.environment_id,
+                guest_id,
+                lambda state, gid=guest_id, s=spec: domain.invite(state, gid, cmd.environment_id, s),  # type: ignore[misc]
+                AppendContext(actor=cmd.principal.actor),
+            )
+            position = max(position, done.result.last_seq if done.result else 0)
+        return GuestsWritten(guest_ids=[g for g, _ in planned], position=position)
+
+    async def update(self, cmd: UpdateGuest) -> GuestsWritten:
+        state = await self._visible(cmd.principal, cmd.environment_id, cmd.guest_id)
+        spaces = cmd.spaces
+        if spaces is not None:
+            await self._check_grants(cmd.principal, cmd.environment_id, spaces, cmd.email or state.email)
+            if cmd.principal.kind == "guest":  # a space admin rewrites its own grant only
+                spaces = domain.merged(tuple(g for g in state.grants if g.space_id != cmd.principal.space_id), spaces)
+        done = await self._execute(
+            cmd.environment_id,
+            cmd.guest_id,
+            lambda s: domain.update(s, cmd.guest_id, cmd.environment_id, email=cmd.email, name=cmd.name, spaces=spaces),
+            AppendContext(actor=cmd.principal.actor),
+        )
+        return GuestsWritten(guest_ids=[cmd.guest_id], position=done.result.last_seq if done.result else 0)
+
+    async def delete(self, cmd: DeleteGuest) -> GuestsWritten:
+        await self._visible(cmd.principal, cmd.environment_id, cmd.guest_id)
+        space_id = cmd.principal.space_id if cmd.principal.kind == "guest" else cmd.space_id
+        done = await self._execute(
+            cmd.environment_id,
+            cmd.guest_id,
+            lambda s: domain.remove(s, cmd.guest_id, cmd.environment_id, space_id),
+            AppendContext(actor=cmd.principal.actor),
+        )
+        return GuestsWritten(guest_ids=[cmd.guest_id], position=done.result.last_seq if done.result else 0)
+
+    async def token(self, cmd: IssueGuestToken) -> GuestTokenView:
+        state = await self._visible(cmd.principal, cmd.environment_id, cmd.guest_id)
+        space_id = cmd.space_id or (state.space_ids[0] if len(state.grants) == 1 else "")
+        if not space_id:
+            raise ValidationFailedError("this guest has several spaces: pass spaceId", key="spaceId")
+        if state.role_in(space_id) is None:
+            raise NotFoundError(f"guest {cmd.guest_id} has no access to space {space_id}", key="spaceId")
+        await self.spaces.require_live(cmd.environment_id, space_id)
+        expires = int(time.time() + self.runtime.settings.guest_token_ttl)
+        token = tokens.issue(self.secret, tokens.Claims(g=cmd.guest_id, s=space_id, e=cmd.environment_id, x=expires))
+        return GuestTokenView(token=token, valid=True, expires_at=datetime.fromtimestamp(expires, UTC))
+
+    async def get(self, query: GetGuest) -> GuestView:
+        await self.runtime.wait_for(query.min_position)
+        views = await self._views(query.environment_id, [query.guest_id])
+        if not views or (query.principal.kind == "guest" and query.principal.space_id not in _space_ids(views[0])):
+            raise NotFoundError(f"guest {query.guest_id} not found", key="guestId")
+        return views[0]
+
+    async def list_guests(self, query: ListGuests) -> list[GuestView]:
+        await self.runtime.wait_for(query.min_position)
+        email = None if query.email is None else query.email.strip().lower()
+        async with self.runtime.pool.acquire() as conn:
+            space = await conn.fetchval(
+                "SELECT id FROM space WHERE id = $1 AND environment_id = $2 AND deleted_at IS NULL",
+                query.space_id,
+                query.environment_id,
+            )
+            if space is None:
+                raise NotFoundError(f"space {query.space_id} not found", key="spaceId")
+            guest_ids = await conn.fetch(
+                "SELECT g.id FROM guest g JOIN guest_space gs ON gs.guest_id = g.id"
+                " WHERE gs.space_id = $1 AND ($2::text IS NULL OR g.email = $2) ORDER BY g.created_at, g.id LIMIT 1000",
+                query.space_id,
+                email,
+            )
+        return await self._views(query.environment_id, [r["id"] for r in guest_ids])
+
+    async def _views(self, environment_id: str, guest_ids: list[str]) -> list[GuestView]:
+        async with self.runtime.pool.acquire() as conn:
+            found = await conn.fetch(
+                "SELECT * FROM guest WHERE id = ANY($1::text[]) AND environment_id = $2 ORDER BY created_at, id",
+                guest_ids,
+                environment_id,
+            )
+            grants = await conn.fetch(
+                "SELECT * FROM guest_space WHERE guest_id = ANY($1::text[]) ORDER BY space_id", guest_ids
+            )
+        return [rows.guest_view(r, [g for g in grants if g["guest_id"] == r["id"]]) for r in found]
+
+    async def state(self, environment_id: str, guest_id: str) -> domain.GuestState:
+        if not limits.is_id(guest_id, ids.PREFIXES["guest"]):
+            return domain.initial()
+        ref = AggregateRef(environment_id=environment_id, space_id=None, aggregate="guest", aggregate_id=guest_id)
+        return GUESTS.fold(await self.runtime.store.load(ref))
+
+    async def _visible(self, principal: Principal, environment_id: str, guest_id: str) -> domain.GuestState:
+        """The live guest, if `principal` may see it: its environment's key, or an admin of one of its spaces."""
+        state = await self.state(environment_id, guest_id)
+        domain.require_live(state, guest_id, environment_id)
+        if principal.kind == "guest" and state.role_in(principal.space_id or "") is None:
+            raise NotFoundError(f"guest {guest_id} not found", key="guestId")
+        return state
+
+    async def _check_grants(
+        self, principal: Principal, environment_id: str, grants: list[GuestGrant], email: str
+    ) -> None:
+        for grant in grants:
+            if principal.kind == "guest" and grant.space_id != principal.space_id:
+                raise ForbiddenError("a guest admin may only grant access to its own space", key="spaces")
+            space = await self.spaces.require_live(environment_id, grant.space_id)
+            if not space_domain.email_allowed(space, email):
+                raise ForbiddenError(
+                    f"{email} is not in the allowed domains of space {grant.space_id}"
+                    f" ({', '.join(space.allowed_domains)})",
+                    key="email",
+                )
+
+    async def _execute(
+        self,
+        environment_id: str,
+        guest_id: str,
+        decide: Callable[[domain.GuestState], Sequence[Event]],
+        context: AppendContext,
+    ) -> Executed[domain.GuestState]:
+        ref = AggregateRef(environment_id=environment_id, space_id=None, aggregate="guest", aggregate_id=guest_id)
+        return await execute(self.runtime.store, ref, GUESTS, decide, context)
+
+
+def _space_ids(view: GuestView) -> list[str]:
+    return [s.id for s in view.spaces]

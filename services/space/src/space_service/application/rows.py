@@ -1,0 +1,105 @@
+"""Read-model rows -> wire views."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from spaceport.contracts.space import (
+    DocumentView,
+    EnvironmentView,
+    GuestSpaceView,
+    GuestView,
+    GuestWorkbookView,
+    SpaceView,
+)
+
+ACCOUNT_ID = "us_acc_local"
+SPACE_COLUMNS = (
+    "id, environment_id, name, namespace, labels, metadata, settings, auto_configure, created_by,"
+    " created_at, updated_at, archived_at, last_activity_at, workbooks_count, files_count, access,"
+    " guest_authentication, actions, primary_workbook_id, translations_path, language_override,"
+    " display_order, allowed_domains, is_collaborative"
+)
+
+
+def js(value: Any) -> Any:
+    return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
+
+
+def environment_view(row: asyncpg.Record) -> EnvironmentView:
+    return EnvironmentView(
+        id=row["id"],
+        account_id=ACCOUNT_ID,
+        name=row["name"],
+        is_prod=row["is_prod"],
+        guest_authentication=js(row["guest_authentication"]),
+        metadata=js(row["metadata"]),
+        namespaces=js(row["namespaces"]),
+        translations_path=row["translations_path"],
+        language_override=row["language_override"],
+    )
+
+
+def space_view(row: asyncpg.Record) -> SpaceView:
+    return SpaceView(
+        id=row["id"],
+        environment_id=row["environment_id"],
+        name=row["name"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        guest_authentication=js(row["guest_authentication"]),
+        workbooks_count=row["workbooks_count"],
+        files_count=row["files_count"],
+        created_by_user_id=row["created_by"],
+        last_activity_at=row["last_activity_at"],
+        archived_at=row["archived_at"],
+        namespace=row["namespace"],
+        labels=js(row["labels"]),
+        metadata=js(row["metadata"]),
+        settings=js(row["settings"]),
+        auto_configure=row["auto_configure"],
+        is_collaborative=row["is_collaborative"],
+        access=js(row["access"]),
+        actions=js(row["actions"]),
+        primary_workbook_id=row["primary_workbook_id"],
+        translations_path=row["translations_path"],
+        language_override=row["language_override"],
+        display_order=row["display_order"],
+        allowed_domains=js(row["allowed_domains"]),
+    )
+
+
+def document_view(row: asyncpg.Record) -> DocumentView:
+    return DocumentView(
+        id=row["id"],
+        space_id=row["space_id"],
+        environment_id=row["environment_id"],
+        title=row["title"],
+        body=row["body"],
+        treatments=js(row["treatments"]),
+        actions=js(row["actions"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def guest_view(row: asyncpg.Record, grants: Sequence[asyncpg.Record]) -> GuestView:
+    spaces = [
+        GuestSpaceView(
+            id=g["space_id"], role=g["role"], workbooks=[GuestWorkbookView(id=w) for w in js(g["workbook_ids"])]
+        )
+        for g in grants
+    ]
+    return GuestView(
+        id=row["id"],
+        environment_id=row["environment_id"],
+        email=row["email"],
+        name=row["name"],
+        spaces=spaces,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

@@ -1,0 +1,309 @@
+"""The record service's contract: record events, commits, commands, queries and wire views.
+
+Records are bulk data: one event carries up to `MAX_RECORDS_PER_EVENT` records (and stays under
+`MAX_EVENT_BYTES`); one API write is one commit, i.e. one atomic append of its record events
+followed by a `CommitCreated` (see services/record/README.md). Cells travel in their wire form
+(`{value, valid, messages, updatedAt}`), so a projection or a listener passes them through.
+
+Large request and reply bodies (inserts of tens of thousands of records, pages, CSV chunks) do not
+fit a NATS message; they travel by claim check (`spaceport.claimcheck.Payload`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+import msgspec
+
+from spaceport.claimcheck import Payload
+from spaceport.contracts.space import Principal
+from spaceport.events import Event
+
+SERVICE = "record"
+AGGREGATE = "records"  # one aggregate per sheet: evt.<space>.records.<sheet_id>.<event>
+MAX_RECORDS_PER_EVENT = 1000
+MAX_EVENT_BYTES = 512 * 1024
+MAX_RECORDS_PER_WRITE = 100_000
+MAX_CELL_BYTES = 64 * 1024
+MAX_IDS = 10_000
+
+
+class Wire(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
+    pass
+
+
+# ---- cells and records (wire form, also inside events) ------------------------------------
+
+
+class Message(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Flatfile's ValidationMessage; `source` defaults to custom-logic (listeners strip it)."""
+
+    message: str = ""
+    type: Literal["error", "warn", "info"] = "error"
+    source: str = "custom-logic"
+    field: str | None = None
+    path: str | None = None
+
+
+class Cell(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Stored and served as is: `valid` and `messages` are always written out."""
+
+    value: Any = None
+    valid: bool = True
+    messages: list[Message] = msgspec.field(default_factory=list)
+    updated_at: datetime | None = None
+
+
+class StoredRecord(Wire, frozen=True, kw_only=True):
+    """A record's full state after a write. `errorFields` is derived from the cells."""
+
+    id: str
+    values: dict[str, Cell]
+    valid: bool = True
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    error_fields: list[str] = msgspec.field(default_factory=list)
+    claims: dict[str, str] = msgspec.field(default_factory=dict)  # unique key name -> value held
+
+
+class WireRecord(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Flatfile's `Record` as the API returns it."""
+
+    id: str
+    values: dict[str, Cell]
+    valid: bool
+    metadata: dict[str, Any]
+    commit_id: str | None = None
+    version_id: str | None = None
+
+
+# ---- events (aggregate `records`, id = sheet id) -------------------------------------------
+
+
+class RecordsEvent(Event, frozen=True, kw_only=True):
+    aggregate: ClassVar[str] = AGGREGATE
+    sheet_id: str
+    workbook_id: str
+    space_id: str
+    commit_id: str
+
+
+class RecordsInserted(RecordsEvent, frozen=True, kw_only=True):
+    records: list[StoredRecord]
+
+
+class RecordsUpdated(RecordsEvent, frozen=True, kw_only=True):
+    """Each record's whole state after the update (so a commit can be read back from events)."""
+
+    records: list[StoredRecord]
+
+
+class RecordsDeleted(RecordsEvent, frozen=True, kw_only=True):
+    record_ids: list[str]
+
+
+class CommitCreated(RecordsEvent, frozen=True, kw_only=True):
+    """Last event of a write's atomic append; `events` record events precede it."""
+
+    kind: Literal["insert", "update", "delete", "find-replace"]
+    events: int
+    record_count: int
+    created_by: str = ""
+    idempotency_key: str | None = None
+
+
+EVENTS: tuple[type[Event], ...] = (RecordsInserted, RecordsUpdated, RecordsDeleted, CommitCreated)
+
+
+# ---- lean twins: records kept as encoded bytes where they only pass through ----------------
+
+
+class RawRecordsEvent(Event, frozen=True, kw_only=True):
+    aggregate: ClassVar[str] = AGGREGATE
+    sheet_id: str
+    workbook_id: str
+    space_id: str
+    commit_id: str
+
+
+class RawRecordsInserted(RawRecordsEvent, frozen=True, kw_only=True, tag="RecordsInserted"):
+    records: list[msgspec.Raw]
+
+
+class RawRecordsUpdated(RawRecordsEvent, frozen=True, kw_only=True, tag="RecordsUpdated"):
+    records: list[msgspec.Raw]
+
+
+# ---- queries and commands --------------------------------------------------------------------
+
+
+class RecordQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """The selection shared by list, count, download, delete-by-filter and find-replace."""
+
+    filter: Literal["valid", "error", "all", "none"] | None = None
+    filter_field: str | None = None
+    search_value: str | None = None
+    search_field: str | None = None
+    sort_field: str | None = None
+    sort_direction: Literal["asc", "desc"] = "asc"
+    ids: list[str] = msgspec.field(default_factory=list)
+    commit_id: str | None = None
+    since_commit_id: str | None = None
+
+
+class GetSheetScope(msgspec.Struct, frozen=True, kw_only=True):
+    """-> SheetScope (404 when unknown or deleted). The gateway authorizes with it."""
+
+    sheet_id: str
+
+
+class SheetScope(msgspec.Struct, frozen=True, kw_only=True):
+    sheet_id: str
+    workbook_id: str
+    space_id: str
+    environment_id: str
+    slug: str
+
+
+class GetRecords(msgspec.Struct, frozen=True, kw_only=True):
+    """-> RecordsReply whose `records` is a JSON array of Flatfile records."""
+
+    sheet_id: str
+    query: RecordQuery = msgspec.field(default_factory=RecordQuery)
+    page_size: int = 10_000
+    page_number: int = 1
+    fields: list[str] = msgspec.field(default_factory=list)
+    include_messages: bool = True
+    include_counts: bool = False
+    min_position: int = 0
+
+
+class Counts(Wire, frozen=True, kw_only=True):
+    total: int
+    valid: int
+    error: int
+    errors_by_field: dict[str, int] | None = None
+    by_field: dict[str, dict[str, int]] | None = None
+
+
+class RecordsReply(msgspec.Struct, frozen=True, kw_only=True):
+    records: Payload
+    counts: Counts | None = None
+    commit_id: str | None = None
+    position: int = 0
+
+
+class GetCounts(msgspec.Struct, frozen=True, kw_only=True):
+    sheet_id: str
+    query: RecordQuery = msgspec.field(default_factory=RecordQuery)
+    by_field: bool = False
+    min_position: int = 0
+
+
+class DownloadChunk(msgspec.Struct, frozen=True, kw_only=True):
+    """-> CsvChunk: up to `limit` rows after `after` (the previous chunk's cursor)."""
+
+    sheet_id: str
+    query: RecordQuery = msgspec.field(default_factory=RecordQuery)
+    after: int = 0
+    offset: int = 0
+    limit: int = 5000
+    header: bool = True
+
+
+class CsvChunk(msgspec.Struct, frozen=True, kw_only=True):
+    csv: Payload
+    rows: int
+    after: int
+    offset: int
+    done: bool
+
+
+class InsertRecords(msgspec.Struct, frozen=True, kw_only=True):
+    """Body: a JSON array of `{fieldKey: {value, messages?, metadata?}}`."""
+
+    principal: Principal
+    sheet_id: str
+    body: Payload
+    idempotency_key: str | None = None
+
+
+class UpdateRecords(msgspec.Struct, frozen=True, kw_only=True):
+    """Body: a JSON array of `{id, values: {fieldKey: {value?, messages?}}, metadata?}`."""
+
+    principal: Principal
+    sheet_id: str
+    body: Payload
+    idempotency_key: str | None = None
+
+
+class DeleteRecords(msgspec.Struct, frozen=True, kw_only=True):
+    """Delete `ids`, or every record the query selects when `by_query`."""
+
+    principal: Principal
+    sheet_id: str
+    ids: list[str] = msgspec.field(default_factory=list)
+    query: RecordQuery | None = None
+    idempotency_key: str | None = None
+
+
+class FindReplace(msgspec.Struct, frozen=True, kw_only=True):
+    principal: Principal
+    sheet_id: str
+    field_key: str
+    find: Any = None
+    replace: Any = None
+    query: RecordQuery = msgspec.field(default_factory=RecordQuery)
+    idempotency_key: str | None = None
+
+
+class Written(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a write landed. `records` (inserts only): the inserted records as a JSON array."""
+
+    commit_id: str | None
+    position: int
+    record_count: int
+    records: Payload | None = None
+    counts: Counts | None = None
+
+
+class CommitView(Wire, frozen=True, kw_only=True):
+    id: str
+    sheet_id: str
+    created_by: str
+    created_at: datetime
+    completed_by: str | None = None
+    completed_at: datetime | None = None
+
+
+class GetCommit(msgspec.Struct, frozen=True, kw_only=True):
+    commit_id: str
+    min_position: int = 0
+
+
+class CommitReply(msgspec.Struct, frozen=True, kw_only=True):
+    commit: CommitView
+    space_id: str
+    environment_id: str
+
+
+class ListCommits(msgspec.Struct, frozen=True, kw_only=True):
+    sheet_id: str
+
+
+class CommitList(msgspec.Struct, frozen=True, kw_only=True):
+    data: list[CommitView]
+
+
+class GetCells(msgspec.Struct, frozen=True, kw_only=True):
+    """-> CellsReply: distinct values of one field with counts (`/sheets/{id}/cells`)."""
+
+    sheet_id: str
+    field_key: str
+    query: RecordQuery = msgspec.field(default_factory=RecordQuery)
+    page_size: int = 1000
+    page_number: int = 1
+
+
+class CellsReply(msgspec.Struct, frozen=True, kw_only=True):
+    cells: Payload
