@@ -24,6 +24,7 @@ from nats.js.errors import NotFoundError
 from opentelemetry import context as otel_context
 
 from spaceport import readmodel, telemetry
+from spaceport.errors import ServiceUnavailableError
 from spaceport.events import StoredEvent
 from spaceport.eventstore import EventStore
 from spaceport.readmodel import Conn
@@ -178,6 +179,8 @@ class ProjectionRunner:
                 except Exception:
                     log.exception("projection %s: fetch failed; retrying after a pause", self.projection.name)
                     await asyncio.sleep(LEASE_RETRY)
+                    continue
+                if not msgs:  # nats-py answers a server-side fetch timeout with an empty list
                     continue
                 try:
                     await self.handle_batch(msgs)
@@ -335,6 +338,8 @@ class ProjectionRunner:
         try:
             while remaining > 0:
                 msgs = await sub.fetch(min(self.batch_size, remaining), timeout=5.0)
+                if not msgs:
+                    raise ServiceUnavailableError(f"replay of {self.projection.name} stalled with {remaining} left")
                 remaining -= len(msgs)
                 yield [self.store.stored_from_js(m) for m in msgs]
         finally:

@@ -44,7 +44,7 @@ from spaceport.contracts.record import (
 from spaceport.contracts.space import Principal
 from spaceport.errors import PayloadTooLargeError, ValidationFailedError
 
-MAX_INFLATED = 256 * 1024 * 1024
+MAX_INFLATED = 64 * 1024 * 1024
 MAX_QUERY_IDS = 10_000
 FILTERS = ("valid", "error", "all", "none")
 _encoder = msgspec.json.Encoder()
@@ -129,6 +129,8 @@ def record_query(request: Request[Any, Any, Any]) -> RecordQuery:
     direction = (_one(request, "sortDirection") or "asc").lower()
     if direction not in ("asc", "desc"):
         raise ValidationFailedError("sortDirection must be asc or desc", key="sortDirection")
+    if _one(request, "q") is not None:
+        raise ValidationFailedError("q (FFQL) is not supported yet; use filter, searchValue and ids", key="q")
     ids = _list(request, "ids")
     if len(ids) > MAX_QUERY_IDS:
         raise ValidationFailedError(f"at most {MAX_QUERY_IDS} ids", key="ids")

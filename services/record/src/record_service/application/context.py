@@ -60,6 +60,7 @@ class Context:
         self._schemas: dict[tuple[str, int], tuple[SheetConfig, Schema]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._claims: ClaimCheck | None = None
+        self.written: dict[str, int] = {}  # sheet id -> position of this process's last commit to it
 
     @property
     def claims(self) -> ClaimCheck:
@@ -81,10 +82,42 @@ class Context:
         """Writes to one sheet are serialised in this process; across replicas the append guard does it."""
         return self._locks.setdefault(sheet_id, asyncio.Lock())
 
+    async def wait_for(self, position: int, timeout: float = 5.0) -> None:
+        """Read-your-writes on the records projection (positions are stream sequences it consumes).
+
+        With the projection in this process its runner is asked; otherwise (the projector child
+        process) its checkpoint row is polled.
+        """
+        if position <= 0:
+            return
+        if any(r.projection.name == NAME for r in self.runtime.runners):
+            await self.runtime.runner(NAME).wait_for(position, timeout)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        pool = await self.pool()
+        while loop.time() < deadline:
+            async with pool.acquire() as conn:
+                if await readmodel.checkpoint(conn, NAME) >= position:
+                    return
+            await asyncio.sleep(0.005)
+
+    async def settled(self, sheet_id: str, min_position: int = 0) -> None:
+        """Read-your-writes: this process's last commit to the sheet (and `min_position`) applied."""
+        await self.wait_for(max(min_position, self.written.get(sheet_id, 0)), timeout=60.0)
+
     async def catch_up(self, timeout: float = 5.0) -> None:
-        """Wait until this service's projections reached the stream's end (another service's write)."""
-        last = await self.runtime.store.last_seq()
-        await self.runtime.wait_for(last, timeout)
+        """Wait until the records projection has applied every event it was sent (e.g. another
+        service's WorkbookCreated). Its position only moves on events it reads, so the stream's
+        last sequence is no target; the durable consumer's pending counts are."""
+        store = self.runtime.store
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            info = await store.js.consumer_info(store.stream, f"proj_{NAME}")
+            if not info.num_pending and not info.num_ack_pending:
+                return
+            await asyncio.sleep(0.02)
 
     async def sheet(self, sheet_id: str, *, wait: bool = True) -> Sheet:
         found = await self._sheet_row(sheet_id)

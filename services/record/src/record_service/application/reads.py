@@ -39,6 +39,7 @@ from spaceport.events import decode_envelope
 from spaceport.readmodel import Conn
 
 _lean = msgspec.json.Decoder(LeanRecords)
+READ_BYTES = 8 * 1024 * 1024  # one Direct Get burst stays well below the client's pending limit
 _encoder = msgspec.json.Encoder()
 
 
@@ -79,7 +80,7 @@ class ReadHandlers:
     # ---- records ----------------------------------------------------------------------------
 
     async def records(self, query: GetRecords) -> RecordsReply:
-        await self.ctx.runtime.wait_for(query.min_position)
+        await self.ctx.settled(query.sheet_id, query.min_position)
         sheet = await self.ctx.sheet(query.sheet_id)
         async with (await self.ctx.pool()).acquire() as conn:
             if query.query.commit_id is not None:
@@ -133,45 +134,61 @@ class ReadHandlers:
         return _encoder.encode(out[start : start + query.page_size])
 
     async def _commit_events(self, sheet: Sheet, first: int, last: int) -> list[LeanRecords]:
+        """The commit's record events, by batched Direct Gets of at most 8 MB each."""
+        store = self.ctx.runtime.store
+        filter_subject = subjects.aggregate_filter(store.prefix, sheet.space_id, "records", sheet.id)
+        found: list[LeanRecords] = []
+        seq = first
+        while seq <= last:
+            batch, after = await self._direct(filter_subject, seq, last)
+            found.extend(batch)
+            if after == seq:
+                break  # nothing more under this filter
+            seq = after
+        return found
+
+    async def _direct(self, filter_subject: str, seq: int, last: int) -> tuple[list[LeanRecords], int]:
         store = self.ctx.runtime.store
         nc = store.nc
-        filter_subject = subjects.aggregate_filter(store.prefix, sheet.space_id, "records", sheet.id)
         inbox = nc.new_inbox()
         sub = await nc.subscribe(inbox)
         found: list[LeanRecords] = []
+        next_seq = seq  # the sequence to read from next; unchanged = nothing was there
         try:
-            request = {"seq": first, "next_by_subj": filter_subject, "batch": last - first + 1}
+            request = {"seq": seq, "next_by_subj": filter_subject, "batch": last - seq + 1, "max_bytes": READ_BYTES}
             await nc.publish(f"$JS.API.DIRECT.GET.{store.stream}", _encoder.encode(request), reply=inbox)
             while True:
                 msg = await sub.next_msg(timeout=store.timeout)
                 headers = msg.headers or {}
-                if "Status" in headers or int(headers.get("Nats-Sequence", "0")) > last:
+                if "Status" in headers:
+                    break  # end of this burst (or nothing found)
+                at = int(headers["Nats-Sequence"])
+                if at > last:
+                    next_seq = at
                     break
                 envelope = decode_envelope(msg.data)
                 if envelope.type in ("RecordsInserted", "RecordsUpdated"):
                     found.append(_lean.decode(envelope.data))
-                if int(headers["Nats-Sequence"]) >= last:
-                    break
+                next_seq = at + 1
         finally:
             await sub.unsubscribe()
-        return found
+        return found, next_seq
 
     # ---- counts, cells, download -------------------------------------------------------------
 
     async def counts(self, query: GetCounts) -> Counts:
-        await self.ctx.runtime.wait_for(query.min_position)
+        await self.ctx.settled(query.sheet_id, query.min_position)
         sheet = await self.ctx.sheet(query.sheet_id)
         async with (await self.ctx.pool()).acquire() as conn:
             counts = await _counts(conn, sheet, query.query)
             by_error = await conn.fetch(
-                "SELECT f, count(*) AS n FROM record r, unnest(r.error_fields) f"
-                " WHERE r.sheet_id = $1 AND NOT r.valid GROUP BY f",
-                sheet.id,
+                "SELECT field AS f, errors AS n FROM field_errors WHERE sheet_id = $1 AND errors > 0", sheet.id
             )
             by_field = await _by_field(conn, sheet) if query.by_field else None
         return msgspec.structs.replace(counts, errors_by_field={r["f"]: r["n"] for r in by_error}, by_field=by_field)
 
     async def cells(self, query: GetCells) -> CellsReply:
+        await self.ctx.settled(query.sheet_id)
         sheet = await self.ctx.sheet(query.sheet_id)
         if query.field_key not in sheet.field_keys:
             raise ValidationFailedError(f"{query.field_key!r} is not a field of this sheet", key="fieldKey")
@@ -190,6 +207,7 @@ class ReadHandlers:
         return CellsReply(cells=await self.ctx.claims.pack(body))
 
     async def download(self, query: DownloadChunk) -> CsvChunk:
+        await self.ctx.settled(query.sheet_id)
         sheet = await self.ctx.sheet(query.sheet_id)
         async with (await self.ctx.pool()).acquire() as conn:
             since = await _since(conn, sheet, query.query)
@@ -199,11 +217,11 @@ class ReadHandlers:
                 bound, limit = "", f"LIMIT {query.limit} OFFSET {query.offset}"
             else:
                 order, bound, limit = "r.row_no", f" AND r.row_no > {sel.param(query.after)}", f"LIMIT {query.limit}"
+            inner = f"SELECT r.* FROM record r WHERE {sel.where}{bound} ORDER BY {order}, r.row_no {limit}"
+            last = await conn.fetchval(f"SELECT max(row_no) FROM ({inner}) r", *sel.params)
             columns = ", ".join(
                 f"{_csv_value(sel.param(f.key))} AS {_ident(f.label or f.key)}" for f in sheet.config.fields
             )
-            inner = f"SELECT r.* FROM record r WHERE {sel.where}{bound} ORDER BY {order}, r.row_no {limit}"
-            last = await conn.fetchval(f"SELECT max(row_no) FROM ({inner}) r", *sel.params)
             buffer = io.BytesIO()
             sql = f"SELECT {columns} FROM ({inner}) r ORDER BY {order}, r.row_no"
             await conn.copy_from_query(sql, *sel.params, output=buffer, format="csv", header=query.header)
@@ -220,18 +238,25 @@ class ReadHandlers:
     # ---- commits -----------------------------------------------------------------------------
 
     async def commit(self, query: GetCommit) -> CommitReply:
-        await self.ctx.runtime.wait_for(query.min_position)
-        async with (await self.ctx.pool()).acquire() as conn:
-            row = await conn.fetchrow(
-                "SELECT c.*, s.space_id, s.environment_id FROM record_commit c JOIN sheet s ON s.id = c.sheet_id"
-                " WHERE c.id = $1",
-                query.commit_id,
-            )
+        await self.ctx.wait_for(query.min_position)
+        row = await self._commit_with_scope(query.commit_id)
+        if row is None:
+            await self.ctx.catch_up()  # written by another replica a moment ago
+            row = await self._commit_with_scope(query.commit_id)
         if row is None:
             raise NotFoundError(f"commit {query.commit_id} not found", key="commitId")
         return CommitReply(commit=_commit_view(row), space_id=row["space_id"], environment_id=row["environment_id"])
 
+    async def _commit_with_scope(self, commit_id: str) -> Any:
+        async with (await self.ctx.pool()).acquire() as conn:
+            return await conn.fetchrow(
+                "SELECT c.*, s.space_id, s.environment_id FROM record_commit c JOIN sheet s ON s.id = c.sheet_id"
+                " WHERE c.id = $1",
+                commit_id,
+            )
+
     async def commits(self, query: ListCommits) -> CommitList:
+        await self.ctx.settled(query.sheet_id)
         async with (await self.ctx.pool()).acquire() as conn:
             rows = await conn.fetch(
                 "SELECT * FROM record_commit WHERE sheet_id = $1 ORDER BY last_seq DESC LIMIT 1000", query.sheet_id

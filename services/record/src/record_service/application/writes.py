@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-import time
 
 from record_service.application.context import Context, Sheet
 from record_service.application.query import select
@@ -126,6 +125,7 @@ class WriteHandlers:
         """Decide against the sheet at its version and append guarded by it; retry on conflict."""
         async with self.ctx.lock(sheet_id):
             for attempt in range(ATTEMPTS):
+                await self.ctx.settled(sheet_id)
                 sheet = await self.ctx.sheet(sheet_id)
                 async with (await self.ctx.pool()).acquire() as conn:
                     done = await _already(conn, sheet.id, key)
@@ -147,8 +147,10 @@ class WriteHandlers:
                         raise
                     await self.ctx.catch_up()
                     continue
-                print("APPENDED", result, time.time(), flush=True)
-                await self.ctx.runtime.wait_for(result.last_seq, timeout=60.0)
+                # Not waiting for the projection here: the next write or read of this sheet in
+                # this process waits for `written` first (read-your-writes), so the projection of
+                # this commit overlaps the client's next request.
+                self.ctx.written[sheet_id] = result.last_seq
                 return Written(commit_id=commit_id, position=result.last_seq, record_count=len(decided)), decided
         raise AssertionError("unreachable")
 

@@ -15,7 +15,15 @@ from typing import Any
 
 import msgspec
 
-from record_service.domain.validation import SERVER_SOURCES, Schema, UniqueKey, coerce, error, unique_value
+from record_service.domain.validation import (
+    NO_MESSAGES,
+    SERVER_SOURCES,
+    Schema,
+    UniqueKey,
+    coerce,
+    error,
+    unique_value,
+)
 from spaceport.contracts.record import (
     MAX_CELL_BYTES,
     MAX_EVENT_BYTES,
@@ -85,7 +93,13 @@ def _check_size(key: str, value: Any) -> None:
 def make_cell(schema: Schema, key: str, incoming: InCell, previous: Cell | None, now: datetime) -> Cell:
     """A cell's new state: the server's messages for its value plus the client's own messages."""
     value = incoming.value if incoming.value is not msgspec.UNSET else (previous.value if previous else None)
-    _check_size(key, value)
+    if value.__class__ is not str or len(value) > MAX_CELL_BYTES // 4:
+        _check_size(key, value)
+    if incoming.messages is None and previous is None:
+        rule = schema.rule(key)
+        stored, server = coerce(rule, value) if rule is not None else (value, NO_MESSAGES)
+        valid = not server or not any(m.type == "error" for m in server)
+        return Cell(value=stored, valid=valid, messages=server, updated_at=now)
     if incoming.messages is not None:
         client = incoming.messages
     else:

@@ -126,8 +126,13 @@ def error(message: str, source: str, key: str) -> Message:
     return Message(message=message, type="error", source=source, field=key)
 
 
+NO_MESSAGES: list[Message] = []  # shared: message lists are never mutated, only replaced
+
+
 def coerce(rule: FieldRule, value: Any) -> tuple[Any, list[Message]]:
     """The stored value and the server's messages for one cell."""
+    if value.__class__ is str and value and rule.kind == "string":
+        return value, NO_MESSAGES  # the common case, without the generic path's calls
     if is_empty(value):
         if rule.required:
             return value, [error(f"{rule.key} is required", "required-constraint", rule.key)]
@@ -150,8 +155,10 @@ def _as_number(rule: FieldRule, value: Any) -> tuple[Any, list[Message]]:
     if isinstance(value, bool):
         return value, [error("must be a number", "type-cast", rule.key)]
     if isinstance(value, int | float):
-        return value, []
+        return value, NO_MESSAGES
     if isinstance(value, str):
+        if value.isdigit():
+            return int(value), NO_MESSAGES
         text = value.strip().replace(",", "")
         if _NUMBER.match(text):
             number = float(text)
@@ -164,15 +171,20 @@ def _as_boolean(rule: FieldRule, value: Any) -> tuple[Any, list[Message]]:
         return value, []
     word = str(value).strip().lower() if isinstance(value, str | int) else None
     if word in TRUE_WORDS:
-        return True, []
+        return True, NO_MESSAGES
     if word in FALSE_WORDS:
-        return False, []
+        return False, NO_MESSAGES
     return value, [error(f"{value!r} is not true or false", "type-cast", rule.key)]
 
 
 def _as_date(rule: FieldRule, value: Any) -> tuple[Any, list[Message]]:
     if not isinstance(value, str):
         return value, [error("must be a date (YYYY-MM-DD)", "type-cast", rule.key)]
+    if len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return date.fromisoformat(value).isoformat(), NO_MESSAGES
+        except ValueError:
+            pass
     parsed, reason = parse_date(value.strip())
     if parsed is None:
         return value, [error(reason, "type-cast", rule.key)]
@@ -201,7 +213,7 @@ def _as_enum(rule: FieldRule, value: Any) -> tuple[Any, list[Message]]:
         return value, [error("must be a single option", "type-cast", rule.key)]
     found = rule.options.get(str(value).strip().lower(), _MISSING)
     if found is not _MISSING:
-        return found, []
+        return found, NO_MESSAGES
     if rule.allow_custom:
         return value, []
     return value, [error(f"{value!r} is not one of the allowed options", "invalid-option", rule.key)]

@@ -6,6 +6,8 @@ the projection never builds a Python object per cell, it hands bytes to a binary
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,11 @@ class LeanCommit(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _lean_records = msgspec.json.Decoder(LeanRecords)
+_counts = msgspec.json.Decoder(dict[str, int])
+# {field: number of rows of CTE {} with an error in it}, as JSON ('{{}}' when none)
+_FIELD_COUNTS = (
+    "SELECT coalesce(json_object_agg(f, n), '{{}}') FROM (SELECT f, count(*) AS n FROM {}, unnest(ef) f GROUP BY f) c"
+)
 _lean_commit = msgspec.json.Decoder(LeanCommit)
 
 
@@ -115,6 +122,7 @@ class RecordsProjection:
         await conn.copy_records_to_table("record", records=rows, columns=RECORD_COLUMNS)
         valid = sum(1 for r in event.records if r.valid)
         await self._claim(conn, event)
+        await _bump(conn, event.sheet_id, Counter(f for r in event.records if not r.valid for f in r.error_fields))
         await conn.execute(
             "UPDATE sheet SET total = total + $2, valid = valid + $3, next_row = next_row + $2, version = $4"
             " WHERE id = $1",
@@ -129,14 +137,17 @@ class RecordsProjection:
         row = await conn.fetchrow(
             "WITH s AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[])"
             "  AS s(id, cells, metadata, valid)),"
-            " old AS (SELECT r.valid AS was FROM record r JOIN s ON r.id = s.id WHERE r.sheet_id = $1),"
+            " old AS (SELECT r.valid AS was, r.error_fields AS ef FROM record r JOIN s ON r.id = s.id"
+            "   WHERE r.sheet_id = $1),"
             " upd AS (UPDATE record r SET cells = s.cells::jsonb, metadata = s.metadata::jsonb, valid = s.valid,"
             "   error_fields = ARRAY(SELECT e.key FROM jsonb_each(s.cells::jsonb) e"
             "     WHERE e.value->>'valid' = 'false'),"
             "   commit_id = $6, seq = $7, updated_at = $8"
-            "   FROM s WHERE r.sheet_id = $1 AND r.id = s.id RETURNING r.valid)"
+            "   FROM s WHERE r.sheet_id = $1 AND r.id = s.id RETURNING r.valid, r.error_fields AS ef)"
             " SELECT (SELECT count(*) FILTER (WHERE was) FROM old) AS was_valid,"
-            " (SELECT count(*) FILTER (WHERE valid) FROM upd) AS now_valid",
+            " (SELECT count(*) FILTER (WHERE valid) FROM upd) AS now_valid,"
+            f" ({_FIELD_COUNTS.format('old')})::text AS was_errors,"
+            f" ({_FIELD_COUNTS.format('upd')})::text AS now_errors",
             event.sheet_id,
             ids,
             [bytes(r.values).decode() for r in event.records],
@@ -147,6 +158,9 @@ class RecordsProjection:
             at,
         )
         assert row is not None
+        deltas = Counter(_counts.decode(row["now_errors"]))
+        deltas.subtract(_counts.decode(row["was_errors"]))
+        await _bump(conn, event.sheet_id, deltas)
         await conn.execute("DELETE FROM unique_claim WHERE record_id = ANY($1::text[])", ids)
         await self._claim(conn, event)
         await conn.execute(
@@ -158,12 +172,15 @@ class RecordsProjection:
 
     async def _deleted(self, conn: Conn, event: LeanRecords, seq: int) -> None:
         row = await conn.fetchrow(
-            "WITH d AS (DELETE FROM record WHERE sheet_id = $1 AND id = ANY($2::text[]) RETURNING valid)"
-            " SELECT count(*) AS n, count(*) FILTER (WHERE valid) AS v FROM d",
+            "WITH d AS (DELETE FROM record WHERE sheet_id = $1 AND id = ANY($2::text[])"
+            "   RETURNING valid, error_fields AS ef)"
+            " SELECT count(*) AS n, count(*) FILTER (WHERE valid) AS v,"
+            f" ({_FIELD_COUNTS.format('d')})::text AS errors FROM d",
             event.sheet_id,
             event.record_ids,
         )
         assert row is not None
+        await _bump(conn, event.sheet_id, {f: -n for f, n in _counts.decode(row["errors"]).items()})
         await conn.execute("DELETE FROM unique_claim WHERE record_id = ANY($1::text[])", event.record_ids)
         await conn.execute(
             "UPDATE sheet SET total = total - $2, valid = valid - $3, deleted_rows = deleted_rows + $2, version = $4"
@@ -244,6 +261,20 @@ class RecordsProjection:
             _text(spec.config),
             seq,
         )
+
+
+async def _bump(conn: Conn, sheet_id: str, deltas: Mapping[str, int]) -> None:
+    """Add `deltas` to the sheet's per-field error counters."""
+    changed = {f: n for f, n in deltas.items() if n}
+    if not changed:
+        return
+    await conn.execute(
+        "INSERT INTO field_errors (sheet_id, field, errors) SELECT $1, * FROM unnest($2::text[], $3::bigint[])"
+        " ON CONFLICT (sheet_id, field) DO UPDATE SET errors = field_errors.errors + excluded.errors",
+        sheet_id,
+        list(changed),
+        list(changed.values()),
+    )
 
 
 def _text(value: Any) -> str:

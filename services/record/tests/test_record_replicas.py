@@ -1,0 +1,93 @@
+"""Two replicas of the record service write to one sheet at once: uniqueness and counts hold.
+
+Within one process a lock serialises a sheet's writes; across replicas only the append guard
+(the sheet's version as expected last subject sequence) does. Real NATS and Postgres.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import msgspec
+import pytest
+
+from record_service.application.context import Context
+from record_service.application.reads import ReadHandlers
+from record_service.application.writes import WriteHandlers
+from record_service.bootstrap import build
+from spaceport.contracts.blueprint import SheetConfig
+from spaceport.contracts.record import GetCounts, GetRecords, InsertRecords
+from spaceport.contracts.space import Principal
+from spaceport.contracts.workbook import SheetSpec, WorkbookCreated
+from spaceport.eventstore import AggregateRef
+from spaceport.runtime import ServiceRuntime
+from spaceport.settings import Settings
+from spaceport.testing.infra import InfraUrls
+
+CONFIG = msgspec.convert(
+    {"name": "People", "fields": [{"key": "email", "type": "string", "constraints": [{"type": "unique"}]}]},
+    SheetConfig,
+)
+PRINCIPAL = Principal(environment_id="us_env_t", kind="secret", actor="test")
+
+
+@pytest.fixture
+async def replicas(infra: InfraUrls, unique_name: str) -> AsyncIterator[list[tuple[ServiceRuntime, Context]]]:
+    admin = await asyncpg.connect(infra.database_url)
+    await admin.execute(f"CREATE DATABASE {unique_name}")
+    await admin.close()
+    base, _, _ = infra.database_url.rpartition("/")
+    settings = Settings(
+        service_name="record",
+        nats_url=infra.nats_url,
+        database_url=f"{base}/{unique_name}",
+        event_stream=f"T_{unique_name.upper()}",
+        event_prefix=f"e{unique_name}",
+        command_prefix=f"c{unique_name}",
+        otel_exporter="none",
+    )
+    built = [build(settings) for _ in range(2)]
+    for rt, _ in built:
+        await rt.start()
+    yield built
+    for rt, ctx in built:
+        await ctx.close()
+        await rt.stop()
+    admin = await asyncpg.connect(infra.database_url)
+    await admin.execute(f"DROP DATABASE {unique_name} WITH (FORCE)")
+    await admin.close()
+
+
+async def test_concurrent_inserts_on_two_replicas_keep_one_holder_per_value(
+    replicas: list[tuple[ServiceRuntime, Context]],
+) -> None:
+    (rt_a, ctx_a), (_, ctx_b) = replicas
+    created = WorkbookCreated(
+        workbook_id="us_wb_t",
+        space_id="us_sp_t",
+        environment_id="us_env_t",
+        name="W",
+        sheets=[SheetSpec(sheet_id="us_sh_t", slug="people", config=CONFIG)],
+    )
+    ref = AggregateRef(environment_id="us_env_t", space_id="us_sp_t", aggregate="workbook", aggregate_id="us_wb_t")
+    await rt_a.store.append(ref, [created], expected_version=0)
+
+    body = msgspec.json.encode([{"email": {"value": f"Shared{n}@x.io"}} for n in range(40)])
+
+    async def insert(ctx: Context) -> None:
+        for _ in range(3):
+            command = InsertRecords(principal=PRINCIPAL, sheet_id="us_sh_t", body=await ctx.claims.pack(body))
+            await WriteHandlers(ctx).insert(command)
+
+    await asyncio.gather(insert(ctx_a), insert(ctx_b))
+    await ctx_a.catch_up(10.0)
+    await ctx_b.catch_up(10.0)
+    reads = ReadHandlers(ctx_a)
+    counts = await reads.counts(GetCounts(sheet_id="us_sh_t"))
+    assert (counts.total, counts.valid, counts.error) == (240, 40, 200)
+    page = await reads.records(GetRecords(sheet_id="us_sh_t", page_size=1000))
+    records = msgspec.json.decode(await ctx_a.claims.unpack(page.records))
+    holders = [r["values"]["email"]["value"] for r in records if r["valid"]]
+    assert sorted(holders) == sorted({f"Shared{n}@x.io" for n in range(40)})

@@ -1,0 +1,257 @@
+"""Records through the HTTP API next to a raw binary COPY of the same rows, and read latencies.
+
+Runs the space, workbook and record services and the gateway as real processes on the bench's
+NATS and Postgres, creates a sheet with 8 fields (one unique, ~10% invalid numbers), inserts
+BENCH_RECORDS (default 1,000,000) records with `POST /v1/sheets/{id}/records` in batches of
+BENCH_RECORDS_BATCH (10,000), then times pages of 1,000 records (random page numbers) and
+`filter=error` pages. The ceiling is asyncpg `copy_records_to_table` of the same rows (cells as
+jsonb) into a table of the same shape, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+
+from spaceport.bench.harness import Bench, Figure, env_int
+from spaceport.devinfra.process import ManagedProcess, free_port, log_tail
+
+TITLE = "records: HTTP insert and reads vs. raw COPY"
+SERVICES = ("space", "workbook", "record", "gateway")
+FIELDS: list[dict[str, Any]] = [
+    {"key": "first", "type": "string"},
+    {"key": "last", "type": "string"},
+    {"key": "email", "type": "string", "constraints": [{"type": "unique"}]},
+    {"key": "age", "type": "number"},
+    {"key": "born", "type": "date"},
+    {"key": "tier", "type": "enum", "config": {"options": [{"value": "gold"}, {"value": "silver"}]}},
+    {"key": "active", "type": "boolean"},
+    {"key": "city", "type": "string"},
+]
+COPY_COLUMNS = (
+    "sheet_id",
+    "row_no",
+    "id",
+    "cells",
+    "metadata",
+    "valid",
+    "error_fields",
+    "commit_id",
+    "seq",
+    "updated_at",
+)
+_encoder = msgspec.json.Encoder()
+
+
+def row(i: int) -> dict[str, dict[str, Any]]:
+    return {
+        "first": {"value": f"First{i}"},
+        "last": {"value": f"Last{i % 977}"},
+        "email": {"value": f"user{i}@example.com"},
+        "age": {"value": "n/a" if i % 10 == 0 else str(18 + i % 60)},
+        "born": {"value": f"19{50 + i % 50}-0{1 + i % 9}-1{i % 10}"},
+        "tier": {"value": "gold" if i % 2 else "silver"},
+        "active": {"value": "yes" if i % 3 else "no"},
+        "city": {"value": f"City {i % 1000}"},
+    }
+
+
+def bodies(total: int, batch: int) -> list[bytes]:
+    return [
+        _encoder.encode([row(i) for i in range(start, min(start + batch, total))]) for start in range(0, total, batch)
+    ]
+
+
+async def urls(bench: Bench) -> tuple[str, str]:
+    nats_url = bench.nc.connected_url
+    assert nats_url is not None
+    async with bench.pool.acquire() as conn:
+        raw: Any = conn  # the harness keeps no DSN; asyncpg's connection knows where it is
+        host, port = raw._addr
+        params = raw._params
+    return f"nats://{nats_url.netloc}", f"postgresql://{params.user}@{host}:{port}/{params.database}"
+
+
+@contextlib.contextmanager
+def platform(nats_url: str, database_url: str) -> Iterator[tuple[str, str]]:
+    """(api base url, secret key) of the services needed for records, as real processes."""
+    port = free_port()
+    secret = "sk_bench_" + os.urandom(8).hex()
+    env = {
+        **os.environ,
+        "NATS_URL": nats_url,
+        "DATABASE_URL": database_url,
+        "GATEWAY_PORT": str(port),
+        "SPACEPORT_DEV_SECRET_KEY": secret,
+        "OTEL_TRACES_EXPORTER": "none",
+    }
+    logs = Path(tempfile.mkdtemp(prefix="spaceport-bench-records-"))
+    children = [
+        ManagedProcess.start(name, [sys.executable, "-m", f"{name}_service"], logs / f"{name}.log", env=env)
+        for name in SERVICES
+    ]
+    try:
+        _wait_up(f"http://127.0.0.1:{port}", children)
+        yield f"http://127.0.0.1:{port}/v1", secret
+    finally:
+        for child in children:
+            child.stop(10.0)
+
+
+def _wait_up(base: str, children: list[ManagedProcess], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in children:
+            if not child.is_running():
+                raise RuntimeError(f"{child.name} exited:\n{log_tail(child.log_path)}")
+        try:
+            with urllib.request.urlopen(f"{base}/v1/spaces", timeout=2):  # noqa: S310 - loopback
+                return
+        except urllib.error.HTTPError:
+            return  # the gateway answers (401 without a key); /health would probe S3, absent here
+        except OSError:
+            time.sleep(0.25)
+    raise RuntimeError("the services did not come up")
+
+
+async def copy_ceiling(bench: Bench, total: int) -> Figure:
+    """Binary COPY of rows shaped like the record table's, cells as jsonb."""
+    cells = [_encoder.encode(_stored(r)).decode() for r in (row(i) for i in range(min(total, 100_000)))]
+    at = datetime.now(UTC)
+    rows: list[tuple[Any, ...]] = [
+        ("us_sh_bench", i, f"us_rc_{i:012x}", cells[i % len(cells)], "{}", i % 10 != 0, [], "c", 1, at)
+        for i in range(total)
+    ]
+    schema = bench.schema("records_copy")
+    async with bench.pool.acquire() as conn:
+        await conn.execute(f"CREATE SCHEMA {schema}")
+        await conn.execute(
+            f"CREATE TABLE {schema}.record (sheet_id text, row_no bigint, id text, cells jsonb, metadata jsonb,"
+            " valid boolean, error_fields text[], commit_id text, seq bigint, updated_at timestamptz)"
+        )
+
+        async def copy() -> None:
+            for start in range(0, total, 10_000):
+                await conn.copy_records_to_table(
+                    "record", schema_name=schema, records=rows[start : start + 10_000], columns=COPY_COLUMNS
+                )
+
+        figure = await bench.measure(
+            "raw COPY of the same rows (binary, jsonb cells)", total, copy, unit="rows/s", raw=True
+        )
+        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    return figure
+
+
+def _stored(raw: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        k: {"value": v["value"], "valid": True, "messages": [], "updatedAt": "2026-01-01T00:00:00Z"}
+        for k, v in raw.items()
+    }
+
+
+async def retried(api: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST until the service behind `path` is up (services start in parallel)."""
+    for _ in range(120):
+        reply = await api.post(path, json=body)
+        if reply.status_code == 200:
+            found: dict[str, Any] = reply.json()["data"]
+            return found
+        await asyncio.sleep(0.25)
+    raise RuntimeError(f"POST {path} kept failing: {reply.text}")
+
+
+async def latencies(api: httpx.AsyncClient, path: str, params_list: list[dict[str, Any]]) -> tuple[float, float, float]:
+    """(p50 ms, p99 ms, total seconds) over sequential requests."""
+    times = []
+    began = time.perf_counter()
+    for params in params_list:
+        t = time.perf_counter()
+        reply = await api.get(path, params=params)
+        reply.raise_for_status()
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))], time.perf_counter() - began
+
+
+async def run(bench: Bench) -> list[Figure]:
+    total = env_int("BENCH_RECORDS", 1_000_000)
+    batch = env_int("BENCH_RECORDS_BATCH", 10_000)
+    samples = env_int("BENCH_RECORDS_SAMPLES", 200)
+    bench.progress(f"generating {total:,} records as {batch:,}-record JSON bodies ...")
+    payloads = bodies(total, batch)
+    ceiling = await copy_ceiling(bench, total)
+    nats_url, database_url = await urls(bench)
+    with platform(nats_url, database_url) as (api_url, secret):
+        headers = {"Authorization": f"Bearer {secret}"}
+        async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=600) as api:
+            space = (await retried(api, "/spaces", {"name": "bench"}))["id"]
+            sheets = [{"name": "People", "slug": "people", "fields": FIELDS}]
+            workbook = await retried(api, "/workbooks", {"name": "bench", "spaceId": space, "sheets": sheets})
+            sheet = workbook["sheets"][0]["id"]
+
+            async def insert() -> None:
+                for body in payloads:
+                    reply = await api.post(
+                        f"/sheets/{sheet}/records", content=body, headers={"Content-Type": "application/json"}
+                    )
+                    reply.raise_for_status()
+
+            inserted = await bench.measure(
+                f"POST /records, {batch:,} per request (validated, events, projected)",
+                total,
+                insert,
+                unit="rows/s",
+                ceilings=(ceiling.as_ceiling(),),
+            )
+            counts = (await api.get(f"/sheets/{sheet}/counts")).json()["data"]["counts"]
+            bench.progress(f"    counts: {counts}")
+            pages = max(1, total // 1000)
+            figures = [ceiling, inserted]
+            for label, extra, page_count in (
+                ("GET 1,000-record page, random pageNumber", {}, pages),
+                (
+                    "GET filter=error, 1,000-record page, random pageNumber",
+                    {"filter": "error"},
+                    max(1, counts["error"] // 1000),
+                ),
+                ("GET 1,000-record page, sequential pages", {}, pages),
+            ):
+                if "sequential" in label:
+                    params = [{"pageSize": 1000, "pageNumber": n + 1, **extra} for n in range(min(samples, pages))]
+                else:
+                    pick = random.Random(7)  # noqa: S311 - page numbers, not secrets
+                    params = [
+                        {"pageSize": 1000, "pageNumber": pick.randint(1, page_count), **extra} for _ in range(samples)
+                    ]
+                p50, p99, seconds = await latencies(api, f"/sheets/{sheet}/records", params)
+                bench.progress(f"{label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+                figures.append(
+                    Figure(label, len(params), seconds, unit="req/s", note=f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+                )
+            p50, p99, seconds = await latencies(api, f"/sheets/{sheet}/counts", [{}] * samples)
+            figures.append(
+                Figure("GET /counts", samples, seconds, unit="req/s", note=f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+            )
+    return figures
+
+
+if __name__ == "__main__":
+    from spaceport.bench.__main__ import main
+
+    sys.exit(main(["records"]))

@@ -1,0 +1,259 @@
+"""Records end to end: the official `flatfile` SDK and raw HTTP through every real service."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+from flatfile import CellValue, Flatfile, Record
+
+from spaceport.testing.platform import Platform
+
+CONTACTS: dict[str, Any] = {
+    "name": "Contacts",
+    "slug": "contacts",
+    "constraints": [{"type": "unique", "name": "person", "fields": ["name", "born"]}],
+    "fields": [
+        {"key": "name", "type": "string", "label": "Name", "constraints": [{"type": "required"}]},
+        {"key": "email", "type": "string", "constraints": [{"type": "unique"}]},
+        {"key": "age", "type": "number"},
+        {"key": "active", "type": "boolean"},
+        {"key": "born", "type": "date"},
+        {"key": "tier", "type": "enum", "config": {"options": [{"value": "gold"}, {"value": "silver"}]}},
+        {"key": "tags", "type": "string-list"},
+        {"key": "company", "type": "reference", "config": {"ref": "companies", "key": "name"}},
+    ],
+}
+COMPANIES: dict[str, Any] = {
+    "name": "Companies",
+    "slug": "companies",
+    "fields": [{"key": "name", "type": "string", "constraints": [{"type": "unique"}]}],
+}
+
+
+@pytest.fixture
+def api(platform: Platform) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {platform.secret_key}"}
+    with httpx.Client(base_url=platform.api, headers=headers, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def sdk(platform: Platform) -> Flatfile:
+    return Flatfile(token=platform.secret_key, base_url=platform.api)
+
+
+@pytest.fixture
+def sheets(api: httpx.Client) -> dict[str, str]:
+    """A fresh workbook (contacts + companies) in a fresh space: slug -> sheet id."""
+    space = api.post("/spaces", json={"name": "records"})
+    assert space.status_code == 200, space.text
+    body = {"name": "Import", "spaceId": space.json()["data"]["id"], "sheets": [COMPANIES, CONTACTS]}
+    workbook = api.post("/workbooks", json=body)
+    assert workbook.status_code == 200, workbook.text
+    return {s["slug"]: s["id"] for s in workbook.json()["data"]["sheets"]}
+
+
+def cell(value: Any) -> dict[str, Any]:
+    return {"value": value}
+
+
+def insert(api: httpx.Client, sheet_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    reply = api.post(f"/sheets/{sheet_id}/records", json=[{k: cell(v) for k, v in r.items()} for r in rows])
+    assert reply.status_code == 200, reply.text
+    data: dict[str, Any] = reply.json()["data"]
+    return data
+
+
+def counts(api: httpx.Client, sheet_id: str, **params: Any) -> dict[str, Any]:
+    reply = api.get(f"/sheets/{sheet_id}/counts", params=params)
+    assert reply.status_code == 200, reply.text
+    found: dict[str, Any] = reply.json()["data"]["counts"]
+    return found
+
+
+def test_sdk_insert_get_update_delete_and_counts(sdk: Flatfile, api: httpx.Client, sheets: dict[str, str]) -> None:
+    sheet = sheets["contacts"]
+    inserted = sdk.records.insert(
+        sheet,
+        request=[
+            {"name": CellValue(value="Ada"), "email": CellValue(value="ada@x.io"), "age": CellValue(value="36")},
+            {"name": CellValue(value="Bob"), "age": CellValue(value="abc")},
+        ],
+    )
+    assert inserted.data.commit_id is not None
+    assert inserted.data.commit_id.startswith("us_vr_")
+    ada, bob = inserted.data.records or []
+    assert ada.id.startswith("us_rc_")
+    assert ada.valid is True
+    assert ada.values["age"].value == 36
+    assert bob.valid is False
+    assert bob.values["age"].value == "abc"  # kept as sent, with an error
+    assert (bob.values["age"].messages or [])[0].type == "error"
+
+    page = sdk.records.get(sheet)
+    assert [r.id for r in page.data.records or []] == [ada.id, bob.id]
+    assert sdk.sheets.get_record_counts(sheet).data.counts.error == 1
+
+    sdk.records.update(sheet, request=[Record(id=bob.id, values={"age": CellValue(value=41)})])
+    fixed = sdk.records.get(sheet, ids=[bob.id]).data.records or []
+    assert fixed[0].values["age"].value == 41
+    assert fixed[0].valid is True
+    assert counts(api, sheet) == {"total": 2, "valid": 2, "error": 0, "errorsByField": {}}
+
+    sdk.records.delete(sheet, ids=[ada.id])
+    left = sdk.records.get(sheet).data.records or []
+    assert [r.id for r in left] == [bob.id]
+    assert counts(api, sheet)["total"] == 1
+
+
+def test_validation_per_field_type(api: httpx.Client, sheets: dict[str, str]) -> None:
+    sheet = sheets["contacts"]
+    insert(api, sheets["companies"], [{"name": "Acme"}])
+    rows = [
+        {"name": "A", "active": "yes", "born": "1990-02-03", "tier": "Gold", "tags": "a, b", "company": "Acme"},
+        {"name": "B", "active": "maybe", "born": "03/02/1990", "tier": "bronze", "company": "Nope"},
+        {"name": "", "born": "25/12/1990"},
+    ]
+    a, b, c = insert(api, sheet, rows)["records"]
+    assert a["valid"] is True, a
+    assert a["values"]["active"]["value"] is True
+    assert a["values"]["born"]["value"] == "1990-02-03"
+    assert a["values"]["tier"]["value"] == "gold"
+    assert a["values"]["tags"]["value"] == ["a", "b"]
+    sources = {k: [m["source"] for m in v["messages"]] for k, v in b["values"].items()}
+    assert sources["tier"] == ["invalid-option"]
+    assert sources["company"] == ["unlinked"]
+    assert sources["born"] == ["type-cast"]  # 03/02 is ambiguous
+    assert b["values"]["born"]["value"] == "03/02/1990"
+    assert sources["active"] == ["type-cast"]
+    assert c["values"]["born"]["value"] == "1990-12-25"
+    assert c["values"]["name"]["messages"][0]["source"] == "required-constraint"
+    by_field = counts(api, sheet)["errorsByField"]
+    assert by_field == {"tier": 1, "company": 1, "born": 1, "active": 1, "name": 1}
+    assert counts(api, sheet, byField="true")["byField"]["tier"] == {"total": 3, "valid": 2, "error": 1, "empty": 1}
+    lean = api.get(f"/sheets/{sheet}/records", params={"fields": "name,tier", "includeMessages": "false"})
+    first = lean.json()["data"]["records"][0]["values"]
+    assert set(first) == {"name", "tier"}
+    assert "messages" not in first["tier"]
+    cells = api.get(f"/sheets/{sheet}/cells", params={"fieldKey": "tier"}).json()["data"]["tier"]
+    assert {c["value"] for c in cells} == {"gold", "bronze", None}
+    assert counts(api, sheet, filter="error", filterField="tier") == {
+        "total": 1,
+        "valid": 0,
+        "error": 1,
+        "errorsByField": by_field,
+    }
+
+
+def test_bad_input_is_refused_whole(api: httpx.Client, sheets: dict[str, str]) -> None:
+    sheet = sheets["contacts"]
+    unknown = api.post(f"/sheets/{sheet}/records", json=[{"name": cell("x")}, {"nope": cell(1)}])
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"][0]["key"] == "nope"
+    huge = api.post(f"/sheets/{sheet}/records", json=[{"name": cell("x" * 70_000)}])
+    assert huge.status_code == 400
+    assert api.post(f"/sheets/{sheet}/records", content=b"[{").status_code == 400
+    assert api.get(f"/sheets/{sheet}/records", params={"filter": "bogus"}).status_code == 400
+    assert api.get(f"/sheets/{sheet}/records", params={"sortField": "nope"}).status_code == 400
+    assert api.get(f"/sheets/{sheet}/records", params={"pageSize": 0}).status_code == 400
+    assert api.get(f"/sheets/{sheet}/records", params={"q": 'name like "%a%"'}).status_code == 400
+    assert api.get("/sheets/us_sh_missing/records").status_code == 404
+    assert counts(api, sheet)["total"] == 0  # nothing half-written
+
+
+def test_unique_holds_under_concurrent_inserts(platform: Platform, sheets: dict[str, str]) -> None:
+    sheet = sheets["contacts"]
+    headers = {"Authorization": f"Bearer {platform.secret_key}"}
+
+    def one(i: int) -> list[dict[str, Any]]:
+        rows = [{"name": cell(f"p{i}-{n}"), "email": cell(f"shared{n}@x.io")} for n in range(50)]
+        with httpx.Client(base_url=platform.api, headers=headers, timeout=60) as client:
+            reply = client.post(f"/sheets/{sheet}/records", json=rows)
+            assert reply.status_code == 200, reply.text
+            records: list[dict[str, Any]] = reply.json()["data"]["records"]
+            return records
+
+    with ThreadPoolExecutor(4) as pool:
+        batches = list(pool.map(one, range(4)))
+    holders = [r for batch in batches for r in batch if r["values"]["email"]["valid"]]
+    assert len(holders) == 50  # exactly one holder per email
+    assert len({r["values"]["email"]["value"] for r in holders}) == 50
+    with httpx.Client(base_url=platform.api, headers=headers) as client:
+        assert counts(client, sheet) == {"total": 200, "valid": 50, "error": 150, "errorsByField": {"email": 150}}
+
+
+def test_commit_time_travel_and_since(api: httpx.Client, sheets: dict[str, str]) -> None:
+    sheet = sheets["contacts"]
+    first = insert(api, sheet, [{"name": "Old"}, {"name": "Other"}])
+    old, other = first["records"]
+    updated = api.put(f"/sheets/{sheet}/records", json=[{"id": old["id"], "values": {"name": {"value": "New"}}}])
+    assert updated.status_code == 200, updated.text
+    second = updated.json()["data"]["versionId"]
+    third = insert(api, sheet, [{"name": "Later"}])
+    at_first = api.get(f"/sheets/{sheet}/records", params={"commitId": first["commitId"]}).json()["data"]["records"]
+    assert {r["id"]: r["values"]["name"]["value"] for r in at_first} == {old["id"]: "Old", other["id"]: "Other"}
+    at_second = api.get(f"/sheets/{sheet}/records", params={"commitId": second}).json()["data"]["records"]
+    assert [(r["id"], r["values"]["name"]["value"]) for r in at_second] == [(old["id"], "New")]
+    since = api.get(f"/sheets/{sheet}/records", params={"sinceCommitId": second}).json()["data"]["records"]
+    assert sorted(r["id"] for r in since) == sorted([old["id"], third["records"][0]["id"]])
+    commits = api.get(f"/sheets/{sheet}/commits").json()["data"]
+    assert [c["id"] for c in commits] == [third["commitId"], second, first["commitId"]]
+    assert api.get(f"/commits/{second}").json()["data"]["sheetId"] == sheet
+
+
+def test_gzip_bulk_insert_paging_filters_and_csv(sdk: Flatfile, api: httpx.Client, sheets: dict[str, str]) -> None:
+    sheet = sheets["contacts"]
+    rows = [{"name": cell(f"n{i}"), "age": cell("x" if i % 10 == 0 else i)} for i in range(12_000)]
+    body = gzip.compress(json.dumps(rows).encode())
+    reply = api.post(
+        f"/sheets/{sheet}/records",
+        content=body,
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
+    assert reply.status_code == 200, reply.text[:500]
+    assert len(reply.json()["data"]["records"]) == 12_000
+    commit = reply.json()["data"]["commitId"]
+    at_commit = [
+        api.get(f"/sheets/{sheet}/records", params={"commitId": commit, "pageNumber": n}).json()["data"]["records"]
+        for n in (1, 2)
+    ]
+    assert [len(p) for p in at_commit] == [10_000, 2_000]
+    assert at_commit[1][-1]["values"]["name"]["value"] == "n11999"
+    assert counts(api, sheet) == {"total": 12_000, "valid": 10_800, "error": 1_200, "errorsByField": {"age": 1_200}}
+
+    page3 = api.get(f"/sheets/{sheet}/records", params={"pageSize": 1000, "pageNumber": 3}).json()["data"]
+    assert [r["values"]["name"]["value"] for r in page3["records"]][:2] == ["n2000", "n2001"]
+    errors = api.get(f"/sheets/{sheet}/records", params={"filter": "error", "pageSize": 100, "pageNumber": 2})
+    names = [r["values"]["name"]["value"] for r in errors.json()["data"]["records"]]
+    assert names[:2] == ["n1000", "n1010"]
+    found = api.get(f"/sheets/{sheet}/records", params={"searchValue": '"n11999"', "searchField": "name"})
+    assert [r["values"]["name"]["value"] for r in found.json()["data"]["records"]] == ["n11999"]
+
+    first_ids = [r["id"] for r in page3["records"][:5]]
+    deleted = sdk.records.delete(sheet, ids=first_ids).data
+    assert deleted is not None
+    assert deleted.success
+    page3_after = api.get(f"/sheets/{sheet}/records", params={"pageSize": 1000, "pageNumber": 3}).json()["data"]
+    assert page3_after["records"][0]["values"]["name"]["value"] == "n2005"
+
+    fixed = api.put(
+        f"/sheets/{sheet}/find-replace",
+        params={"filter": "error"},
+        json={"fieldKey": "age", "find": '"x"', "replace": 7},
+    )
+    assert fixed.status_code == 200, fixed.text
+    assert counts(api, sheet)["error"] == 0
+
+    text = b"".join(sdk.sheets.get_records_as_csv(sheet)).decode()
+    table = list(csv.reader(io.StringIO(text)))
+    assert table[0][:3] == ["Name", "email", "age"]
+    assert len(table) == 1 + 12_000 - 5
+    assert table[1][:3] == ["n0", "", "7"]
