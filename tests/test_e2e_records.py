@@ -257,3 +257,130 @@ def test_gzip_bulk_insert_paging_filters_and_csv(sdk: Flatfile, api: httpx.Clien
     assert table[0][:3] == ["Name", "email", "age"]
     assert len(table) == 1 + 12_000 - 5
     assert table[1][:3] == ["n0", "", "7"]
+
+
+def records_by_id(api: httpx.Client, sheet_id: str) -> dict[str, dict[str, Any]]:
+    reply = api.get(f"/sheets/{sheet_id}/records")
+    assert reply.status_code == 200, reply.text
+    return {r["id"]: r for r in reply.json()["data"]["records"]}
+
+
+def unique_sources(record: dict[str, Any]) -> dict[str, list[str]]:
+    return {
+        k: [m["source"] for m in v.get("messages", []) if m["source"] == "unique-constraint"]
+        for k, v in record["values"].items()
+        if any(m["source"] == "unique-constraint" for m in v.get("messages", []))
+    }
+
+
+def test_unique_heals_when_the_holder_is_deleted_or_changes(api: httpx.Client, sheets: dict[str, str]) -> None:
+    sheet = sheets["contacts"]
+    a, b, c = insert(
+        api,
+        sheet,
+        [{"name": "A", "email": "x@x.io"}, {"name": "B", "email": "X@x.io"}, {"name": "C", "email": "x@x.io"}],
+    )["records"]
+    assert (a["valid"], b["valid"], c["valid"]) == (True, False, False)
+    assert counts(api, sheet) == {"total": 3, "valid": 1, "error": 2, "errorsByField": {"email": 2}}
+
+    # Deleting the holder: the first remaining duplicate (insertion order) becomes the holder.
+    assert api.delete(f"/sheets/{sheet}/records", params={"ids": a["id"]}).status_code == 200
+    now = records_by_id(api, sheet)
+    assert now[b["id"]]["valid"] is True
+    assert unique_sources(now[b["id"]]) == {}
+    assert now[c["id"]]["valid"] is False
+    assert unique_sources(now[c["id"]]) == {"email": ["unique-constraint"]}
+    assert counts(api, sheet) == {"total": 2, "valid": 1, "error": 1, "errorsByField": {"email": 1}}
+
+    # The holder changes its value: the waiting duplicate takes the old one, in the same commit.
+    moved = api.put(f"/sheets/{sheet}/records", json=[{"id": b["id"], "values": {"email": {"value": "y@x.io"}}}])
+    assert moved.status_code == 200, moved.text
+    commit = moved.json()["data"]["commitId"]
+    now = records_by_id(api, sheet)
+    assert now[b["id"]]["valid"] is True
+    assert now[c["id"]]["valid"] is True
+    assert now[c["id"]]["commitId"] == commit
+    at_commit = api.get(f"/sheets/{sheet}/records", params={"commitId": commit}).json()["data"]["records"]
+    assert sorted(r["id"] for r in at_commit) == sorted([b["id"], c["id"]])
+    assert counts(api, sheet) == {"total": 2, "valid": 2, "error": 0, "errorsByField": {}}
+
+    # A write taking a value back while the other record still holds it is flagged again.
+    back = api.put(f"/sheets/{sheet}/records", json=[{"id": b["id"], "values": {"email": {"value": "X@X.io"}}}])
+    assert back.status_code == 200, back.text
+    assert records_by_id(api, sheet)[b["id"]]["valid"] is False
+    assert counts(api, sheet) == {"total": 2, "valid": 1, "error": 1, "errorsByField": {"email": 1}}
+
+
+def test_composite_unique_heals_when_one_field_of_the_holder_changes(api: httpx.Client, sheets: dict[str, str]) -> None:
+    sheet = sheets["contacts"]
+    first, second = insert(api, sheet, [{"name": "P", "born": "2000-01-02"}, {"name": "p", "born": "2000-01-02"}])[
+        "records"
+    ]
+    assert second["valid"] is False
+    assert unique_sources(second) == {"name": ["unique-constraint"], "born": ["unique-constraint"]}
+    assert counts(api, sheet)["errorsByField"] == {"name": 1, "born": 1}
+    # An update of another field of the flagged record keeps it flagged (decided again, not doubled).
+    again = api.put(f"/sheets/{sheet}/records", json=[{"id": second["id"], "values": {"age": {"value": 3}}}])
+    assert again.status_code == 200, again.text
+    assert unique_sources(records_by_id(api, sheet)[second["id"]]) == {
+        "name": ["unique-constraint"],
+        "born": ["unique-constraint"],
+    }
+    changed = api.put(
+        f"/sheets/{sheet}/records", json=[{"id": first["id"], "values": {"born": {"value": "2001-01-02"}}}]
+    )
+    assert changed.status_code == 200, changed.text
+    now = records_by_id(api, sheet)
+    assert now[second["id"]]["valid"] is True
+    assert unique_sources(now[second["id"]]) == {}
+    assert counts(api, sheet) == {"total": 2, "valid": 2, "error": 0, "errorsByField": {}}
+
+
+def test_readonly_sheets_and_fields_bind_guests_not_secret_keys(api: httpx.Client, platform: Platform) -> None:
+    space = api.post("/spaces", json={"name": "readonly"}).json()["data"]
+    people = {
+        "name": "People",
+        "slug": "people",
+        "fields": [{"key": "name", "type": "string"}, {"key": "code", "type": "string", "readonly": True}],
+    }
+    locked = {"name": "Locked", "slug": "locked", "readonly": True, "fields": [{"key": "name", "type": "string"}]}
+    workbook = api.post("/workbooks", json={"name": "R", "spaceId": space["id"], "sheets": [people, locked]})
+    assert workbook.status_code == 200, workbook.text
+    ids = {s["slug"]: s["id"] for s in workbook.json()["data"]["sheets"]}
+    guest = {"environmentId": space["environmentId"], "email": "ro@x.io", "name": "R"}
+    created = api.post("/guests", json=[{**guest, "spaces": [{"id": space["id"], "role": "editor"}]}])
+    assert created.status_code == 200, created.text
+    token = api.get(f"/guests/{created.json()['data'][0]['id']}/token", params={"spaceId": space["id"]})
+    as_guest = {"Authorization": f"Bearer {token.json()['data']['token']}"}
+
+    # A secret key (listeners, hooks) may write readonly fields and sheets.
+    (row,) = insert(api, ids["people"], [{"name": "a", "code": "C1"}])["records"]
+    (locked_row,) = insert(api, ids["locked"], [{"name": "x"}])["records"]
+    with httpx.Client(base_url=platform.api, headers=as_guest, timeout=60) as guest_api:
+        people_records = f"/sheets/{ids['people']}/records"
+        ok = guest_api.put(people_records, json=[{"id": row["id"], "values": {"name": {"value": "b"}}}])
+        assert ok.status_code == 200, ok.text
+        same = guest_api.put(people_records, json=[{"id": row["id"], "values": {"code": {"value": "C1"}}}])
+        assert same.status_code == 200, same.text  # not a change
+        refused = [
+            guest_api.put(people_records, json=[{"id": row["id"], "values": {"code": {"value": "C2"}}}]),
+            guest_api.post(people_records, json=[{"name": {"value": "n"}, "code": {"value": "C3"}}]),
+            guest_api.put(
+                f"/sheets/{ids['people']}/find-replace", json={"fieldKey": "code", "find": "C", "replace": "D"}
+            ),
+            guest_api.post(f"/sheets/{ids['locked']}/records", json=[{"name": {"value": "y"}}]),
+            guest_api.put(
+                f"/sheets/{ids['locked']}/records", json=[{"id": locked_row["id"], "values": {"name": {"value": "z"}}}]
+            ),
+            guest_api.delete(f"/sheets/{ids['locked']}/records", params={"ids": locked_row["id"]}),
+        ]
+        assert [r.status_code for r in refused] == [403] * 6, [r.text for r in refused]
+        assert "readonly" in refused[0].json()["errors"][0]["message"]
+        assert "readonly" in refused[3].json()["errors"][0]["message"]
+        allowed = guest_api.post(people_records, json=[{"name": {"value": "n"}}])
+        assert allowed.status_code == 200, allowed.text
+        assert guest_api.get(f"/sheets/{ids['locked']}/records").status_code == 200
+    now = {r["id"]: r for r in api.get(f"/sheets/{ids['people']}/records").json()["data"]["records"]}
+    assert now[row["id"]]["values"]["code"]["value"] == "C1"
+    assert now[row["id"]]["values"]["name"]["value"] == "b"
+    assert counts(api, ids["locked"])["total"] == 1

@@ -273,3 +273,69 @@ def test_the_flatfile_sdk_speaks_to_workbooks_and_sheets(platform: Platform, api
     assert succeeded(client.sheets.delete(contacts_id))
     assert succeeded(client.workbooks.delete(workbook.id))
     assert client.workbooks.list(space_id=space_id).data == []
+
+
+def test_a_space_counts_its_workbooks(api: httpx.Client) -> None:
+    """Read-your-writes: the workbook create/delete answers once the space read model has it too."""
+    space_id = new_space(api)
+    before = api.get(f"/spaces/{space_id}").json()["data"]
+    assert before["workbooksCount"] == 0
+    first = create(api, space_id).json()["data"]
+    create(api, space_id, name="Second")
+    space = api.get(f"/spaces/{space_id}").json()["data"]
+    assert space["workbooksCount"] == 2
+    assert space["lastActivityAt"] >= before["lastActivityAt"]
+    assert space["filesCount"] == 0  # until the file service exists
+    assert api.delete(f"/workbooks/{first['id']}").status_code == 200
+    assert api.get(f"/spaces/{space_id}").json()["data"]["workbooksCount"] == 1
+    assert [
+        s["workbooksCount"] for s in api.get("/spaces", params={"pageSize": 1000}).json()["data"] if s["id"] == space_id
+    ] == [1]
+
+
+def test_sheets_carry_record_counts(api: httpx.Client) -> None:
+    workbook = create(api, new_space(api)).json()["data"]
+    zero = {"total": 0, "valid": 0, "error": 0}
+    assert [s["recordCounts"] for s in workbook["sheets"]] == [zero, zero]
+    companies, contacts = (s["id"] for s in workbook["sheets"])
+    rows = [{"name": {"value": "Acme"}, "size": {"value": 3}}, {"name": {"value": "Beta"}, "size": {"value": "x"}}]
+    assert api.post(f"/sheets/{companies}/records", json=rows).status_code == 200
+    counts = {"total": 2, "valid": 1, "error": 1}
+    assert api.get(f"/sheets/{companies}").json()["data"]["recordCounts"] == counts
+    listed = api.get("/sheets", params={"workbookId": workbook["id"]}).json()["data"]
+    assert [s["recordCounts"] for s in listed] == [counts, zero]
+    fetched = api.get(f"/workbooks/{workbook['id']}").json()["data"]
+    assert [s["recordCounts"] for s in fetched["sheets"]] == [counts, zero]
+    in_list = api.get("/workbooks", params={"spaceId": workbook["spaceId"]}).json()["data"]
+    assert [s["recordCounts"] for s in in_list[0]["sheets"]] == [counts, zero]
+    renamed = api.patch(f"/sheets/{contacts}", json={"name": "People"}).json()["data"]
+    assert renamed["recordCounts"] == zero
+
+
+def test_workbook_commits_merge_the_commits_of_its_sheets(api: httpx.Client, platform: Platform) -> None:
+    workbook = create(api, new_space(api)).json()["data"]
+    companies, contacts = (s["id"] for s in workbook["sheets"])
+    assert api.get(f"/workbooks/{workbook['id']}/commits").json() == {"data": []}
+    first = api.post(f"/sheets/{companies}/records", json=[{"name": {"value": "Acme"}}]).json()["data"]
+    second = api.post(f"/sheets/{contacts}/records", json=[{"email": {"value": "a@b.c"}}]).json()["data"]
+    reply = api.get(f"/workbooks/{workbook['id']}/commits")
+    assert reply.status_code == 200, reply.text
+    commits = reply.json()["data"]
+    assert [(c["id"], c["sheetId"]) for c in commits] == [
+        (second["commitId"], contacts),
+        (first["commitId"], companies),
+    ]
+    assert all(c["createdBy"] and c["createdAt"] for c in commits)
+    assert api.get(f"/workbooks/{workbook['id']}/commits", params={"completed": "true"}).json() == {"data": []}
+    assert len(api.get(f"/workbooks/{workbook['id']}/commits", params={"completed": "false"}).json()["data"]) == 2
+    assert api.get(f"/sheets/{companies}/commits").json()["data"][0]["id"] == first["commitId"]
+    assert api.get("/workbooks/us_wb_nope/commits").status_code == 404
+
+    client = Flatfile(token=platform.secret_key, base_url=platform.api)
+    listed = client.workbooks.get_workbook_commits(workbook["id"]).data
+    assert [c.id for c in listed] == [second["commitId"], first["commitId"]]
+    assert listed[0].sheet_id == contacts
+    assert [c.id for c in client.sheets.get_sheet_commits(companies).data] == [first["commitId"]]
+    sheet = client.sheets.get(companies).data
+    assert sheet.record_counts is not None
+    assert (sheet.record_counts.total, sheet.record_counts.valid, sheet.record_counts.error) == (1, 1, 0)

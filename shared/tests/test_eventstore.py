@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from counter import EVENTS, FOLDER, CounterIncremented, CounterReset, increment
@@ -173,3 +174,54 @@ async def test_load_of_large_events_pages_by_bytes(store: EventStore) -> None:
     for _ in range(12):
         await store.append(ref, big, expected_version=None)
     assert FOLDER.fold(await store.load(ref)).value == 60
+
+
+async def test_append_at_conflict_is_refused_without_reading_the_aggregate(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ref = counter()
+    first = await store.append_at(ref, [CounterIncremented(by=1)], expected_version=0)
+    await store.append_at(ref, [CounterIncremented(by=2)], expected_version=first.last_seq)
+
+    def no_reads(*_: object, **__: object) -> None:
+        raise AssertionError("a conflict of fresh events must not read the stream")
+
+    monkeypatch.setattr(store, "read", no_reads)
+    monkeypatch.setattr(store, "load", no_reads)
+    with pytest.raises(ConcurrencyError):
+        await store.append_at(ref, [CounterIncremented(by=3)], expected_version=first.last_seq)
+
+
+async def test_append_at_recognises_a_lost_ack_reading_only_after_the_guard(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """History of 50 events; the retry of a landed (ack lost) append reads only what follows its guard."""
+    ref = counter()
+    for n in range(50):
+        await store.append(ref, [CounterIncremented(by=n)], expected_version=None)
+    version = (await store.load(ref)).version
+    context = AppendContext(idempotency_key="append-at-lost-ack")
+    events = [CounterIncremented(by=1), CounterReset()]
+    landed = await store.append_at(ref, events, expected_version=version, context=context)
+    await store.append(ref, [CounterIncremented(by=9)], expected_version=None)  # someone else, later
+
+    read = store.read
+    reads: list[tuple[int, int]] = []
+
+    def counting(filter_subject: str, *, from_seq: int = 1, batch: int = 1000) -> Any:
+        reads.append((from_seq, batch))
+        return read(filter_subject, from_seq=from_seq, batch=batch)
+
+    def no_load(*_: object) -> None:
+        raise AssertionError("the aggregate must not be loaded")
+
+    monkeypatch.setattr(store, "read", counting)
+    monkeypatch.setattr(store, "load", no_load)
+    retried = await store.append_at(ref, events, expected_version=version, context=context)
+    assert retried.duplicate
+    assert (retried.first_seq, retried.last_seq) == (landed.first_seq, landed.last_seq)
+    assert reads == [(version + 1, 3)]
+
+    other = AppendContext(idempotency_key="append-at-never-landed")
+    with pytest.raises(ConcurrencyError):
+        await store.append_at(ref, [CounterReset()], expected_version=version, context=other)

@@ -218,3 +218,27 @@ async def test_two_replicas_share_a_projection_without_losing_or_repeating_event
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_a_changed_filter_recreates_the_consumer_from_the_checkpoint(
+    store: EventStore, pool: asyncpg.Pool, unique_name: str
+) -> None:
+    """A release that folds a new kind of event widens the filter of an existing durable consumer."""
+    totals = Totals(f"p_{unique_name}", store.prefix)
+    runner = ProjectionRunner(store, pool, totals)
+    await runner.start()
+    last = (await store.append(ref("c"), [CounterIncremented(by=2)], expected_version=None)).last_seq
+    assert await runner.wait_for(last, timeout=20)
+    await runner.stop()
+
+    totals.filter_subjects = [*totals.filter_subjects, f"{store.prefix}.*.other.>"]
+    widened = ProjectionRunner(store, pool, totals)
+    await widened.start()
+    try:
+        info = await store.js.consumer_info(store.stream, widened.consumer_name)
+        assert sorted(info.config.filter_subjects or []) == sorted(totals.filter_subjects)
+        last = (await store.append(ref("c"), [CounterIncremented(by=3)], expected_version=None)).last_seq
+        assert await widened.wait_for(last, timeout=20)
+        assert await rows(pool, widened.schema) == [("c", 5, 2)]  # nothing replayed twice
+    finally:
+        await widened.stop()

@@ -122,6 +122,27 @@ def test_composite_unique_constraint() -> None:
     assert set(checked[1].error_fields) == {"name", "born"}
 
 
+def test_duplicates_record_what_they_wait_for_and_heal_when_freed() -> None:
+    rows: list[dict[str, domain.CellInput]] = [{"name": "a", "email": "x@y"}, {"name": "b", "email": "X@y"}]
+    holder, waiter = domain.apply_uniques(SCHEMA.uniques, domain.build_inserts(SCHEMA, rows, NOW), lambda _: {})
+    assert waiter.waits == {"email": "x@y"}
+    assert holder.waits == {}
+    # holder changes its email: its claim is freed; an unchanged claim is not
+    moved = domain.build_updates(
+        SCHEMA, [domain.UpdateItem(id=holder.id, values={"email": "new@y"})], {holder.id: holder}, NOW
+    )[0]
+    held = [(holder.id, "email", "x@y"), (holder.id, "constraint:person", "a\x1f")]
+    assert domain.released_claims(SCHEMA.uniques, held, [moved]) == [("email", "x@y")]
+    assert domain.released_claims(SCHEMA.uniques, held, []) == sorted(
+        [("email", "x@y"), ("constraint:person", "a\x1f")]
+    )
+    stripped = domain.strip_uniques(waiter)
+    assert stripped.valid and stripped.waits == {}
+    assert stripped.values["email"].messages == []
+    healed = domain.apply_uniques(SCHEMA.uniques, [stripped], lambda _: {})[0]
+    assert healed.valid and healed.claims["email"] == "x@y"
+
+
 def test_a_commit_is_record_events_of_bounded_size_then_commit_created() -> None:
     records = [StoredRecord(id=f"us_rc_{i}", values={}) for i in range(2_500)]
     scope = {"sheet_id": "us_sh_1", "workbook_id": "us_wb_1", "space_id": "us_sp_1", "commit_id": "us_vr_1"}

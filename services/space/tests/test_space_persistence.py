@@ -30,6 +30,8 @@ from spaceport.contracts.space import (
     SpacePage,
     UpdateSpace,
 )
+from spaceport.contracts.workbook import WorkbookCreated, WorkbookDeleted, WorkbookUpdated
+from spaceport.eventstore import AggregateRef
 from spaceport.runtime import ServiceRuntime
 from spaceport.settings import Settings
 from spaceport.testing.infra import InfraUrls
@@ -105,9 +107,23 @@ async def _populate(handlers: SpaceHandlers) -> tuple[str, list[str]]:
         )
     )
     await handlers.guests.delete(DeleteGuest(principal=who, environment_id=env_id, guest_id=invited.guest_ids[1]))
+    await _workbook_events(handlers, env_id, spaces[0])
     rotated = await handlers.environments.rotate(RotateKeys(actor="us_key_test", environment_id=env_id))
     await handlers.runtime.wait_for(rotated.position)
     return env_id, spaces
+
+
+async def _workbook_events(handlers: SpaceHandlers, env_id: str, space_id: str) -> None:
+    """What the workbook service would append: two workbooks created, one renamed, one deleted."""
+    for workbook_id in ("us_wb_persist1", "us_wb_persist2"):
+        ref = AggregateRef(environment_id=env_id, space_id=space_id, aggregate="workbook", aggregate_id=workbook_id)
+        created = WorkbookCreated(workbook_id=workbook_id, space_id=space_id, environment_id=env_id, name="wb")
+        await handlers.runtime.store.append(ref, [created], expected_version=0)
+    await handlers.runtime.store.append(
+        ref,
+        [WorkbookUpdated(workbook_id="us_wb_persist2", name="x"), WorkbookDeleted(workbook_id="us_wb_persist2")],
+        expected_version=None,
+    )
 
 
 async def _snapshot(db: asyncpg.Connection, schema: str) -> dict[str, list[tuple[object, ...]]]:
@@ -131,6 +147,8 @@ async def test_spaces_survive_a_restart(settings: Settings) -> None:
         assert await handlers.spaces.list_spaces(query) == before
         assert await handlers.spaces.get(GetSpace(environment_id=env_id, space_id=spaces[0])) == first
         assert first.name == "renamed"
+        assert first.workbooks_count == 1  # two created, one deleted
+        assert first.last_activity_at is not None and first.last_activity_at > first.created_at
         assert [s.id for s in before.data] == [spaces[0]]  # 1 archived, 2 deleted
         archived = await handlers.spaces.list_spaces(ListSpaces(environment_id=env_id, archived=True))
         assert [s.id for s in archived.data] == [spaces[1]]

@@ -168,20 +168,55 @@ class EventStore:
             raise ValueError("append needs at least one event")
         if len(events) > MAX_ATOMIC_BATCH:
             raise ValueError(f"at most {MAX_ATOMIC_BATCH} events per atomic append")
-        envelopes = self.envelopes(ref, events, context or AppendContext())
+        return await self._append(ref, events, expected_version, context or AppendContext())
+
+    async def append_at(
+        self,
+        ref: AggregateRef,
+        events: Sequence[Event],
+        *,
+        expected_version: int,
+        context: AppendContext | None = None,
+    ) -> AppendResult:
+        """Append `events` atomically only if `ref`'s last event is still at `expected_version`.
+
+        The guarded append for aggregates with a long history whose state is not folded from
+        their events (a sheet's records: the caller decided against a read model at that
+        version). `expected_version` is the stream sequence of the aggregate's last event
+        (0 = it has none). Raises ConcurrencyError when another writer appended in between;
+        the caller decides again. It never reads the aggregate's history: on a conflict it looks
+        for its own first event only when that event can have landed (an idempotency key, or
+        an earlier attempt of this call whose ack was lost), and only among the events after
+        `expected_version`; found, it returns that earlier append with `duplicate=True`.
+        """
+        if not events:
+            raise ValueError("append needs at least one event")
+        if len(events) > MAX_ATOMIC_BATCH:
+            raise ValueError(f"at most {MAX_ATOMIC_BATCH} events per atomic append")
+        return await self._append(ref, events, expected_version, context or AppendContext())
+
+    async def _append(
+        self, ref: AggregateRef, events: Sequence[Event], expected_version: int | None, context: AppendContext
+    ) -> AppendResult:
+        envelopes = self.envelopes(ref, events, context)
         messages = [(self.subject_for(ref, env.type), encode(env), env.id) for env in envelopes]
         headers = self._concurrency_headers(ref, expected_version)
+        # Random event ids (no idempotency key) can only be in the stream if a publish of this
+        # very call timed out after landing.
+        maybe_landed = context.idempotency_key is not None
         with telemetry.span("eventstore.append", {"events": len(events), "aggregate": ref.aggregate_id}):
             for attempt in range(3):
                 try:
                     return await self._publish(messages, headers)
                 except (TimeoutError, nats.errors.TimeoutError):
+                    maybe_landed = True
                     if attempt == 2:
                         raise ServiceUnavailableError("the event store did not answer; retry") from None
                 except ConcurrencyError:
-                    landed = await self._find_landed(ref, [env.id for env in envelopes])
-                    if landed is not None:
-                        return landed
+                    if maybe_landed:
+                        landed = await self._find_landed(ref, [env.id for env in envelopes], expected_version)
+                        if landed is not None:
+                            return landed
                     raise
         raise AssertionError("unreachable")
 
@@ -227,12 +262,29 @@ class EventStore:
         last_seq = int(ack["seq"])
         return AppendResult(first_seq=last_seq - last + 1, last_seq=last_seq, event_ids=[m[2] for m in messages])
 
-    async def _find_landed(self, ref: AggregateRef, event_ids: list[str]) -> AppendResult | None:
-        loaded = await self.load(ref)
-        found = {e.event_id: e.seq for e in loaded.events if e.event_id in set(event_ids)}
+    async def _find_landed(
+        self, ref: AggregateRef, event_ids: list[str], expected_version: int | None
+    ) -> AppendResult | None:
+        """An earlier landing of these events (a lost ack), read from the stream.
+
+        Guarded by `expected_version`, they can only be the aggregate's first events after it:
+        the read starts there and stops at the first event that is not one of them, so it costs
+        one Direct Get, not the aggregate's history. Unguarded, the aggregate is searched.
+        """
+        filter_subject = subjects.aggregate_filter(self.prefix, ref.scope_id, ref.aggregate, ref.aggregate_id)
+        wanted = set(event_ids)
+        found: dict[str, int] = {}
+        batch = len(event_ids) + 1 if expected_version is not None else READ_BATCH
+        async for event in self.read(filter_subject, from_seq=(expected_version or 0) + 1, batch=batch):
+            if event.event_id in wanted:
+                found[event.event_id] = event.seq
+                if len(found) == len(wanted):
+                    break
+            elif found or expected_version is not None:
+                break  # an atomic batch is contiguous; after the guard, another writer's event
         if event_ids[0] not in found:
             return None
-        seqs = [found[i] for i in event_ids if i in found]
+        seqs = list(found.values())
         return AppendResult(first_seq=min(seqs), last_seq=max(seqs), event_ids=event_ids, duplicate=True)
 
     # ---- read ---------------------------------------------------------------------------
@@ -259,28 +311,31 @@ class EventStore:
                 return
             yield event
 
-    async def read(self, filter_subject: str, *, from_seq: int = 1) -> AsyncIterator[StoredEvent]:
-        """Events whose subject matches `filter_subject`, from `from_seq` on, in stream order."""
+    async def read(
+        self, filter_subject: str, *, from_seq: int = 1, batch: int = READ_BATCH
+    ) -> AsyncIterator[StoredEvent]:
+        """Events whose subject matches `filter_subject`, from `from_seq` on, in stream order
+        (fetched `batch` events per Direct Get)."""
         seq = from_seq
         while True:
-            batch, pending = await self._direct_batch(filter_subject, seq)
-            for event in batch:
+            found, pending = await self._direct_batch(filter_subject, seq, batch)
+            for event in found:
                 yield event
-            if not batch or pending == 0:
+            if not found or pending == 0:
                 return
-            seq = batch[-1].seq + 1
+            seq = found[-1].seq + 1
 
     async def last_seq(self) -> int:
         info = await self.js.stream_info(self.stream)
         return int(info.state.last_seq)
 
-    async def _direct_batch(self, filter_subject: str, seq: int) -> tuple[list[StoredEvent], int]:
+    async def _direct_batch(
+        self, filter_subject: str, seq: int, batch: int = READ_BATCH
+    ) -> tuple[list[StoredEvent], int]:
         inbox = self.nc.new_inbox()
         sub = await self.nc.subscribe(inbox)
         try:
-            request = encode(
-                {"seq": seq, "next_by_subj": filter_subject, "batch": READ_BATCH, "max_bytes": READ_MAX_BYTES}
-            )
+            request = encode({"seq": seq, "next_by_subj": filter_subject, "batch": batch, "max_bytes": READ_MAX_BYTES})
             await self.nc.publish(f"$JS.API.DIRECT.GET.{self.stream}", request, reply=inbox)
             events: list[StoredEvent] = []
             while True:

@@ -140,9 +140,13 @@ class ProjectionRunner:
         except NotFoundError:
             await js.add_consumer(stream, self._consumer_config(self.position + 1))
             return
-        if info.ack_floor is not None and (info.ack_floor.stream_seq or 0) > self.position:
+        behind = info.ack_floor is not None and (info.ack_floor.stream_seq or 0) > self.position
+        configured = info.config.filter_subjects or ([info.config.filter_subject] if info.config.filter_subject else [])
+        if behind or sorted(configured) != sorted(self.projection.filter_subjects):
             # The read model is behind what the consumer acknowledged (restored or rebuilt
-            # database): replay from the database's checkpoint.
+            # database), or the projection now reads other subjects (a new release folds a new
+            # kind of event): replay from the database's checkpoint with today's filter. Events
+            # of a newly added kind older than the checkpoint need a rebuild of the projection.
             await js.delete_consumer(stream, self.consumer_name)
             await js.add_consumer(stream, self._consumer_config(self.position + 1))
 

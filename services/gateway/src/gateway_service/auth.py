@@ -79,13 +79,23 @@ def require_admin(principal: Principal) -> None:
         raise ForbiddenError(f"a guest with role '{principal.role}' may not manage guests")
 
 
-def require_space_access(principal: Principal, environment_id: str, space_id: str, *, write: bool) -> None:
+def require_space_access(
+    principal: Principal,
+    environment_id: str,
+    space_id: str,
+    *,
+    write: bool,
+    asked: tuple[str, str] | None = None,
+) -> None:
     """May `principal` read (or write) inside space `space_id` of `environment_id`?
 
     Secret keys: any space of their environment. Publishable keys: nothing inside a space.
     Guests: only their own space; viewers never write. Another environment's space answers 404
     (the caller must not learn that it exists), so callers pass the environment the space is in.
+    `asked` = (kind, id) of what the caller named when the space was looked up from it (a
+    workbook, sheet or commit): the 404 then names that, never the space the caller did not send.
     """
     if environment_id != principal.environment_id:
-        raise NotFoundError(f"space {space_id} not found", key="spaceId")
+        kind, named = asked or ("space", space_id)
+        raise NotFoundError(f"{kind} {named} not found", key=f"{kind}Id")
     require_space_role(principal, space_id, "write" if write else "read")

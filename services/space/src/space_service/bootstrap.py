@@ -6,12 +6,14 @@ from space_service.application.handlers import SpaceHandlers
 from space_service.projections.directory import SpaceDirectory
 from spaceport import runtime, telemetry
 from spaceport.contracts import space as contract
+from spaceport.contracts import workbook
 from spaceport.contracts.space import CreateEnvironment
 from spaceport.settings import Settings
 
 
 def build(settings: Settings) -> tuple[runtime.ServiceRuntime, SpaceHandlers]:
-    rt = runtime.ServiceRuntime(settings, contract.EVENTS)
+    # Workbook events too: the directory counts a space's workbooks (and their activity).
+    rt = runtime.ServiceRuntime(settings, (*contract.EVENTS, *workbook.EVENTS))
     # The projection (its schema) is named after the service, as is the pool's search_path.
     rt.add_projection(SpaceDirectory(settings.event_prefix, name=settings.service_name))
     handlers = SpaceHandlers(rt)

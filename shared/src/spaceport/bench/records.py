@@ -244,6 +244,29 @@ async def run(bench: Bench) -> list[Figure]:
                 figures.append(
                     Figure(label, len(params), seconds, unit="req/s", note=f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
                 )
+            queries = env_int("BENCH_RECORDS_QUERY_SAMPLES", 20)
+            pick = random.Random(11)  # noqa: S311 - search terms, not secrets
+            for label, make in (
+                (
+                    "GET searchValue (any field), 1,000-record page",
+                    lambda: {"searchValue": f"First{pick.randrange(total)}"},
+                ),
+                (
+                    "GET searchValue + searchField=email, 1,000-record page",
+                    lambda: {"searchValue": f"user{pick.randrange(total)}@", "searchField": "email"},
+                ),
+                (
+                    "GET sortField=last, 1,000-record page, random pageNumber",
+                    lambda: {"sortField": "last", "pageNumber": pick.randint(1, pages)},
+                ),
+                ("GET sortField=last, first page", lambda: {"sortField": "last", "sortDirection": "desc"}),
+            ):
+                params = [{"pageSize": 1000, **make()} for _ in range(queries)]
+                p50, p99, seconds = await latencies(api, f"/sheets/{sheet}/records", params)
+                bench.progress(f"{label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+                figures.append(
+                    Figure(label, len(params), seconds, unit="req/s", note=f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+                )
             p50, p99, seconds = await latencies(api, f"/sheets/{sheet}/counts", [{}] * samples)
             figures.append(
                 Figure("GET /counts", samples, seconds, unit="req/s", note=f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")

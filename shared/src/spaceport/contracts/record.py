@@ -64,6 +64,8 @@ class StoredRecord(Wire, frozen=True, kw_only=True):
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
     error_fields: list[str] = msgspec.field(default_factory=list)
     claims: dict[str, str] = msgspec.field(default_factory=dict)  # unique key name -> value held
+    # unique key name -> value wanted but held by another record (flagged `unique-constraint`)
+    waits: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class WireRecord(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -307,3 +309,20 @@ class GetCells(msgspec.Struct, frozen=True, kw_only=True):
 
 class CellsReply(msgspec.Struct, frozen=True, kw_only=True):
     cells: Payload
+
+
+# ---- sheet counts in bulk (the gateway composes `Sheet.recordCounts` with it) ------------------
+
+
+class GetSheetCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """-> SheetCountsList: the unfiltered `{total, valid, error}` of up to `MAX_IDS` sheets in one request.
+
+    The maintained counters are read (one indexed query for all sheets); a sheet the record service
+    has not seen yet, or a deleted one, has no entry (the caller shows zero or nothing).
+    """
+
+    sheet_ids: list[str]
+
+
+class SheetCountsList(msgspec.Struct, frozen=True, kw_only=True):
+    counts: dict[str, Counts]

@@ -75,7 +75,7 @@ async def authorize(
         if len(_scopes) > 100_000:
             _scopes.clear()
         _scopes[sheet_id] = scope
-    require_space_access(principal, scope.environment_id, scope.space_id, write=write)
+    require_space_access(principal, scope.environment_id, scope.space_id, write=write, asked=("sheet", sheet_id))
     return principal, scope
 
 
@@ -302,7 +302,7 @@ async def list_commits(request: Request[Any, Any, Any], gateway: Gateway, sheet_
 async def get_commit(request: Request[Any, Any, Any], gateway: Gateway, commit_id: str) -> Response[bytes]:
     principal = await principal_of(request, gateway)
     reply = await gateway.rpc.request(SERVICE, GetCommit(commit_id=commit_id), CommitReply)
-    require_space_access(principal, reply.environment_id, reply.space_id, write=False)
+    require_space_access(principal, reply.environment_id, reply.space_id, write=False, asked=("commit", commit_id))
     return json_response(data(reply.commit))
 
 

@@ -1,6 +1,7 @@
 """`/v1/sheets` metadata endpoints: list, get, update, delete, lock and unlock.
 
 Records, counts, cells, download and commits under `/v1/sheets/{id}/…` live in routes/records.py.
+Sheets are answered with Flatfile's `recordCounts` (composed from the record service: compose.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import msgspec
 from litestar import Request, delete, get, patch, post
 from litestar.params import QueryParameter
 
+from gateway_service import compose
 from gateway_service.auth import principal_of, require_space_access
 from gateway_service.body import decode
 from gateway_service.routes.workbooks import SUCCESS, data, readable, settled
@@ -37,7 +39,7 @@ class SheetPatchBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel", 
 async def sheet_for(gateway: Gateway, principal: Principal, sheet_id: str, *, write: bool) -> SheetView:
     """The sheet, if `principal` may read (or write) it; 404 for another environment's."""
     view = await gateway.rpc.request(SERVICE, GetSheet(sheet_id=sheet_id), SheetView)
-    require_space_access(principal, view.environment_id, view.space_id, write=write)
+    require_space_access(principal, view.environment_id, view.space_id, write=write, asked=("sheet", sheet_id))
     return view
 
 
@@ -47,13 +49,13 @@ async def list_sheets(
 ) -> dict[str, object]:
     principal = await principal_of(request, gateway)
     workbook = await readable(gateway, principal, workbook_id, write=False)
-    return data(workbook.sheets or [])
+    return data(await compose.sheets(gateway, workbook.sheets or []))
 
 
 @get("/v1/sheets/{sheet_id:str}")
 async def get_sheet(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> dict[str, object]:
     principal = await principal_of(request, gateway)
-    return data(await sheet_for(gateway, principal, sheet_id, write=False))
+    return data(await compose.sheet(gateway, await sheet_for(gateway, principal, sheet_id, write=False)))
 
 
 @patch("/v1/sheets/{sheet_id:str}")
@@ -66,7 +68,7 @@ async def update_sheet(request: Request[Any, Any, Any], gateway: Gateway, sheet_
     )
     written = await gateway.rpc.request(SERVICE, command, WorkbookWritten)
     query = GetSheet(sheet_id=sheet_id, min_position=written.position)
-    return data(await gateway.rpc.request(SERVICE, query, SheetView))
+    return data(await compose.sheet(gateway, await gateway.rpc.request(SERVICE, query, SheetView)))
 
 
 @delete("/v1/sheets/{sheet_id:str}", status_code=200)

@@ -2,16 +2,21 @@
 
 Authorization: reads check the workbook's space after reading it; writes read it first, so a
 workbook of another environment answers 404 and a viewer's write 403 before anything is sent.
+
+Creates and deletes also wait (in parallel with their own read-back) for the space service's read
+model to apply the write, so the space's `workbooksCount` read next is already right.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, delete, get, patch, post
 from litestar.params import QueryParameter
 
+from gateway_service import compose
 from gateway_service.auth import environment_of, principal_of, require_space_access
 from gateway_service.body import decode
 from gateway_service.state import Gateway
@@ -69,7 +74,7 @@ SUCCESS = data({"success": True})
 async def readable(gateway: Gateway, principal: Principal, workbook_id: str, *, write: bool) -> WorkbookView:
     """The workbook, if `principal` may read (or write) it; 404 for another environment's."""
     view = await gateway.rpc.request(SERVICE, GetWorkbook(workbook_id=workbook_id), WorkbookView)
-    require_space_access(principal, view.environment_id, view.space_id, write=write)
+    require_space_access(principal, view.environment_id, view.space_id, write=write, asked=("workbook", workbook_id))
     return view
 
 
@@ -103,7 +108,10 @@ async def create_workbook(request: Request[Any, Any, Any], gateway: Gateway) -> 
     )
     written = await gateway.rpc.request(SERVICE, command, WorkbookWritten)
     query = GetWorkbook(workbook_id=written.workbook_id, min_position=written.position)
-    return data(await gateway.rpc.request(SERVICE, query, WorkbookView))
+    view, _ = await asyncio.gather(
+        gateway.rpc.request(SERVICE, query, WorkbookView), gateway.caught_up(written.position)
+    )
+    return data(await compose.workbook(gateway, view))
 
 
 @get("/v1/workbooks")
@@ -117,7 +125,7 @@ async def list_workbooks(
     label: str | None = None,
     treatment: str | None = None,
     include_sheets: Annotated[bool, QueryParameter(name="includeSheets")] = True,
-) -> WorkbookList:
+) -> dict[str, object]:
     principal = await principal_of(request, gateway)
     if principal.kind != "secret":  # guests see their own space only
         space_id = space_id or principal.space_id or ""
@@ -131,13 +139,14 @@ async def list_workbooks(
         treatment=treatment,
         include_sheets=include_sheets,
     )
-    return await gateway.rpc.request(SERVICE, query, WorkbookList)
+    listed = await gateway.rpc.request(SERVICE, query, WorkbookList)
+    return data(await compose.workbooks(gateway, listed.data))
 
 
 @get("/v1/workbooks/{workbook_id:str}")
 async def get_workbook(request: Request[Any, Any, Any], gateway: Gateway, workbook_id: str) -> dict[str, object]:
     principal = await principal_of(request, gateway)
-    return data(await readable(gateway, principal, workbook_id, write=False))
+    return data(await compose.workbook(gateway, await readable(gateway, principal, workbook_id, write=False)))
 
 
 @patch("/v1/workbooks/{workbook_id:str}")
@@ -161,7 +170,7 @@ async def update_workbook(request: Request[Any, Any, Any], gateway: Gateway, wor
     )
     written = await gateway.rpc.request(SERVICE, command, WorkbookWritten)
     query = GetWorkbook(workbook_id=workbook_id, min_position=written.position)
-    return data(await gateway.rpc.request(SERVICE, query, WorkbookView))
+    return data(await compose.workbook(gateway, await gateway.rpc.request(SERVICE, query, WorkbookView)))
 
 
 @delete("/v1/workbooks/{workbook_id:str}", status_code=200)
@@ -169,8 +178,19 @@ async def delete_workbook(request: Request[Any, Any, Any], gateway: Gateway, wor
     principal = await principal_of(request, gateway)
     await readable(gateway, principal, workbook_id, write=True)
     command = DeleteWorkbook(principal=principal, workbook_id=workbook_id)
-    await settled(gateway, workbook_id, await gateway.rpc.request(SERVICE, command, WorkbookWritten))
+    written = await gateway.rpc.request(SERVICE, command, WorkbookWritten)
+    await asyncio.gather(settled(gateway, workbook_id, written), gateway.caught_up(written.position))
     return SUCCESS
 
 
-ROUTES = [create_workbook, list_workbooks, get_workbook, update_workbook, delete_workbook]
+@get("/v1/workbooks/{workbook_id:str}/commits")
+async def workbook_commits(
+    request: Request[Any, Any, Any], gateway: Gateway, workbook_id: str, completed: bool | None = None
+) -> dict[str, object]:
+    """Flatfile `Commit`s of every sheet of the workbook, newest first (from the record service)."""
+    principal = await principal_of(request, gateway)
+    view = await readable(gateway, principal, workbook_id, write=False)
+    return data(await compose.workbook_commits(gateway, view, completed))
+
+
+ROUTES = [create_workbook, list_workbooks, get_workbook, update_workbook, delete_workbook, workbook_commits]

@@ -17,6 +17,7 @@ from record_service.application.query import Cursors, Selection, page_bounds, se
 from record_service.projections.records import LeanRecords
 from spaceport import subjects
 from spaceport.contracts.record import (
+    MAX_IDS,
     CellsReply,
     CommitList,
     CommitReply,
@@ -28,10 +29,12 @@ from spaceport.contracts.record import (
     GetCommit,
     GetCounts,
     GetRecords,
+    GetSheetCounts,
     GetSheetScope,
     ListCommits,
     RecordQuery,
     RecordsReply,
+    SheetCountsList,
     SheetScope,
 )
 from spaceport.errors import NotFoundError, ValidationFailedError
@@ -66,6 +69,7 @@ class ReadHandlers:
         rpc.handle(GetCells)(self.cells)
         rpc.handle(GetCommit)(self.commit)
         rpc.handle(ListCommits)(self.commits)
+        rpc.handle(GetSheetCounts)(self.sheet_counts)
 
     async def scope(self, query: GetSheetScope) -> SheetScope:
         sheet = await self.ctx.sheet(query.sheet_id)
@@ -186,6 +190,19 @@ class ReadHandlers:
             )
             by_field = await _by_field(conn, sheet) if query.by_field else None
         return msgspec.structs.replace(counts, errors_by_field={r["f"]: r["n"] for r in by_error}, by_field=by_field)
+
+    async def sheet_counts(self, query: GetSheetCounts) -> SheetCountsList:
+        """Unfiltered counts of many sheets from the maintained counters (after this process's writes)."""
+        if len(query.sheet_ids) > MAX_IDS:
+            raise ValidationFailedError(f"at most {MAX_IDS} sheets per request", key="sheetIds")
+        await self.ctx.wait_for(max((self.ctx.written.get(s, 0) for s in query.sheet_ids), default=0), timeout=60.0)
+        async with (await self.ctx.pool()).acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT id, total, valid FROM sheet WHERE id = ANY($1::text[]) AND NOT deleted", query.sheet_ids
+            )
+        return SheetCountsList(
+            counts={r["id"]: Counts(total=r["total"], valid=r["valid"], error=r["total"] - r["valid"]) for r in rows}
+        )
 
     async def cells(self, query: GetCells) -> CellsReply:
         await self.ctx.settled(query.sheet_id)

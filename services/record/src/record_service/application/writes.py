@@ -29,12 +29,14 @@ from spaceport.contracts.record import (
     WireRecord,
     Written,
 )
-from spaceport.errors import ConcurrencyError, PayloadTooLargeError, ValidationFailedError
+from spaceport.contracts.space import Principal
+from spaceport.errors import ConcurrencyError, ForbiddenError, PayloadTooLargeError, ValidationFailedError
 from spaceport.events import Event, utcnow
-from spaceport.eventstore import AppendContext, AppendResult
+from spaceport.eventstore import MAX_ATOMIC_BATCH, AppendContext, AppendResult
 from spaceport.readmodel import Conn
 
 ATTEMPTS = 5
+Decided = tuple[list[StoredRecord], list[str]]  # (records written: full state, ids deleted)
 _cells = msgspec.json.Decoder(StoredRecord)
 _encoder = msgspec.json.Encoder()
 
@@ -56,10 +58,13 @@ class WriteHandlers:
         body = domain.decode_body(domain.INSERT_BODY, await self.ctx.claims.unpack(cmd.body))
         _limit(len(body))
         sheet = await self.ctx.sheet(cmd.sheet_id)
+        restricted = _restricted(cmd.principal)
+        domain.check_writable(sheet.schema, restricted)
         built = domain.build_inserts(sheet.schema, body, utcnow())
+        domain.check_readonly_fields(sheet.schema, restricted, built)
 
-        async def decide(sheet: Sheet, conn: Conn) -> list[StoredRecord]:
-            return await self._checked(sheet, conn, built)
+        async def decide(sheet: Sheet, conn: Conn) -> Decided:
+            return await self._checked(sheet, conn, built), []
 
         written, records = await self._commit(cmd.sheet_id, "insert", cmd.principal.actor, cmd.idempotency_key, decide)
         if written.commit_id is None:
@@ -70,13 +75,14 @@ class WriteHandlers:
     async def update(self, cmd: UpdateRecords) -> Written:
         items = domain.decode_body(domain.UPDATE_BODY, await self.ctx.claims.unpack(cmd.body))
         _limit(len(items))
-        return await self._update(cmd.sheet_id, items, "update", cmd.principal.actor, cmd.idempotency_key)
+        return await self._update(cmd.sheet_id, items, "update", cmd.principal, cmd.idempotency_key)
 
     async def delete(self, cmd: DeleteRecords) -> Written:
         if len(cmd.ids) > MAX_IDS:
             raise ValidationFailedError(f"at most {MAX_IDS} ids per request", key="ids")
+        domain.check_writable((await self.ctx.sheet(cmd.sheet_id)).schema, _restricted(cmd.principal))
 
-        async def decide(sheet: Sheet, conn: Conn) -> list[str]:
+        async def decide(sheet: Sheet, conn: Conn) -> Decided:
             if cmd.query is not None:
                 sel = select(sheet, cmd.query)
                 rows = await conn.fetch(f"SELECT r.id FROM record r WHERE {sel.where}", *sel.params)
@@ -84,7 +90,9 @@ class WriteHandlers:
                 rows = await conn.fetch(
                     "SELECT id FROM record WHERE sheet_id = $1 AND id = ANY($2::text[])", sheet.id, cmd.ids
                 )
-            return [r["id"] for r in rows]
+            deleted = [r["id"] for r in rows]
+            # records flagged as duplicates of a value the deleted records held are decided again
+            return await self._checked(sheet, conn, [], deleted, replaces=True), deleted
 
         written, _ = await self._commit(cmd.sheet_id, "delete", cmd.principal.actor, cmd.idempotency_key, decide)
         return written
@@ -93,6 +101,10 @@ class WriteHandlers:
         sheet = await self.ctx.sheet(cmd.sheet_id)
         if cmd.field_key not in sheet.field_keys:
             raise ValidationFailedError(f"{cmd.field_key!r} is not a field of this sheet", key="fieldKey")
+        restricted = _restricted(cmd.principal)
+        domain.check_writable(sheet.schema, restricted)
+        if restricted and cmd.field_key in sheet.schema.readonly:
+            raise ForbiddenError(f"field {cmd.field_key!r} is readonly; it can only be changed with a secret key")
         sel = select(sheet, cmd.query)
         async with (await self.ctx.pool()).acquire() as conn:
             rows = await conn.fetch(
@@ -106,22 +118,28 @@ class WriteHandlers:
             if replaced is not _UNCHANGED:
                 items.append(domain.UpdateItem(id=row["id"], values={cmd.field_key: domain.InCell(value=replaced)}))
         _limit(len(items))
-        return await self._update(cmd.sheet_id, items, "find-replace", cmd.principal.actor, cmd.idempotency_key)
+        return await self._update(cmd.sheet_id, items, "find-replace", cmd.principal, cmd.idempotency_key)
 
     # ---- the commit loop --------------------------------------------------------------------
 
     async def _update(
-        self, sheet_id: str, items: Sequence[domain.UpdateItem], kind: str, actor: str, key: str | None
+        self, sheet_id: str, items: Sequence[domain.UpdateItem], kind: str, principal: Principal, key: str | None
     ) -> Written:
-        async def decide(sheet: Sheet, conn: Conn) -> list[StoredRecord]:
+        restricted = _restricted(principal)
+
+        async def decide(sheet: Sheet, conn: Conn) -> Decided:
+            domain.check_writable(sheet.schema, restricted)
             current = await _current(conn, sheet.id, [i.id for i in items])
             built = domain.build_updates(sheet.schema, items, current, utcnow())
-            return await self._checked(sheet, conn, built)
+            domain.check_readonly_fields(sheet.schema, restricted, built, current)
+            return await self._checked(sheet, conn, built, replaces=True), []
 
-        written, _ = await self._commit(sheet_id, kind, actor, key, decide)
+        written, _ = await self._commit(sheet_id, kind, principal.actor, key, decide)
         return written
 
-    async def _commit(self, sheet_id: str, kind: str, actor: str, key: str | None, decide: Any) -> tuple[Written, Any]:
+    async def _commit(
+        self, sheet_id: str, kind: str, actor: str, key: str | None, decide: Any
+    ) -> tuple[Written, list[StoredRecord]]:
         """Decide against the sheet at its version and append guarded by it; retry on conflict."""
         async with self.ctx.lock(sheet_id):
             for attempt in range(ATTEMPTS):
@@ -131,12 +149,10 @@ class WriteHandlers:
                     done = await _already(conn, sheet.id, key)
                     if done is not None:
                         return done, []
-                    decided = await decide(sheet, conn)
-                if not decided:
+                    records, deleted = await decide(sheet, conn)
+                if not records and not deleted:
                     return Written(commit_id=None, position=sheet.version, record_count=0), []
                 commit_id = ids.new_id("commit")
-                records = decided if kind != "delete" else []
-                deleted = decided if kind == "delete" else []
                 events = domain.commit_events(
                     kind, sheet.scope(commit_id), records, deleted, created_by=actor, idempotency_key=key
                 )
@@ -151,36 +167,89 @@ class WriteHandlers:
                 # this process waits for `written` first (read-your-writes), so the projection of
                 # this commit overlaps the client's next request.
                 self.ctx.written[sheet_id] = result.last_seq
-                return Written(commit_id=commit_id, position=result.last_seq, record_count=len(decided)), decided
+                count = len(records) + len(deleted)
+                return Written(commit_id=commit_id, position=result.last_seq, record_count=count), records
         raise AssertionError("unreachable")
 
     async def _append(self, sheet: Sheet, events: list[Event], key: str | None) -> AppendResult:
-        store = self.ctx.runtime.store
-        if len(events) > 1000:
+        if len(events) > MAX_ATOMIC_BATCH:
             raise PayloadTooLargeError("this write needs more than 1,000 events; split it into smaller requests")
-        # EventStore.append would, on a conflict, reload the whole aggregate to look for its own
-        # events (a whole sheet's history here); a sheet's retry is decided again instead.
-        envelopes = store.envelopes(sheet.ref, events, AppendContext(idempotency_key=key))
-        messages = [(store.subject_for(sheet.ref, e.type), msgspec.json.encode(e), e.id) for e in envelopes]
-        guard = store._concurrency_headers(sheet.ref, sheet.version)
-        return await store._publish(messages, guard)
+        # Guarded by the version the write was decided at; a conflict never reads the sheet's
+        # history (append_at), the write is decided again against the caught-up read model.
+        context = AppendContext(idempotency_key=key)
+        return await self.ctx.runtime.store.append_at(
+            sheet.ref, events, expected_version=sheet.version, context=context
+        )
 
-    async def _checked(self, sheet: Sheet, conn: Conn, records: list[StoredRecord]) -> list[StoredRecord]:
-        """Uniqueness across the sheet (first holder wins) and reference links."""
-        wanted = domain.wanted_claims(sheet.schema.uniques, records)
+    async def _checked(
+        self,
+        sheet: Sheet,
+        conn: Conn,
+        records: list[StoredRecord],
+        deleted: Sequence[str] = (),
+        *,
+        replaces: bool = False,
+    ) -> list[StoredRecord]:
+        """Uniqueness across the sheet (first holder wins) and reference links.
+
+        With `replaces` (updates, deletes) the values the written and `deleted` records give up
+        are freed: the first record (by row) flagged as a duplicate of each freed value is decided
+        again in this commit, ahead of the written records, and its new state is returned first.
+        """
+        uniques = sheet.schema.uniques
+        if not uniques:
+            return await _linked(conn, sheet, records) if records else records
+        gone = {r.id for r in records}.union(deleted)
+        healed = await _waiters(conn, sheet, records, deleted, gone) if replaces else []
+        candidates = healed + records
+        excluded = gone.union(r.id for r in healed)
+        wanted = domain.wanted_claims(uniques, candidates)
         held: dict[str, dict[str, str]] = {}
         for name, values in wanted.items():
+            if not values:
+                continue
             rows = await conn.fetch(
                 "SELECT value, record_id FROM unique_claim WHERE sheet_id = $1 AND name = $2"
-                " AND value = ANY($3::text[]) AND NOT (record_id = ANY($4::text[]))",
+                " AND value = ANY($3::text[])",
                 sheet.id,
                 name,
                 list(set(values.values())),
-                list(values),
             )
-            held[name] = {r["value"]: r["record_id"] for r in rows}
-        checked = domain.apply_uniques(sheet.schema.uniques, records, lambda name: held.get(name, {}))
+            # claims of records this write rewrites or deletes are decided again, not held
+            held[name] = {r["value"]: r["record_id"] for r in rows if r["record_id"] not in excluded}
+        checked = domain.apply_uniques(uniques, candidates, lambda name: held.get(name, {}))
         return await _linked(conn, sheet, checked)
+
+
+async def _waiters(
+    conn: Conn, sheet: Sheet, records: list[StoredRecord], deleted: Sequence[str], gone: set[str]
+) -> list[StoredRecord]:
+    """Current state (without unique messages) of the first record flagged for each value that
+    the written or deleted records held and give up, in row order."""
+    rows = await conn.fetch(
+        "SELECT record_id, name, value FROM unique_claim WHERE record_id = ANY($1::text[]) AND sheet_id = $2",
+        list(gone),
+        sheet.id,
+    )
+    released = domain.released_claims(
+        sheet.schema.uniques, ((r["record_id"], r["name"], r["value"]) for r in rows), records
+    )
+    if not released:
+        return []
+    found = await conn.fetch(
+        "SELECT record_id FROM (SELECT DISTINCT ON (w.name, w.value) w.record_id, r.row_no"
+        "  FROM unique_waiter w JOIN record r ON r.id = w.record_id"
+        "  WHERE w.sheet_id = $1 AND (w.name, w.value) IN (SELECT * FROM unnest($2::text[], $3::text[]))"
+        "  AND NOT (w.record_id = ANY($4::text[]))"
+        "  ORDER BY w.name, w.value, r.row_no) f ORDER BY row_no",
+        sheet.id,
+        [n for n, _ in released],
+        [v for _, v in released],
+        list(gone),
+    )
+    order = list(dict.fromkeys(r["record_id"] for r in found))
+    current = await _current(conn, sheet.id, order)
+    return [domain.strip_uniques(current[i]) for i in order if i in current]
 
 
 async def _linked(conn: Conn, sheet: Sheet, records: list[StoredRecord]) -> list[StoredRecord]:
@@ -213,14 +282,21 @@ def _ref_values(record: StoredRecord, key: str) -> list[Any]:
 
 
 def _unlink(record: StoredRecord, key: str, found: set[str]) -> StoredRecord:
-    missing = [v for v in _ref_values(record, key) if str(v) not in found]
-    if not missing:
+    """The cell's `unlinked` message decided again (an unchanged cell keeps an earlier one)."""
+    cell = record.values.get(key)
+    if cell is None:
         return record
-    cell = record.values[key]
-    message = error(f"no record in the referenced sheet has {missing[0]!r}", "unlinked", key)
-    values = {**record.values, key: msgspec.structs.replace(cell, valid=False, messages=[*cell.messages, message])}
+    stale = any(m.source == "unlinked" for m in cell.messages)
+    missing = [v for v in _ref_values(record, key) if str(v) not in found]
+    if not missing and not stale:
+        return record
+    messages = [m for m in cell.messages if m.source != "unlinked"] if stale else list(cell.messages)
+    if missing:
+        messages.append(error(f"no record in the referenced sheet has {missing[0]!r}", "unlinked", key))
+    valid = not any(m.type == "error" for m in messages)
+    values = {**record.values, key: msgspec.structs.replace(cell, valid=valid, messages=messages)}
     done = domain.finish(record.id, values, record.metadata)
-    return msgspec.structs.replace(done, claims=record.claims)
+    return msgspec.structs.replace(done, claims=record.claims, waits=record.waits)
 
 
 async def _current(conn: Conn, sheet_id: str, record_ids: list[str]) -> dict[str, StoredRecord]:
@@ -247,6 +323,11 @@ async def _already(conn: Conn, sheet_id: str, key: str | None) -> Written | None
     if row is None:
         return None
     return Written(commit_id=row["id"], position=row["last_seq"], record_count=row["record_count"])
+
+
+def _restricted(principal: Principal) -> bool:
+    """Guests and publishable keys act as end users: readonly sheets and fields bind them."""
+    return principal.kind != "secret"
 
 
 def _limit(count: int) -> None:

@@ -22,6 +22,7 @@ from record_service.domain.validation import (
     UniqueKey,
     coerce,
     error,
+    is_empty,
     unique_value,
 )
 from spaceport.contracts.record import (
@@ -36,7 +37,7 @@ from spaceport.contracts.record import (
     RecordsDeleted,
     StoredRecord,
 )
-from spaceport.errors import ValidationFailedError
+from spaceport.errors import ForbiddenError, ValidationFailedError
 from spaceport.events import Event
 
 
@@ -147,8 +148,35 @@ def build_updates(
         for key, raw in item.values.items():
             values[key] = make_cell(schema, key, _incell(raw), before.values.get(key), now)
         metadata = before.metadata if item.metadata is None else item.metadata
-        out.append(finish(item.id, values, metadata))
+        # unique-constraint messages of cells not written here are decided again too
+        out.append(strip_uniques(finish(item.id, values, metadata)))
     return out
+
+
+def check_writable(schema: Schema, restricted: bool) -> None:
+    """A readonly sheet refuses every write of a restricted principal (guests, publishable keys)."""
+    if restricted and schema.sheet_readonly:
+        raise ForbiddenError("this sheet is readonly; its records can only be changed with a secret key")
+
+
+def check_readonly_fields(
+    schema: Schema, restricted: bool, records: Sequence[StoredRecord], before: dict[str, StoredRecord] | None = None
+) -> None:
+    """A restricted principal may not set (insert) or change (update) the value of a readonly field.
+
+    Secret keys (listeners, hooks) may: Flatfile's `readonly` is what the end user can edit.
+    """
+    if not restricted or not schema.readonly:
+        return
+    for record in records:
+        old = before.get(record.id) if before is not None else None
+        for key in schema.readonly:
+            cell = record.values.get(key)
+            value = None if cell is None else cell.value
+            previous = None if old is None or key not in old.values else old.values[key].value
+            if (is_empty(value) and is_empty(previous)) or value == previous:
+                continue
+            raise ForbiddenError(f"field {key!r} is readonly; it can only be changed with a secret key", key=key)
 
 
 def wanted_claims(uniques: Sequence[UniqueKey], records: Sequence[StoredRecord]) -> dict[str, dict[str, str]]:
@@ -177,6 +205,7 @@ def apply_uniques(
         return records
     wanted = wanted_claims(uniques, records)
     claims: dict[str, dict[str, str]] = {}
+    waits: dict[str, dict[str, str]] = {}
     duplicates: dict[str, list[UniqueKey]] = {}
     for u in uniques:
         taken = dict(held(u.name))
@@ -184,13 +213,42 @@ def apply_uniques(
             holder = taken.get(value)
             if holder is not None and holder != record_id:
                 duplicates.setdefault(record_id, []).append(u)
+                waits.setdefault(record_id, {})[u.name] = value
                 continue
             taken[value] = record_id
             claims.setdefault(record_id, {})[u.name] = value
-    return [_with_uniques(r, claims.get(r.id, {}), duplicates.get(r.id, [])) for r in records]
+    return [_with_uniques(r, claims.get(r.id, {}), duplicates.get(r.id, []), waits.get(r.id, {})) for r in records]
 
 
-def _with_uniques(record: StoredRecord, claims: dict[str, str], broken: list[UniqueKey]) -> StoredRecord:
+def released_claims(
+    uniques: Sequence[UniqueKey], held: Iterable[tuple[str, str, str]], records: Sequence[StoredRecord]
+) -> list[tuple[str, str]]:
+    """The (key name, value) pairs a write frees: `held` are (record id, name, value) claims of the
+    records it updates or deletes; a claim is freed unless the updated record still wants it."""
+    wanted = wanted_claims(uniques, records)
+    return sorted({(name, value) for rid, name, value in held if wanted.get(name, {}).get(rid) != value})
+
+
+def strip_uniques(record: StoredRecord) -> StoredRecord:
+    """The record without its `unique-constraint` messages (they are decided again on every write)."""
+    if not record.waits and all(c.valid for c in record.values.values()):
+        return record  # a flagged cell is invalid: nothing to strip
+    values = dict(record.values)
+    changed = False
+    for key, cell in record.values.items():
+        if any(m.source == "unique-constraint" for m in cell.messages):
+            kept = [m for m in cell.messages if m.source != "unique-constraint"]
+            values[key] = msgspec.structs.replace(cell, valid=not any(m.type == "error" for m in kept), messages=kept)
+            changed = True
+    if not changed:
+        return msgspec.structs.replace(record, waits={}) if record.waits else record
+    done = finish(record.id, values, record.metadata)
+    return msgspec.structs.replace(done, claims=record.claims)
+
+
+def _with_uniques(
+    record: StoredRecord, claims: dict[str, str], broken: list[UniqueKey], waits: dict[str, str]
+) -> StoredRecord:
     if not broken:
         return msgspec.structs.replace(record, claims=claims) if claims else record
     values = dict(record.values)
@@ -201,7 +259,7 @@ def _with_uniques(record: StoredRecord, claims: dict[str, str], broken: list[Uni
             message = error(f"{label} must be unique; another record already has this value", "unique-constraint", key)
             values[key] = msgspec.structs.replace(cell, valid=False, messages=[*cell.messages, message])
     done = finish(record.id, values, record.metadata)
-    return msgspec.structs.replace(done, claims=claims)
+    return msgspec.structs.replace(done, claims=claims, waits=waits)
 
 
 def chunks(encoded: list[bytes]) -> list[list[bytes]]:

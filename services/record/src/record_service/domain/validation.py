@@ -65,6 +65,8 @@ class Schema:
     rules: dict[str, FieldRule]
     uniques: tuple[UniqueKey, ...]
     allow_additional: bool = False
+    readonly: frozenset[str] = frozenset()  # field keys marked `readonly`
+    sheet_readonly: bool = False
 
     def rule(self, key: str) -> FieldRule | None:
         return self.rules.get(key)
@@ -76,7 +78,13 @@ def compile_schema(config: SheetConfig) -> Schema:
     for constraint in config.constraints or []:
         if isinstance(constraint, UniqueSheetConstraint):
             uniques.append(UniqueKey(name=f"constraint:{constraint.name}", fields=tuple(constraint.fields)))
-    return Schema(rules, tuple(u for u in uniques if u is not None), bool(config.allow_additional_fields))
+    return Schema(
+        rules,
+        tuple(u for u in uniques if u is not None),
+        bool(config.allow_additional_fields),
+        readonly=frozenset(f.key for f in config.fields if f.readonly),
+        sheet_readonly=bool(config.readonly),
+    )
 
 
 def _field_unique(f: Field) -> UniqueKey | None:

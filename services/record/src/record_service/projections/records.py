@@ -49,6 +49,7 @@ class LeanRecord(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     metadata: msgspec.Raw = msgspec.Raw(b"{}")
     error_fields: list[str] = msgspec.field(default_factory=list)
     claims: dict[str, str] = msgspec.field(default_factory=dict)
+    waits: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class LeanRecords(msgspec.Struct, frozen=True, kw_only=True):
@@ -162,6 +163,7 @@ class RecordsProjection:
         deltas.subtract(_counts.decode(row["was_errors"]))
         await _bump(conn, event.sheet_id, deltas)
         await conn.execute("DELETE FROM unique_claim WHERE record_id = ANY($1::text[])", ids)
+        await conn.execute("DELETE FROM unique_waiter WHERE record_id = ANY($1::text[])", ids)
         await self._claim(conn, event)
         await conn.execute(
             "UPDATE sheet SET valid = valid + $2, version = $3 WHERE id = $1",
@@ -182,6 +184,7 @@ class RecordsProjection:
         assert row is not None
         await _bump(conn, event.sheet_id, {f: -n for f, n in _counts.decode(row["errors"]).items()})
         await conn.execute("DELETE FROM unique_claim WHERE record_id = ANY($1::text[])", event.record_ids)
+        await conn.execute("DELETE FROM unique_waiter WHERE record_id = ANY($1::text[])", event.record_ids)
         await conn.execute(
             "UPDATE sheet SET total = total - $2, valid = valid - $3, deleted_rows = deleted_rows + $2, version = $4"
             " WHERE id = $1",
@@ -192,6 +195,16 @@ class RecordsProjection:
         )
 
     async def _claim(self, conn: Conn, event: LeanRecords) -> None:
+        waits = [(name, value, r.id) for r in event.records for name, value in r.waits.items()]
+        if waits:
+            await conn.execute(
+                "INSERT INTO unique_waiter (sheet_id, name, value, record_id)"
+                " SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING",
+                event.sheet_id,
+                [w[0] for w in waits],
+                [w[1] for w in waits],
+                [w[2] for w in waits],
+            )
         claims = [(name, value, r.id) for r in event.records for name, value in r.claims.items()]
         if not claims:
             return

@@ -1,4 +1,8 @@
-"""The space service's read model: environments, API keys (hashed), spaces, documents and guests."""
+"""The space service's read model: environments, API keys (hashed), spaces, documents and guests.
+
+It also folds the workbook service's events (`evt.*.workbook.>`) into the space row: a space's
+`workbooks_count` and `last_activity_at`. It never reads another service's tables.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ from spaceport.contracts.space import (
     SpaceUnarchived,
     SpaceUpdated,
 )
+from spaceport.contracts.workbook import EVENTS as WORKBOOK_EVENTS
+from spaceport.contracts.workbook import WorkbookCreated, WorkbookDeleted
 from spaceport.events import StoredEvent
 from spaceport.readmodel import Conn
 
@@ -92,7 +98,7 @@ class SpaceDirectory:
     def __init__(self, prefix: str = "evt", name: str = "space") -> None:
         self.name = name
         self.filter_subjects = [
-            f"{prefix}.*.{aggregate}.>" for aggregate in ("environment", "space", "document", "guest")
+            f"{prefix}.*.{aggregate}.>" for aggregate in ("environment", "space", "document", "guest", "workbook")
         ]
 
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
@@ -106,6 +112,8 @@ class SpaceDirectory:
                 await self._document(conn, stored, at)
             case GuestCreated() | GuestUpdated() | GuestDeleted():
                 await self._guest(conn, stored, at)
+            case _ if isinstance(stored.event, WORKBOOK_EVENTS):
+                await self._workbook(conn, stored, at)
 
     async def _environment(self, conn: Conn, stored: StoredEvent, at: datetime) -> None:
         match stored.event:
@@ -207,6 +215,21 @@ class SpaceDirectory:
                 await conn.execute("DELETE FROM document WHERE id = $1", e.document_id)
         if stored.envelope.space_id is not None:  # a document changed: the space saw activity
             await conn.execute("UPDATE space SET last_activity_at = $2 WHERE id = $1", stored.envelope.space_id, at)
+
+    async def _workbook(self, conn: Conn, stored: StoredEvent, at: datetime) -> None:
+        """Any workbook event is activity in its space; creates and deletes move `workbooks_count`."""
+        space_id = stored.envelope.space_id
+        if space_id is None:
+            return
+        step = (
+            1 if isinstance(stored.event, WorkbookCreated) else -1 if isinstance(stored.event, WorkbookDeleted) else 0
+        )
+        await conn.execute(
+            "UPDATE space SET workbooks_count = greatest(workbooks_count + $2, 0), last_activity_at = $3 WHERE id = $1",
+            space_id,
+            step,
+            at,
+        )
 
     async def _guest(self, conn: Conn, stored: StoredEvent, at: datetime) -> None:
         match stored.event:
