@@ -236,6 +236,24 @@ def test_gzip_bulk_insert_paging_filters_and_csv(sdk: Flatfile, api: httpx.Clien
     assert names[:2] == ["n1000", "n1010"]
     found = api.get(f"/sheets/{sheet}/records", params={"searchValue": '"n11999"', "searchField": "name"})
     assert [r["values"]["name"]["value"] for r in found.json()["data"]["records"]] == ["n11999"]
+    for value, expected in (
+        ('"n11999"', ["n11999"]),
+        ("N1199", ["n1199"] + [f"n1199{i}" for i in range(10)]),
+        ('n1"', []),
+    ):
+        anywhere = api.get(f"/sheets/{sheet}/records", params={"searchValue": value}).json()["data"]["records"]
+        assert [r["values"]["name"]["value"] for r in anywhere] == expected, value
+    for direction in ("asc", "desc"):
+        by_age = {"sortField": "age", "sortDirection": direction}
+        whole = api.get(f"/sheets/{sheet}/records", params={**by_age, "pageSize": 3000}).json()["data"]["records"]
+        paged = [  # sequential pages continue from the previous page's (value, row) cursor
+            r["id"]
+            for n in (1, 2, 3)
+            for r in api.get(f"/sheets/{sheet}/records", params={**by_age, "pageSize": 1000, "pageNumber": n}).json()[
+                "data"
+            ]["records"]
+        ]
+        assert paged == [r["id"] for r in whole]
 
     first_ids = [r["id"] for r in page3["records"][:5]]
     deleted = sdk.records.delete(sheet, ids=first_ids).data

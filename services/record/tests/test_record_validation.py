@@ -8,11 +8,12 @@ from typing import Any
 import msgspec
 import pytest
 
+from record_service.application.reads import bounded
 from record_service.domain import records as domain
 from record_service.domain.validation import compile_schema, parse_date
 from spaceport.contracts.blueprint import SheetConfig
 from spaceport.contracts.record import MAX_RECORDS_PER_EVENT, CommitCreated, Message, RecordsDeleted, StoredRecord
-from spaceport.errors import ValidationFailedError
+from spaceport.errors import UnprocessableError, ValidationFailedError
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 1, 2, tzinfo=UTC)
@@ -155,3 +156,11 @@ def test_a_commit_is_record_events_of_bounded_size_then_commit_created() -> None
     assert [len(g) for g in domain.chunks(big)] == [2, 2, 1]
     deleted = domain.commit_events("delete", scope, deleted=["us_rc_1"], created_by="me")
     assert isinstance(deleted[0], RecordsDeleted)
+
+
+async def test_a_scan_that_runs_too_long_is_answered_422() -> None:
+    async def slow() -> int:
+        raise TimeoutError
+
+    with pytest.raises(UnprocessableError, match="narrow it"):
+        await bounded(slow())

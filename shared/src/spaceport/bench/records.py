@@ -246,6 +246,7 @@ async def run(bench: Bench) -> list[Figure]:
                 )
             queries = env_int("BENCH_RECORDS_QUERY_SAMPLES", 20)
             pick = random.Random(11)  # noqa: S311 - search terms, not secrets
+            sequence = iter(range(1, queries + 1))
             for label, make in (
                 (
                     "GET searchValue (any field), 1,000-record page",
@@ -260,6 +261,7 @@ async def run(bench: Bench) -> list[Figure]:
                     lambda: {"sortField": "last", "pageNumber": pick.randint(1, pages)},
                 ),
                 ("GET sortField=last, first page", lambda: {"sortField": "last", "sortDirection": "desc"}),
+                ("GET sortField=last, sequential pages", lambda: {"sortField": "last", "pageNumber": next(sequence)}),
             ):
                 params = [{"pageSize": 1000, **make()} for _ in range(queries)]
                 p50, p99, seconds = await latencies(api, f"/sheets/{sheet}/records", params)

@@ -36,7 +36,7 @@ class Wire(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defau
 # ---- cells and records (wire form, also inside events) ------------------------------------
 
 
-class Message(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+class Message(msgspec.Struct, frozen=True, kw_only=True, rename="camel", gc=False):
     """Flatfile's ValidationMessage; `source` defaults to custom-logic (listeners strip it)."""
 
     message: str = ""
@@ -46,7 +46,7 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     path: str | None = None
 
 
-class Cell(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+class Cell(msgspec.Struct, frozen=True, kw_only=True, rename="camel", gc=False):
     """Stored and served as is: `valid` and `messages` are always written out."""
 
     value: Any = None
@@ -55,7 +55,7 @@ class Cell(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     updated_at: datetime | None = None
 
 
-class StoredRecord(Wire, frozen=True, kw_only=True):
+class StoredRecord(Wire, frozen=True, kw_only=True, gc=False):
     """A record's full state after a write. `errorFields` is derived from the cells."""
 
     id: str

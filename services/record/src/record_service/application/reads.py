@@ -8,7 +8,9 @@ a record read at an old commit is exactly what that commit wrote.
 from __future__ import annotations
 
 import io
-from typing import Any
+import os
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -37,11 +39,14 @@ from spaceport.contracts.record import (
     SheetCountsList,
     SheetScope,
 )
-from spaceport.errors import NotFoundError, ValidationFailedError
+from spaceport.errors import NotFoundError, UnprocessableError, ValidationFailedError
 from spaceport.events import decode_envelope
 from spaceport.readmodel import Conn
 
 _lean = msgspec.json.Decoder(LeanRecords)
+T = TypeVar("T")
+# Work cap of one search/filter/sort query (RECORDS_QUERY_TIMEOUT seconds): they scan the sheet.
+QUERY_TIMEOUT = float(os.environ.get("RECORDS_QUERY_TIMEOUT", "30"))
 READ_BYTES = 8 * 1024 * 1024  # one Direct Get burst stays well below the client's pending limit
 _encoder = msgspec.json.Encoder()
 
@@ -100,16 +105,29 @@ class ReadHandlers:
         bound, order, limit = page_bounds(sheet, sel, query.page_size, query.page_number, self.cursors)
         where = f"{sel.where} AND {bound}" if bound else sel.where
         cells = _cells_expr(sel, query.fields, query.include_messages)
-        row = await conn.fetchrow(
-            "SELECT coalesce(json_agg(json_build_object('id', r.id, 'values', "
-            f"{cells}, 'valid', r.valid, 'metadata', r.metadata, 'commitId', r.commit_id,"
-            f" 'versionId', r.commit_id) ORDER BY {order}), '[]')::text AS page, max(r.row_no) AS last"
-            f" FROM (SELECT * FROM record r WHERE {where} ORDER BY {order} {limit}) r",
-            *sel.params,
+        sorted_by = sel.extra.get("sort_expr")
+        tail = (
+            f", (array_agg(({sorted_by})::text ORDER BY {order}))[count(*)] AS last_value,"
+            f" (array_agg(r.row_no ORDER BY {order}))[count(*)] AS last_row, count(*) AS n"
+            if sorted_by
+            else ""
+        )
+        row = await bounded(
+            conn.fetchrow(
+                "SELECT coalesce(json_agg(json_build_object('id', r.id, 'values', "
+                f"{cells}, 'valid', r.valid, 'metadata', r.metadata, 'commitId', r.commit_id,"
+                f" 'versionId', r.commit_id) ORDER BY {order}), '[]')::text AS page, max(r.row_no) AS last{tail}"
+                f" FROM (SELECT * FROM record r WHERE {where} ORDER BY {order} {limit}) r",
+                *sel.params,
+                timeout=QUERY_TIMEOUT if not sel.plain or sorted_by else None,
+            )
         )
         assert row is not None
-        if sel.sort_key is None and row["last"] is not None:
+        if sorted_by is None and row["last"] is not None:
             self.cursors.put(sheet, sel, query.page_size, query.page_number + 1, row["last"])
+        elif sorted_by is not None and row["n"] == query.page_size:
+            after = (row["last_value"], row["last_row"])
+            self.cursors.put(sheet, sel, query.page_size, query.page_number + 1, after)
         text: str = row["page"]
         return text.encode()
 
@@ -281,6 +299,17 @@ class ReadHandlers:
         return CommitList(data=[_commit_view(r) for r in rows])
 
 
+async def bounded(query: Awaitable[T]) -> T:
+    """A search, filter or sort scans the sheet (no index per field): its work is capped."""
+    try:
+        return await query
+    except TimeoutError:
+        raise UnprocessableError(
+            f"this query ran longer than {QUERY_TIMEOUT:.0f} s and was stopped; narrow it"
+            " (searchField, filter, a quoted exact searchValue) or page without sortField"
+        ) from None
+
+
 def _commit_view(row: Any) -> CommitView:
     return CommitView(
         id=row["id"], sheet_id=row["sheet_id"], created_by=row["created_by"] or "system", created_at=row["created_at"]
@@ -309,8 +338,12 @@ async def _counts(conn: Conn, sheet: Sheet, query: RecordQuery) -> Counts:
     sel = select(sheet, query, since)
     if sel.plain:
         return Counts(total=sheet.total, valid=sheet.valid, error=sheet.total - sheet.valid)
-    row = await conn.fetchrow(
-        f"SELECT count(*) AS n, count(*) FILTER (WHERE r.valid) AS v FROM record r WHERE {sel.where}", *sel.params
+    row = await bounded(
+        conn.fetchrow(
+            f"SELECT count(*) AS n, count(*) FILTER (WHERE r.valid) AS v FROM record r WHERE {sel.where}",
+            *sel.params,
+            timeout=QUERY_TIMEOUT,
+        )
     )
     assert row is not None
     return Counts(total=row["n"], valid=row["v"], error=row["n"] - row["v"])

@@ -41,7 +41,7 @@ from spaceport.errors import ForbiddenError, ValidationFailedError
 from spaceport.events import Event
 
 
-class InCell(msgspec.Struct, frozen=True, kw_only=True):
+class InCell(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     value: Any = msgspec.UNSET
     messages: list[Message] | None = None
     metadata: dict[str, Any] | None = None

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import msgspec
 
 from spaceport.contracts.record import AGGREGATE
@@ -39,6 +40,7 @@ RECORD_COLUMNS = (
     "seq",
     "updated_at",
 )
+CLAIM_COLUMNS = ("sheet_id", "name", "value", "record_id")
 _json = msgspec.json.Encoder()
 
 
@@ -122,7 +124,7 @@ class RecordsProjection:
         ]
         await conn.copy_records_to_table("record", records=rows, columns=RECORD_COLUMNS)
         valid = sum(1 for r in event.records if r.valid)
-        await self._claim(conn, event)
+        await self._claim(conn, event, fresh=True)
         await _bump(conn, event.sheet_id, Counter(f for r in event.records if not r.valid for f in r.error_fields))
         await conn.execute(
             "UPDATE sheet SET total = total + $2, valid = valid + $3, next_row = next_row + $2, version = $4"
@@ -194,7 +196,11 @@ class RecordsProjection:
             seq,
         )
 
-    async def _claim(self, conn: Conn, event: LeanRecords) -> None:
+    async def _claim(self, conn: Conn, event: LeanRecords, *, fresh: bool = False) -> None:
+        """Claims and waits of the event's records. `fresh` (inserted records): the command side
+        decided at the sheet's version that no one holds these values, so they go in with a
+        binary COPY (measured ~5x cheaper than INSERT .. ON CONFLICT); a conflict would only
+        come from an inconsistent history and falls back to the upsert."""
         waits = [(name, value, r.id) for r in event.records for name, value in r.waits.items()]
         if waits:
             await conn.execute(
@@ -208,6 +214,15 @@ class RecordsProjection:
         claims = [(name, value, r.id) for r in event.records for name, value in r.claims.items()]
         if not claims:
             return
+        if fresh:
+            try:
+                async with conn.transaction():  # a savepoint: the fallback keeps the batch
+                    rows = [(event.sheet_id, *c) for c in claims]
+                    await conn.copy_records_to_table("unique_claim", records=rows, columns=CLAIM_COLUMNS)
+            except asyncpg.UniqueViolationError:
+                pass
+            else:
+                return
         await conn.execute(
             "INSERT INTO unique_claim (sheet_id, name, value, record_id)"
             " SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])"
