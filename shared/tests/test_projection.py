@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
 import pytest
 from counter import EVENTS, CounterIncremented, CounterReset
 from nats.aio.msg import Msg
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 
 from spaceport.events import EventRegistry, StoredEvent
 from spaceport.eventstore import AggregateRef, EventStore
-from spaceport.projection import ProjectionRunner
+from spaceport.projection import ProjectionRunner, _sampled_trace
 from spaceport.readmodel import Conn
 from spaceport.testing.infra import InfraUrls
 
@@ -242,3 +245,116 @@ async def test_a_changed_filter_recreates_the_consumer_from_the_checkpoint(
         assert await rows(pool, widened.schema) == [("c", 5, 2)]  # nothing replayed twice
     finally:
         await widened.stop()
+
+
+class BatchTotals(Totals):
+    """Totals with `apply_batch`: the runner hands it whole batches (and single poison suspects)."""
+
+    def __init__(self, name: str, prefix: str) -> None:
+        super().__init__(name, prefix)
+        self.calls: list[int] = []
+
+    async def apply(self, conn: Conn, stored: StoredEvent) -> None:
+        raise AssertionError("the runner must use apply_batch when a projection has it")
+
+    async def apply_batch(self, conn: Conn, events: Sequence[StoredEvent]) -> None:
+        self.calls.append(len(events))
+        for stored in events:
+            if isinstance(stored.event, CounterIncremented) and stored.event.by == 13:
+                raise ValueError("unlucky")
+            await Totals.apply(self, conn, stored)
+
+
+async def test_apply_batch_gets_whole_batches_and_isolates_a_poison_event(
+    store: EventStore, pool: asyncpg.Pool, unique_name: str
+) -> None:
+    for by in (1, 2, 13, 4):
+        last = (await store.append(ref("c"), [CounterIncremented(by=by)], expected_version=None)).last_seq
+    projection = BatchTotals(f"p_{unique_name}", store.prefix)
+    runner = ProjectionRunner(store, pool, projection, batch_size=100)
+    await runner.start()
+    try:
+        assert await runner.wait_for(last, timeout=20)
+        assert await rows(pool, runner.schema) == [("c", 7, 3)]
+        # The batch of four failed, then each event was applied alone under its own savepoint.
+        assert projection.calls == [4, 1, 1, 1, 1]
+        async with pool.acquire() as conn:
+            failures = await conn.fetch(f'SELECT position, error FROM "{runner.schema}".projection_failure')
+        assert len(failures) == 1 and "unlucky" in failures[0]["error"]
+
+        last = (await store.append(ref("c"), [CounterIncremented(by=10)], expected_version=None)).last_seq
+        assert await runner.wait_for(last, timeout=20)
+        assert await rows(pool, runner.schema) == [("c", 17, 4)]
+        assert projection.calls[-1] == 1
+    finally:
+        await runner.stop()
+
+
+class FailsOnce(ProjectionRunner):
+    """Its first batch fails before commit, as a dropped Postgres connection would."""
+
+    failed = False
+
+    async def _apply_and_commit(self, events: list[StoredEvent], traces: Sequence[otel_context.Context | None]) -> int:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("postgres went away")
+        return await super()._apply_and_commit(events, traces)
+
+
+async def test_a_failed_batch_is_applied_before_the_events_after_it(
+    store: EventStore, pool: asyncpg.Pool, unique_name: str
+) -> None:
+    """Acking a later batch (AckAll) must never acknowledge a failed, unapplied one."""
+    for _ in range(30):
+        last = (await store.append(ref("c"), [CounterIncremented(by=1)], expected_version=None)).last_seq
+    runner = FailsOnce(store, pool, Totals(f"p_{unique_name}", store.prefix), batch_size=10)
+    await runner.start()
+    try:
+        assert await runner.wait_for(last, timeout=20)
+        assert runner.failed
+        assert await rows(pool, runner.schema) == [("c", 30, 30)]
+    finally:
+        await runner.stop()
+
+
+class DiesBeforeCommit(ProjectionRunner):
+    """Fetches its first batch, then 'dies' before applying it: the batch stays unacked."""
+
+    async def handle_batch(self, msgs: list[Msg]) -> None:
+        raise asyncio.CancelledError
+
+
+async def test_a_batch_fetched_but_never_committed_is_applied_by_the_next_runner(
+    store: EventStore, pool: asyncpg.Pool, unique_name: str
+) -> None:
+    """Within ack_wait the fetched batch is not redelivered, and acking the events after it would
+    acknowledge it unapplied (AckAll); the next runner must start from the checkpoint."""
+    for _ in range(30):
+        last = (await store.append(ref("c"), [CounterIncremented(by=1)], expected_version=None)).last_seq
+    totals = Totals(f"p_{unique_name}", store.prefix)
+    dying = DiesBeforeCommit(store, pool, totals, batch_size=10)
+    await dying.start()
+    assert dying._task is not None
+    with pytest.raises(asyncio.CancelledError):
+        await dying._task
+    info = await store.js.consumer_info(store.stream, dying.consumer_name)
+    assert info.num_ack_pending == 10  # fetched, never acknowledged
+
+    survivor = ProjectionRunner(store, pool, totals, batch_size=10)
+    await survivor.start()
+    try:
+        assert await survivor.wait_for(last, timeout=20)
+        assert await rows(pool, survivor.schema) == [("c", 30, 30)]
+    finally:
+        await survivor.stop()
+
+
+def test_only_sampled_trace_contexts_get_a_span_per_event() -> None:
+    trace_id, span_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    assert _sampled_trace(None) is None
+    assert _sampled_trace({"Nats-Msg-Id": "x"}) is None
+    assert _sampled_trace({"traceparent": f"00-{trace_id}-{span_id}-00"}) is None  # not sampled
+    ctx = _sampled_trace({"traceparent": f"00-{trace_id}-{span_id}-01"})
+    assert ctx is not None
+    assert f"{trace.get_current_span(ctx).get_span_context().trace_id:032x}" == trace_id

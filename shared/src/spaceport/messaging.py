@@ -88,8 +88,10 @@ class RpcServer:
 async def _dispatch(decoder: msgspec.json.Decoder[Any], fn: Callable[[Any], Awaitable[object]], body: bytes) -> bytes:
     try:
         request = decoder.decode(body)
-    except msgspec.ValidationError as error:
+    except msgspec.DecodeError as error:  # ValidationError too
         return encode_error(ValidationFailedError(str(error)))
+    except RecursionError:
+        return encode_error(ValidationFailedError("request nested too deeply"))
     try:
         return encode_ok(await fn(request))
     except SpaceportError as error:

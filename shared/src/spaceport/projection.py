@@ -12,16 +12,18 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import asyncpg
 import nats.errors
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from opentelemetry import context as otel_context
+from opentelemetry import trace
 
 from spaceport import readmodel, telemetry
 from spaceport.errors import ServiceUnavailableError
@@ -33,9 +35,17 @@ log = logging.getLogger(__name__)
 
 LEASE_RETRY = 1.0  # seconds between a standby replica's attempts to take the lease
 
+ApplyBatch = Callable[[Conn, Sequence[StoredEvent]], Awaitable[None]]
+
 
 class Projection(Protocol):
-    """A read model: which events it reads, its tables, and how one event changes them."""
+    """A read model: which events it reads, its tables, and how one event changes them.
+
+    A projection may also define `async apply_batch(conn, events)`: the runner then hands it
+    every fresh event of a batch in one call (one `executemany` / COPY instead of a round trip
+    per event). It must have the same effect as `apply` on each event in order; the runner also
+    calls it with a single event when it isolates a poison event.
+    """
 
     @property
     def name(self) -> str:
@@ -53,6 +63,8 @@ class Projection(Protocol):
 
 class ProjectionRunner:
     """Runs one projection against the stream: migrate, consume, checkpoint, rebuild."""
+
+    prefetch = True  # fetch the next batch while a full one commits
 
     def __init__(
         self,
@@ -72,6 +84,7 @@ class ProjectionRunner:
         self._advanced = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._apply_batch: ApplyBatch | None = getattr(projection, "apply_batch", None)
 
     @property
     def schema(self) -> str:
@@ -173,35 +186,90 @@ class ProjectionRunner:
         return f"projection:{self.store.stream}:{self.projection.name}"
 
     async def _consume(self) -> None:
-        sub = await self.store.js.pull_subscribe_bind(durable=self.consumer_name, stream=self.store.stream)
+        """Fetch, apply + commit, ack, in order. While a full batch commits, the next one is fetched.
+
+        A full batch means more events are probably waiting: fetching them during the commit's
+        round trips overlaps NATS and Postgres. The prefetched batch is applied after the current
+        one commits; if that fails, the prefetched batch is dropped with the session's consumer.
+        """
+        sub: JetStreamContext.PullSubscription | None = None
+        ahead: asyncio.Task[list[Msg]] | None = None
+        # A session that ended (crash, stop, lost lease) may leave a fetched batch uncommitted and
+        # unacked; the next fetch would skip it until ack_wait and the next ack would acknowledge
+        # it (AckAll). So every session starts with a consumer recreated at checkpoint + 1.
+        resync = True
         try:
             while not self._stopping.is_set():
-                try:
-                    msgs = await sub.fetch(self.batch_size, timeout=1.0)
-                except (TimeoutError, nats.errors.TimeoutError):
-                    continue
-                except Exception:
-                    log.exception("projection %s: fetch failed; retrying after a pause", self.projection.name)
+                if sub is None:
+                    try:
+                        sub = await self._subscribe(resync=resync)
+                    except Exception:
+                        log.exception("projection %s: cannot bind its consumer; retrying", self.projection.name)
+                        await asyncio.sleep(LEASE_RETRY)
+                        continue
+                    resync = False
+                msgs = await self._fetch(sub, ahead)
+                ahead = None
+                if self.prefetch and msgs is not None and len(msgs) >= self.batch_size:
+                    ahead = asyncio.create_task(sub.fetch(self.batch_size, timeout=1.0))
+                failed = msgs is None
+                if msgs:
+                    try:
+                        await self.handle_batch(msgs)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        # Postgres or NATS trouble: nothing was acked. The next fetch would hand
+                        # out the events after this batch (it is redelivered only after ack_wait),
+                        # and acking those would acknowledge it unapplied (AckAll). So the consumer
+                        # restarts at the checkpoint + 1, which Postgres decides.
+                        log.exception("projection %s: batch failed; resuming from the checkpoint", self.projection.name)
+                        failed = True
+                if failed:
+                    await _cancelled(ahead)
+                    ahead = None
                     await asyncio.sleep(LEASE_RETRY)
-                    continue
-                if not msgs:  # nats-py answers a server-side fetch timeout with an empty list
-                    continue
-                try:
-                    await self.handle_batch(msgs)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    # Postgres or NATS trouble: nothing was acked, JetStream redelivers the batch.
-                    log.exception("projection %s: batch failed; retrying after a pause", self.projection.name)
-                    await asyncio.sleep(LEASE_RETRY)
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
+                    sub, resync = None, True
         finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+            await _cancelled(ahead)
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+
+    async def _fetch(
+        self, sub: JetStreamContext.PullSubscription, ahead: asyncio.Task[list[Msg]] | None
+    ) -> list[Msg] | None:
+        """The next batch (the prefetched one if any); [] when there is none; None if the fetch failed."""
+        try:
+            return await (ahead if ahead is not None else sub.fetch(self.batch_size, timeout=1.0))
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []  # nats-py also answers a server-side fetch timeout with an empty list
+        except Exception:
+            # Part of a batch may have been delivered to us and lost: resume from the checkpoint.
+            log.exception("projection %s: fetch failed; resuming from the checkpoint", self.projection.name)
+            return None
+
+    async def _subscribe(self, *, resync: bool) -> JetStreamContext.PullSubscription:
+        """Bind to the durable consumer; with `resync`, first recreate it at checkpoint + 1.
+
+        Only the lease holder consumes, so recreating the shared consumer is safe here; it drops
+        whatever an earlier session had fetched without committing.
+        """
+        if resync:
+            async with self.pool.acquire() as conn:
+                await conn.execute(f"SET search_path TO {readmodel.quote_ident(self.schema)}")
+                self.position = max(self.position, await readmodel.checkpoint(conn, self.projection.name))
+            with contextlib.suppress(NotFoundError):
+                await self.store.js.delete_consumer(self.store.stream, self.consumer_name)
+            await self.store.js.add_consumer(self.store.stream, self._consumer_config(self.position + 1))
+        return await self.store.js.pull_subscribe_bind(durable=self.consumer_name, stream=self.store.stream)
 
     async def handle_batch(self, msgs: list[Msg]) -> None:
         """Apply a fetched batch and commit with its checkpoint, then ack (AckAll: the last one)."""
         events = [self.store.stored_from_js(m) for m in msgs]
-        traces = [telemetry.extract(m.headers) for m in msgs]
+        traces = [_sampled_trace(m.headers) for m in msgs]
         position = await self._apply_and_commit(events, traces)
         await self.after_commit(msgs)
         await msgs[-1].ack()
@@ -210,7 +278,7 @@ class ProjectionRunner:
     async def after_commit(self, msgs: list[Msg]) -> None:
         """Seam between commit and ack; tests use it to simulate a crash there."""
 
-    async def _apply_and_commit(self, events: list[StoredEvent], traces: Sequence[otel_context.Context]) -> int:
+    async def _apply_and_commit(self, events: list[StoredEvent], traces: Sequence[otel_context.Context | None]) -> int:
         name = self.projection.name
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(f"SET LOCAL search_path TO {readmodel.quote_ident(self.schema)}")
@@ -229,35 +297,80 @@ class ProjectionRunner:
 
         A savepoint per event always would cost two extra round trips per event (it tripled the
         time per event in `make bench`); the slow path still records and skips a poison event.
+
+        Tracing: one span per batch, linked to the trace context of every traced event, and a
+        `project <EventType>` span per event only for events that carry a sampled trace context
+        (a child of it, so a request's trace reaches its projections). Untraced events (bulk
+        imports, replays) cost no span each.
         """
-        try:
-            async with conn.transaction():
-                for event, trace_ctx in batch:
+        links = [trace.Link(trace.get_current_span(t).get_span_context()) for _, t in batch if t is not None]
+        attributes = {
+            "projection": self.projection.name,
+            "batch.size": len(batch),
+            "batch.first_seq": batch[0][0].seq,
+            "batch.last_seq": batch[-1][0].seq,
+        }
+        with telemetry.span(f"project {self.projection.name} batch", attributes, parent=_ROOT, links=links):
+            try:
+                async with conn.transaction():
+                    await self._apply_events(conn, batch)
+            except Exception:
+                log.warning("projection %s: a batch failed; applying it event by event", self.projection.name)
+            else:
+                return
+            for event, trace_ctx in batch:
+                await self._apply_one(conn, event, trace_ctx)
+
+    async def _apply_events(self, conn: Conn, batch: Sequence[tuple[StoredEvent, otel_context.Context | None]]) -> None:
+        if self._apply_batch is None:
+            for event, trace_ctx in batch:
+                if trace_ctx is None:
+                    await self.projection.apply(conn, event)
+                else:
                     with self._span(event, trace_ctx):
                         await self.projection.apply(conn, event)
-        except Exception:
-            log.warning("projection %s: a batch failed; applying it event by event", self.projection.name)
-        else:
             return
-        for event, trace_ctx in batch:
-            await self._apply_one(conn, event, trace_ctx)
+        # One call for the whole batch: the traced events' spans cover that call.
+        spans = [self._start_span(event, trace_ctx) for event, trace_ctx in batch if trace_ctx is not None]
+        try:
+            await self._apply_batch(conn, [event for event, _ in batch])
+        except Exception as error:
+            for span in spans:
+                span.record_exception(error)
+                span.set_status(trace.Status(trace.StatusCode.ERROR, "batch failed; retried event by event"))
+            raise
+        finally:
+            for span in spans:
+                span.end()
 
-    def _span(
-        self, event: StoredEvent, trace_ctx: otel_context.Context | None
-    ) -> contextlib.AbstractContextManager[Any]:
-        attributes = {
+    def _attributes(self, event: StoredEvent) -> dict[str, str | int]:
+        return {
             "event.type": event.envelope.type,
             "event.seq": event.seq,
             "event.aggregate_id": event.envelope.aggregate_id,
             "projection": self.projection.name,
         }
-        return telemetry.span(f"project {event.envelope.type}", attributes, parent=trace_ctx)
+
+    def _span(
+        self, event: StoredEvent, trace_ctx: otel_context.Context | None
+    ) -> contextlib.AbstractContextManager[trace.Span]:
+        if trace_ctx is None:
+            return contextlib.nullcontext(trace.INVALID_SPAN)
+        return telemetry.span(f"project {event.envelope.type}", self._attributes(event), parent=trace_ctx)
+
+    def _start_span(self, event: StoredEvent, trace_ctx: otel_context.Context) -> trace.Span:
+        return telemetry.tracer().start_span(
+            f"project {event.envelope.type}", context=trace_ctx, attributes=self._attributes(event)
+        )
 
     async def _apply_one(self, conn: Conn, event: StoredEvent, trace_ctx: otel_context.Context | None) -> None:
         with self._span(event, trace_ctx):
             try:
                 async with conn.transaction():  # a savepoint: a poison event cannot undo the batch
-                    await self.projection.apply(conn, event)
+                    if self._apply_batch is None:
+                        await self.projection.apply(conn, event)
+                    else:
+                        await self._apply_batch(conn, [event])
             except Exception as error:
                 log.exception(
                     "projection %s: event %s at %s failed; recorded and skipped",
@@ -351,3 +464,24 @@ class ProjectionRunner:
                 await sub.unsubscribe()
             with contextlib.suppress(Exception):
                 await js.delete_consumer(stream, name)
+
+
+async def _cancelled(task: asyncio.Task[list[Msg]] | None) -> None:
+    """Cancel a prefetch and wait for it; its messages go unacked (the consumer is recreated)."""
+    if task is not None:
+        task.cancel()
+        await asyncio.wait([task])  # never raises the task's error; our own cancellation propagates
+        if not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not log it as never retrieved
+
+
+_ROOT = otel_context.Context()  # batch spans start their own trace; they link to the events' traces
+
+
+def _sampled_trace(headers: dict[str, str] | None) -> otel_context.Context | None:
+    """The trace context a message carries if it is sampled, else None (no per-event span)."""
+    if not headers or "traceparent" not in headers:
+        return None
+    ctx = telemetry.extract(headers)
+    span_context = trace.get_current_span(ctx).get_span_context()
+    return ctx if span_context.is_valid and span_context.trace_flags.sampled else None

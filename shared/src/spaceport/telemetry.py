@@ -86,10 +86,15 @@ def tracer() -> trace.Tracer:
 
 @contextmanager
 def span(
-    name: str, attributes: Mapping[str, Any] | None = None, parent: otel_context.Context | None = None
+    name: str,
+    attributes: Mapping[str, Any] | None = None,
+    parent: otel_context.Context | None = None,
+    links: Sequence[trace.Link] = (),
 ) -> Iterator[trace.Span]:
-    """A span under the current context (or `parent`)."""
-    with tracer().start_as_current_span(name, context=parent, attributes=dict(attributes or {})) as current:
+    """A span under the current context (or `parent`), optionally linked to other spans."""
+    with tracer().start_as_current_span(
+        name, context=parent, attributes=dict(attributes or {}), links=links or None
+    ) as current:
         yield current
 
 

@@ -9,7 +9,7 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 
-from gateway_service import errors
+from gateway_service import errors, ids
 from gateway_service.routes import documents, environments, guests, health, records, sheets, spaces, workbooks
 from gateway_service.state import Gateway, RateLimiter
 from spaceport import readmodel, telemetry
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *records.ROUTES,
         ],
         dependencies={"gateway": Provide(gateway, sync_to_thread=False)},
+        before_request=ids.check_ids,
         exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         plugins=[OpenTelemetryPlugin(OpenTelemetryConfig())],

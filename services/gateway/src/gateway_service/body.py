@@ -23,6 +23,8 @@ async def decode(request: Request[Any, Any, Any], cls: type[T]) -> T:
         raise ValidationFailedError(f"invalid body: {error}", key=path) from None
     except msgspec.DecodeError as error:
         raise ValidationFailedError(f"malformed JSON body: {error}") from None
+    except RecursionError:  # msgspec's guard against deeply nested input, not a DecodeError
+        raise ValidationFailedError("malformed JSON body: nested too deeply") from None
 
 
 # JSON bodies of the space-service resources; larger ones answer 413 before they are read whole.

@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from spaceport.errors import RateLimitedError, SpaceportError
 
@@ -32,7 +33,12 @@ def http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[obje
         first = error.extra[0]
         if isinstance(first, dict):
             message = f"{first.get('message', message)} ({first.get('key', '')})"
-    return Response(envelope(message), status_code=error.status_code, headers=error.headers)
+    headers = dict(error.headers or {})
+    if error.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        # The body was refused unread: the connection cannot carry another request. Saying so
+        # lets a keep-alive client open a new one instead of failing its next request.
+        headers["Connection"] = "close"
+    return Response(envelope(message), status_code=error.status_code, headers=headers)
 
 
 def unexpected_error(_: Request[Any, Any, Any], error: Exception) -> Response[object]:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import msgspec
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from spaceport.bench.harness import Bench, Figure, env_int
+from spaceport.bench.harness import Bench, Ceiling, Figure, env_int
 from spaceport.events import Event, EventRegistry, StoredEvent, encode
 from spaceport.eventstore import AggregateRef, AppendContext, EventStore
 from spaceport.projection import ProjectionRunner
@@ -78,6 +78,20 @@ class BenchProjection:
             stored.envelope.aggregate_id,
             event.n,
             event.label,
+        )
+
+
+class BatchBenchProjection(BenchProjection):
+    """The same read model with `apply_batch`: one `executemany` per batch."""
+
+    async def apply_batch(self, conn: Conn, events: Sequence[StoredEvent]) -> None:
+        rows = []
+        for stored in events:
+            event = stored.event
+            assert isinstance(event, BenchCounted)
+            rows.append((stored.seq, stored.event_id, stored.envelope.aggregate_id, event.n, event.label))
+        await conn.executemany(
+            "INSERT INTO bench_event (seq, event_id, aggregate_id, n, label) VALUES ($1, $2, $3, $4, $5)", rows
         )
 
 
@@ -273,23 +287,50 @@ async def _projection(bench: Bench, registry: EventRegistry) -> list[Figure]:
         raw=True,
     )
 
-    projection = BenchProjection(bench.schema("proj"), store.prefix)
+    ceilings = (pipeline.as_ceiling(), many.as_ceiling(), consume.as_ceiling())
+    per_event = await _run_projection(
+        bench,
+        BenchProjection(bench.schema("proj"), store.prefix),
+        store,
+        last=last,
+        label=f"ProjectionRunner, apply per event, checkpoint per {PROJECTION_BATCH}",
+        n=n,
+        ceilings=ceilings,
+    )
+    batched = await _run_projection(
+        bench,
+        BatchBenchProjection(bench.schema("projbatch"), store.prefix),
+        store,
+        last=last,
+        label=f"ProjectionRunner, apply_batch, checkpoint per {PROJECTION_BATCH}",
+        n=n,
+        ceilings=ceilings,
+    )
+    return [consume, many, copy, pipeline, per_event, batched]
+
+
+async def _run_projection(
+    bench: Bench,
+    projection: BenchProjection,
+    store: EventStore,
+    *,
+    last: int,
+    label: str,
+    n: int,
+    ceilings: tuple[Ceiling, ...],
+) -> Figure:
     runner = ProjectionRunner(store, bench.pool, projection, batch_size=PROJECTION_BATCH)
+    async with bench.pool.acquire() as conn:  # outside the timing, as for the raw pipeline
+        await migrate(conn, projection.name, projection.migrations)
 
     async def project() -> None:
         await runner.start()
         assert await runner.wait_for(last, timeout=600), "projection did not catch up"
 
     try:
-        applied = await bench.measure(
-            f"ProjectionRunner apply, checkpoint per {PROJECTION_BATCH}",
-            n,
-            project,
-            ceilings=(pipeline.as_ceiling(), many.as_ceiling(), consume.as_ceiling()),
-        )
+        return await bench.measure(label, n, project, ceilings=ceilings)
     finally:
         await runner.stop()
-    return [consume, many, copy, pipeline, applied]
 
 
 async def _raw_consume(store: EventStore, n: int) -> None:

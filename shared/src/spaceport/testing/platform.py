@@ -71,9 +71,16 @@ def _wait_healthy(platform: Platform, children: list[ManagedProcess], timeout: f
             raise RuntimeError(f"{dead[0].name} exited:\n{log_tail(dead[0].log_path)}")
         try:
             with urllib.request.urlopen(f"{platform.base_url}/health", timeout=2) as reply:  # noqa: S310 - loopback
-                if reply.status == 200:
+                healthy = reply.status == 200
+            # The space service creates the development environment just after it starts answering:
+            # wait for the key too, so a test's first request is not a 401.
+            current = urllib.request.Request(  # noqa: S310 - loopback
+                f"{platform.api}/environments/current", headers={"Authorization": f"Bearer {platform.secret_key}"}
+            )
+            with urllib.request.urlopen(current, timeout=2) as reply:  # noqa: S310 - loopback
+                if healthy and reply.status == 200:
                     return
-        except OSError:
+        except OSError:  # urllib's HTTPError (a 401 while the key is not there yet) is one
             pass
         time.sleep(0.25)
     tails = "\n".join(f"--- {c.name}\n{log_tail(c.log_path, 15)}" for c in children)

@@ -14,7 +14,8 @@ from typing import Any
 
 from record_service.application.context import Sheet
 from spaceport.contracts.record import RecordQuery
-from spaceport.errors import ValidationFailedError
+from spaceport.errors import NotFoundError, ValidationFailedError
+from spaceport.readmodel import Conn
 
 MAX_PAGE_SIZE = 10_000
 
@@ -67,6 +68,13 @@ def _prefilter(sel: Selection, value: str, exact: bool, pattern: str) -> str:
 
 
 def select(sheet: Sheet, query: RecordQuery, since_seq: int | None = None) -> Selection:
+    """The WHERE clause of `query`; `since_seq` = since_position(conn, sheet, query), required with sinceCommitId."""
+    if query.since_commit_id is not None and since_seq is None:
+        raise ValueError("select() needs since_position() when the query has sinceCommitId")  # a caller's bug
+    if query.commit_id is not None:  # only GET records reads a commit (as written); nothing else may ignore it
+        raise ValidationFailedError(
+            "commitId selects records only when reading them; use sinceCommitId here", key="commitId"
+        )
     for key, what in (
         (query.filter_field, "filterField"),
         (query.search_field, "searchField"),
@@ -126,14 +134,19 @@ class Cursors:
             self._items.popitem(last=False)
 
 
-def page_bounds(
-    sheet: Sheet, sel: Selection, page_size: int, page_number: int, cursors: Cursors
-) -> tuple[str, str, str]:
-    """(extra WHERE, ORDER BY, LIMIT/OFFSET) for one page of `sel`."""
+def check_paging(page_size: int, page_number: int) -> None:
+    """Every paged read: `pageSize` 1..MAX_PAGE_SIZE, `pageNumber` from 1."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValidationFailedError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}", key="pageSize")
     if page_number < 1:
         raise ValidationFailedError("pageNumber starts at 1", key="pageNumber")
+
+
+def page_bounds(
+    sheet: Sheet, sel: Selection, page_size: int, page_number: int, cursors: Cursors
+) -> tuple[str, str, str]:
+    """(extra WHERE, ORDER BY, LIMIT/OFFSET) for one page of `sel`."""
+    check_paging(page_size, page_number)
     skip = (page_number - 1) * page_size
     if sel.sort_key is not None:
         return _sorted_bounds(sheet, sel, page_size, page_number, cursors)
@@ -172,3 +185,21 @@ def _sorted_bounds(
     beyond = "<" if sel.sort_desc else ">"
     bound = f"({expr} {beyond} {v}::jsonb OR ({expr} = {v}::jsonb AND r.row_no > {after_row}) OR {expr} IS NULL)"
     return bound, order, f"LIMIT {page_size}"
+
+
+async def commit_row(conn: Conn, sheet_id: str, commit_id: str | None) -> Any:
+    row = await conn.fetchrow(
+        "SELECT first_seq, last_seq FROM record_commit WHERE id = $1 AND sheet_id = $2", commit_id, sheet_id
+    )
+    if row is None:
+        raise NotFoundError(f"commit {commit_id} not found in this sheet", key="commitId")
+    return row
+
+
+async def since_position(conn: Conn, sheet: Sheet, query: RecordQuery) -> int | None:
+    """The stream position `sinceCommitId` starts at (404 for a commit not of this sheet)."""
+    if query.since_commit_id is None:
+        return None
+    row = await commit_row(conn, sheet.id, query.since_commit_id)
+    first: int = row["first_seq"]
+    return first

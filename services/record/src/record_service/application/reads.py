@@ -15,7 +15,15 @@ from typing import Any, TypeVar
 import msgspec
 
 from record_service.application.context import Context, Sheet
-from record_service.application.query import Cursors, Selection, page_bounds, select
+from record_service.application.query import (
+    Cursors,
+    Selection,
+    check_paging,
+    commit_row,
+    page_bounds,
+    select,
+    since_position,
+)
 from record_service.projections.records import LeanRecords
 from spaceport import subjects
 from spaceport.contracts.record import (
@@ -95,7 +103,7 @@ class ReadHandlers:
             if query.query.commit_id is not None:
                 page = await self._at_commit(conn, sheet, query)
             else:
-                since = await _since(conn, sheet, query.query)
+                since = await since_position(conn, sheet, query.query)
                 sel = select(sheet, query.query, since)
                 page = await self._page(conn, sheet, sel, query)
             counts = await _counts(conn, sheet, query.query) if query.include_counts else None
@@ -133,7 +141,7 @@ class ReadHandlers:
 
     async def _at_commit(self, conn: Conn, sheet: Sheet, query: GetRecords) -> bytes:
         """The records a commit wrote, as it wrote them (read back from its events)."""
-        commit = await _commit_row(conn, sheet.id, query.query.commit_id)
+        commit = await commit_row(conn, sheet.id, query.query.commit_id)
         wanted = query.query
         out: list[RawWireRecord] = []
         for event in await self._commit_events(sheet, commit["first_seq"], commit["last_seq"]):
@@ -227,10 +235,11 @@ class ReadHandlers:
         sheet = await self.ctx.sheet(query.sheet_id)
         if query.field_key not in sheet.field_keys:
             raise ValidationFailedError(f"{query.field_key!r} is not a field of this sheet", key="fieldKey")
-        sel = select(sheet, query.query)
-        key = sel.param(query.field_key)
-        skip = (max(query.page_number, 1) - 1) * query.page_size
+        check_paging(query.page_size, query.page_number)
         async with (await self.ctx.pool()).acquire() as conn:
+            sel = select(sheet, query.query, await since_position(conn, sheet, query.query))
+            key = sel.param(query.field_key)
+            skip = (query.page_number - 1) * query.page_size
             text = await conn.fetchval(
                 "SELECT coalesce(json_agg(json_build_object('value', v, 'valid', true, 'messages', '[]'::json,"
                 " 'counts', json_build_object('total', n)) ORDER BY n DESC, v), '[]')::text FROM ("
@@ -245,7 +254,7 @@ class ReadHandlers:
         await self.ctx.settled(query.sheet_id)
         sheet = await self.ctx.sheet(query.sheet_id)
         async with (await self.ctx.pool()).acquire() as conn:
-            since = await _since(conn, sheet, query.query)
+            since = await since_position(conn, sheet, query.query)
             sel = select(sheet, query.query, since)
             if sel.sort_key is not None:
                 order = f"r.cells->{sel.param(sel.sort_key)}->'value' {'DESC' if sel.sort_desc else 'ASC'} NULLS LAST"
@@ -316,25 +325,8 @@ def _commit_view(row: Any) -> CommitView:
     )
 
 
-async def _commit_row(conn: Conn, sheet_id: str, commit_id: str | None) -> Any:
-    row = await conn.fetchrow(
-        "SELECT first_seq, last_seq FROM record_commit WHERE id = $1 AND sheet_id = $2", commit_id, sheet_id
-    )
-    if row is None:
-        raise NotFoundError(f"commit {commit_id} not found in this sheet", key="commitId")
-    return row
-
-
-async def _since(conn: Conn, sheet: Sheet, query: RecordQuery) -> int | None:
-    if query.since_commit_id is None:
-        return None
-    row = await _commit_row(conn, sheet.id, query.since_commit_id)
-    first: int = row["first_seq"]
-    return first
-
-
 async def _counts(conn: Conn, sheet: Sheet, query: RecordQuery) -> Counts:
-    since = await _since(conn, sheet, query)
+    since = await since_position(conn, sheet, query)
     sel = select(sheet, query, since)
     if sel.plain:
         return Counts(total=sheet.total, valid=sheet.valid, error=sheet.total - sheet.valid)

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from record_service.application.context import Context, Sheet
-from record_service.application.query import select
+from record_service.application.query import select, since_position
 from record_service.domain import records as domain
 from record_service.domain.validation import error, is_empty
 from spaceport import ids
@@ -84,7 +84,7 @@ class WriteHandlers:
 
         async def decide(sheet: Sheet, conn: Conn) -> Decided:
             if cmd.query is not None:
-                sel = select(sheet, cmd.query)
+                sel = select(sheet, cmd.query, await since_position(conn, sheet, cmd.query))
                 rows = await conn.fetch(f"SELECT r.id FROM record r WHERE {sel.where}", *sel.params)
             else:
                 rows = await conn.fetch(
@@ -105,8 +105,8 @@ class WriteHandlers:
         domain.check_writable(sheet.schema, restricted)
         if restricted and cmd.field_key in sheet.schema.readonly:
             raise ForbiddenError(f"field {cmd.field_key!r} is readonly; it can only be changed with a secret key")
-        sel = select(sheet, cmd.query)
         async with (await self.ctx.pool()).acquire() as conn:
+            sel = select(sheet, cmd.query, await since_position(conn, sheet, cmd.query))
             rows = await conn.fetch(
                 f"SELECT r.id, r.cells->{sel.param(cmd.field_key)}->'value' AS v FROM record r WHERE {sel.where}",
                 *sel.params,

@@ -72,6 +72,8 @@ def decode_body(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
         raise ValidationFailedError(f"invalid records body: {problem}") from None
     except msgspec.DecodeError as problem:
         raise ValidationFailedError(f"malformed JSON body: {problem}") from None
+    except RecursionError:  # msgspec's guard against deeply nested input, not a DecodeError
+        raise ValidationFailedError("malformed JSON body: nested too deeply") from None
 
 
 def _incell(raw: CellInput) -> InCell:

@@ -1,0 +1,520 @@
+"""A sweep of bad input over every route the gateway registers.
+
+Every bad input gets a clear error (4xx with Flatfile's `{"errors":[{"message"}]}`), never a 5xx,
+and loses nothing: after the sweep the platform is healthy and every resource it touched reads
+back exactly as before. The route table is checked against the app's own routes, so a new route
+fails `test_every_route_is_swept` until it is added here (or skipped with a reason).
+"""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from litestar.routes import HTTPRoute
+
+from gateway_service.app import MAX_BODY, create_app
+from gateway_service.routes import documents, environments, guests, records, sheets, spaces, workbooks
+from spaceport.settings import Settings
+from spaceport.testing.platform import Platform
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+LONG = "x" * 100_000
+LONG_ID = "x" * 10_000  # in a URL (httpx refuses URLs over 64k)
+DEPTH = 10_000
+
+# Path ids that are not ids: each may end up as a NATS subject token or a SQL parameter somewhere.
+WEIRD_IDS = (
+    "a.b",
+    ">",
+    "*",
+    "us_sp_a.b",
+    "us_sp_>",
+    "us_sp_*",
+    "us_sp_%2E",
+    "us_sp_a%2Eb",
+    "us_sp_a b",
+    "us sp",
+    "us_sp_ñü€",
+    "us_sp_💥",
+    "us_sp_" + LONG_ID,
+)
+# Kind of id each path parameter names; a wrong-kind id is taken from another kind's real one.
+PATH_KINDS = {
+    "environment_id": "environment",
+    "space_id": "space",
+    "document_id": "document",
+    "guest_id": "guest",
+    "workbook_id": "workbook",
+    "sheet_id": "sheet",
+    "commit_id": "commit",
+}
+UNKNOWN = {
+    "environment": "us_env_doesnotexist",
+    "space": "us_sp_doesnotexist",
+    "document": "us_dc_doesnotexist",
+    "guest": "us_g_doesnotexist",
+    "workbook": "us_wb_doesnotexist",
+    "sheet": "us_sh_doesnotexist",
+    "commit": "us_vr_doesnotexist",
+}
+WRONG_KIND = {
+    "environment": "space",
+    "space": "workbook",
+    "document": "space",
+    "guest": "sheet",
+    "workbook": "sheet",
+    "sheet": "workbook",
+    "commit": "sheet",
+}
+PAGE_SIZES = ("-1", "0", "abc", "1000000000000")
+RECORD_QUERY: dict[str, tuple[str, ...]] = {
+    "filter": ("bogus",),
+    "sortDirection": ("sideways",),
+    "sortField": ("unknown_field",),
+    "filterField": ("unknown_field",),
+    "searchField": ("unknown_field",),
+    "q": ("name = 'x'",),
+}
+RECORD_PAGING: dict[str, tuple[str, ...]] = {"pageSize": PAGE_SIZES, "pageNumber": ("0", "-1", "abc")}
+COMMIT_IDS: dict[str, tuple[str, ...]] = {"commitId": ("us_vr_nope", ">", "a.b"), "sinceCommitId": ("us_vr_nope", "*")}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What one route consumes: its body (a Struct, `records`/`updates` raw bodies) and query."""
+
+    body: type[msgspec.Struct] | str | None = None
+    array: bool = False  # the body is a JSON array of `body`
+    long: tuple[str, ...] = ()  # string fields that must refuse 100k characters
+    query: dict[str, tuple[str, ...]] = field(default_factory=dict)  # parameter -> bad values
+    base_query: dict[str, str] = field(default_factory=dict)  # needed for the route to do anything
+    ids_param: bool = False  # takes `ids` (more than 10,000 -> 400)
+
+
+ENDPOINTS: dict[tuple[str, str], Endpoint] = {
+    # environments
+    ("GET", "/v1/environments"): Endpoint(query={"pageSize": PAGE_SIZES, "pageNumber": ("0", "abc")}),
+    ("POST", "/v1/environments"): Endpoint(body=environments.EnvironmentBody, long=("name",)),
+    ("GET", "/v1/environments/{environment_id:str}"): Endpoint(),
+    ("PATCH", "/v1/environments/{environment_id:str}"): Endpoint(body=environments.EnvironmentBody, long=("name",)),
+    ("DELETE", "/v1/environments/{environment_id:str}"): Endpoint(),
+    ("POST", "/v1/environments/{environment_id:str}/keys/rotate"): Endpoint(query={"type": ("bogus", "SECRET")}),
+    # spaces
+    ("GET", "/v1/spaces"): Endpoint(
+        query={
+            "pageSize": PAGE_SIZES,
+            "pageNumber": ("0", "abc"),
+            "sortField": ("unknown",),
+            "sortDirection": ("sideways",),
+            "archived": ("maybe",),
+            "isCollaborative": ("maybe",),
+            "environmentId": ("us_env_nope", "a.b", ">"),
+        }
+    ),
+    ("POST", "/v1/spaces"): Endpoint(body=spaces.SpaceBody, long=("name",)),
+    ("DELETE", "/v1/spaces"): Endpoint(query={"spaceIds": ("us_sp_nope", "a.b", ">", "*", "", LONG_ID)}),
+    ("GET", "/v1/spaces/{space_id:str}"): Endpoint(),
+    ("PATCH", "/v1/spaces/{space_id:str}"): Endpoint(body=spaces.SpaceBody, long=("name",)),
+    ("DELETE", "/v1/spaces/{space_id:str}"): Endpoint(),
+    ("POST", "/v1/spaces/{space_id:str}/archive"): Endpoint(),
+    ("POST", "/v1/spaces/{space_id:str}/unarchive"): Endpoint(),
+    # documents
+    ("GET", "/v1/spaces/{space_id:str}/documents"): Endpoint(),
+    ("POST", "/v1/spaces/{space_id:str}/documents"): Endpoint(body=documents.NewDocumentBody, long=("title",)),
+    ("GET", "/v1/spaces/{space_id:str}/documents/{document_id:str}"): Endpoint(),
+    ("PATCH", "/v1/spaces/{space_id:str}/documents/{document_id:str}"): Endpoint(
+        body=documents.DocumentBody, long=("title",)
+    ),
+    ("DELETE", "/v1/spaces/{space_id:str}/documents/{document_id:str}"): Endpoint(),
+    # guests
+    ("GET", "/v1/guests"): Endpoint(query={"spaceId": ("us_sp_nope", "a.b", ">", "*", "", LONG_ID)}),
+    ("POST", "/v1/guests"): Endpoint(body=guests.GuestBody, array=True, long=("name", "email")),
+    ("GET", "/v1/guests/{guest_id:str}"): Endpoint(),
+    ("PATCH", "/v1/guests/{guest_id:str}"): Endpoint(body=guests.GuestPatchBody, long=("name", "email")),
+    ("DELETE", "/v1/guests/{guest_id:str}"): Endpoint(query={"spaceId": ("us_sp_nope", "a.b", ">", "*")}),
+    ("GET", "/v1/guests/{guest_id:str}/token"): Endpoint(query={"spaceId": ("us_sp_nope", "a.b", ">", "*")}),
+    # workbooks and sheets
+    ("GET", "/v1/workbooks"): Endpoint(query={"spaceId": ("a.b", ">", "us_wb_x"), "includeSheets": ("maybe",)}),
+    ("POST", "/v1/workbooks"): Endpoint(body=workbooks.WorkbookBody, long=("name",)),
+    ("GET", "/v1/workbooks/{workbook_id:str}"): Endpoint(),
+    ("PATCH", "/v1/workbooks/{workbook_id:str}"): Endpoint(body=workbooks.WorkbookPatchBody, long=("name",)),
+    ("DELETE", "/v1/workbooks/{workbook_id:str}"): Endpoint(),
+    ("GET", "/v1/workbooks/{workbook_id:str}/commits"): Endpoint(query={"completed": ("maybe",)}),
+    ("GET", "/v1/sheets"): Endpoint(query={"workbookId": ("us_wb_nope", "a.b", ">", "*", "", LONG_ID)}),
+    ("GET", "/v1/sheets/{sheet_id:str}"): Endpoint(),
+    ("PATCH", "/v1/sheets/{sheet_id:str}"): Endpoint(body=sheets.SheetPatchBody, long=("name", "slug")),
+    ("DELETE", "/v1/sheets/{sheet_id:str}"): Endpoint(),
+    ("POST", "/v1/sheets/{sheet_id:str}/lock"): Endpoint(),
+    ("POST", "/v1/sheets/{sheet_id:str}/unlock"): Endpoint(),
+    # records
+    ("GET", "/v1/sheets/{sheet_id:str}/records"): Endpoint(
+        query={
+            **RECORD_QUERY,
+            **RECORD_PAGING,
+            **COMMIT_IDS,
+            "includeMessages": ("maybe",),
+            "includeCounts": ("maybe",),
+        },
+        ids_param=True,
+    ),
+    ("POST", "/v1/sheets/{sheet_id:str}/records"): Endpoint(body="records"),
+    ("PUT", "/v1/sheets/{sheet_id:str}/records"): Endpoint(body="updates"),
+    # filter=all deletes every record: any bad parameter that were ignored would show in the snapshot
+    ("DELETE", "/v1/sheets/{sheet_id:str}/records"): Endpoint(
+        query={**RECORD_QUERY, **COMMIT_IDS, "searchField": ("unknown_field",)},
+        base_query={"filter": "all"},
+        ids_param=True,
+    ),
+    ("PUT", "/v1/sheets/{sheet_id:str}/find-replace"): Endpoint(
+        body=records.FindReplaceBody, long=("fieldKey",), query={**RECORD_QUERY, **COMMIT_IDS}, ids_param=True
+    ),
+    ("GET", "/v1/sheets/{sheet_id:str}/counts"): Endpoint(
+        query={**RECORD_QUERY, **COMMIT_IDS, "byField": ("maybe",)}, ids_param=True
+    ),
+    ("GET", "/v1/sheets/{sheet_id:str}/cells"): Endpoint(
+        query={**RECORD_QUERY, **RECORD_PAGING, **COMMIT_IDS, "fieldKey": ("unknown_field", "a.b", ">")},
+        base_query={"fieldKey": "name"},
+        ids_param=True,
+    ),
+    ("GET", "/v1/sheets/{sheet_id:str}/download"): Endpoint(query={**RECORD_QUERY, **COMMIT_IDS}, ids_param=True),
+    ("GET", "/v1/sheets/{sheet_id:str}/commits"): Endpoint(),
+    ("GET", "/v1/commits/{commit_id:str}"): Endpoint(),
+}
+# Fields a route needs before it looks at anything else; every body Struct ignores the ones it lacks.
+VALID_OBJECT = {"title": "t", "body": "b", "fieldKey": "name", "find": "zzz", "replace": "zzz"}
+SKIPPED = {("GET", "/health"): "takes no input (its probes are covered by test_e2e_foundation)"}
+
+
+def _routes() -> dict[tuple[str, str], int]:
+    """(method, path) -> body limit of every route the gateway registers; the app is built, never started."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        app = create_app(Settings(service_name="gateway", otel_exporter="none"))
+    found: dict[tuple[str, str], int] = {}
+    for route in app.routes:
+        assert isinstance(route, HTTPRoute), route
+        for method, (handler, _) in route.route_handler_map.items():
+            if method in METHODS:
+                limit = handler.request_max_body_size
+                found[str(method), route.path] = limit if isinstance(limit, int) else MAX_BODY
+    return found
+
+
+ROUTES = _routes()
+
+
+def test_every_route_is_swept() -> None:
+    registered = set(ROUTES)
+    assert registered - set(ENDPOINTS) - set(SKIPPED) == set(), "add the new routes to ENDPOINTS (or SKIPPED)"
+    assert set(ENDPOINTS) | set(SKIPPED) <= registered, "ENDPOINTS names routes that no longer exist"
+
+
+# ---- the cases ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    method: str
+    path: str
+    params: list[tuple[str, str]] = field(default_factory=list)
+    content: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    expect: int | None = None  # a specific 4xx, when it matters
+
+
+def _json(value: object) -> bytes:
+    return msgspec.json.encode(value)
+
+
+def _nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+def _nested_object(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+def _wrong_values(tp: Any) -> list[object]:
+    """Values of JSON types a field of type `tp` refuses: null, a number, an object, a list, a string."""
+    candidates: list[object] = [None, 12345, {"o": 1}, ["x"], "text", True]
+    wrong = []
+    for value in candidates:
+        try:
+            msgspec.json.decode(_json(value), type=tp)
+        except msgspec.ValidationError:
+            wrong.append(value)
+    return wrong
+
+
+def _fill(template: str, ids: dict[str, str]) -> str:
+    path = template
+    for param, kind in PATH_KINDS.items():
+        path = path.replace("{" + param + ":str}", ids[kind])
+    return path
+
+
+def _body_cases(method: str, template: str, spec: Endpoint, ids: dict[str, str]) -> Iterator[Case]:
+    path = _fill(template, ids)
+    limit = ROUTES[method, template]
+    raw = {"Content-Type": "application/json"}
+
+    def case(name: str, content: bytes, headers: dict[str, str] | None = None, expect: int | None = None) -> Case:
+        return Case(name, method, path, content=content, headers=headers or raw, expect=expect)
+
+    array = spec.array or spec.body in ("records", "updates")
+    yield case("malformed JSON", b'{"name": ', expect=400)
+    yield case("malformed JSON array", b"[{,]", expect=400)
+    yield case("truncated unicode", b'{"name": "\xff\xfe', expect=400)
+    yield case("wrong top-level type", b'{"name": "x"}' if array else b'["x"]', expect=400)
+    yield case("top-level string", b'"x"', expect=400)
+    yield case("top-level null", b"null", expect=400)
+    yield case("deeply nested arrays", _nested(DEPTH))
+    yield case("deeply nested objects", _nested_object(DEPTH))
+    yield case("form body as text/plain", b"name=x&title=y", {"Content-Type": "text/plain"}, 400)
+    yield case("xml body", b"<space><name>x</name></space>", {"Content-Type": "application/xml"}, 400)
+    gz = {**raw, "Content-Encoding": "gzip"}
+    yield case("gzip header, plain bytes", b"this is not gzip", gz, 400)
+    yield case("gzip header, truncated gzip", gzip.compress(b'[{"name": "x"}]')[:12], gz, 400)
+    yield case("body over the limit", b"[" + b" " * (limit + 1) + b"]", expect=413)
+
+    def wrap(item: dict[str, object]) -> bytes:
+        return _json([item] if array else item)
+
+    if isinstance(spec.body, type):
+        nested_any = b'{"a":' * DEPTH + b"1" + b"}" * DEPTH
+        for info in msgspec.structs.fields(spec.body):
+            for value in _wrong_values(info.type):
+                yield case(f"{info.encode_name}={value!r}", wrap({info.encode_name: value}), expect=400)
+            if info.encode_name in spec.long:
+                yield case(f"{info.encode_name} of 100k chars", wrap({info.encode_name: LONG}), expect=400)
+            if "Any" in str(info.type):
+                inner = b'{"' + info.encode_name.encode() + b'":' + nested_any + b"}"
+                yield case(f"{info.encode_name} nested {DEPTH} deep", b"[" + inner + b"]" if array else inner)
+    elif spec.body == "records":
+        bodies: tuple[list[object], ...] = (
+            [5],
+            [[]],
+            [None],
+            ["x"],
+            [{"name": {"value": "v", "messages": "not-a-list"}}],
+            [{"name": {"value": "v", "messages": [5]}}],
+            [{"name": {"value": LONG}}],
+            [{"unknown_field": "v"}],
+            [{"": "v"}],
+            [{"a.b": "v"}],
+            [{">": "v"}],
+        )
+        for body in bodies:
+            yield case(f"records {str(body)[:40]}", _json(body), expect=None)
+        yield case("records nested value", b'[{"name":{"value":' + _nested(DEPTH) + b"}}]")
+        yield case("gzip of an object", gzip.compress(b'{"name": "x"}'), gz, 400)
+    elif spec.body == "updates":
+        record = ids["record"]
+        bodies = (
+            [5],
+            [{}],
+            [{"id": 5, "values": {}}],
+            [{"id": record, "values": []}],
+            [{"id": record, "values": {"name": {"value": LONG}}}],
+            [{"id": record, "values": {"unknown_field": "v"}}],
+            [{"id": "us_rc_doesnotexist", "values": {"name": "v"}}],
+            [{"id": "a.b", "values": {"name": "v"}}],
+            [{"id": ">", "values": {"name": "v"}}],
+            [{"id": record, "values": {"name": "v"}, "metadata": []}],
+            [{"id": None, "values": None}],
+        )
+        for body in bodies:
+            yield case(f"updates {str(body)[:40]}", _json(body))
+
+
+def _id_cases(method: str, template: str, spec: Endpoint, ids: dict[str, str]) -> Iterator[Case]:
+    params = [p for p in PATH_KINDS if "{" + p + ":str}" in template]
+    query = list(spec.base_query.items())
+    body = _valid_body(spec, ids)
+    for param in params:
+        kind = PATH_KINDS[param]
+        bad = [UNKNOWN[kind], ids[WRONG_KIND[kind]], *WEIRD_IDS]
+        for value in bad:
+            path = _fill(template, {**ids, kind: value})
+            yield Case(f"{param}={value[:30]!r}", method, path, query, body, {"Content-Type": "application/json"})
+
+
+def _valid_body(spec: Endpoint, ids: dict[str, str]) -> bytes | None:
+    """A body good enough that only the id (or query) is wrong."""
+    if spec.body is None:
+        return None
+    return {
+        "records": b'[{"name": "sweep"}]',
+        "updates": _json([{"id": ids["record"], "values": {"name": "sweep"}}]),
+    }.get(str(spec.body), _json([] if spec.array else VALID_OBJECT))
+
+
+def _query_cases(method: str, template: str, spec: Endpoint, ids: dict[str, str]) -> Iterator[Case]:
+    path = _fill(template, ids)
+    body = _valid_body(spec, ids)
+    headers = {"Content-Type": "application/json"}
+    base = list(spec.base_query.items())
+    for name, values in spec.query.items():
+        others = [(k, v) for k, v in base if k != name]
+        for value in values:
+            yield Case(f"{name}={value[:30]!r}", method, path, [*others, (name, value)], body, headers)
+    if spec.ids_param:
+        many = [("ids", "a")] * (records.MAX_QUERY_IDS + 1)  # short: httpx refuses URLs over 64k
+        yield Case("ids repeated 10,001 times", method, path, [*base, *many], body, headers, 400)
+        yield Case(
+            "ids 10,001 comma-separated", method, path, [*base, ("ids", ",".join(["x"] * 10_001))], body, headers, 400
+        )
+
+
+def _cases(ids: dict[str, str]) -> list[Case]:
+    out: list[Case] = []
+    for (method, template), spec in ENDPOINTS.items():
+        if spec.body is not None:
+            out.extend(_body_cases(method, template, spec, ids))
+        out.extend(_id_cases(method, template, spec, ids))
+        out.extend(_query_cases(method, template, spec, ids))
+    return out
+
+
+# ---- the sweep ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def api(platform: Platform) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {platform.secret_key}"}
+    with httpx.Client(base_url=platform.base_url, headers=headers, timeout=30) as client:
+        yield client
+
+
+def _ok(reply: httpx.Response) -> Any:
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+@pytest.fixture(scope="module")
+def world(api: httpx.Client) -> dict[str, str]:
+    """One real resource of every kind, so ids of the right (and the wrong) kind exist."""
+    tag = uuid.uuid4().hex[:8]
+    environment = _ok(api.get("/v1/environments/current"))["data"]["id"]
+    space = _ok(api.post("/v1/spaces", json={"name": f"sweep {tag}"}))["data"]["id"]
+    document = _ok(api.post(f"/v1/spaces/{space}/documents", json={"title": "t", "body": "b"}))["data"]["id"]
+    sheet_config = {"name": "People", "slug": "people", "fields": [{"key": "name", "type": "string"}]}
+    workbook = _ok(api.post("/v1/workbooks", json={"name": "wb", "spaceId": space, "sheets": [sheet_config]}))
+    sheet = workbook["data"]["sheets"][0]["id"]
+    inserted = _ok(api.post(f"/v1/sheets/{sheet}/records", json=[{"name": "Ada"}, {"name": "Grace"}]))["data"]
+    guest_body = [
+        {"environmentId": environment, "email": f"g{tag}@example.com", "name": "G", "spaces": [{"id": space}]}
+    ]
+    guest = _ok(api.post("/v1/guests", json=guest_body))["data"][0]["id"]
+    return {
+        "environment": environment,
+        "space": space,
+        "document": document,
+        "workbook": workbook["data"]["id"],
+        "sheet": sheet,
+        "record": inserted["records"][0]["id"],
+        "commit": inserted["commitId"],
+        "guest": guest,
+    }
+
+
+def _snapshot(api: httpx.Client, ids: dict[str, str]) -> dict[str, Any]:
+    space, sheet = ids["space"], ids["sheet"]
+    return {
+        "environment": _ok(api.get("/v1/environments/current")),
+        "environments": _ok(api.get("/v1/environments", params={"pageSize": 1000}))["pagination"],
+        "space": _ok(api.get(f"/v1/spaces/{space}")),
+        "spaces": _ok(api.get("/v1/spaces", params={"pageSize": 1000})),
+        "documents": _ok(api.get(f"/v1/spaces/{space}/documents")),
+        "guests": _ok(api.get("/v1/guests", params={"spaceId": space})),
+        "workbooks": _ok(api.get("/v1/workbooks", params={"spaceId": space})),
+        "sheet": _ok(api.get(f"/v1/sheets/{sheet}")),
+        "records": _ok(api.get(f"/v1/sheets/{sheet}/records")),
+        "commits": _ok(api.get(f"/v1/sheets/{sheet}/commits")),
+        "token": api.get(f"/v1/guests/{ids['guest']}/token").status_code,
+    }
+
+
+def _send(api: httpx.Client, case: Case) -> str | None:
+    """None when the answer is a proper 4xx error; else what is wrong with it."""
+    what = f"{case.method} {case.path[:120]} [{case.name}]"
+    try:
+        reply = api.request(
+            case.method, case.path, params=tuple(case.params), content=case.content, headers=case.headers
+        )
+    except httpx.HTTPError as error:
+        return f"{what}: no answer ({type(error).__name__}: {error})"
+    problem = _problem(reply, case.expect)
+    return None if problem is None else f"{what}: {problem}"
+
+
+def _problem(reply: httpx.Response, expect: int | None) -> str | None:
+    status = reply.status_code
+    if not 400 <= status < 500 or (expect is not None and status != expect):
+        return f"{status} (expected {expect or '4xx'}): {reply.text[:200]}"
+    if status == 413 and reply.headers.get("connection") != "close":
+        return "413 without 'Connection: close' (the unread body would poison the kept-alive connection)"
+    try:
+        message = reply.json()["errors"][0]["message"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return f"{status} without the error envelope: {reply.text[:200]}"
+    if not isinstance(message, str) or not message.strip():
+        return f"{status} with an empty message"
+    return None
+
+
+def test_bad_input_sweep(api: httpx.Client, world: dict[str, str]) -> None:
+    before = _snapshot(api, world)
+    cases = _cases(world)
+    problems = [p for p in (_send(api, c) for c in cases) if p is not None]
+    assert not problems, f"{len(problems)} of {len(cases)} bad requests were not a clean 4xx:\n" + "\n".join(problems)
+    assert api.get("/health").status_code == 200
+    assert _snapshot(api, world) == before
+
+
+WEIRD_HEADERS: list[tuple[str, Callable[[str], dict[str, str]]]] = [
+    ("no credentials", lambda _: {"Authorization": ""}),
+    ("basic scheme", lambda _: {"Authorization": "Basic dXNlcjpwYXNz"}),
+    ("unknown key", lambda _: {"Authorization": "Bearer sk_doesnotexist"}),
+    ("key with dots and wildcards", lambda _: {"Authorization": "Bearer sk_a.b.>.*"}),
+    ("very long key", lambda _: {"Authorization": "Bearer sk_" + "x" * 10_000}),
+]
+
+
+@pytest.mark.parametrize(("name", "headers"), WEIRD_HEADERS, ids=[n for n, _ in WEIRD_HEADERS])
+def test_bad_credentials_are_a_401(
+    api: httpx.Client, world: dict[str, str], name: str, headers: Callable[[str], dict[str, str]]
+) -> None:
+    assert name
+    reply = api.get(f"/v1/spaces/{world['space']}", headers=headers(world["space"]))
+    assert reply.status_code == 401, reply.text
+    assert reply.json()["errors"][0]["message"]
+
+
+def test_since_commit_id_is_honoured_by_every_selection(api: httpx.Client, world: dict[str, str]) -> None:
+    """Writes and cells once ignored `sinceCommitId` (a delete with filter=all took every record)."""
+    config = {"name": "Since", "slug": "since", "fields": [{"key": "name", "type": "string"}]}
+    body = {"name": "since", "spaceId": world["space"], "sheets": [config]}
+    sheet = _ok(api.post("/v1/workbooks", json=body))["data"]["sheets"][0]["id"]
+    _ok(api.post(f"/v1/sheets/{sheet}/records", json=[{"name": "old"}]))
+    since = {"sinceCommitId": _ok(api.post(f"/v1/sheets/{sheet}/records", json=[{"name": "new"}]))["data"]["commitId"]}
+
+    cells = _ok(api.get(f"/v1/sheets/{sheet}/cells", params={"fieldKey": "name", **since}))["data"]["name"]
+    assert [c["value"] for c in cells] == ["new"]
+    _ok(
+        api.put(
+            f"/v1/sheets/{sheet}/find-replace", params=since, json={"fieldKey": "name", "find": "o", "replace": "x"}
+        )
+    )
+    _ok(api.delete(f"/v1/sheets/{sheet}/records", params={"filter": "all", **since}))
+    left = _ok(api.get(f"/v1/sheets/{sheet}/records"))["data"]["records"]
+    assert [r["values"]["name"]["value"] for r in left] == ["old"]
