@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+from nats.aio.msg import Msg
 
 from gateway_service import errors, ids
 from gateway_service.routes import documents, environments, guests, health, records, sheets, spaces, workbooks
 from gateway_service.state import Gateway, RateLimiter
 from spaceport import readmodel, telemetry
+from spaceport.contracts.space import AUTH_INVALIDATE_SUBJECT
 from spaceport.messaging import RpcClient
 from spaceport.runtime import make_broker
 from spaceport.s3 import make_client
@@ -31,7 +33,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         broker = make_broker(settings)
         await broker.connect()
         pool = await readmodel.create_pool(settings.database_url, "public", max_size=4)
-        holder["gateway"] = Gateway(
+        holder["gateway"] = state = Gateway(
             settings=settings,
             broker=broker,
             rpc=RpcClient(broker, settings.command_prefix, settings.request_timeout),
@@ -39,6 +41,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             s3=make_client(settings),
             limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
         )
+
+        async def on_invalidate(msg: Msg) -> None:
+            state.invalidated(msg.data)
+
+        # No queue group: every gateway process gets every broadcast. Draining the connection
+        # on broker.stop() ends the subscription.
+        await broker.connection.subscribe(AUTH_INVALIDATE_SUBJECT, cb=on_invalidate)
         try:
             yield
         finally:

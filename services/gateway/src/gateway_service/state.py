@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 
 import asyncpg
+import msgspec
 from faststream.nats import NatsBroker
 from minio import Minio
 
 from spaceport.contracts.space import SERVICE as SPACE
-from spaceport.contracts.space import Authenticate, Caught, Principal, Written
+from spaceport.contracts.space import Authenticate, AuthInvalidated, Caught, Principal, Written
 from spaceport.messaging import RpcClient
 from spaceport.settings import Settings
 
-AUTH_TTL = 30.0  # a revoked key or guest works at most this long on *other* gateway replicas
+AUTH_TTL = 30.0  # bounds a missed invalidation broadcast: then a revoked key works this long elsewhere
 MAX_TRACKED = 10_000
+log = logging.getLogger(__name__)
+_invalidation = msgspec.json.Decoder(AuthInvalidated)
 
 
 @dataclass
@@ -50,6 +54,7 @@ class Gateway:
     s3: Minio
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(1000.0, 2000))
     _auth_cache: dict[str, tuple[float, Principal]] = field(default_factory=dict)
+    _auth_generation: int = 0  # bumped by every invalidation
 
     async def principal(self, token: str) -> Principal:
         """Who `token` is; cached briefly so every request does not cost a round trip."""
@@ -57,11 +62,28 @@ class Gateway:
         hit = self._auth_cache.get(token)
         if hit is not None and hit[0] > now:
             return hit[1]
+        generation = self._auth_generation
         principal = await self.rpc.request(SPACE, Authenticate(token=token), Principal)
+        if generation != self._auth_generation:  # invalidated meanwhile: the answer may predate it
+            return principal
         if len(self._auth_cache) > MAX_TRACKED:
             self._auth_cache.clear()
         self._auth_cache[token] = (now + AUTH_TTL, principal)
         return principal
+
+    def invalidated(self, payload: bytes) -> None:
+        """An `AuthInvalidated` broadcast (from any gateway's request): drop every cached principal.
+
+        Revocations are rare, so the whole cache goes; the next request of each token re-authenticates.
+        """
+        self._auth_cache.clear()
+        self._auth_generation += 1
+        try:
+            change = _invalidation.decode(payload)
+        except msgspec.DecodeError:
+            log.warning("auth cache cleared on an unreadable invalidation: %r", payload[:200])
+            return
+        log.debug("auth cache cleared: %s in %s", change.reason, change.environment_id)
 
     def forget(self, *, environment_id: str | None = None, actor: str | None = None) -> None:
         """Drop cached principals after a rotation or removal, so this replica sees it at once."""

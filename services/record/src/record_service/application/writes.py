@@ -145,6 +145,10 @@ class WriteHandlers:
             for attempt in range(ATTEMPTS):
                 await self.ctx.settled(sheet_id)
                 sheet = await self.ctx.sheet(sheet_id)
+                if any(rule.ref is not None for rule in sheet.schema.rules.values()):
+                    # References are resolved against other sheets' records: this process's own
+                    # recent commits to them must be projected first (read-your-writes).
+                    await self.ctx.wait_for(max(self.ctx.written.values(), default=0), timeout=60.0)
                 async with (await self.ctx.pool()).acquire() as conn:
                     done = await _already(conn, sheet.id, key)
                     if done is not None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from space_service.application import keys, rows
+from space_service.application import keys, revocations, rows
 from space_service.domain import environment as domain
 from space_service.domain import limits
 from spaceport import ids
 from spaceport.aggregate import Executed, Folder, execute
 from spaceport.contracts.space import (
     ApiKeysView,
+    AuthInvalidated,
     CreateEnvironment,
     DeleteEnvironment,
     EnvironmentCreatedReply,
@@ -82,7 +83,10 @@ class EnvironmentHandlers:
         done = await self._execute(
             cmd.environment_id, lambda state: domain.delete(state, cmd.environment_id), AppendContext(actor=cmd.actor)
         )
-        return Written(position=done.result.last_seq if done.result else 0)
+        position = done.result.last_seq if done.result else 0
+        change = AuthInvalidated(reason="environment_deleted", environment_id=cmd.environment_id)
+        await revocations.announce(self.runtime, position, change)
+        return Written(position=position)
 
     async def rotate(self, cmd: RotateKeys) -> KeysRotated:
         raw = {kind: keys.new_key(kind) for kind in dict.fromkeys(cmd.kinds)}
@@ -93,6 +97,8 @@ class EnvironmentHandlers:
             AppendContext(actor=cmd.actor),
         )
         assert done.result is not None
+        change = AuthInvalidated(reason="keys_rotated", environment_id=cmd.environment_id)
+        await revocations.announce(self.runtime, done.result.last_seq, change)
         view = ApiKeysView(
             environment_id=cmd.environment_id, secret_key=raw.get("secret"), publishable_key=raw.get("publishable")
         )

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from space_service.application import rows, tokens
+from space_service.application import revocations, rows, tokens
 from space_service.application.spaces import SpaceHandlersPart
 from space_service.domain import guest as domain
 from space_service.domain import limits
@@ -18,6 +18,7 @@ from space_service.domain import space as space_domain
 from spaceport import ids
 from spaceport.aggregate import Executed, Folder, execute
 from spaceport.contracts.space import (
+    AuthInvalidated,
     DeleteGuest,
     GetGuest,
     GuestGrant,
@@ -94,7 +95,11 @@ class GuestHandlers:
             lambda s: domain.update(s, cmd.guest_id, cmd.environment_id, email=cmd.email, name=cmd.name, spaces=spaces),
             AppendContext(actor=cmd.principal.actor),
         )
-        return GuestsWritten(guest_ids=[cmd.guest_id], position=done.result.last_seq if done.result else 0)
+        position = done.result.last_seq if done.result else 0
+        if spaces is not None:  # grants replaced: a role may be lower or gone
+            change = AuthInvalidated(reason="guest_changed", environment_id=cmd.environment_id, guest_id=cmd.guest_id)
+            await revocations.announce(self.runtime, position, change)
+        return GuestsWritten(guest_ids=[cmd.guest_id], position=position)
 
     async def delete(self, cmd: DeleteGuest) -> GuestsWritten:
         await self._visible(cmd.principal, cmd.environment_id, cmd.guest_id)
@@ -105,7 +110,15 @@ class GuestHandlers:
             lambda s: domain.remove(s, cmd.guest_id, cmd.environment_id, space_id),
             AppendContext(actor=cmd.principal.actor),
         )
-        return GuestsWritten(guest_ids=[cmd.guest_id], position=done.result.last_seq if done.result else 0)
+        position = done.result.last_seq if done.result else 0
+        change = AuthInvalidated(
+            reason="guest_removed",
+            environment_id=cmd.environment_id,
+            space_ids=[space_id] if space_id else [],
+            guest_id=cmd.guest_id,
+        )
+        await revocations.announce(self.runtime, position, change)
+        return GuestsWritten(guest_ids=[cmd.guest_id], position=position)
 
     async def token(self, cmd: IssueGuestToken) -> GuestTokenView:
         state = await self._visible(cmd.principal, cmd.environment_id, cmd.guest_id)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from space_service.application import rows
+from space_service.application import revocations, rows
 from space_service.application.environments import EnvironmentHandlers
 from space_service.domain import limits
 from space_service.domain import space as domain
 from spaceport import ids
 from spaceport.aggregate import Executed, Folder, execute
 from spaceport.contracts.space import (
+    AuthInvalidated,
     ChangeSpaceLifecycle,
     CreateSpace,
     GetSpace,
@@ -97,6 +98,9 @@ class SpaceHandlersPart:
                 AppendContext(actor=cmd.principal.actor),
             )
             position = max(position, done.result.last_seq if done.result else 0)
+        if cmd.transition != "unarchive":  # guests of an archived or deleted space may lose access
+            change = AuthInvalidated(reason="space_closed", environment_id=cmd.environment_id, space_ids=space_ids)
+            await revocations.announce(self.runtime, position, change)
         return Written(position=position)
 
     async def state(self, environment_id: str, space_id: str) -> domain.SpaceState:
