@@ -18,3 +18,15 @@ def test_every_recorded_event_decodes_with_current_types() -> None:
         event = registry.decode_data(envelope.type, envelope.data)
         assert event is not None, f"{envelope.type} is no longer a known event type"
         assert type_name(event) == envelope.type
+
+
+def test_every_event_type_has_a_recorded_example() -> None:
+    """A new event type needs a recorded envelope, so later changes to it are replay-tested.
+
+    Record one from a real stream: `python -m spaceport.testing.corpus dump <NATS_URL>`.
+    """
+    recorded = {envelope.type for envelope in corpus.load()}
+    missing = sorted(
+        t.__struct_config__.tag for t in corpus.all_event_types() if t.__struct_config__.tag not in recorded
+    )
+    assert not missing, f"no recorded example of {missing}"
