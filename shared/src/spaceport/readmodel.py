@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import asyncpg
+import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
 # A connection either straight from asyncpg or lent by a pool; both speak the same API.
@@ -35,6 +36,19 @@ CREATE TABLE IF NOT EXISTS schema_migration (
     applied_at timestamptz NOT NULL DEFAULT now()
 );
 """
+
+
+_jsonb_encoder = msgspec.json.Encoder()
+
+
+def to_jsonb(value: object) -> str:
+    """A value as the text of a `$n::jsonb` parameter (asyncpg sends jsonb as text by default)."""
+    return _jsonb_encoder.encode(value).decode()
+
+
+def from_jsonb(value: Any) -> Any:
+    """A jsonb column as read by asyncpg (text by default) back as a Python value."""
+    return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
 
 
 def quote_ident(name: str) -> str:

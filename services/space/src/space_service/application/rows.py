@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import asyncpg
-import msgspec
 
 from spaceport.contracts.space import (
     DocumentView,
@@ -16,6 +14,7 @@ from spaceport.contracts.space import (
     GuestWorkbookView,
     SpaceView,
 )
+from spaceport.readmodel import from_jsonb as js
 
 ACCOUNT_ID = "us_acc_local"
 SPACE_COLUMNS = (
@@ -24,10 +23,6 @@ SPACE_COLUMNS = (
     " guest_authentication, actions, primary_workbook_id, translations_path, language_override,"
     " display_order, allowed_domains, is_collaborative"
 )
-
-
-def js(value: Any) -> Any:
-    return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
 
 
 def environment_view(row: asyncpg.Record) -> EnvironmentView:

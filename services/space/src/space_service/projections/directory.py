@@ -34,8 +34,7 @@ from spaceport.contracts.workbook import EVENTS as WORKBOOK_EVENTS
 from spaceport.contracts.workbook import WorkbookCreated, WorkbookDeleted
 from spaceport.events import StoredEvent
 from spaceport.readmodel import Conn
-
-_json = msgspec.json.Encoder()
+from spaceport.readmodel import to_jsonb as js
 
 # Optional fields of an update event -> column (jsonb columns need a cast); None keeps the column.
 ENVIRONMENT_UPDATES = {
@@ -68,10 +67,6 @@ DOCUMENT_UPDATES = {
     "treatments": "treatments::jsonb",
     "actions": "actions::jsonb",
 }
-
-
-def js(value: object) -> str:
-    return _json.encode(value).decode()
 
 
 def _param(value: object) -> object:

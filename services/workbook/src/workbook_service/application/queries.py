@@ -19,6 +19,7 @@ from spaceport.contracts.workbook import (
     WorkbookView,
 )
 from spaceport.errors import NotFoundError
+from spaceport.readmodel import from_jsonb as _json
 from spaceport.runtime import ServiceRuntime
 from workbook_service.domain.workbook import SpaceFact
 from workbook_service.projections.catalog import SCHEMA
@@ -133,10 +134,6 @@ def _list_filter(query: ListWorkbooks) -> tuple[str, list[object]]:
     add("labels ? {}", "NOT labels ? {}", query.label)
     add("treatments ? {}", "", query.treatment, negatable=False)
     return " AND " + " AND ".join(clauses), args
-
-
-def _json(value: Any) -> Any:
-    return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
 
 
 def sheet_view(row: asyncpg.Record) -> SheetView:

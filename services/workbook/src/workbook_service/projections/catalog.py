@@ -9,8 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-import msgspec
-
 from spaceport.contracts.workbook import (
     SheetAdded,
     SheetConfigChanged,
@@ -24,13 +22,9 @@ from spaceport.contracts.workbook import (
 )
 from spaceport.events import StoredEvent
 from spaceport.readmodel import Conn
+from spaceport.readmodel import to_jsonb as js
 
 SCHEMA = "workbook_catalog"
-_json = msgspec.json.Encoder()
-
-
-def js(value: object) -> str:
-    return _json.encode(value).decode()
 
 
 def _opt(value: object | None) -> str | None:
