@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import asyncpg
 import msgspec
 import pytest
 
-from record_service.application.context import Context
+from record_service.application.context import ServiceContext
 from record_service.application.reads import ReadHandlers
 from record_service.application.writes import WriteHandlers
 from record_service.bootstrap import build
@@ -24,7 +23,6 @@ from spaceport.contracts.workbook import SheetSpec, WorkbookCreated
 from spaceport.eventstore import AggregateRef
 from spaceport.runtime import ServiceRuntime
 from spaceport.settings import Settings
-from spaceport.testing.infra import InfraUrls
 
 CONFIG = msgspec.convert(
     {"name": "People", "fields": [{"key": "email", "type": "string", "constraints": [{"type": "unique"}]}]},
@@ -34,34 +32,18 @@ PRINCIPAL = Principal(environment_id="us_env_t", kind="secret", actor="test")
 
 
 @pytest.fixture
-async def replicas(infra: InfraUrls, unique_name: str) -> AsyncIterator[list[tuple[ServiceRuntime, Context]]]:
-    admin = await asyncpg.connect(infra.database_url)
-    await admin.execute(f"CREATE DATABASE {unique_name}")
-    await admin.close()
-    base, _, _ = infra.database_url.rpartition("/")
-    settings = Settings(
-        service_name="record",
-        nats_url=infra.nats_url,
-        database_url=f"{base}/{unique_name}",
-        event_stream=f"T_{unique_name.upper()}",
-        event_prefix=f"e{unique_name}",
-        command_prefix=f"c{unique_name}",
-        otel_exporter="none",
-    )
-    built = [build(settings) for _ in range(2)]
+async def replicas(record_settings: Settings) -> AsyncIterator[list[tuple[ServiceRuntime, ServiceContext]]]:
+    built = [build(record_settings) for _ in range(2)]
     for rt, _ in built:
         await rt.start()
     yield built
     for rt, ctx in built:
         await ctx.close()
         await rt.stop()
-    admin = await asyncpg.connect(infra.database_url)
-    await admin.execute(f"DROP DATABASE {unique_name} WITH (FORCE)")
-    await admin.close()
 
 
 async def test_concurrent_inserts_on_two_replicas_keep_one_holder_per_value(
-    replicas: list[tuple[ServiceRuntime, Context]],
+    replicas: list[tuple[ServiceRuntime, ServiceContext]],
 ) -> None:
     (rt_a, ctx_a), (_, ctx_b) = replicas
     created = WorkbookCreated(
@@ -76,7 +58,7 @@ async def test_concurrent_inserts_on_two_replicas_keep_one_holder_per_value(
 
     body = msgspec.json.encode([{"email": {"value": f"Shared{n}@x.io"}} for n in range(40)])
 
-    async def insert(ctx: Context) -> None:
+    async def insert(ctx: ServiceContext) -> None:
         for _ in range(3):
             command = InsertRecords(principal=PRINCIPAL, sheet_id="us_sh_t", body=await ctx.claims.pack(body))
             await WriteHandlers(ctx).insert(command)

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from record_service.application.reads import bounded
+from record_service.application.query import bounded
 from record_service.domain import records as domain
 from record_service.domain.validation import compile_schema, parse_date
 from spaceport.contracts.blueprint import SheetConfig

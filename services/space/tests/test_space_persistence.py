@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from space_service.application.handlers import SpaceHandlers
+from space_service.application.app import SpaceApplication
 from space_service.bootstrap import build
 from spaceport.contracts.space import (
     ChangeSpaceLifecycle,
@@ -68,13 +68,13 @@ async def db(infra: InfraUrls) -> AsyncIterator[asyncpg.Connection]:
     await conn.close()
 
 
-async def _started(settings: Settings) -> tuple[ServiceRuntime, SpaceHandlers]:
+async def _started(settings: Settings) -> tuple[ServiceRuntime, SpaceApplication]:
     rt, handlers = build(settings)
     await rt.start()
     return rt, handlers
 
 
-async def _populate(handlers: SpaceHandlers) -> tuple[str, list[str]]:
+async def _populate(rt: ServiceRuntime, handlers: SpaceApplication) -> tuple[str, list[str]]:
     env = await handlers.create_environment(CreateEnvironment(name="persist", metadata={"a": 1}))
     env_id = env.environment.id
     who = Principal(environment_id=env_id, kind="secret", actor="us_key_test")
@@ -107,19 +107,19 @@ async def _populate(handlers: SpaceHandlers) -> tuple[str, list[str]]:
         )
     )
     await handlers.guests.delete(DeleteGuest(principal=who, environment_id=env_id, guest_id=invited.guest_ids[1]))
-    await _workbook_events(handlers, env_id, spaces[0])
+    await _workbook_events(rt, env_id, spaces[0])
     rotated = await handlers.environments.rotate(RotateKeys(actor="us_key_test", environment_id=env_id))
-    await handlers.runtime.wait_for(rotated.position)
+    await rt.wait_for(rotated.position)
     return env_id, spaces
 
 
-async def _workbook_events(handlers: SpaceHandlers, env_id: str, space_id: str) -> None:
+async def _workbook_events(rt: ServiceRuntime, env_id: str, space_id: str) -> None:
     """What the workbook service would append: two workbooks created, one renamed, one deleted."""
     for workbook_id in ("us_wb_persist1", "us_wb_persist2"):
         ref = AggregateRef(environment_id=env_id, space_id=space_id, aggregate="workbook", aggregate_id=workbook_id)
         created = WorkbookCreated(workbook_id=workbook_id, space_id=space_id, environment_id=env_id, name="wb")
-        await handlers.runtime.store.append(ref, [created], expected_version=0)
-    await handlers.runtime.store.append(
+        await rt.store.append(ref, [created], expected_version=0)
+    await rt.store.append(
         ref,
         [WorkbookUpdated(workbook_id="us_wb_persist2", name="x"), WorkbookDeleted(workbook_id="us_wb_persist2")],
         expected_version=None,
@@ -136,7 +136,7 @@ async def _snapshot(db: asyncpg.Connection, schema: str) -> dict[str, list[tuple
 async def test_spaces_survive_a_restart(settings: Settings) -> None:
     rt, handlers = await _started(settings)
     try:
-        env_id, spaces = await _populate(handlers)
+        env_id, spaces = await _populate(rt, handlers)
         query = ListSpaces(environment_id=env_id, page_size=100, archived=None)
         before: SpacePage = await handlers.spaces.list_spaces(query)
         first = await handlers.spaces.get(GetSpace(environment_id=env_id, space_id=spaces[0]))
@@ -161,7 +161,7 @@ async def test_a_rebuild_from_the_event_log_equals_the_live_read_model(
 ) -> None:
     rt, handlers = await _started(settings)
     try:
-        await _populate(handlers)
+        await _populate(rt, handlers)
         runner = rt.runner(settings.service_name)
         shadow = await runner.rebuild(swap=False)
         live = await _snapshot(db, settings.service_name)

@@ -1,16 +1,26 @@
-"""The one optimistic-concurrency loop: load -> fold -> decide -> append, retried on conflict."""
+"""The one optimistic-concurrency loop: decide against a version, append guarded by it, retry.
+
+`run_command` is the loop every write path uses. Each attempt loads some state and the version
+it is at (folded from the aggregate's events, or read from a read model), and decides: events to
+append guarded by that version (`Append`), or "this command already landed" (`Replay`). The loop
+owns the number of attempts, the retry on `ConcurrencyError` and the answer to a duplicate: a
+command whose events already landed (found by the attempt, or reported by the store after a
+lost ack) is answered by `landed(result)` from what is stored, never from what an attempt
+decided. `execute` is the loop for aggregates folded from their own events.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeAlias, TypeVar
 
 from spaceport.errors import ConcurrencyError
 from spaceport.events import Event
-from spaceport.eventstore import AggregateRef, AppendContext, AppendResult, EventStore, Loaded
+from spaceport.ports import AggregateRef, AppendContext, AppendResult, EventStorePort, Loaded
 
 S = TypeVar("S")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,35 @@ class Folder(Generic[S]):
 
 
 @dataclass(frozen=True)
+class Append(Generic[T]):
+    """An attempt's decision: append `events` guarded by `version` (None: unguarded); `value`
+    answers the command once they land. No events: nothing to append, `value` is the answer."""
+
+    value: T
+    events: Sequence[Event]
+    version: int | None
+
+
+@dataclass(frozen=True)
+class Replay:
+    """An attempt found the command's events already stored (same idempotency key): where."""
+
+    result: AppendResult
+
+
+Decision: TypeAlias = Append[T] | Replay
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """The command's answer and where its events are (None: nothing was appended;
+    `result.duplicate`: they had landed before and `value` was built from them)."""
+
+    value: T
+    result: AppendResult | None
+
+
+@dataclass(frozen=True)
 class Executed(Generic[S]):
     """The state after the command and where its events landed (None: nothing to append)."""
 
@@ -36,8 +75,53 @@ class Executed(Generic[S]):
     result: AppendResult | None
 
 
+async def run_command(
+    store: EventStorePort,
+    ref: AggregateRef,
+    attempt: Callable[[], Awaitable[Decision[T]]],
+    context: AppendContext,
+    *,
+    landed: Callable[[AppendResult], Awaitable[T]],
+    attempts: int = 5,
+    on_conflict: Callable[[], Awaitable[None]] | None = None,
+) -> Outcome[T]:
+    """Run `attempt` and append what it decided, deciding again (after `on_conflict`, e.g. a
+    read model catching up) when another writer got in first; `attempt` raises to refuse.
+
+    A duplicate (a `Replay`, or an append the store reports as already landed) is answered by
+    `landed(result)`. The last attempt's `ConcurrencyError` propagates.
+    """
+    for number in range(1, attempts + 1):
+        decision = await attempt()
+        if isinstance(decision, Replay):
+            return Outcome(await landed(decision.result), decision.result)
+        try:
+            return await _append(store, ref, decision, context, landed)
+        except ConcurrencyError:
+            if number == attempts:
+                raise
+            if on_conflict is not None:
+                await on_conflict()
+    raise AssertionError("unreachable")
+
+
+async def _append(
+    store: EventStorePort,
+    ref: AggregateRef,
+    decision: Append[T],
+    context: AppendContext,
+    landed: Callable[[AppendResult], Awaitable[T]],
+) -> Outcome[T]:
+    if not decision.events:
+        return Outcome(decision.value, None)
+    result = await store.append(ref, decision.events, expected_version=decision.version, context=context)
+    if result.duplicate:  # a lost ack: what landed may not be what this attempt decided
+        return Outcome(await landed(result), result)
+    return Outcome(decision.value, result)
+
+
 async def execute(
-    store: EventStore,
+    store: EventStorePort,
     ref: AggregateRef,
     folder: Folder[S],
     decide: Callable[[S], Sequence[Event]],
@@ -45,30 +129,31 @@ async def execute(
     *,
     attempts: int = 5,
 ) -> Executed[S]:
-    """Run a command against the current state of `ref`; `decide` raises to refuse it.
-
-    A retried command (same idempotency key) whose events already landed is not decided
-    again: its original result is returned.
+    """Run a command against the current state of `ref` (its events folded); `decide` raises to
+    refuse it. A retried command (same idempotency key) whose events already landed is not
+    decided again: its original result and the state they left are returned.
     """
-    for attempt in range(attempts):
+
+    async def attempt() -> Decision[S]:
         loaded = await store.load(ref)
         state = folder.fold(loaded)
-        replay = _already_applied(loaded, context)
-        if replay is not None:
-            return Executed(state, replay)
+        earlier = _already_applied(loaded, context)
+        if earlier is not None:
+            return Replay(earlier)
         events = decide(state)
-        if not events:
-            return Executed(state, None)
-        try:
-            result = await store.append(ref, events, expected_version=loaded.version, context=context)
-        except ConcurrencyError:
-            if attempt == attempts - 1:
-                raise
-            continue
-        for event in events:
-            state = folder.evolve(state, event)
-        return Executed(state, result)
-    raise AssertionError("unreachable")
+        return Append(_evolved(folder, state, events), events, loaded.version)
+
+    async def landed(_: AppendResult) -> S:
+        return folder.fold(await store.load(ref))
+
+    done = await run_command(store, ref, attempt, context, landed=landed, attempts=attempts)
+    return Executed(done.value, done.result)
+
+
+def _evolved(folder: Folder[S], state: S, events: Sequence[Event]) -> S:
+    for event in events:
+        state = folder.evolve(state, event)
+    return state
 
 
 def _already_applied(loaded: Loaded, context: AppendContext) -> AppendResult | None:

@@ -2,7 +2,9 @@
 
 A `Payload` carries small bodies inline and big ones as the name of an object in a JetStream
 object store bucket with a short TTL (memory storage: these bodies are transient by nature).
-The sender `pack`s, the receiver `unpack`s; both sides only need the NATS connection.
+The sender `pack`s, the receiver `unpack`s; both sides only need the NATS connection. The bucket
+is the stream `OBJ_<bucket>`: an object's chunks (subject `$O.<bucket>.C.<nuid>`) are read back
+by the event store's range reader (`eventstore.direct_get`).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from nats.js.api import ObjectStoreConfig, StorageType
 from nats.js.errors import BucketNotFoundError
 from nats.js.object_store import ObjectStore
 
+from spaceport.eventstore import direct_get
+
 INLINE_LIMIT = 600 * 1024  # bytes travel base64-encoded in JSON: 600 KB -> 800 KB
 BUCKET = "spaceport-bodies"
 TTL_SECONDS = 300.0
-BURST_BYTES = 8 * 1024 * 1024
+CHUNK_TIMEOUT = 10.0  # seconds for each chunk of a burst
 
 
 class Payload(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -71,28 +75,10 @@ class ClaimCheck:
     async def _chunks(self, subject: str, count: int) -> bytes:
         """All chunks of one object by batched Direct Gets of <= 8 MB (nats-py's get: ~10 MB/s)."""
         parts: list[bytes] = []
-        seq = 1
-        while len(parts) < count:
-            burst, seq = await self._burst(subject, seq, count - len(parts))
-            if not burst:
+        if count == 0:
+            return b""  # a batch of 0 would be a plain (single message) Direct Get
+        async for chunk in direct_get(self.nc, f"OBJ_{self.bucket}", subject, batch=count, timeout=CHUNK_TIMEOUT):
+            parts.append(chunk.data)
+            if len(parts) == count:
                 break
-            parts.extend(burst)
         return b"".join(parts)
-
-    async def _burst(self, subject: str, seq: int, count: int) -> tuple[list[bytes], int]:
-        inbox = self.nc.new_inbox()
-        sub = await self.nc.subscribe(inbox)
-        parts: list[bytes] = []
-        try:
-            request = {"seq": seq, "next_by_subj": subject, "batch": count, "max_bytes": BURST_BYTES}
-            await self.nc.publish(f"$JS.API.DIRECT.GET.OBJ_{self.bucket}", msgspec.json.encode(request), reply=inbox)
-            while len(parts) < count:
-                msg = await sub.next_msg(timeout=10.0)
-                headers = msg.headers or {}
-                if headers.get("Status"):
-                    break
-                parts.append(msg.data)
-                seq = int(headers["Nats-Sequence"]) + 1
-        finally:
-            await sub.unsubscribe()
-        return parts, seq

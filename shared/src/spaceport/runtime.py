@@ -21,6 +21,7 @@ from spaceport.contracts.health import Ping, Pong, ProjectionStatus
 from spaceport.events import Event, EventRegistry
 from spaceport.eventstore import EventStore
 from spaceport.messaging import RpcServer
+from spaceport.ports import EventStorePort
 from spaceport.projection import Projection, ProjectionRunner
 from spaceport.settings import Settings
 
@@ -44,14 +45,15 @@ class ServiceRuntime:
         self.rpc = RpcServer(self.broker, self.name, settings.command_prefix)
         self.projections: list[Projection] = []
         self.runners: list[ProjectionRunner] = []
-        self._store: EventStore | None = None
+        # Made now, bound to the broker's connection at start: handlers are wired before that.
+        self.store = EventStore(None, self.registry, stream=settings.event_stream, prefix=settings.event_prefix)
         self._pool: asyncpg.Pool | None = None
         self.rpc.handle(Ping)(self._ping)
 
     @property
-    def store(self) -> EventStore:
-        assert self._store is not None, "runtime not started"
-        return self._store
+    def store_port(self) -> EventStorePort:
+        """The store as application code sees it (the port; usable once `start()` bound it)."""
+        return self.store
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -66,16 +68,11 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         await self.broker.connect()
-        self._store = EventStore(
-            self.broker.connection,
-            self.registry,
-            stream=self.settings.event_stream,
-            prefix=self.settings.event_prefix,
-        )
-        await self._store.ensure_stream(self.settings.stream_replicas)
+        self.store.bind(self.broker.connection)
+        await self.store.ensure_stream(self.settings.stream_replicas)
         self._pool = await readmodel.create_pool(self.settings.database_url, self.name)
         for projection in self.projections:
-            runner = ProjectionRunner(self._store, self._pool, projection)
+            runner = ProjectionRunner(self.store, self._pool, projection)
             await runner.start()
             self.runners.append(runner)
         await self.broker.start()
@@ -90,10 +87,14 @@ class ServiceRuntime:
             await self._pool.close()
             self._pool = None
 
-    async def wait_for(self, position: int, timeout: float = 5.0) -> None:
-        """Read-your-writes: wait until every projection of this service applied `position`."""
+    async def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        """Read-your-writes: wait until every projection of this service applied `position`.
+
+        False if one had not within `timeout` (each runner gets the whole timeout)."""
+        caught_up = True
         for runner in self.runners:
-            await runner.wait_for(position, timeout)
+            caught_up = await runner.wait_for(position, timeout) and caught_up
+        return caught_up
 
     async def _ping(self, _: Ping) -> Pong:
         database = False

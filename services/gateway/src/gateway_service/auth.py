@@ -10,8 +10,9 @@ Another environment's resources answer 404, never 403, so ids and names never le
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
+import msgspec
 from litestar import Request
 
 from gateway_service.state import Gateway
@@ -57,12 +58,17 @@ def require_secret(principal: Principal) -> None:
         raise ForbiddenError("this operation needs a secret key")
 
 
+def refuse_publishable(principal: Principal) -> None:
+    """A publishable key may create spaces (checked there) and nothing else."""
+    if principal.kind == "publishable":
+        raise ForbiddenError("a publishable key may only create spaces")
+
+
 def require_space_role(principal: Principal, space_id: str, level: Level) -> None:
     """May `principal` act at `level` inside `space_id`? (The service checks the environment.)"""
     if principal.kind == "secret":
         return
-    if principal.kind == "publishable":
-        raise ForbiddenError("a publishable key may only create spaces")
+    refuse_publishable(principal)
     if principal.space_id != space_id:
         raise ForbiddenError("this guest token is for another space", key="spaceId")
     if ROLE_RANK.get(principal.role or "", -1) < LEVEL_RANK[level]:
@@ -73,8 +79,7 @@ def require_admin(principal: Principal) -> None:
     """A secret key or a guest admin (whose scope the service then limits to its space)."""
     if principal.kind == "secret":
         return
-    if principal.kind == "publishable":
-        raise ForbiddenError("a publishable key may only create spaces")
+    refuse_publishable(principal)
     if principal.role != "admin":
         raise ForbiddenError(f"a guest with role '{principal.role}' may not manage guests")
 
@@ -99,3 +104,53 @@ def require_space_access(
         kind, named = asked or ("space", space_id)
         raise NotFoundError(f"{kind} {named} not found", key=f"{kind}Id")
     require_space_role(principal, space_id, "write" if write else "read")
+
+
+async def secret_principal(request: Request[Any, Any, Any], gateway: Gateway) -> Principal:
+    """The caller, if it holds a secret key (`require_secret`)."""
+    principal = await principal_of(request, gateway)
+    require_secret(principal)
+    return principal
+
+
+async def admin_principal(request: Request[Any, Any, Any], gateway: Gateway) -> Principal:
+    """The caller, if it may manage guests (`require_admin`)."""
+    principal = await principal_of(request, gateway)
+    require_admin(principal)
+    return principal
+
+
+async def space_principal(request: Request[Any, Any, Any], gateway: Gateway, space_id: str, level: Level) -> Principal:
+    """The caller, if it may act at `level` inside `space_id` (`require_space_role`)."""
+    principal = await principal_of(request, gateway)
+    require_space_role(principal, space_id, level)
+    return principal
+
+
+class InSpace(Protocol):
+    """A view that names the space (and so the environment) it belongs to."""
+
+    @property
+    def environment_id(self) -> str: ...
+
+    @property
+    def space_id(self) -> str: ...
+
+
+V = TypeVar("V", bound=InSpace)
+
+
+async def view_in_space(
+    gateway: Gateway,
+    principal: Principal,
+    service: str,
+    query: msgspec.Struct,
+    view_type: type[V],
+    *,
+    asked: tuple[str, str],
+    write: bool,
+) -> V:
+    """`query`'s view, if `principal` may read (or write) inside its space; 404 naming `asked` if not."""
+    view = await gateway.rpc.request(service, query, view_type)
+    require_space_access(principal, view.environment_id, view.space_id, write=write, asked=asked)
+    return view

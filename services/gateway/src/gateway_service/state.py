@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import asyncpg
 import msgspec
@@ -21,6 +22,16 @@ AUTH_TTL = 30.0  # bounds a missed invalidation broadcast: then a revoked key wo
 MAX_TRACKED = 10_000
 log = logging.getLogger(__name__)
 _invalidation = msgspec.json.Decoder(AuthInvalidated)
+
+
+class Landed(Protocol):
+    """A write's reply: the stream position the write landed at."""
+
+    @property
+    def position(self) -> int: ...
+
+
+W = TypeVar("W", bound=Landed)
 
 
 @dataclass
@@ -99,6 +110,12 @@ class Gateway:
         """Read-your-writes for writes answered `{success: true}`: wait until the space read model has them."""
         if position:
             await self.rpc.request(SPACE, Caught(position=position), Written)
+
+    async def space_write(self, command: msgspec.Struct, reply_type: type[W]) -> W:
+        """Send `command` to the space service; answer once its read model has the write (`caught_up`)."""
+        written = await self.rpc.request(SPACE, command, reply_type)
+        await self.caught_up(written.position)
+        return written
 
     async def s3_ok(self) -> bool:
         return await asyncio.to_thread(self._s3_probe)

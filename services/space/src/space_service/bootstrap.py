@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from space_service.application.handlers import SpaceHandlers
+from space_service.application import tokens
+from space_service.application.app import SpaceApplication
+from space_service.entrypoints import rpc
+from space_service.entrypoints.broadcast import AuthBroadcast
 from space_service.projections.directory import SpaceDirectory
+from space_service.projections.queries import DirectoryQueries
 from spaceport import runtime, telemetry
 from spaceport.contracts import space as contract
 from spaceport.contracts import workbook
@@ -11,17 +15,23 @@ from spaceport.contracts.space import CreateEnvironment
 from spaceport.settings import Settings
 
 
-def build(settings: Settings) -> tuple[runtime.ServiceRuntime, SpaceHandlers]:
+def build(settings: Settings) -> tuple[runtime.ServiceRuntime, SpaceApplication]:
     # Workbook events too: the directory counts a space's workbooks (and their activity).
     rt = runtime.ServiceRuntime(settings, (*contract.EVENTS, *workbook.EVENTS))
     # The projection (its schema) is named after the service, as is the pool's search_path.
     rt.add_projection(SpaceDirectory(settings.event_prefix, name=settings.service_name))
-    handlers = SpaceHandlers(rt)
-    handlers.register()
-    return rt, handlers
+    app = SpaceApplication(
+        rt.store_port,
+        DirectoryQueries(lambda: rt.pool),
+        rt.wait_for,
+        AuthBroadcast(rt.broker),
+        tokens.GuestTokens(secret=tokens.server_secret(settings), ttl=settings.guest_token_ttl),
+    )
+    rpc.bind(rt.rpc, app)
+    return rt, app
 
 
-async def ensure_dev_environment(handlers: SpaceHandlers, secret_key: str) -> None:
+async def ensure_dev_environment(app: SpaceApplication, secret_key: str) -> None:
     """`make run`'s development environment, keyed by the launcher's stored secret key.
 
     The environment id derives from the key, so every restart finds the same environment.
@@ -29,11 +39,11 @@ async def ensure_dev_environment(handlers: SpaceHandlers, secret_key: str) -> No
     if not secret_key:
         return
     cmd = CreateEnvironment(name="development", idempotency_key=f"dev-environment:{secret_key}")
-    await handlers.create_environment(cmd, secret_key=secret_key)
+    await app.create_environment(cmd, secret_key=secret_key)
 
 
 def main() -> None:
     settings = Settings.from_env("space")
     telemetry.setup(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
-    rt, handlers = build(settings)
-    runtime.run(rt, after_start=lambda: ensure_dev_environment(handlers, settings.dev_secret_key))
+    rt, app = build(settings)
+    runtime.run(rt, after_start=lambda: ensure_dev_environment(app, settings.dev_secret_key))

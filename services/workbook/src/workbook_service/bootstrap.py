@@ -6,21 +6,32 @@ from spaceport import runtime, telemetry
 from spaceport.contracts import space, workbook
 from spaceport.known_spaces import KnownSpaces
 from spaceport.settings import Settings
-from workbook_service.application.handlers import WorkbookHandlers
-from workbook_service.projections.catalog import WorkbookCatalog
+from workbook_service.application.app import WorkbookApplication
+from workbook_service.application.commands import WorkbookCommands
+from workbook_service.application.queries import WorkbookQueries
+from workbook_service.entrypoints import rpc
+from workbook_service.projections.catalog import SCHEMA, WorkbookCatalog
+from workbook_service.projections.queries import CatalogQueries
 
 NAME = "workbook"
 
 
-def build(settings: Settings) -> runtime.ServiceRuntime:
+def build(settings: Settings) -> tuple[runtime.ServiceRuntime, WorkbookApplication]:
     rt = runtime.ServiceRuntime(settings, (*space.EVENTS, *workbook.EVENTS))
     rt.add_projection(KnownSpaces(NAME, settings.event_prefix))
     rt.add_projection(WorkbookCatalog(settings.event_prefix))
-    WorkbookHandlers(rt, known_spaces=NAME).register()
-    return rt
+    catalog = CatalogQueries(lambda: rt.pool)
+    # Each waits for its own runner: KnownSpaces never reaches a workbook event's position.
+    app = WorkbookApplication(
+        commands=WorkbookCommands(rt.store_port, catalog, lambda position: rt.runner(NAME).wait_for(position)),
+        queries=WorkbookQueries(catalog, lambda position: rt.runner(SCHEMA).wait_for(position)),
+    )
+    rpc.bind(rt.rpc, app)
+    return rt, app
 
 
 def main() -> None:
     settings = Settings.from_env(NAME)
     telemetry.setup(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
-    runtime.run(build(settings))
+    rt, _ = build(settings)
+    runtime.run(rt)

@@ -1,23 +1,35 @@
-"""A corpus of recorded events: old events must always decode with new code.
+"""A corpus of recorded events: old events must always decode, fold and project with new code.
 
 `python -m spaceport.testing.corpus dump NATS_URL [STREAM]` appends one stored envelope per event
 type not yet in the corpus (tests/corpus/events.jsonl), taken from a real stream (e.g. the one
-`make run` or an end-to-end test run leaves behind). The replay test decodes every line.
+`make run` or an end-to-end test run leaves behind). The replay tests decode every line, fold it
+through each service's `evolve` and apply it through each projection.
+
+A line is the envelope alone: its stream position, subject and store time are not recorded.
+`stored` rebuilds them as the event store would deliver them (position = line number).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
 import nats
 
-from spaceport.contracts import space, workbook
-from spaceport.events import Envelope, Event, EventRegistry, decode_envelope, encode
+from spaceport import ids, readmodel, subjects
+from spaceport.contracts import record, space, workbook
+from spaceport.contracts.blueprint import SheetConfig
+from spaceport.events import Envelope, Event, EventRegistry, StoredEvent, decode_envelope, encode, type_name
+from spaceport.projection import Projection
+from spaceport.readmodel import Conn
 
 CORPUS = Path(__file__).resolve().parents[4] / "tests" / "corpus" / "events.jsonl"
+CONTEXT_TIME = datetime(2026, 1, 1, tzinfo=UTC)  # before every recorded event
 
 
 def all_event_types() -> tuple[type[Event], ...]:
@@ -40,6 +52,147 @@ def load(path: Path = CORPUS) -> list[Envelope]:
     if not path.exists():
         return []
     return [decode_envelope(line.encode()) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+# ---- replaying ------------------------------------------------------------------------------
+
+
+def stored(envelopes: Sequence[Envelope], types: EventRegistry, prefix: str = "evt") -> list[StoredEvent]:
+    """The envelopes as a consumer receives them: at positions 1..n, on the subjects the event
+    store derives, decoded with `types` (a service's registry: None where it lacks the type)."""
+    return [
+        StoredEvent(
+            seq=seq,
+            subject=subjects.event_subject(prefix, e.space_id or e.environment_id, e.aggregate, e.aggregate_id, e.type),
+            stored_at=e.occurred_at,
+            envelope=e,
+            event=types.decode_data(e.type, e.data),
+        )
+        for seq, e in enumerate(envelopes, start=1)
+    ]
+
+
+def subject_matches(subject: str, pattern: str) -> bool:
+    """NATS subject matching: `*` is one token, a final `>` one or more."""
+    tokens, wanted = subject.split("."), pattern.split(".")
+    for index, part in enumerate(wanted):
+        if part == ">":
+            return len(tokens) > index
+        if index >= len(tokens) or part not in {"*", tokens[index]}:
+            return False
+    return len(tokens) == len(wanted)
+
+
+def delivered(events: Iterable[StoredEvent], projection: Projection) -> list[StoredEvent]:
+    """The events a projection's consumer is given: those on one of its filter subjects."""
+    return [e for e in events if any(subject_matches(e.subject, f) for f in projection.filter_subjects)]
+
+
+def histories(envelopes: Iterable[Envelope]) -> dict[tuple[str, str], list[Envelope]]:
+    """Envelopes grouped by aggregate (kind, id), each group in corpus order."""
+    grouped: dict[tuple[str, str], list[Envelope]] = {}
+    for envelope in envelopes:
+        grouped.setdefault((envelope.aggregate, envelope.aggregate_id), []).append(envelope)
+    return grouped
+
+
+async def project(
+    conn: Conn, projection: Projection, events: Sequence[StoredEvent], schema: str, *, batch: bool = False
+) -> None:
+    """Migrate `schema` with the projection's migrations and apply `events` to it in one
+    transaction, one `apply` per event or (`batch`) one `apply_batch` call. Raises on the first
+    failure: a recorded event must never be a poison event."""
+    await readmodel.migrate(conn, schema, projection.migrations)
+    async with conn.transaction():
+        await conn.execute(f"SET LOCAL search_path TO {readmodel.quote_ident(schema)}")
+        if batch:
+            await projection.apply_batch(conn, events)  # type: ignore[attr-defined]  # optional on the protocol
+            return
+        for event in events:
+            await projection.apply(conn, event)
+
+
+# ---- context: the creations the corpus refers to but did not record ------------------------
+
+
+def context(envelopes: Sequence[Envelope]) -> list[Envelope]:
+    """Creation events for the aggregates the corpus changes but never creates.
+
+    The corpus keeps one example per event type, not whole histories: its SpaceUpdated is of a
+    space whose SpaceCreated is not in it, its records events are of a sheet created elsewhere.
+    Projections ignore changes to rows they do not have, so these creations go first to make
+    every recorded change visible.
+    """
+    events = [(e, registry().decode_data(e.type, e.data)) for e in envelopes]
+    created: list[Envelope] = []
+    have = {e.aggregate_id for e, ev in events if isinstance(ev, space.EnvironmentCreated | space.SpaceCreated)}
+    for environment_id in dict.fromkeys(e.environment_id for e, _ in events):
+        if environment_id not in have:
+            made = space.EnvironmentCreated(environment_id=environment_id, name="context")
+            created.append(_envelope(made, environment_id, None, environment_id))
+    for spaced in dict.fromkeys((e.environment_id, e.space_id) for e, _ in events if e.space_id):
+        if spaced[1] not in have:
+            made_space = space.SpaceCreated(space_id=spaced[1], environment_id=spaced[0], name="context")
+            created.append(_envelope(made_space, spaced[0], spaced[1], spaced[1]))
+    created += _issued_keys(events)
+    created += _sheets(events)
+    return created
+
+
+def _issued_keys(events: Sequence[tuple[Envelope, Event | None]]) -> list[Envelope]:
+    issued = {ev.key_id for _, ev in events if isinstance(ev, space.ApiKeyIssued)}
+    return [
+        _envelope(
+            space.ApiKeyIssued(
+                key_id=ev.key_id, kind="secret", key_hash=hashlib.sha256(ev.key_id.encode()).hexdigest(), hint="ctx"
+            ),
+            e.environment_id,
+            None,
+            e.environment_id,
+        )
+        for e, ev in events
+        if isinstance(ev, space.ApiKeyRevoked) and ev.key_id not in issued
+    ]
+
+
+def _sheets(events: Sequence[tuple[Envelope, Event | None]]) -> list[Envelope]:
+    """A workbook for each sheet that records events are written to but no workbook event defines."""
+    defined = {s.sheet_id for _, ev in events if isinstance(ev, workbook.WorkbookCreated) for s in ev.sheets}
+    defined |= {ev.sheet.sheet_id for _, ev in events if isinstance(ev, workbook.SheetAdded)}
+    written: dict[str, tuple[Envelope, record.RecordsEvent, dict[str, None]]] = {}
+    for e, ev in events:
+        if isinstance(ev, record.RecordsEvent) and ev.sheet_id not in defined:
+            _, _, keys = written.setdefault(ev.sheet_id, (e, ev, {}))
+            if isinstance(ev, record.RecordsInserted | record.RecordsUpdated):
+                keys.update(dict.fromkeys(key for r in ev.records for key in r.values))
+    return [_workbook_of(sheet_id, e, ev, list(keys)) for sheet_id, (e, ev, keys) in written.items()]
+
+
+def _workbook_of(sheet_id: str, e: Envelope, ev: record.RecordsEvent, keys: list[str]) -> Envelope:
+    fields = [{"key": key, "type": "string"} for key in keys]
+    config = msgspec.convert({"name": "context", "slug": "context", "fields": fields}, SheetConfig)
+    created = workbook.WorkbookCreated(
+        workbook_id=ev.workbook_id,
+        space_id=ev.space_id,
+        environment_id=e.environment_id,
+        name="context",
+        sheets=[workbook.SheetSpec(sheet_id=sheet_id, slug="context", config=config)],
+    )
+    return _envelope(created, e.environment_id, ev.space_id, ev.workbook_id)
+
+
+def _envelope(event: Event, environment_id: str, space_id: str | None, aggregate_id: str) -> Envelope:
+    return Envelope(
+        id=ids.derived_id("event", f"corpus-context:{type_name(event)}:{aggregate_id}", 16),
+        type=type_name(event),
+        environment_id=environment_id,
+        space_id=space_id,
+        aggregate=type(event).aggregate,
+        aggregate_id=aggregate_id,
+        actor="corpus-context",
+        occurred_at=CONTEXT_TIME,
+        data=msgspec.Raw(encode(event)),
+    )
 
 
 async def dump(nats_url: str, stream: str = "SPACEPORT_EVENTS", path: Path = CORPUS) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Request, delete, get, patch, post
 
-from gateway_service.auth import principal_of, require_space_role
+from gateway_service.auth import space_principal
 from gateway_service.body import MAX_JSON_BODY, SUCCESS, data, decode
 from gateway_service.state import Gateway
 from spaceport.contracts.space import (
@@ -40,7 +40,11 @@ class NewDocumentBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel")
     actions: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
-async def _view(gateway: Gateway, principal: Principal, space_id: str, written: DocumentWritten) -> dict[str, object]:
+async def _written(
+    gateway: Gateway, principal: Principal, space_id: str, command: CreateDocument | UpdateDocument
+) -> dict[str, object]:
+    """Send a create or update and answer the document as it is after it (read-your-writes)."""
+    written = await gateway.rpc.request(SERVICE, command, DocumentWritten)
     query = GetDocument(
         environment_id=principal.environment_id,
         space_id=space_id,
@@ -52,16 +56,14 @@ async def _view(gateway: Gateway, principal: Principal, space_id: str, written: 
 
 @get(BASE)
 async def list_documents(request: Request[Any, Any, Any], gateway: Gateway, space_id: str) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    require_space_role(principal, space_id, "read")
+    principal = await space_principal(request, gateway, space_id, "read")
     query = ListDocuments(environment_id=principal.environment_id, space_id=space_id)
     return data(await gateway.rpc.request(SERVICE, query, list[DocumentView]))
 
 
 @post(BASE, status_code=200, request_max_body_size=MAX_JSON_BODY)
 async def create_document(request: Request[Any, Any, Any], gateway: Gateway, space_id: str) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    require_space_role(principal, space_id, "write")
+    principal = await space_principal(request, gateway, space_id, "write")
     body = await decode(request, NewDocumentBody)
     command = CreateDocument(
         principal=principal,
@@ -73,15 +75,14 @@ async def create_document(request: Request[Any, Any, Any], gateway: Gateway, spa
         actions=body.actions,
         idempotency_key=request.headers.get("idempotency-key"),
     )
-    return await _view(gateway, principal, space_id, await gateway.rpc.request(SERVICE, command, DocumentWritten))
+    return await _written(gateway, principal, space_id, command)
 
 
 @get(BASE + "/{document_id:str}")
 async def get_document(
     request: Request[Any, Any, Any], gateway: Gateway, space_id: str, document_id: str
 ) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    require_space_role(principal, space_id, "read")
+    principal = await space_principal(request, gateway, space_id, "read")
     query = GetDocument(environment_id=principal.environment_id, space_id=space_id, document_id=document_id)
     return data(await gateway.rpc.request(SERVICE, query, DocumentView))
 
@@ -90,8 +91,7 @@ async def get_document(
 async def update_document(
     request: Request[Any, Any, Any], gateway: Gateway, space_id: str, document_id: str
 ) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    require_space_role(principal, space_id, "write")
+    principal = await space_principal(request, gateway, space_id, "write")
     body = await decode(request, DocumentBody)
     command = UpdateDocument(
         principal=principal,
@@ -100,19 +100,18 @@ async def update_document(
         document_id=document_id,
         fields=DocumentFields(**msgspec.structs.asdict(body)),
     )
-    return await _view(gateway, principal, space_id, await gateway.rpc.request(SERVICE, command, DocumentWritten))
+    return await _written(gateway, principal, space_id, command)
 
 
 @delete(BASE + "/{document_id:str}", status_code=200)
 async def delete_document(
     request: Request[Any, Any, Any], gateway: Gateway, space_id: str, document_id: str
 ) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    require_space_role(principal, space_id, "write")
+    principal = await space_principal(request, gateway, space_id, "write")
     command = DeleteDocument(
         principal=principal, environment_id=principal.environment_id, space_id=space_id, document_id=document_id
     )
-    await gateway.caught_up((await gateway.rpc.request(SERVICE, command, DocumentWritten)).position)
+    await gateway.space_write(command, DocumentWritten)
     return SUCCESS
 
 

@@ -8,8 +8,9 @@ import msgspec
 from litestar import Request, delete, get, patch, post
 from litestar.params import QueryParameter
 
-from gateway_service.auth import environment_of, principal_of, require_secret
+from gateway_service.auth import environment_of, principal_of, refuse_publishable, require_secret, secret_principal
 from gateway_service.body import MAX_JSON_BODY, SUCCESS, data, decode
+from gateway_service.query import PageNumber, PageSize
 from gateway_service.state import Gateway
 from spaceport.contracts.space import (
     SERVICE,
@@ -22,11 +23,11 @@ from spaceport.contracts.space import (
     GetEnvironment,
     KeysRotated,
     ListEnvironments,
+    Principal,
     RotateKeys,
     UpdateEnvironment,
     Written,
 )
-from spaceport.errors import ForbiddenError
 
 
 class EnvironmentBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -39,22 +40,29 @@ class EnvironmentBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel")
     language_override: str | None = None
 
 
+async def _secret_in(request: Request[Any, Any, Any], gateway: Gateway, environment_id: str) -> tuple[Principal, str]:
+    """A secret key's principal and the id of the environment it names (`current` too; 404 if another)."""
+    principal = await principal_of(request, gateway)
+    own = environment_of(principal, environment_id)
+    require_secret(principal)
+    return principal, own
+
+
 @get("/v1/environments")
 async def list_environments(
     request: Request[Any, Any, Any],
     gateway: Gateway,
-    page_size: Annotated[int, QueryParameter(name="pageSize")] = 10,
-    page_number: Annotated[int, QueryParameter(name="pageNumber")] = 1,
+    page_size: PageSize = 10,
+    page_number: PageNumber = 1,
 ) -> EnvironmentPage:
-    require_secret(await principal_of(request, gateway))
+    await secret_principal(request, gateway)
     query = ListEnvironments(page_size=page_size, page_number=page_number)
     return await gateway.rpc.request(SERVICE, query, EnvironmentPage)
 
 
 @post("/v1/environments", status_code=200, request_max_body_size=MAX_JSON_BODY)
 async def create_environment(request: Request[Any, Any, Any], gateway: Gateway) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    require_secret(principal)
+    principal = await secret_principal(request, gateway)
     body = await decode(request, EnvironmentBody)
     command = CreateEnvironment(
         name=body.name or "",
@@ -80,8 +88,7 @@ async def create_environment(request: Request[Any, Any, Any], gateway: Gateway) 
 async def get_environment(request: Request[Any, Any, Any], gateway: Gateway, environment_id: str) -> dict[str, object]:
     principal = await principal_of(request, gateway)
     own = environment_of(principal, environment_id)
-    if principal.kind == "publishable":
-        raise ForbiddenError("a publishable key may only create spaces")
+    refuse_publishable(principal)
     return data(await gateway.rpc.request(SERVICE, GetEnvironment(environment_id=own), EnvironmentView))
 
 
@@ -90,9 +97,7 @@ async def update_environment(
     request: Request[Any, Any, Any], gateway: Gateway, environment_id: str
 ) -> dict[str, object]:
     """Flatfile's SDKs type this answer as a bare Environment; `data` repeats it for wrapped readers."""
-    principal = await principal_of(request, gateway)
-    own = environment_of(principal, environment_id)
-    require_secret(principal)
+    principal, own = await _secret_in(request, gateway, environment_id)
     body = await decode(request, EnvironmentBody)
     command = UpdateEnvironment(actor=principal.actor, environment_id=own, **msgspec.structs.asdict(body))
     written = await gateway.rpc.request(SERVICE, command, Written)
@@ -107,11 +112,8 @@ async def update_environment(
 async def delete_environment(
     request: Request[Any, Any, Any], gateway: Gateway, environment_id: str
 ) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    own = environment_of(principal, environment_id)
-    require_secret(principal)
-    written = await gateway.rpc.request(SERVICE, DeleteEnvironment(actor=principal.actor, environment_id=own), Written)
-    await gateway.caught_up(written.position)
+    principal, own = await _secret_in(request, gateway, environment_id)
+    await gateway.space_write(DeleteEnvironment(actor=principal.actor, environment_id=own), Written)
     gateway.forget(environment_id=own)
     return SUCCESS
 
@@ -124,14 +126,9 @@ async def rotate_keys(
     key_type: Annotated[Literal["secret", "publishable", "all"], QueryParameter(name="type")] = "all",
 ) -> dict[str, object]:
     """New keys replace the old ones at once; the answer is the only time the raw keys are shown."""
-    principal = await principal_of(request, gateway)
-    own = environment_of(principal, environment_id)
-    require_secret(principal)
+    principal, own = await _secret_in(request, gateway, environment_id)
     kinds: list[Literal["secret", "publishable"]] = ["secret", "publishable"] if key_type == "all" else [key_type]
-    reply = await gateway.rpc.request(
-        SERVICE, RotateKeys(actor=principal.actor, environment_id=own, kinds=kinds), KeysRotated
-    )
-    await gateway.caught_up(reply.position)
+    reply = await gateway.space_write(RotateKeys(actor=principal.actor, environment_id=own, kinds=kinds), KeysRotated)
     gateway.forget(environment_id=own)
     return data(reply.keys)
 

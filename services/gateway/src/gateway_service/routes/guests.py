@@ -12,8 +12,9 @@ import msgspec
 from litestar import Request, delete, get, patch, post
 from litestar.params import QueryParameter
 
-from gateway_service.auth import environment_of, principal_of, require_admin, require_secret, require_space_role
+from gateway_service.auth import admin_principal, environment_of, secret_principal, space_principal
 from gateway_service.body import MAX_JSON_BODY, SUCCESS, data, decode
+from gateway_service.query import OptionalSpaceId
 from gateway_service.state import Gateway
 from spaceport.contracts.space import (
     SERVICE,
@@ -78,8 +79,7 @@ async def _views(gateway: Gateway, principal: Principal, written: GuestsWritten)
 
 @post("/v1/guests", status_code=200, request_max_body_size=MAX_JSON_BODY)
 async def invite_guests(request: Request[Any, Any, Any], gateway: Gateway) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    require_admin(principal)
+    principal = await admin_principal(request, gateway)
     bodies = await decode(request, list[GuestBody])
     specs = []
     for body in bodies:
@@ -97,24 +97,21 @@ async def list_guests(
     space_id: Annotated[str, QueryParameter(name="spaceId")],
     email: str | None = None,
 ) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    require_space_role(principal, space_id, "admin")
+    principal = await space_principal(request, gateway, space_id, "admin")
     query = ListGuests(environment_id=principal.environment_id, space_id=space_id, email=email)
     return data(await gateway.rpc.request(SERVICE, query, list[GuestView]))
 
 
 @get("/v1/guests/{guest_id:str}")
 async def get_guest(request: Request[Any, Any, Any], gateway: Gateway, guest_id: str) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    require_admin(principal)
+    principal = await admin_principal(request, gateway)
     query = GetGuest(principal=principal, environment_id=principal.environment_id, guest_id=guest_id)
     return data(await gateway.rpc.request(SERVICE, query, GuestView))
 
 
 @patch("/v1/guests/{guest_id:str}", request_max_body_size=MAX_JSON_BODY)
 async def update_guest(request: Request[Any, Any, Any], gateway: Gateway, guest_id: str) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    require_admin(principal)
+    principal = await admin_principal(request, gateway)
     body = await decode(request, GuestPatchBody)
     environment_of(principal, body.environment_id)
     command = UpdateGuest(
@@ -135,14 +132,13 @@ async def delete_guest(
     request: Request[Any, Any, Any],
     gateway: Gateway,
     guest_id: str,
-    space_id: Annotated[str | None, QueryParameter(name="spaceId")] = None,
+    space_id: OptionalSpaceId = None,
 ) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    require_admin(principal)
+    principal = await admin_principal(request, gateway)
     command = DeleteGuest(
         principal=principal, environment_id=principal.environment_id, guest_id=guest_id, space_id=space_id
     )
-    await gateway.caught_up((await gateway.rpc.request(SERVICE, command, GuestsWritten)).position)
+    await gateway.space_write(command, GuestsWritten)
     gateway.forget(actor=guest_id)
     return SUCCESS
 
@@ -152,10 +148,9 @@ async def guest_token(
     request: Request[Any, Any, Any],
     gateway: Gateway,
     guest_id: str,
-    space_id: Annotated[str | None, QueryParameter(name="spaceId")] = None,
+    space_id: OptionalSpaceId = None,
 ) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    require_secret(principal)
+    principal = await secret_principal(request, gateway)
     command = IssueGuestToken(
         principal=principal, environment_id=principal.environment_id, guest_id=guest_id, space_id=space_id or ""
     )

@@ -6,7 +6,6 @@ check when large, and pages come back as JSON bytes that are wrapped and passed 
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,8 +13,9 @@ import msgspec
 from litestar import Request, Response, delete, get, post, put
 from litestar.response import Stream
 
-from gateway_service.auth import principal_of, require_space_access
-from gateway_service.body import decode
+from gateway_service.auth import principal_of, require_space_access, view_in_space
+from gateway_service.body import body_bytes, decode
+from gateway_service.query import bool_param, int_param, list_param, param
 from gateway_service.state import Gateway
 from spaceport.claimcheck import ClaimCheck
 from spaceport.contracts.record import (
@@ -42,10 +42,11 @@ from spaceport.contracts.record import (
     Written,
 )
 from spaceport.contracts.space import Principal
-from spaceport.errors import PayloadTooLargeError, ValidationFailedError
+from spaceport.errors import ValidationFailedError
 
-MAX_INFLATED = 64 * 1024 * 1024
 MAX_QUERY_IDS = 10_000
+READ_TIMEOUT = 60.0  # a page, a download chunk or counts of a large sheet
+WRITE_TIMEOUT = 120.0  # a write of up to a whole body of records
 FILTERS = ("valid", "error", "all", "none")
 _encoder = msgspec.json.Encoder()
 _scopes: dict[str, SheetScope] = {}  # a sheet never changes space: safe to remember
@@ -90,78 +91,52 @@ def data(value: object) -> bytes:
 # ---- query strings --------------------------------------------------------------------------
 
 
-def _one(request: Request[Any, Any, Any], *names: str) -> str | None:
-    for name in names:
-        value = request.query_params.get(name)
-        if value not in (None, ""):
-            return str(value)
-    return None
-
-
-def _int(request: Request[Any, Any, Any], name: str, default: int) -> int:
-    value = _one(request, name)
-    if value is None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ValidationFailedError(f"{name} must be an integer", key=name) from None
-
-
-def _bool(request: Request[Any, Any, Any], name: str, default: bool) -> bool:
-    value = _one(request, name)
-    if value is None:
-        return default
-    if value.lower() not in ("true", "false", "1", "0"):
-        raise ValidationFailedError(f"{name} must be true or false", key=name)
-    return value.lower() in ("true", "1")
-
-
-def _list(request: Request[Any, Any, Any], name: str) -> list[str]:
-    values = [str(v) for v in request.query_params.getall(name, [])]
-    return [p for v in values for p in v.split(",") if p]
-
-
 def record_query(request: Request[Any, Any, Any]) -> RecordQuery:
-    filter_ = _one(request, "filter")
+    filter_ = param(request, "filter")
     if filter_ is not None and filter_ not in FILTERS:
         raise ValidationFailedError(f"filter must be one of {', '.join(FILTERS)}", key="filter")
-    direction = (_one(request, "sortDirection") or "asc").lower()
+    direction = (param(request, "sortDirection") or "asc").lower()
     if direction not in ("asc", "desc"):
         raise ValidationFailedError("sortDirection must be asc or desc", key="sortDirection")
-    if _one(request, "q") is not None:
+    if param(request, "q") is not None:
         raise ValidationFailedError("q (FFQL) is not supported yet; use filter, searchValue and ids", key="q")
-    ids = _list(request, "ids")
+    ids = list_param(request, "ids")
     if len(ids) > MAX_QUERY_IDS:
         raise ValidationFailedError(f"at most {MAX_QUERY_IDS} ids", key="ids")
     return RecordQuery(
         filter=filter_,  # type: ignore[arg-type]
-        filter_field=_one(request, "filterField"),
+        filter_field=param(request, "filterField"),
         search_value=request.query_params.get("searchValue"),
-        search_field=_one(request, "searchField"),
-        sort_field=_one(request, "sortField"),
+        search_field=param(request, "searchField"),
+        sort_field=param(request, "sortField"),
         sort_direction=direction,  # type: ignore[arg-type]
         ids=ids,
-        commit_id=_one(request, "commitId", "versionId"),
-        since_commit_id=_one(request, "sinceCommitId", "sinceVersionId"),
+        commit_id=param(request, "commitId", "versionId"),
+        since_commit_id=param(request, "sinceCommitId", "sinceVersionId"),
     )
 
 
-async def body_bytes(request: Request[Any, Any, Any]) -> bytes:
-    raw = await request.body()
-    if request.headers.get("content-encoding", "").lower() not in ("gzip", "x-gzip"):
-        return raw
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        out = inflater.decompress(raw, MAX_INFLATED)
-    except zlib.error as problem:
-        raise ValidationFailedError(f"the gzip body is corrupt: {problem}") from None
-    if inflater.unconsumed_tail:
-        raise PayloadTooLargeError(f"the inflated body is larger than {MAX_INFLATED} bytes")
-    return out
-
-
 # ---- records --------------------------------------------------------------------------------
+
+
+def _versioned(written: Written) -> Response[bytes]:
+    return json_response(data({"versionId": written.commit_id, "commitId": written.commit_id}))
+
+
+async def _write(gateway: Gateway, command: InsertRecords | UpdateRecords | DeleteRecords | FindReplace) -> Written:
+    return await gateway.rpc.request(SERVICE, command, Written, timeout=WRITE_TIMEOUT)
+
+
+async def _write_body(
+    request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str, command_type: type[InsertRecords | UpdateRecords]
+) -> Written:
+    """Send the request's records (raw bytes, by claim check when large) to be inserted or updated."""
+    principal, _ = await authorize(request, gateway, sheet_id, write=True)
+    body = await claims(gateway).pack(await body_bytes(request))
+    idempotency_key = request.headers.get("idempotency-key")
+    return await _write(
+        gateway, command_type(principal=principal, sheet_id=sheet_id, body=body, idempotency_key=idempotency_key)
+    )
 
 
 @get("/v1/sheets/{sheet_id:str}/records")
@@ -170,13 +145,13 @@ async def get_records(request: Request[Any, Any, Any], gateway: Gateway, sheet_i
     query = GetRecords(
         sheet_id=sheet_id,
         query=record_query(request),
-        page_size=_int(request, "pageSize", 10_000),
-        page_number=_int(request, "pageNumber", 1),
-        fields=_list(request, "fields"),
-        include_messages=_bool(request, "includeMessages", True),
-        include_counts=_bool(request, "includeCounts", False) or _bool(request, "includeLength", False),
+        page_size=int_param(request, "pageSize", 10_000),
+        page_number=int_param(request, "pageNumber", 1),
+        fields=list_param(request, "fields"),
+        include_messages=bool_param(request, "includeMessages", True),
+        include_counts=bool_param(request, "includeCounts", False) or bool_param(request, "includeLength", False),
     )
-    reply = await gateway.rpc.request(SERVICE, query, RecordsReply, timeout=60.0)
+    reply = await gateway.rpc.request(SERVICE, query, RecordsReply, timeout=READ_TIMEOUT)
     records = await claims(gateway).unpack(reply.records)
     counts = b',"counts":' + _encoder.encode(reply.counts) if reply.counts is not None else b""
     return json_response(b'{"data":{"success":true,"records":' + records + counts + b"}}")
@@ -184,12 +159,7 @@ async def get_records(request: Request[Any, Any, Any], gateway: Gateway, sheet_i
 
 @post("/v1/sheets/{sheet_id:str}/records", status_code=200)
 async def insert_records(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
-    principal, _ = await authorize(request, gateway, sheet_id, write=True)
-    body = await claims(gateway).pack(await body_bytes(request))
-    command = InsertRecords(
-        principal=principal, sheet_id=sheet_id, body=body, idempotency_key=request.headers.get("idempotency-key")
-    )
-    written = await gateway.rpc.request(SERVICE, command, Written, timeout=120.0)
+    written = await _write_body(request, gateway, sheet_id, InsertRecords)
     records = await claims(gateway).unpack(written.records) if written.records is not None else b"[]"
     commit = _encoder.encode(written.commit_id)
     return json_response(
@@ -199,13 +169,7 @@ async def insert_records(request: Request[Any, Any, Any], gateway: Gateway, shee
 
 @put("/v1/sheets/{sheet_id:str}/records", status_code=200)
 async def update_records(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
-    principal, _ = await authorize(request, gateway, sheet_id, write=True)
-    body = await claims(gateway).pack(await body_bytes(request))
-    command = UpdateRecords(
-        principal=principal, sheet_id=sheet_id, body=body, idempotency_key=request.headers.get("idempotency-key")
-    )
-    written = await gateway.rpc.request(SERVICE, command, Written, timeout=120.0)
-    return json_response(data({"versionId": written.commit_id, "commitId": written.commit_id}))
+    return _versioned(await _write_body(request, gateway, sheet_id, UpdateRecords))
 
 
 @delete("/v1/sheets/{sheet_id:str}/records", status_code=200)
@@ -222,7 +186,7 @@ async def delete_records(request: Request[Any, Any, Any], gateway: Gateway, shee
         query=query if by_query else None,
         idempotency_key=request.headers.get("idempotency-key"),
     )
-    written = await gateway.rpc.request(SERVICE, command, Written, timeout=120.0)
+    written = await _write(gateway, command)
     return json_response(data({"success": True, "commitId": written.commit_id}))
 
 
@@ -239,8 +203,7 @@ async def find_replace(request: Request[Any, Any, Any], gateway: Gateway, sheet_
         query=record_query(request),
         idempotency_key=request.headers.get("idempotency-key"),
     )
-    written = await gateway.rpc.request(SERVICE, command, Written, timeout=120.0)
-    return json_response(data({"versionId": written.commit_id, "commitId": written.commit_id}))
+    return _versioned(await _write(gateway, command))
 
 
 # ---- counts, cells, download, commits ----------------------------------------------------------
@@ -249,25 +212,25 @@ async def find_replace(request: Request[Any, Any, Any], gateway: Gateway, sheet_
 @get("/v1/sheets/{sheet_id:str}/counts")
 async def get_counts(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
     await authorize(request, gateway, sheet_id, write=False)
-    query = GetCounts(sheet_id=sheet_id, query=record_query(request), by_field=_bool(request, "byField", False))
-    counts = await gateway.rpc.request(SERVICE, query, Counts, timeout=60.0)
+    query = GetCounts(sheet_id=sheet_id, query=record_query(request), by_field=bool_param(request, "byField", False))
+    counts = await gateway.rpc.request(SERVICE, query, Counts, timeout=READ_TIMEOUT)
     return json_response(data({"success": True, "counts": counts}))
 
 
 @get("/v1/sheets/{sheet_id:str}/cells")
 async def get_cells(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
     await authorize(request, gateway, sheet_id, write=False)
-    field_key = _one(request, "fieldKey")
+    field_key = param(request, "fieldKey")
     if field_key is None:
         raise ValidationFailedError("fieldKey is required", key="fieldKey")
     query = GetCells(
         sheet_id=sheet_id,
         field_key=field_key,
         query=record_query(request),
-        page_size=_int(request, "pageSize", 1000),
-        page_number=_int(request, "pageNumber", 1),
+        page_size=int_param(request, "pageSize", 1000),
+        page_number=int_param(request, "pageNumber", 1),
     )
-    reply = await gateway.rpc.request(SERVICE, query, CellsReply, timeout=60.0)
+    reply = await gateway.rpc.request(SERVICE, query, CellsReply, timeout=READ_TIMEOUT)
     return json_response(b'{"data":' + await claims(gateway).unpack(reply.cells) + b"}")
 
 
@@ -275,7 +238,9 @@ async def get_cells(request: Request[Any, Any, Any], gateway: Gateway, sheet_id:
 async def download(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Stream:
     await authorize(request, gateway, sheet_id, write=False)
     query = record_query(request)
-    first = await gateway.rpc.request(SERVICE, DownloadChunk(sheet_id=sheet_id, query=query), CsvChunk, timeout=60.0)
+    first = await gateway.rpc.request(
+        SERVICE, DownloadChunk(sheet_id=sheet_id, query=query), CsvChunk, timeout=READ_TIMEOUT
+    )
 
     async def chunks() -> AsyncIterator[bytes]:
         chunk = first
@@ -284,7 +249,7 @@ async def download(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: 
             request_next = DownloadChunk(
                 sheet_id=sheet_id, query=query, after=chunk.after, offset=chunk.offset, header=False
             )
-            chunk = await gateway.rpc.request(SERVICE, request_next, CsvChunk, timeout=60.0)
+            chunk = await gateway.rpc.request(SERVICE, request_next, CsvChunk, timeout=READ_TIMEOUT)
             yield await claims(gateway).unpack(chunk.csv)
 
     headers = {"Content-Disposition": f'attachment; filename="{sheet_id}.csv"'}
@@ -301,8 +266,10 @@ async def list_commits(request: Request[Any, Any, Any], gateway: Gateway, sheet_
 @get("/v1/commits/{commit_id:str}")
 async def get_commit(request: Request[Any, Any, Any], gateway: Gateway, commit_id: str) -> Response[bytes]:
     principal = await principal_of(request, gateway)
-    reply = await gateway.rpc.request(SERVICE, GetCommit(commit_id=commit_id), CommitReply)
-    require_space_access(principal, reply.environment_id, reply.space_id, write=False, asked=("commit", commit_id))
+    query = GetCommit(commit_id=commit_id)
+    reply = await view_in_space(
+        gateway, principal, SERVICE, query, CommitReply, asked=("commit", commit_id), write=False
+    )
     return json_response(data(reply.commit))
 
 

@@ -13,9 +13,9 @@ from litestar import Request, delete, get, patch, post
 from litestar.params import QueryParameter
 
 from gateway_service import compose
-from gateway_service.auth import principal_of, require_space_access
-from gateway_service.body import decode
-from gateway_service.routes.workbooks import SUCCESS, data, readable, settled
+from gateway_service.auth import principal_of, view_in_space
+from gateway_service.body import SUCCESS, data, decode
+from gateway_service.routes.workbooks import readable, settled
 from gateway_service.state import Gateway
 from spaceport.contracts.space import Principal
 from spaceport.contracts.workbook import (
@@ -38,9 +38,8 @@ class SheetPatchBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel", 
 
 async def sheet_for(gateway: Gateway, principal: Principal, sheet_id: str, *, write: bool) -> SheetView:
     """The sheet, if `principal` may read (or write) it; 404 for another environment's."""
-    view = await gateway.rpc.request(SERVICE, GetSheet(sheet_id=sheet_id), SheetView)
-    require_space_access(principal, view.environment_id, view.space_id, write=write, asked=("sheet", sheet_id))
-    return view
+    query = GetSheet(sheet_id=sheet_id)
+    return await view_in_space(gateway, principal, SERVICE, query, SheetView, asked=("sheet", sheet_id), write=write)
 
 
 @get("/v1/sheets")
@@ -80,22 +79,24 @@ async def delete_sheet(request: Request[Any, Any, Any], gateway: Gateway, sheet_
     return SUCCESS
 
 
-@post("/v1/sheets/{sheet_id:str}/lock", status_code=200)
-async def lock_sheet(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> dict[str, object]:
+async def _set_lock(
+    request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str, command_type: type[LockSheet | UnlockSheet]
+) -> dict[str, object]:
     principal = await principal_of(request, gateway)
     await sheet_for(gateway, principal, sheet_id, write=True)
-    written = await gateway.rpc.request(SERVICE, LockSheet(principal=principal, sheet_id=sheet_id), WorkbookWritten)
+    written = await gateway.rpc.request(SERVICE, command_type(principal=principal, sheet_id=sheet_id), WorkbookWritten)
     await gateway.rpc.request(SERVICE, GetSheet(sheet_id=sheet_id, min_position=written.position), SheetView)
     return SUCCESS
+
+
+@post("/v1/sheets/{sheet_id:str}/lock", status_code=200)
+async def lock_sheet(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> dict[str, object]:
+    return await _set_lock(request, gateway, sheet_id, LockSheet)
 
 
 @post("/v1/sheets/{sheet_id:str}/unlock", status_code=200)
 async def unlock_sheet(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    await sheet_for(gateway, principal, sheet_id, write=True)
-    written = await gateway.rpc.request(SERVICE, UnlockSheet(principal=principal, sheet_id=sheet_id), WorkbookWritten)
-    await gateway.rpc.request(SERVICE, GetSheet(sheet_id=sheet_id, min_position=written.position), SheetView)
-    return SUCCESS
+    return await _set_lock(request, gateway, sheet_id, UnlockSheet)
 
 
 ROUTES = [list_sheets, get_sheet, update_sheet, delete_sheet, lock_sheet, unlock_sheet]

@@ -8,8 +8,9 @@ import msgspec
 from litestar import Request, delete, get, patch, post
 from litestar.params import QueryParameter
 
-from gateway_service.auth import environment_of, principal_of, require_secret, require_space_role
+from gateway_service.auth import environment_of, principal_of, refuse_publishable, secret_principal, space_principal
 from gateway_service.body import MAX_JSON_BODY, SUCCESS, data, decode
+from gateway_service.query import PageNumber, PageSize
 from gateway_service.state import Gateway
 from spaceport.contracts.space import (
     SERVICE,
@@ -58,7 +59,9 @@ class SpaceBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
         return SpaceFields(**values)
 
 
-async def _view(gateway: Gateway, principal: Principal, written: SpaceWritten) -> dict[str, object]:
+async def _written(gateway: Gateway, principal: Principal, command: CreateSpace | UpdateSpace) -> dict[str, object]:
+    """Send a create or update and answer the space as it is after it (read-your-writes)."""
+    written = await gateway.rpc.request(SERVICE, command, SpaceWritten)
     query = GetSpace(environment_id=principal.environment_id, space_id=written.space_id, min_position=written.position)
     return data(await gateway.rpc.request(SERVICE, query, SpaceView))
 
@@ -77,13 +80,12 @@ async def create_space(request: Request[Any, Any, Any], gateway: Gateway) -> dic
         is_collaborative=bool(body.is_collaborative),
         idempotency_key=request.headers.get("idempotency-key"),
     )
-    return await _view(gateway, principal, await gateway.rpc.request(SERVICE, command, SpaceWritten))
+    return await _written(gateway, principal, command)
 
 
 @get("/v1/spaces/{space_id:str}")
 async def get_space(request: Request[Any, Any, Any], gateway: Gateway, space_id: str) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    require_space_role(principal, space_id, "read")
+    principal = await space_principal(request, gateway, space_id, "read")
     query = GetSpace(environment_id=principal.environment_id, space_id=space_id)
     return data(await gateway.rpc.request(SERVICE, query, SpaceView))
 
@@ -93,8 +95,8 @@ async def list_spaces(  # noqa: PLR0917 - one parameter per query-string filter
     request: Request[Any, Any, Any],
     gateway: Gateway,
     environment_id: Annotated[str | None, QueryParameter(name="environmentId")] = None,
-    page_size: Annotated[int, QueryParameter(name="pageSize")] = 10,
-    page_number: Annotated[int, QueryParameter(name="pageNumber")] = 1,
+    page_size: PageSize = 10,
+    page_number: PageNumber = 1,
     search: str | None = None,
     namespace: str | None = None,
     archived: bool | None = None,
@@ -104,8 +106,7 @@ async def list_spaces(  # noqa: PLR0917 - one parameter per query-string filter
 ) -> SpacePage:
     """Secret keys list their environment's spaces; a guest sees only its own space."""
     principal = await principal_of(request, gateway)
-    if principal.kind == "publishable":
-        raise ForbiddenError("a publishable key may only create spaces")
+    refuse_publishable(principal)
     query = ListSpaces(
         environment_id=environment_of(principal, environment_id),
         page_size=page_size,
@@ -123,25 +124,23 @@ async def list_spaces(  # noqa: PLR0917 - one parameter per query-string filter
 
 @patch("/v1/spaces/{space_id:str}", request_max_body_size=MAX_JSON_BODY)
 async def update_space(request: Request[Any, Any, Any], gateway: Gateway, space_id: str) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    require_space_role(principal, space_id, "admin")
+    principal = await space_principal(request, gateway, space_id, "admin")
     body = await decode(request, SpaceBody)
     environment_of(principal, body.environment_id)  # moving a space to another environment is not possible
     command = UpdateSpace(
         principal=principal, environment_id=principal.environment_id, space_id=space_id, fields=body.fields()
     )
-    return await _view(gateway, principal, await gateway.rpc.request(SERVICE, command, SpaceWritten))
+    return await _written(gateway, principal, command)
 
 
 async def _lifecycle(
     request: Request[Any, Any, Any], gateway: Gateway, space_ids: list[str], transition: SpaceTransition
 ) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
-    require_secret(principal)
+    principal = await secret_principal(request, gateway)
     command = ChangeSpaceLifecycle(
         principal=principal, environment_id=principal.environment_id, space_ids=space_ids, transition=transition
     )
-    await gateway.caught_up((await gateway.rpc.request(SERVICE, command, Written)).position)
+    await gateway.space_write(command, Written)
     return SUCCESS
 
 

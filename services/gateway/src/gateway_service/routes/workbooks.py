@@ -17,8 +17,9 @@ from litestar import Request, delete, get, patch, post
 from litestar.params import QueryParameter
 
 from gateway_service import compose
-from gateway_service.auth import environment_of, principal_of, require_space_access
-from gateway_service.body import decode
+from gateway_service.auth import environment_of, principal_of, require_space_access, view_in_space
+from gateway_service.body import SUCCESS, data, decode
+from gateway_service.query import OptionalSpaceId
 from gateway_service.state import Gateway
 from spaceport.contracts.blueprint import SheetConfig
 from spaceport.contracts.space import Principal
@@ -39,43 +40,34 @@ from spaceport.contracts.workbook import (
 from spaceport.errors import ValidationFailedError
 
 
-class WorkbookBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=False):
+class _WorkbookFields(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=False):
+    """What a create and an update both send; a create adds sheet configs and treatments, an update sheet patches."""
+
     name: str | None = None
     space_id: str | None = None
     environment_id: str | None = None
-    sheets: list[SheetConfig] | None = None
     labels: list[str] | None = None
     namespace: str | None = None
     metadata: dict[str, Any] | None = None
     settings: dict[str, Any] | None = None
     actions: list[dict[str, Any]] | None = None
+
+
+class WorkbookBody(_WorkbookFields, frozen=True, kw_only=True):
+    sheets: list[SheetConfig] | None = None
     treatments: list[str] | None = None
 
 
-class WorkbookPatchBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=False):
-    name: str | None = None
-    space_id: str | None = None
-    environment_id: str | None = None
+class WorkbookPatchBody(_WorkbookFields, frozen=True, kw_only=True):
     sheets: list[SheetPatch] | None = None
-    labels: list[str] | None = None
-    namespace: str | None = None
-    metadata: dict[str, Any] | None = None
-    settings: dict[str, Any] | None = None
-    actions: list[dict[str, Any]] | None = None
-
-
-def data(value: object) -> dict[str, object]:
-    return {"data": value}
-
-
-SUCCESS = data({"success": True})
 
 
 async def readable(gateway: Gateway, principal: Principal, workbook_id: str, *, write: bool) -> WorkbookView:
     """The workbook, if `principal` may read (or write) it; 404 for another environment's."""
-    view = await gateway.rpc.request(SERVICE, GetWorkbook(workbook_id=workbook_id), WorkbookView)
-    require_space_access(principal, view.environment_id, view.space_id, write=write, asked=("workbook", workbook_id))
-    return view
+    query = GetWorkbook(workbook_id=workbook_id)
+    return await view_in_space(
+        gateway, principal, SERVICE, query, WorkbookView, asked=("workbook", workbook_id), write=write
+    )
 
 
 async def settled(gateway: Gateway, workbook_id: str, written: WorkbookWritten) -> None:
@@ -119,7 +111,7 @@ async def list_workbooks(
     request: Request[Any, Any, Any],
     gateway: Gateway,
     *,
-    space_id: Annotated[str | None, QueryParameter(name="spaceId")] = None,
+    space_id: OptionalSpaceId = None,
     name: str | None = None,
     namespace: str | None = None,
     label: str | None = None,

@@ -1,22 +1,29 @@
-"""What the record service's handlers share: its read-model pool, sheets and their schemas."""
+"""What the record service's handlers share: their ports, sheets and their schemas, sheet locks.
+
+`Context` holds the ports only (the write path runs on it, with fakes in tests);
+`ServiceContext` is the running service's, whose queries also read Postgres directly.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import msgspec
 
+from record_service.application.ports import Payloads, RecordReadModel, SheetRow
 from record_service.domain.validation import Schema, compile_schema
-from record_service.projections.records import NAME
-from spaceport import readmodel
-from spaceport.claimcheck import ClaimCheck
+from spaceport.claimcheck import ClaimCheck, Payload
 from spaceport.contracts.blueprint import SheetConfig
+from spaceport.contracts.record import AGGREGATE
 from spaceport.errors import NotFoundError
-from spaceport.eventstore import AggregateRef
+from spaceport.ports import AggregateRef, EventStorePort
 from spaceport.runtime import ServiceRuntime
+
+if TYPE_CHECKING:
+    from record_service.projections.queries import PgRecordReadModel
 
 _config = msgspec.json.Decoder(SheetConfig)
 
@@ -40,7 +47,7 @@ class Sheet:
     @property
     def ref(self) -> AggregateRef:
         return AggregateRef(
-            environment_id=self.environment_id, space_id=self.space_id, aggregate="records", aggregate_id=self.id
+            environment_id=self.environment_id, space_id=self.space_id, aggregate=AGGREGATE, aggregate_id=self.id
         )
 
     def scope(self, commit_id: str) -> dict[str, str]:
@@ -52,108 +59,97 @@ class Sheet:
 
 
 class Context:
-    """The runtime plus a pool on the `records` schema and a cache of compiled schemas."""
+    """The ports, a cache of compiled schemas, per-sheet locks and this process's last commits."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        self.runtime = runtime
-        self._pool: asyncpg.Pool[Any] | None = None
+    def __init__(self, store: EventStorePort, model: RecordReadModel, claims: Payloads) -> None:
+        self.store = store
+        self.model = model
+        self.claims = claims
         self._schemas: dict[tuple[str, int], tuple[SheetConfig, Schema]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._claims: ClaimCheck | None = None
         self.written: dict[str, int] = {}  # sheet id -> position of this process's last commit to it
-
-    @property
-    def claims(self) -> ClaimCheck:
-        if self._claims is None:
-            self._claims = ClaimCheck(self.runtime.broker.connection)
-        return self._claims
-
-    async def pool(self) -> asyncpg.Pool[Any]:
-        if self._pool is None:
-            self._pool = await readmodel.create_pool(self.runtime.settings.database_url, NAME, max_size=8)
-        return self._pool
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
 
     def lock(self, sheet_id: str) -> asyncio.Lock:
         """Writes to one sheet are serialised in this process; across replicas the append guard does it."""
         return self._locks.setdefault(sheet_id, asyncio.Lock())
 
     async def wait_for(self, position: int, timeout: float = 5.0) -> None:
-        """Read-your-writes on the records projection (positions are stream sequences it consumes).
-
-        With the projection in this process its runner is asked; otherwise (the projector child
-        process) its checkpoint row is polled.
-        """
-        if position <= 0:
-            return
-        if any(r.projection.name == NAME for r in self.runtime.runners):
-            await self.runtime.runner(NAME).wait_for(position, timeout)
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        pool = await self.pool()
-        while loop.time() < deadline:
-            async with pool.acquire() as conn:
-                if await readmodel.checkpoint(conn, NAME) >= position:
-                    return
-            await asyncio.sleep(0.005)
+        """Read-your-writes on the records projection (positions are stream sequences it consumes)."""
+        if position > 0:
+            await self.model.wait_for(position, timeout)
 
     async def settled(self, sheet_id: str, min_position: int = 0) -> None:
         """Read-your-writes: this process's last commit to the sheet (and `min_position`) applied."""
         await self.wait_for(max(min_position, self.written.get(sheet_id, 0)), timeout=60.0)
 
     async def catch_up(self, timeout: float = 5.0) -> None:
-        """Wait until the records projection has applied every event it was sent (e.g. another
-        service's WorkbookCreated). Its position only moves on events it reads, so the stream's
-        last sequence is no target; the durable consumer's pending counts are."""
-        store = self.runtime.store
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            info = await store.js.consumer_info(store.stream, f"proj_{NAME}")
-            if not info.num_pending and not info.num_ack_pending:
-                return
-            await asyncio.sleep(0.02)
+        """Wait until the records projection applied every event it was sent (e.g. another
+        service's WorkbookCreated, another replica's commit)."""
+        await self.model.catch_up(timeout)
+
+    def committed(self, sheet_id: str, position: int) -> None:
+        """This process's commit to the sheet is at `position` (its next read or write waits for it)."""
+        self.written[sheet_id] = max(self.written.get(sheet_id, 0), position)
 
     async def sheet(self, sheet_id: str, *, wait: bool = True) -> Sheet:
-        found = await self._sheet_row(sheet_id)
+        found = await self.model.sheet(sheet_id)
         if found is None and wait:
             await self.catch_up()
-            found = await self._sheet_row(sheet_id)
+            found = await self.model.sheet(sheet_id)
         if found is None:
             raise NotFoundError(f"sheet {sheet_id} not found", key="sheetId")
-        return found
+        return self._compiled(found)
 
-    async def _sheet_row(self, sheet_id: str) -> Sheet | None:
-        async with (await self.pool()).acquire() as conn:
-            row = await conn.fetchrow(
-                "SELECT s.*, s.config::text AS config_text FROM sheet s WHERE s.id = $1 AND NOT s.deleted", sheet_id
-            )
-        if row is None:
-            return None
-        config, schema = self._schema(sheet_id, row["config_seq"], row["config_text"])
-        return Sheet(
-            id=row["id"],
-            workbook_id=row["workbook_id"],
-            space_id=row["space_id"],
-            environment_id=row["environment_id"],
-            slug=row["slug"],
-            config=config,
-            schema=schema,
-            version=row["version"],
-            total=row["total"],
-            valid=row["valid"],
-            deleted_rows=row["deleted_rows"],
-        )
-
-    def _schema(self, sheet_id: str, config_seq: int, text: str) -> tuple[SheetConfig, Schema]:
-        key = (sheet_id, config_seq)
+    def _compiled(self, row: SheetRow) -> Sheet:
+        key = (row.id, row.config_seq)
         hit = self._schemas.get(key)
         if hit is None:
-            config = _config.decode(text)
+            config = _config.decode(row.config)
             hit = self._schemas[key] = (config, compile_schema(config))
-        return hit
+        return Sheet(
+            id=row.id,
+            workbook_id=row.workbook_id,
+            space_id=row.space_id,
+            environment_id=row.environment_id,
+            slug=row.slug,
+            config=hit[0],
+            schema=hit[1],
+            version=row.version,
+            total=row.total,
+            valid=row.valid,
+            deleted_rows=row.deleted_rows,
+        )
+
+
+class ServiceContext(Context):
+    """The running service's context: the runtime's adapters; its queries read the pool too."""
+
+    def __init__(self, runtime: ServiceRuntime, model: PgRecordReadModel) -> None:
+        super().__init__(runtime.store_port, model, _RuntimeClaims(runtime))
+        self.runtime = runtime
+        self.records = model
+
+    async def pool(self) -> asyncpg.Pool[Any]:
+        return await self.records.pool()
+
+    async def close(self) -> None:
+        await self.records.close()
+
+
+class _RuntimeClaims:
+    """A ClaimCheck on the runtime's connection, made on first use (the broker connects at start)."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self._runtime = runtime
+        self._claims: ClaimCheck | None = None
+
+    def _check(self) -> ClaimCheck:
+        if self._claims is None:
+            self._claims = ClaimCheck(self._runtime.broker.connection)
+        return self._claims
+
+    async def pack(self, data: bytes) -> Payload:
+        return await self._check().pack(data)
+
+    async def unpack(self, payload: Payload) -> bytes:
+        return await self._check().unpack(payload)

@@ -8,16 +8,21 @@ page's first row. Only an explicit `sortField` sorts and pages with OFFSET (docu
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from record_service.application.context import Sheet
-from spaceport.contracts.record import RecordQuery
-from spaceport.errors import NotFoundError, ValidationFailedError
+from spaceport.contracts.record import Counts, RecordQuery
+from spaceport.errors import NotFoundError, UnprocessableError, ValidationFailedError
 from spaceport.readmodel import Conn
 
 MAX_PAGE_SIZE = 10_000
+# Work cap of one search/filter/sort query (RECORDS_QUERY_TIMEOUT seconds): they scan the sheet.
+QUERY_TIMEOUT = float(os.environ.get("RECORDS_QUERY_TIMEOUT", "30"))
+T = TypeVar("T")
 
 
 @dataclass
@@ -203,3 +208,70 @@ async def since_position(conn: Conn, sheet: Sheet, query: RecordQuery) -> int | 
     row = await commit_row(conn, sheet.id, query.since_commit_id)
     first: int = row["first_seq"]
     return first
+
+
+async def bounded(query: Awaitable[T]) -> T:
+    """A search, filter or sort scans the sheet (no index per field): its work is capped."""
+    try:
+        return await query
+    except TimeoutError:
+        raise UnprocessableError(
+            f"this query ran longer than {QUERY_TIMEOUT:.0f} s and was stopped; narrow it"
+            " (searchField, filter, a quoted exact searchValue) or page without sortField"
+        ) from None
+
+
+async def counts_of(conn: Conn, sheet: Sheet, query: RecordQuery) -> Counts:
+    since = await since_position(conn, sheet, query)
+    sel = select(sheet, query, since)
+    if sel.plain:
+        return Counts(total=sheet.total, valid=sheet.valid, error=sheet.total - sheet.valid)
+    row = await bounded(
+        conn.fetchrow(
+            f"SELECT count(*) AS n, count(*) FILTER (WHERE r.valid) AS v FROM record r WHERE {sel.where}",
+            *sel.params,
+            timeout=QUERY_TIMEOUT,
+        )
+    )
+    assert row is not None
+    return Counts(total=row["n"], valid=row["v"], error=row["n"] - row["v"])
+
+
+async def counts_by_field(conn: Conn, sheet: Sheet) -> dict[str, dict[str, int]]:
+    keys = sheet.field_keys
+    parts = []
+    for i, _ in enumerate(keys):
+        k = f"${i + 2}"
+        parts.append(
+            f"count(*) FILTER (WHERE {k} = ANY(r.error_fields)) AS e{i},"
+            f" count(*) FILTER (WHERE coalesce(r.cells->{k}->>'value', '') = '') AS m{i}"
+        )
+    row = await conn.fetchrow(
+        f"SELECT count(*) AS n, {', '.join(parts)} FROM record r WHERE r.sheet_id = $1", sheet.id, *keys
+    )
+    assert row is not None
+    total = row["n"]
+    return {
+        key: {"total": total, "valid": total - row[f"e{i}"], "error": row[f"e{i}"], "empty": row[f"m{i}"]}
+        for i, key in enumerate(keys)
+    }
+
+
+def cells_expr(sel: Selection, fields: list[str], include_messages: bool) -> str:
+    if not fields and include_messages:
+        return "r.cells"
+    value = "e.value" if include_messages else "(e.value - 'messages')"
+    where = f" WHERE e.key = ANY({sel.param(fields)}::text[])" if fields else ""
+    return f"(SELECT coalesce(jsonb_object_agg(e.key, {value}), '{{}}'::jsonb) FROM jsonb_each(r.cells) e{where})"
+
+
+def csv_value(key_param: str) -> str:
+    v = f"r.cells->{key_param}->'value'"
+    return (
+        f"CASE jsonb_typeof({v}) WHEN 'array' THEN (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text({v}) x)"
+        f" ELSE r.cells->{key_param}->>'value' END"
+    )
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -8,18 +8,23 @@ a record read at an old commit is exactly what that commit wrote.
 from __future__ import annotations
 
 import io
-import os
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
-from record_service.application.context import Context, Sheet
+from record_service.application.context import ServiceContext, Sheet
 from record_service.application.query import (
+    QUERY_TIMEOUT,
     Cursors,
     Selection,
+    bounded,
+    cells_expr,
     check_paging,
     commit_row,
+    counts_by_field,
+    counts_of,
+    csv_value,
+    ident,
     page_bounds,
     select,
     since_position,
@@ -42,20 +47,15 @@ from spaceport.contracts.record import (
     GetSheetCounts,
     GetSheetScope,
     ListCommits,
-    RecordQuery,
     RecordsReply,
     SheetCountsList,
     SheetScope,
 )
-from spaceport.errors import NotFoundError, UnprocessableError, ValidationFailedError
+from spaceport.errors import NotFoundError, ValidationFailedError
 from spaceport.events import decode_envelope
 from spaceport.readmodel import Conn
 
 _lean = msgspec.json.Decoder(LeanRecords)
-T = TypeVar("T")
-# Work cap of one search/filter/sort query (RECORDS_QUERY_TIMEOUT seconds): they scan the sheet.
-QUERY_TIMEOUT = float(os.environ.get("RECORDS_QUERY_TIMEOUT", "30"))
-READ_BYTES = 8 * 1024 * 1024  # one Direct Get burst stays well below the client's pending limit
 _encoder = msgspec.json.Encoder()
 
 
@@ -69,20 +69,11 @@ class RawWireRecord(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 class ReadHandlers:
-    def __init__(self, ctx: Context) -> None:
+    """The record service's queries; they read the records schema of `ctx`'s pool."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.cursors = Cursors()
-
-    def register(self) -> None:
-        rpc = self.ctx.runtime.rpc
-        rpc.handle(GetSheetScope)(self.scope)
-        rpc.handle(GetRecords)(self.records)
-        rpc.handle(GetCounts)(self.counts)
-        rpc.handle(DownloadChunk)(self.download)
-        rpc.handle(GetCells)(self.cells)
-        rpc.handle(GetCommit)(self.commit)
-        rpc.handle(ListCommits)(self.commits)
-        rpc.handle(GetSheetCounts)(self.sheet_counts)
 
     async def scope(self, query: GetSheetScope) -> SheetScope:
         sheet = await self.ctx.sheet(query.sheet_id)
@@ -106,13 +97,13 @@ class ReadHandlers:
                 since = await since_position(conn, sheet, query.query)
                 sel = select(sheet, query.query, since)
                 page = await self._page(conn, sheet, sel, query)
-            counts = await _counts(conn, sheet, query.query) if query.include_counts else None
+            counts = await counts_of(conn, sheet, query.query) if query.include_counts else None
         return RecordsReply(records=await self.ctx.claims.pack(page), counts=counts, position=sheet.version)
 
     async def _page(self, conn: Conn, sheet: Sheet, sel: Selection, query: GetRecords) -> bytes:
         bound, order, limit = page_bounds(sheet, sel, query.page_size, query.page_number, self.cursors)
         where = f"{sel.where} AND {bound}" if bound else sel.where
-        cells = _cells_expr(sel, query.fields, query.include_messages)
+        cells = cells_expr(sel, query.fields, query.include_messages)
         sorted_by = sel.extra.get("sort_expr")
         tail = (
             f", (array_agg(({sorted_by})::text ORDER BY {order}))[count(*)] AS last_value,"
@@ -164,45 +155,15 @@ class ReadHandlers:
         return _encoder.encode(out[start : start + query.page_size])
 
     async def _commit_events(self, sheet: Sheet, first: int, last: int) -> list[LeanRecords]:
-        """The commit's record events, by batched Direct Gets of at most 8 MB each."""
-        store = self.ctx.runtime.store
+        """The commit's record events: the sheet's events from `first` to `last`, read back."""
+        store = self.ctx.store
         filter_subject = subjects.aggregate_filter(store.prefix, sheet.space_id, "records", sheet.id)
         found: list[LeanRecords] = []
-        seq = first
-        while seq <= last:
-            batch, after = await self._direct(filter_subject, seq, last)
-            found.extend(batch)
-            if after == seq:
-                break  # nothing more under this filter
-            seq = after
+        async for message in store.read_raw(filter_subject, from_seq=first, to_seq=last):
+            envelope = decode_envelope(message.data)
+            if envelope.type in ("RecordsInserted", "RecordsUpdated"):
+                found.append(_lean.decode(envelope.data))
         return found
-
-    async def _direct(self, filter_subject: str, seq: int, last: int) -> tuple[list[LeanRecords], int]:
-        store = self.ctx.runtime.store
-        nc = store.nc
-        inbox = nc.new_inbox()
-        sub = await nc.subscribe(inbox)
-        found: list[LeanRecords] = []
-        next_seq = seq  # the sequence to read from next; unchanged = nothing was there
-        try:
-            request = {"seq": seq, "next_by_subj": filter_subject, "batch": last - seq + 1, "max_bytes": READ_BYTES}
-            await nc.publish(f"$JS.API.DIRECT.GET.{store.stream}", _encoder.encode(request), reply=inbox)
-            while True:
-                msg = await sub.next_msg(timeout=store.timeout)
-                headers = msg.headers or {}
-                if "Status" in headers:
-                    break  # end of this burst (or nothing found)
-                at = int(headers["Nats-Sequence"])
-                if at > last:
-                    next_seq = at
-                    break
-                envelope = decode_envelope(msg.data)
-                if envelope.type in ("RecordsInserted", "RecordsUpdated"):
-                    found.append(_lean.decode(envelope.data))
-                next_seq = at + 1
-        finally:
-            await sub.unsubscribe()
-        return found, next_seq
 
     # ---- counts, cells, download -------------------------------------------------------------
 
@@ -210,11 +171,11 @@ class ReadHandlers:
         await self.ctx.settled(query.sheet_id, query.min_position)
         sheet = await self.ctx.sheet(query.sheet_id)
         async with (await self.ctx.pool()).acquire() as conn:
-            counts = await _counts(conn, sheet, query.query)
+            counts = await counts_of(conn, sheet, query.query)
             by_error = await conn.fetch(
                 "SELECT field AS f, errors AS n FROM field_errors WHERE sheet_id = $1 AND errors > 0", sheet.id
             )
-            by_field = await _by_field(conn, sheet) if query.by_field else None
+            by_field = await counts_by_field(conn, sheet) if query.by_field else None
         return msgspec.structs.replace(counts, errors_by_field={r["f"]: r["n"] for r in by_error}, by_field=by_field)
 
     async def sheet_counts(self, query: GetSheetCounts) -> SheetCountsList:
@@ -264,7 +225,7 @@ class ReadHandlers:
             inner = f"SELECT r.* FROM record r WHERE {sel.where}{bound} ORDER BY {order}, r.row_no {limit}"
             last = await conn.fetchval(f"SELECT max(row_no) FROM ({inner}) r", *sel.params)
             columns = ", ".join(
-                f"{_csv_value(sel.param(f.key))} AS {_ident(f.label or f.key)}" for f in sheet.config.fields
+                f"{csv_value(sel.param(f.key))} AS {ident(f.label or f.key)}" for f in sheet.config.fields
             )
             buffer = io.BytesIO()
             sql = f"SELECT {columns} FROM ({inner}) r ORDER BY {order}, r.row_no"
@@ -308,74 +269,7 @@ class ReadHandlers:
         return CommitList(data=[_commit_view(r) for r in rows])
 
 
-async def bounded(query: Awaitable[T]) -> T:
-    """A search, filter or sort scans the sheet (no index per field): its work is capped."""
-    try:
-        return await query
-    except TimeoutError:
-        raise UnprocessableError(
-            f"this query ran longer than {QUERY_TIMEOUT:.0f} s and was stopped; narrow it"
-            " (searchField, filter, a quoted exact searchValue) or page without sortField"
-        ) from None
-
-
 def _commit_view(row: Any) -> CommitView:
     return CommitView(
         id=row["id"], sheet_id=row["sheet_id"], created_by=row["created_by"] or "system", created_at=row["created_at"]
     )
-
-
-async def _counts(conn: Conn, sheet: Sheet, query: RecordQuery) -> Counts:
-    since = await since_position(conn, sheet, query)
-    sel = select(sheet, query, since)
-    if sel.plain:
-        return Counts(total=sheet.total, valid=sheet.valid, error=sheet.total - sheet.valid)
-    row = await bounded(
-        conn.fetchrow(
-            f"SELECT count(*) AS n, count(*) FILTER (WHERE r.valid) AS v FROM record r WHERE {sel.where}",
-            *sel.params,
-            timeout=QUERY_TIMEOUT,
-        )
-    )
-    assert row is not None
-    return Counts(total=row["n"], valid=row["v"], error=row["n"] - row["v"])
-
-
-async def _by_field(conn: Conn, sheet: Sheet) -> dict[str, dict[str, int]]:
-    keys = sheet.field_keys
-    parts = []
-    for i, _ in enumerate(keys):
-        k = f"${i + 2}"
-        parts.append(
-            f"count(*) FILTER (WHERE {k} = ANY(r.error_fields)) AS e{i},"
-            f" count(*) FILTER (WHERE coalesce(r.cells->{k}->>'value', '') = '') AS m{i}"
-        )
-    row = await conn.fetchrow(
-        f"SELECT count(*) AS n, {', '.join(parts)} FROM record r WHERE r.sheet_id = $1", sheet.id, *keys
-    )
-    assert row is not None
-    total = row["n"]
-    return {
-        key: {"total": total, "valid": total - row[f"e{i}"], "error": row[f"e{i}"], "empty": row[f"m{i}"]}
-        for i, key in enumerate(keys)
-    }
-
-
-def _cells_expr(sel: Selection, fields: list[str], include_messages: bool) -> str:
-    if not fields and include_messages:
-        return "r.cells"
-    value = "e.value" if include_messages else "(e.value - 'messages')"
-    where = f" WHERE e.key = ANY({sel.param(fields)}::text[])" if fields else ""
-    return f"(SELECT coalesce(jsonb_object_agg(e.key, {value}), '{{}}'::jsonb) FROM jsonb_each(r.cells) e{where})"
-
-
-def _csv_value(key_param: str) -> str:
-    v = f"r.cells->{key_param}->'value'"
-    return (
-        f"CASE jsonb_typeof({v}) WHEN 'array' THEN (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text({v}) x)"
-        f" ELSE r.cells->{key_param}->>'value' END"
-    )
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

@@ -8,13 +8,13 @@ appends the `CommitCreated` that closes the commit.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
+from record_service.domain.keys import RecordIds, fresh_record_id
 from record_service.domain.validation import (
     NO_MESSAGES,
     SERVER_SOURCES,
@@ -59,10 +59,6 @@ class UpdateItem(msgspec.Struct, frozen=True, kw_only=True):
 INSERT_BODY = msgspec.json.Decoder(list[dict[str, CellInput]])
 UPDATE_BODY = msgspec.json.Decoder(list[UpdateItem])
 _encoder = msgspec.json.Encoder()
-
-
-def new_record_id() -> str:
-    return "us_rc_" + secrets.token_hex(6)
 
 
 def decode_body(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
@@ -119,10 +115,12 @@ def finish(record_id: str, values: dict[str, Cell], metadata: dict[str, Any]) ->
     return StoredRecord(id=record_id, values=values, valid=not errors, metadata=metadata, error_fields=errors)
 
 
-def build_inserts(schema: Schema, body: list[dict[str, CellInput]], now: datetime) -> list[StoredRecord]:
+def build_inserts(
+    schema: Schema, body: list[dict[str, CellInput]], now: datetime, record_id: RecordIds = fresh_record_id
+) -> list[StoredRecord]:
     required = [r for r in schema.rules.values() if r.required]
     out: list[StoredRecord] = []
-    for raw in body:
+    for n, raw in enumerate(body):
         _check_keys(schema, raw)
         values = {k: make_cell(schema, k, _incell(v), None, now) for k, v in raw.items()}
         for rule in required:
@@ -132,7 +130,7 @@ def build_inserts(schema: Schema, body: list[dict[str, CellInput]], now: datetim
         for v in raw.values():
             if isinstance(v, InCell) and v.metadata:
                 metadata.update(v.metadata)
-        out.append(finish(new_record_id(), values, metadata))
+        out.append(finish(record_id(n), values, metadata))
     return out
 
 

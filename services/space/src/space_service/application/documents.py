@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from space_service.application import rows
-from space_service.application.spaces import SpaceHandlersPart
+from space_service.application.ports import DocumentReads, WaitFor
+from space_service.application.spaces import SpaceHandlers
 from space_service.domain import document as domain
 from space_service.domain import limits
 from spaceport import ids
@@ -21,24 +21,23 @@ from spaceport.contracts.space import (
 )
 from spaceport.errors import NotFoundError
 from spaceport.events import Event
-from spaceport.eventstore import AggregateRef, AppendContext
-from spaceport.runtime import ServiceRuntime
+from spaceport.ports import AggregateRef, AppendContext, EventStorePort
 
 DOCUMENTS = Folder(domain.initial, domain.evolve)
 
 
 class DocumentHandlers:
-    def __init__(self, runtime: ServiceRuntime, spaces: SpaceHandlersPart) -> None:
-        self.runtime = runtime
+    def __init__(
+        self,
+        store: EventStorePort,
+        reads: DocumentReads,
+        caught_up: WaitFor,
+        spaces: SpaceHandlers,
+    ) -> None:
+        self.store = store
+        self.reads = reads
+        self.caught_up = caught_up
         self.spaces = spaces
-
-    def register(self) -> None:
-        rpc = self.runtime.rpc
-        rpc.handle(CreateDocument)(self.create)
-        rpc.handle(UpdateDocument)(self.update)
-        rpc.handle(DeleteDocument)(self.delete)
-        rpc.handle(GetDocument)(self.get)
-        rpc.handle(ListDocuments)(self.list_documents)
 
     async def create(self, cmd: CreateDocument) -> DocumentWritten:
         await self.spaces.require_live(cmd.environment_id, cmd.space_id)
@@ -77,33 +76,16 @@ class DocumentHandlers:
         return DocumentWritten(document_id=cmd.document_id, position=done.result.last_seq if done.result else 0)
 
     async def get(self, query: GetDocument) -> DocumentView:
-        await self.runtime.wait_for(query.min_position)
-        async with self.runtime.pool.acquire() as conn:
-            row = await conn.fetchrow(
-                "SELECT d.* FROM document d JOIN space s ON s.id = d.space_id AND s.deleted_at IS NULL"
-                " WHERE d.id = $1 AND d.space_id = $2 AND d.environment_id = $3",
-                query.document_id,
-                query.space_id,
-                query.environment_id,
-            )
-        if row is None:
+        await self.caught_up(query.min_position)
+        view = await self.reads.document(query.environment_id, query.space_id, query.document_id)
+        if view is None:
             raise NotFoundError(f"document {query.document_id} not found", key="documentId")
-        return rows.document_view(row)
+        return view
 
     async def list_documents(self, query: ListDocuments) -> list[DocumentView]:
-        await self.runtime.wait_for(query.min_position)
-        async with self.runtime.pool.acquire() as conn:
-            space = await conn.fetchval(
-                "SELECT id FROM space WHERE id = $1 AND environment_id = $2 AND deleted_at IS NULL",
-                query.space_id,
-                query.environment_id,
-            )
-            if space is None:
-                raise NotFoundError(f"space {query.space_id} not found", key="spaceId")
-            found = await conn.fetch(
-                "SELECT * FROM document WHERE space_id = $1 ORDER BY created_at, id LIMIT 1000", query.space_id
-            )
-        return [rows.document_view(r) for r in found]
+        await self.caught_up(query.min_position)
+        await self.spaces.require_listed(query.environment_id, query.space_id)
+        return await self.reads.documents(query.space_id)
 
     async def _execute(
         self,
@@ -118,4 +100,4 @@ class DocumentHandlers:
         ref = AggregateRef(
             environment_id=environment_id, space_id=space_id, aggregate="document", aggregate_id=document_id
         )
-        return await execute(self.runtime.store, ref, DOCUMENTS, decide, context)
+        return await execute(self.store, ref, DOCUMENTS, decide, context)

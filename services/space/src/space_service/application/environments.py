@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from space_service.application import keys, revocations, rows
+from space_service.application import keys
+from space_service.application.ports import EnvironmentReads, WaitFor
+from space_service.application.revocations import Revocations
 from space_service.domain import environment as domain
 from space_service.domain import limits
 from spaceport import ids
@@ -27,8 +29,7 @@ from spaceport.contracts.space import (
 )
 from spaceport.errors import NotFoundError
 from spaceport.events import Event
-from spaceport.eventstore import AggregateRef, AppendContext
-from spaceport.runtime import ServiceRuntime
+from spaceport.ports import AggregateRef, AppendContext, EventStorePort
 
 ENVIRONMENTS = Folder(domain.initial, domain.evolve)
 
@@ -39,20 +40,21 @@ def ref(environment_id: str) -> AggregateRef:
     )
 
 
-class EnvironmentHandlers:
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        self.runtime = runtime
+def page_count(total: int, page_size: int) -> int:
+    return max(1, -(-total // page_size))
 
-    def register(self) -> None:
-        rpc = self.runtime.rpc
-        rpc.handle(CreateEnvironment)(self.create)
-        rpc.handle(GetEnvironment)(self.get)
-        rpc.handle(ListEnvironments)(self.list_environments)
-        rpc.handle(UpdateEnvironment)(self.update)
-        rpc.handle(DeleteEnvironment)(self.delete)
-        rpc.handle(RotateKeys)(self.rotate)
+
+class EnvironmentHandlers:
+    def __init__(
+        self, store: EventStorePort, reads: EnvironmentReads, caught_up: WaitFor, revocations: Revocations
+    ) -> None:
+        self.store = store
+        self.reads = reads
+        self.caught_up = caught_up
+        self.revocations = revocations
 
     async def create(self, cmd: CreateEnvironment, *, secret_key: str | None = None) -> EnvironmentCreatedReply:
+        """The raw keys are answered once: a retry of a create that landed gets none."""
         key = cmd.idempotency_key
         environment_id = ids.derived_id("environment", key) if key else ids.new_id("environment")
         secret = secret_key or keys.new_key("secret")
@@ -65,9 +67,8 @@ class EnvironmentHandlers:
         )
         assert done.result is not None
         fresh = not done.result.duplicate
-        view = await self.view(environment_id, done.result.last_seq)
         return EnvironmentCreatedReply(
-            environment=view,
+            environment=await self.view(environment_id, done.result.last_seq),
             secret_key=secret if fresh else None,
             publishable_key=publishable if fresh else None,
             position=done.result.last_seq,
@@ -85,7 +86,7 @@ class EnvironmentHandlers:
         )
         position = done.result.last_seq if done.result else 0
         change = AuthInvalidated(reason="environment_deleted", environment_id=cmd.environment_id)
-        await revocations.announce(self.runtime, position, change)
+        await self.revocations.announce(position, change)
         return Written(position=position)
 
     async def rotate(self, cmd: RotateKeys) -> KeysRotated:
@@ -98,7 +99,7 @@ class EnvironmentHandlers:
         )
         assert done.result is not None
         change = AuthInvalidated(reason="keys_rotated", environment_id=cmd.environment_id)
-        await revocations.announce(self.runtime, done.result.last_seq, change)
+        await self.revocations.announce(done.result.last_seq, change)
         view = ApiKeysView(
             environment_id=cmd.environment_id, secret_key=raw.get("secret"), publishable_key=raw.get("publishable")
         )
@@ -109,35 +110,26 @@ class EnvironmentHandlers:
 
     async def list_environments(self, query: ListEnvironments) -> EnvironmentPage:
         limits.page(query.page_size, query.page_number)
-        await self.runtime.wait_for(query.min_position)
-        async with self.runtime.pool.acquire() as conn:
-            total = int(await conn.fetchval("SELECT count(*) FROM environment WHERE deleted_at IS NULL"))
-            # An account has a handful of environments: OFFSET is fine here.
-            found = await conn.fetch(
-                "SELECT * FROM environment WHERE deleted_at IS NULL ORDER BY created_at, id LIMIT $1 OFFSET $2",
-                query.page_size,
-                (query.page_number - 1) * query.page_size,
-            )
-        pages = max(1, -(-total // query.page_size))
-        return EnvironmentPage(
-            data=[rows.environment_view(r) for r in found],
-            pagination=Pagination(current_page=query.page_number, page_count=pages, total_count=total),
+        await self.caught_up(query.min_position)
+        found, total = await self.reads.environments(query.page_size, query.page_number)
+        pagination = Pagination(
+            current_page=query.page_number, page_count=page_count(total, query.page_size), total_count=total
         )
+        return EnvironmentPage(data=found, pagination=pagination)
 
     async def view(self, environment_id: str, min_position: int) -> EnvironmentView:
-        await self.runtime.wait_for(min_position)
-        async with self.runtime.pool.acquire() as conn:
-            row = await conn.fetchrow("SELECT * FROM environment WHERE id = $1 AND deleted_at IS NULL", environment_id)
-        if row is None:
+        await self.caught_up(min_position)
+        view = await self.reads.environment(environment_id)
+        if view is None:
             raise NotFoundError(f"environment {environment_id} not found", key="environmentId")
-        return rows.environment_view(row)
+        return view
 
     async def require_live(self, environment_id: str) -> None:
         """Checked against the event log, not the read model: a write must not race the projection."""
-        loaded = await self.runtime.store.load(ref(environment_id))
+        loaded = await self.store.load(ref(environment_id))
         domain.require_live(ENVIRONMENTS.fold(loaded), environment_id)
 
     async def _execute(
         self, environment_id: str, decide: Callable[[domain.EnvironmentState], Sequence[Event]], context: AppendContext
     ) -> Executed[domain.EnvironmentState]:
-        return await execute(self.runtime.store, ref(environment_id), ENVIRONMENTS, decide, context)
+        return await execute(self.store, ref(environment_id), ENVIRONMENTS, decide, context)

@@ -10,8 +10,10 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from space_service.application import revocations, rows, tokens
-from space_service.application.spaces import SpaceHandlersPart
+from space_service.application import tokens
+from space_service.application.ports import GuestReads, WaitFor
+from space_service.application.revocations import Revocations
+from space_service.application.spaces import SpaceHandlers
 from space_service.domain import guest as domain
 from space_service.domain import limits
 from space_service.domain import space as space_domain
@@ -33,8 +35,7 @@ from spaceport.contracts.space import (
 )
 from spaceport.errors import ForbiddenError, NotFoundError, ValidationFailedError
 from spaceport.events import Event
-from spaceport.eventstore import AggregateRef, AppendContext
-from spaceport.runtime import ServiceRuntime
+from spaceport.ports import AggregateRef, AppendContext, EventStorePort
 
 GUESTS = Folder(domain.initial, domain.evolve)
 MAX_INVITES = 100
@@ -46,19 +47,22 @@ def guest_id_for(environment_id: str, email: str) -> str:
 
 
 class GuestHandlers:
-    def __init__(self, runtime: ServiceRuntime, spaces: SpaceHandlersPart, secret: bytes) -> None:
-        self.runtime = runtime
+    def __init__(
+        self,
+        store: EventStorePort,
+        reads: GuestReads,
+        caught_up: WaitFor,
+        revocations: Revocations,
+        *,
+        spaces: SpaceHandlers,
+        guest_tokens: tokens.GuestTokens,
+    ) -> None:
+        self.store = store
+        self.reads = reads
+        self.caught_up = caught_up
+        self.revocations = revocations
         self.spaces = spaces
-        self.secret = secret
-
-    def register(self) -> None:
-        rpc = self.runtime.rpc
-        rpc.handle(InviteGuests)(self.invite)
-        rpc.handle(UpdateGuest)(self.update)
-        rpc.handle(DeleteGuest)(self.delete)
-        rpc.handle(GetGuest)(self.get)
-        rpc.handle(ListGuests)(self.list_guests)
-        rpc.handle(IssueGuestToken)(self.token)
+        self.guest_tokens = guest_tokens
 
     async def invite(self, cmd: InviteGuests) -> GuestsWritten:
         """Everything is checked (spaces, domains, fields) before the first guest is written."""
@@ -98,7 +102,7 @@ class GuestHandlers:
         position = done.result.last_seq if done.result else 0
         if spaces is not None:  # grants replaced: a role may be lower or gone
             change = AuthInvalidated(reason="guest_changed", environment_id=cmd.environment_id, guest_id=cmd.guest_id)
-            await revocations.announce(self.runtime, position, change)
+            await self.revocations.announce(position, change)
         return GuestsWritten(guest_ids=[cmd.guest_id], position=position)
 
     async def delete(self, cmd: DeleteGuest) -> GuestsWritten:
@@ -117,7 +121,7 @@ class GuestHandlers:
             space_ids=[space_id] if space_id else [],
             guest_id=cmd.guest_id,
         )
-        await revocations.announce(self.runtime, position, change)
+        await self.revocations.announce(position, change)
         return GuestsWritten(guest_ids=[cmd.guest_id], position=position)
 
     async def token(self, cmd: IssueGuestToken) -> GuestTokenView:
@@ -128,53 +132,30 @@ class GuestHandlers:
         if state.role_in(space_id) is None:
             raise NotFoundError(f"guest {cmd.guest_id} has no access to space {space_id}", key="spaceId")
         await self.spaces.require_live(cmd.environment_id, space_id)
-        expires = int(time.time() + self.runtime.settings.guest_token_ttl)
-        token = tokens.issue(self.secret, tokens.Claims(g=cmd.guest_id, s=space_id, e=cmd.environment_id, x=expires))
+        expires = int(time.time() + self.guest_tokens.ttl)
+        claims = tokens.Claims(g=cmd.guest_id, s=space_id, e=cmd.environment_id, x=expires)
+        token = tokens.issue(self.guest_tokens.secret, claims)
         return GuestTokenView(token=token, valid=True, expires_at=datetime.fromtimestamp(expires, UTC))
 
     async def get(self, query: GetGuest) -> GuestView:
-        await self.runtime.wait_for(query.min_position)
-        views = await self._views(query.environment_id, [query.guest_id])
+        await self.caught_up(query.min_position)
+        views = await self.reads.guests(query.environment_id, [query.guest_id])
         if not views or (query.principal.kind == "guest" and query.principal.space_id not in _space_ids(views[0])):
             raise NotFoundError(f"guest {query.guest_id} not found", key="guestId")
         return views[0]
 
     async def list_guests(self, query: ListGuests) -> list[GuestView]:
-        await self.runtime.wait_for(query.min_position)
+        await self.caught_up(query.min_position)
         email = None if query.email is None else query.email.strip().lower()
-        async with self.runtime.pool.acquire() as conn:
-            space = await conn.fetchval(
-                "SELECT id FROM space WHERE id = $1 AND environment_id = $2 AND deleted_at IS NULL",
-                query.space_id,
-                query.environment_id,
-            )
-            if space is None:
-                raise NotFoundError(f"space {query.space_id} not found", key="spaceId")
-            guest_ids = await conn.fetch(
-                "SELECT g.id FROM guest g JOIN guest_space gs ON gs.guest_id = g.id"
-                " WHERE gs.space_id = $1 AND ($2::text IS NULL OR g.email = $2) ORDER BY g.created_at, g.id LIMIT 1000",
-                query.space_id,
-                email,
-            )
-        return await self._views(query.environment_id, [r["id"] for r in guest_ids])
-
-    async def _views(self, environment_id: str, guest_ids: list[str]) -> list[GuestView]:
-        async with self.runtime.pool.acquire() as conn:
-            found = await conn.fetch(
-                "SELECT * FROM guest WHERE id = ANY($1::text[]) AND environment_id = $2 ORDER BY created_at, id",
-                guest_ids,
-                environment_id,
-            )
-            grants = await conn.fetch(
-                "SELECT * FROM guest_space WHERE guest_id = ANY($1::text[]) ORDER BY space_id", guest_ids
-            )
-        return [rows.guest_view(r, [g for g in grants if g["guest_id"] == r["id"]]) for r in found]
+        await self.spaces.require_listed(query.environment_id, query.space_id)
+        guest_ids = await self.reads.guest_ids_in_space(query.space_id, email)
+        return await self.reads.guests(query.environment_id, guest_ids)
 
     async def state(self, environment_id: str, guest_id: str) -> domain.GuestState:
         if not limits.is_id(guest_id, ids.PREFIXES["guest"]):
             return domain.initial()
         ref = AggregateRef(environment_id=environment_id, space_id=None, aggregate="guest", aggregate_id=guest_id)
-        return GUESTS.fold(await self.runtime.store.load(ref))
+        return GUESTS.fold(await self.store.load(ref))
 
     async def _visible(self, principal: Principal, environment_id: str, guest_id: str) -> domain.GuestState:
         """The live guest, if `principal` may see it: its environment's key, or an admin of one of its spaces."""
@@ -206,7 +187,7 @@ class GuestHandlers:
         context: AppendContext,
     ) -> Executed[domain.GuestState]:
         ref = AggregateRef(environment_id=environment_id, space_id=None, aggregate="guest", aggregate_id=guest_id)
-        return await execute(self.runtime.store, ref, GUESTS, decide, context)
+        return await execute(self.store, ref, GUESTS, decide, context)
 
 
 def _space_ids(view: GuestView) -> list[str]:

@@ -4,31 +4,26 @@ from __future__ import annotations
 
 import logging
 
-import msgspec
-import nats.errors
-
-from spaceport.contracts.space import AUTH_INVALIDATE_SUBJECT, AuthInvalidated
-from spaceport.runtime import ServiceRuntime
+from space_service.application.ports import Broadcast, WaitFor
+from spaceport.contracts.space import AuthInvalidated
 
 log = logging.getLogger(__name__)
-_encoder = msgspec.json.Encoder()
 
 
-async def announce(runtime: ServiceRuntime, position: int, change: AuthInvalidated) -> None:
-    """Publish `change` (core NATS, fire and forget) once the read model applied `position`.
+class Revocations:
+    def __init__(self, caught_up: WaitFor, broadcast: Broadcast) -> None:
+        self.caught_up = caught_up
+        self.broadcast = broadcast
 
-    After the projection, not just after the append: a gateway that re-authenticates on the
-    broadcast must already see the revocation, or it would cache the old principal again.
-    Best effort: the write has succeeded either way, and the gateways' cache TTL bounds a miss.
-    """
-    if position <= 0:  # nothing was appended: nothing changed
-        return
-    for runner in runtime.runners:
-        if not await runner.wait_for(position):
-            log.warning("%s not at %d yet; announcing %s anyway", runner.projection.name, position, change.reason)
-    try:
-        await runtime.broker.connection.publish(AUTH_INVALIDATE_SUBJECT, _encoder.encode(change))
-    except (nats.errors.Error, OSError):
-        log.exception(
-            "could not announce %s; other gateways may accept old credentials until their cache expires", change.reason
-        )
+    async def announce(self, position: int, change: AuthInvalidated) -> None:
+        """Broadcast `change` once the read model applied `position`.
+
+        After the projection, not just after the append: a gateway that re-authenticates on the
+        broadcast must already see the revocation, or it would cache the old principal again.
+        Best effort: the write has succeeded either way, and the gateways' cache TTL bounds a miss.
+        """
+        if position <= 0:  # nothing was appended: nothing changed
+            return
+        if not await self.caught_up(position):
+            log.warning("read model not at %d yet; announcing %s anyway", position, change.reason)
+        await self.broadcast(change)

@@ -29,6 +29,13 @@ class Claims(msgspec.Struct, frozen=True):
     x: int
 
 
+class GuestTokens(msgspec.Struct, frozen=True):
+    """How this service signs guest tokens and how long they live (seconds)."""
+
+    secret: bytes
+    ttl: float
+
+
 _decoder = msgspec.json.Decoder(Claims)
 
 

@@ -1,4 +1,4 @@
-"""Read-model rows -> wire views."""
+"""Rows of the `space` read model -> wire views."""
 
 from __future__ import annotations
 

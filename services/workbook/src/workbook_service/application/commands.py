@@ -1,4 +1,4 @@
-"""Command handlers: look up where the aggregate lives, then load -> decide -> append."""
+"""Workbook commands: find where the aggregate lives, then load -> decide -> append."""
 
 from __future__ import annotations
 
@@ -13,10 +13,6 @@ from spaceport.contracts.workbook import (
     CreateWorkbook,
     DeleteSheet,
     DeleteWorkbook,
-    GetSheet,
-    GetWorkbook,
-    ListSheets,
-    ListWorkbooks,
     LockSheet,
     UnlockSheet,
     UpdateSheet,
@@ -25,41 +21,31 @@ from spaceport.contracts.workbook import (
 )
 from spaceport.errors import NotFoundError
 from spaceport.events import Event
-from spaceport.eventstore import AggregateRef, AppendContext
-from spaceport.runtime import ServiceRuntime
-from workbook_service.application.queries import WorkbookQueries
+from spaceport.ports import AggregateRef, AppendContext, EventStorePort
+from workbook_service.application.ports import Places, WaitFor
 from workbook_service.domain import workbook as domain
 from workbook_service.domain.workbook import SpaceFact, WorkbookState
 
 WORKBOOKS = Folder(domain.initial, domain.evolve)
 _ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")  # ids become subject tokens: no dots or wildcards
+SheetDecide = Callable[[WorkbookState, str, str, Principal], Sequence[Event]]
 
 
 def new_sheet_id() -> str:
     return ids.new_id("sheet")
 
 
-class WorkbookHandlers:
-    """The workbook service's use cases, bound to one runtime."""
+class WorkbookCommands:
+    """Writes of workbooks and their sheets; each answers where its last event landed.
 
-    def __init__(self, runtime: ServiceRuntime, known_spaces: str) -> None:
-        self.runtime = runtime
-        self.queries = WorkbookQueries(runtime)
-        self.known_spaces = known_spaces  # the KnownSpaces projection's name
+    `places` finds an existing aggregate's scope; `spaces_caught_up` waits for the directory of
+    spaces behind `places.space_fact` to reach a position.
+    """
 
-    def register(self) -> None:
-        rpc = self.runtime.rpc
-        rpc.handle(CreateWorkbook)(self.create_workbook)
-        rpc.handle(UpdateWorkbook)(self.update_workbook)
-        rpc.handle(DeleteWorkbook)(self.delete_workbook)
-        rpc.handle(UpdateSheet)(self.update_sheet)
-        rpc.handle(DeleteSheet)(self.delete_sheet)
-        rpc.handle(LockSheet)(self.lock_sheet)
-        rpc.handle(UnlockSheet)(self.unlock_sheet)
-        rpc.handle(GetWorkbook)(self.queries.get_workbook)
-        rpc.handle(ListWorkbooks)(self.queries.list_workbooks)
-        rpc.handle(GetSheet)(self.queries.get_sheet)
-        rpc.handle(ListSheets)(self.queries.list_sheets)
+    def __init__(self, store: EventStorePort, places: Places, spaces_caught_up: WaitFor) -> None:
+        self.store = store
+        self.places = places
+        self.spaces_caught_up = spaces_caught_up
 
     # ---- workbooks ----------------------------------------------------------------------
 
@@ -98,12 +84,7 @@ class WorkbookHandlers:
     async def unlock_sheet(self, cmd: UnlockSheet) -> WorkbookWritten:
         return await self._on_sheet(cmd.sheet_id, cmd.principal, domain.unlock_sheet)
 
-    async def _on_sheet(
-        self,
-        sheet_id: str,
-        principal: Principal,
-        decide: Callable[[WorkbookState, str, str, Principal], Sequence[Event]],
-    ) -> WorkbookWritten:
+    async def _on_sheet(self, sheet_id: str, principal: Principal, decide: SheetDecide) -> WorkbookWritten:
         ref = await self._sheet_ref(sheet_id)
         return await self._execute(ref, lambda s: decide(s, ref.aggregate_id, sheet_id, principal), principal)
 
@@ -117,40 +98,40 @@ class WorkbookHandlers:
         idempotency_key: str | None = None,
     ) -> WorkbookWritten:
         context = AppendContext(actor=principal.actor, idempotency_key=idempotency_key)
-        done = await execute(self.runtime.store, ref, WORKBOOKS, decide, context)
+        done = await execute(self.store, ref, WORKBOOKS, decide, context)
         position = done.result.last_seq if done.result is not None else 0
         return WorkbookWritten(workbook_id=ref.aggregate_id, position=position)
 
     async def _workbook_ref(self, workbook_id: str) -> AggregateRef:
-        place = await self.queries.place_of_workbook(workbook_id) if _ID.match(workbook_id) else None
+        place = await self.places.place_of_workbook(workbook_id) if _ID.match(workbook_id) else None
         if place is None:
             raise NotFoundError(f"workbook {workbook_id} not found", key="workbookId")
         return _ref(place.environment_id, place.space_id, workbook_id)
 
     async def _sheet_ref(self, sheet_id: str) -> AggregateRef:
-        place = await self.queries.place_of_sheet(sheet_id) if _ID.match(sheet_id) else None
+        place = await self.places.place_of_sheet(sheet_id) if _ID.match(sheet_id) else None
         if place is None:
             raise NotFoundError(f"sheet {sheet_id} not found", key="sheetId")
         return _ref(place.environment_id, place.space_id, place.workbook_id)
 
     async def known_space(self, space_id: str) -> SpaceFact | None:
-        """The space as KnownSpaces has it; a miss waits for the space's events to be projected.
+        """The space as the directory has it; a miss waits for the space's events to be projected.
 
         A space created a moment ago (by the space service) may not be projected here yet: its
         own stream version says how far the directory must have read.
         """
         if not _ID.match(space_id):
             return None
-        fact = await self.queries.space_fact(space_id)
+        fact = await self.places.space_fact(space_id)
         if fact is not None:
             return fact
-        loaded = await self.runtime.store.load(
+        loaded = await self.store.load(
             AggregateRef(environment_id="", space_id=space_id, aggregate="space", aggregate_id=space_id)
         )
         if loaded.version == 0:
             return None
-        await self.runtime.runner(self.known_spaces).wait_for(loaded.version)
-        return await self.queries.space_fact(space_id)
+        await self.spaces_caught_up(loaded.version)
+        return await self.places.space_fact(space_id)
 
 
 def _ref(environment_id: str, space_id: str, workbook_id: str) -> AggregateRef:

@@ -1,0 +1,104 @@
+"""The decisions of a write that need the rest of the sheet: uniqueness and reference links.
+
+Taken against the read model at the sheet's version (`RecordQueries`); the append is guarded
+by that version, so a write another replica got in first with is decided again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from record_service.application.context import Sheet
+from record_service.application.ports import RecordQueries
+from record_service.domain import records as domain
+from record_service.domain.validation import FieldRule, error, is_empty
+from spaceport.contracts.record import StoredRecord
+
+
+async def checked(
+    q: RecordQueries,
+    sheet: Sheet,
+    records: list[StoredRecord],
+    deleted: Sequence[str] = (),
+    *,
+    replaces: bool = False,
+) -> list[StoredRecord]:
+    """Uniqueness across the sheet (first holder wins) and reference links.
+
+    With `replaces` (updates, deletes) the values the written and `deleted` records give up
+    are freed: the first record (by row) flagged as a duplicate of each freed value is decided
+    again in this commit, ahead of the written records, and its new state is returned first.
+    """
+    uniques = sheet.schema.uniques
+    if not uniques:
+        return await linked(q, sheet, records) if records else records
+    gone = {r.id for r in records}.union(deleted)
+    healed = await _waiters(q, sheet, records, gone) if replaces else []
+    candidates = healed + records
+    excluded = gone.union(r.id for r in healed)
+    held: dict[str, dict[str, str]] = {}
+    for name, values in domain.wanted_claims(uniques, candidates).items():
+        if values:
+            found = await q.claims_held(sheet.id, name, set(values.values()))
+            # claims of records this write rewrites or deletes are decided again, not held
+            held[name] = {value: holder for value, holder in found.items() if holder not in excluded}
+    checked = domain.apply_uniques(uniques, candidates, lambda name: held.get(name, {}))
+    return await linked(q, sheet, checked)
+
+
+async def _waiters(q: RecordQueries, sheet: Sheet, records: list[StoredRecord], gone: set[str]) -> list[StoredRecord]:
+    """Current state (without unique messages) of the first record flagged for each value that
+    the written or deleted records held and give up, in row order."""
+    held = await q.claims_of(sheet.id, gone)
+    released = domain.released_claims(sheet.schema.uniques, held, records)
+    if not released:
+        return []
+    order = await q.waiters(sheet.id, released, gone)
+    current = await q.current(sheet.id, order)
+    return [domain.strip_uniques(current[i]) for i in order if i in current]
+
+
+async def linked(q: RecordQueries, sheet: Sheet, records: list[StoredRecord]) -> list[StoredRecord]:
+    """References: a value not found under `key` in the referenced sheet gets an `unlinked` error."""
+    for rule in sheet.schema.rules.values():
+        if rule.ref is not None:
+            records = await _link(q, sheet, rule, records)
+    return records
+
+
+async def _link(q: RecordQueries, sheet: Sheet, rule: FieldRule, records: list[StoredRecord]) -> list[StoredRecord]:
+    assert rule.ref is not None
+    slug, ref_key = rule.ref
+    wanted = {str(v) for rec in records for v in _ref_values(rec, rule.key)}
+    if not wanted:
+        return records
+    found = await q.linked_values(sheet.workbook_id, slug, ref_key, wanted)
+    return [_unlink(rec, rule.key, found) for rec in records]
+
+
+def _ref_values(record: StoredRecord, key: str) -> list[Any]:
+    cell = record.values.get(key)
+    if cell is None or is_empty(cell.value):
+        return []
+    return cell.value if isinstance(cell.value, list) else [cell.value]
+
+
+def _unlink(record: StoredRecord, key: str, found: set[str]) -> StoredRecord:
+    """The cell's `unlinked` message decided again (an unchanged cell keeps an earlier one)."""
+    cell = record.values.get(key)
+    if cell is None:
+        return record
+    stale = any(m.source == "unlinked" for m in cell.messages)
+    missing = [v for v in _ref_values(record, key) if str(v) not in found]
+    if not missing and not stale:
+        return record
+    messages = [m for m in cell.messages if m.source != "unlinked"] if stale else list(cell.messages)
+    if missing:
+        messages.append(error(f"no record in the referenced sheet has {missing[0]!r}", "unlinked", key))
+    valid = not any(m.type == "error" for m in messages)
+    values = {**record.values, key: msgspec.structs.replace(cell, valid=valid, messages=messages)}
+    done = domain.finish(record.id, values, record.metadata)
+    return msgspec.structs.replace(done, claims=record.claims, waits=record.waits)

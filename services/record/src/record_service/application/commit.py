@@ -1,0 +1,176 @@
+"""One write = one commit = one atomic append, on the shared conflict loop (`run_command`).
+
+Each attempt waits until this process's last commit to the sheet is projected, reads the sheet
+at its `version` and decides against the read model at that version; the append is guarded by
+it, so when another writer got in first the projection catches up and the write is decided
+again. A write retried with its idempotency key is answered from the events that landed,
+whether its commit is found by key in the read model or the store reports the append a
+duplicate (the first attempt's ack was lost): never from what the retry decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import msgspec
+
+from record_service.application.context import Context, Sheet
+from record_service.application.ports import RecordQueries
+from record_service.application.reads import RawWireRecord
+from record_service.domain import keys
+from record_service.domain import records as domain
+from record_service.domain.space import require_writable
+from record_service.projections.records import LeanCommit, LeanRecord, LeanRecords
+from spaceport import subjects
+from spaceport.aggregate import Append, Decision, Outcome, Replay, run_command
+from spaceport.contracts.record import AGGREGATE, StoredRecord, WireRecord, Written
+from spaceport.contracts.space import SpaceCreated
+from spaceport.errors import ConflictError, PayloadTooLargeError
+from spaceport.events import Envelope, decode_envelope
+from spaceport.ports import MAX_ATOMIC_BATCH, AggregateRef, AppendContext, AppendResult
+
+Decided = tuple[list[StoredRecord], list[str]]  # (records written: full state, ids deleted)
+Decide = Callable[[Sheet, RecordQueries], Awaitable[Decided]]
+_lean_records = msgspec.json.Decoder(LeanRecords)
+_lean_commit = msgspec.json.Decoder(LeanCommit)
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True)
+class Write:
+    """Who writes what kind of commit to which sheet, and its idempotency key."""
+
+    sheet_id: str
+    kind: str  # insert | update | delete | find-replace
+    actor: str
+    key: str | None
+
+
+@dataclass(frozen=True)
+class Commit:
+    """A commit as decided or as read back: its id, size and (inserts) the records it created.
+    `commit_id` None: nothing to write, the sheet stays at `position`."""
+
+    commit_id: str | None
+    record_count: int
+    records: Sequence[WireRecord | RawWireRecord] = ()
+    position: int = 0
+
+
+async def commit(ctx: Context, write: Write, decide: Decide) -> Written:
+    """Decide `write` against its sheet and append it; refused while the space is archived or deleted."""
+    sheet = await ctx.sheet(write.sheet_id)
+    await _require_writable_space(ctx, sheet)
+    context = AppendContext(idempotency_key=keys.append_key(sheet.id, write.key))
+    async with ctx.lock(sheet.id):
+        done = await run_command(
+            ctx.store,
+            sheet.ref,
+            partial(_attempt, ctx, write, decide),
+            context,
+            landed=partial(landed, ctx, sheet, write.kind),
+            on_conflict=ctx.catch_up,
+        )
+    return await _written(ctx, write, done)
+
+
+async def _require_writable_space(ctx: Context, sheet: Sheet) -> None:
+    """Against the directory once it has read the space's last event (read-your-writes across
+    services: a space archived a moment ago refuses the next write)."""
+    space = AggregateRef(
+        environment_id=sheet.environment_id,
+        space_id=sheet.space_id,
+        aggregate=SpaceCreated.aggregate,
+        aggregate_id=sheet.space_id,
+    )
+    version = (await ctx.store.load(space)).version
+    require_writable(await ctx.model.space(sheet.space_id, position=version), sheet.space_id)
+
+
+async def _attempt(ctx: Context, write: Write, decide: Decide) -> Decision[Commit]:
+    await ctx.settled(write.sheet_id)
+    sheet = await ctx.sheet(write.sheet_id)
+    if any(rule.ref is not None for rule in sheet.schema.rules.values()):
+        # References are resolved against other sheets' records: this process's own recent
+        # commits to them must be projected first (read-your-writes).
+        await ctx.wait_for(max(ctx.written.values(), default=0), timeout=60.0)
+    async with ctx.model.session() as q:
+        earlier = await q.commit_by_key(sheet.id, write.key) if write.key is not None else None
+        if earlier is not None:
+            return Replay(
+                AppendResult(first_seq=earlier.first_seq, last_seq=earlier.last_seq, event_ids=[], duplicate=True)
+            )
+        records, deleted = await decide(sheet, q)
+    return _decision(sheet, write, records, deleted)
+
+
+def _decision(sheet: Sheet, write: Write, records: list[StoredRecord], deleted: list[str]) -> Append[Commit]:
+    if not records and not deleted:
+        return Append(Commit(None, 0, position=sheet.version), (), sheet.version)
+    commit_id = keys.commit_id(sheet.id, write.key)
+    events = domain.commit_events(
+        write.kind, sheet.scope(commit_id), records, deleted, created_by=write.actor, idempotency_key=write.key
+    )
+    if len(events) > MAX_ATOMIC_BATCH:
+        raise PayloadTooLargeError("this write needs more than 1,000 events; split it into smaller requests")
+    inserted = [_wire(r, commit_id) for r in records] if write.kind == "insert" else []
+    # Guarded by the version the write was decided at: a conflict never reads the sheet's
+    # history, the write is decided again against the caught-up read model.
+    return Append(Commit(commit_id, len(records) + len(deleted), inserted), events, sheet.version)
+
+
+async def landed(ctx: Context, sheet: Sheet, kind: str, result: AppendResult) -> Commit:
+    """The commit stored at `result`, read back from the stream: its `CommitCreated` closes it
+    at `last_seq`; an insert's records are in the record events before it."""
+    first = result.first_seq if kind == "insert" else result.last_seq
+    where = subjects.aggregate_filter(ctx.store.prefix, sheet.space_id, AGGREGATE, sheet.id)
+    events = [decode_envelope(m.data) async for m in ctx.store.read_raw(where, from_seq=first, to_seq=result.last_seq)]
+    if not events or events[-1].type != "CommitCreated":
+        raise ConflictError("this Idempotency-Key was used for another request; use a new key", key="idempotencyKey")
+    closing = _lean_commit.decode(events[-1].data)
+    return Commit(closing.commit_id, closing.record_count, _inserted(events))
+
+
+def _inserted(events: list[Envelope]) -> list[RawWireRecord]:
+    found = (_lean_records.decode(e.data) for e in events if e.type == "RecordsInserted")
+    return [_raw_wire(r, event.commit_id) for event in found for r in event.records]
+
+
+async def _written(ctx: Context, write: Write, done: Outcome[Commit]) -> Written:
+    if done.result is None:
+        return Written(commit_id=None, position=done.value.position, record_count=0)
+    # Not waiting for the projection here: the next write or read of this sheet in this
+    # process waits for it first (read-your-writes), so the projection of this commit
+    # overlaps the client's next request.
+    ctx.committed(write.sheet_id, done.result.last_seq)
+    records = await ctx.claims.pack(_encoder.encode(done.value.records)) if write.kind == "insert" else None
+    return Written(
+        commit_id=done.value.commit_id,
+        position=done.result.last_seq,
+        record_count=done.value.record_count,
+        records=records,
+    )
+
+
+def _wire(record: StoredRecord, commit_id: str) -> WireRecord:
+    return WireRecord(
+        id=record.id,
+        values=record.values,
+        valid=record.valid,
+        metadata=record.metadata,
+        commit_id=commit_id,
+        version_id=commit_id,
+    )
+
+
+def _raw_wire(record: LeanRecord, commit_id: str) -> RawWireRecord:
+    return RawWireRecord(
+        id=record.id,
+        values=record.values,
+        valid=record.valid,
+        metadata=record.metadata,
+        commit_id=commit_id,
+        version_id=commit_id,
+    )

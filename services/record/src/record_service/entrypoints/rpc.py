@@ -1,0 +1,37 @@
+"""The record service's NATS request/reply subjects (`cmd.record.<snake name>`), one per message."""
+
+from __future__ import annotations
+
+from record_service.application.reads import ReadHandlers
+from record_service.application.writes import WriteHandlers
+from spaceport.contracts.record import (
+    DeleteRecords,
+    DownloadChunk,
+    FindReplace,
+    GetCells,
+    GetCommit,
+    GetCounts,
+    GetRecords,
+    GetSheetCounts,
+    GetSheetScope,
+    InsertRecords,
+    ListCommits,
+    UpdateRecords,
+)
+from spaceport.messaging import RpcServer
+
+
+def bind(rpc: RpcServer, writes: WriteHandlers, reads: ReadHandlers) -> None:
+    """Subscribe every command and query; `rpc` decodes, calls and encodes the reply."""
+    rpc.handle(InsertRecords)(writes.insert)
+    rpc.handle(UpdateRecords)(writes.update)
+    rpc.handle(DeleteRecords)(writes.delete)
+    rpc.handle(FindReplace)(writes.find_replace)
+    rpc.handle(GetSheetScope)(reads.scope)
+    rpc.handle(GetRecords)(reads.records)
+    rpc.handle(GetCounts)(reads.counts)
+    rpc.handle(DownloadChunk)(reads.download)
+    rpc.handle(GetCells)(reads.cells)
+    rpc.handle(GetCommit)(reads.commit)
+    rpc.handle(ListCommits)(reads.commits)
+    rpc.handle(GetSheetCounts)(reads.sheet_counts)

@@ -1,0 +1,186 @@
+"""The records read model on Postgres, as the write path asks it (`application.ports`).
+
+`PgRecordQueries` answers one write attempt's lookups on one connection of the `records`
+schema; `PgRecordReadModel` opens those sessions, reads sheets and the service's KnownSpaces
+directory, and waits for the projections (read-your-writes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from record_service.application.context import Sheet
+from record_service.application.ports import CommitRow, SheetRow
+from record_service.application.query import select, since_position
+from record_service.domain.space import SpaceFact
+from record_service.projections.records import NAME
+from spaceport import readmodel
+from spaceport.contracts.record import RecordQuery, StoredRecord
+from spaceport.readmodel import Conn
+from spaceport.runtime import ServiceRuntime
+
+_record = msgspec.json.Decoder(StoredRecord)
+_SHEET = (
+    "SELECT id, workbook_id, space_id, environment_id, slug, config::text AS config, config_seq, version,"
+    " total, valid, deleted_rows FROM sheet WHERE id = $1 AND NOT deleted"
+)
+
+
+class PgRecordQueries:
+    """`RecordQueries` on one connection."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    async def current(self, sheet_id: str, record_ids: Collection[str]) -> dict[str, StoredRecord]:
+        rows = await self.conn.fetch(
+            "SELECT id, cells::text AS cells, metadata::text AS metadata FROM record"
+            " WHERE sheet_id = $1 AND id = ANY($2::text[])",
+            sheet_id,
+            list(record_ids),
+        )
+        return {r["id"]: _record.decode(_record_json(r["id"], r["cells"], r["metadata"])) for r in rows}
+
+    async def existing(self, sheet_id: str, record_ids: Collection[str]) -> list[str]:
+        rows = await self.conn.fetch(
+            "SELECT id FROM record WHERE sheet_id = $1 AND id = ANY($2::text[])", sheet_id, list(record_ids)
+        )
+        return [r["id"] for r in rows]
+
+    async def matching(self, sheet: Sheet, query: RecordQuery) -> list[str]:
+        sel = select(sheet, query, await since_position(self.conn, sheet, query))
+        rows = await self.conn.fetch(f"SELECT r.id FROM record r WHERE {sel.where}", *sel.params)
+        return [r["id"] for r in rows]
+
+    async def matching_values(self, sheet: Sheet, query: RecordQuery, field_key: str) -> list[tuple[str, Any]]:
+        sel = select(sheet, query, await since_position(self.conn, sheet, query))
+        rows = await self.conn.fetch(
+            f"SELECT r.id, r.cells->{sel.param(field_key)}->'value' AS v FROM record r WHERE {sel.where}",
+            *sel.params,
+        )
+        return [(r["id"], None if r["v"] is None else msgspec.json.decode(r["v"])) for r in rows]
+
+    async def claims_held(self, sheet_id: str, name: str, values: Collection[str]) -> dict[str, str]:
+        rows = await self.conn.fetch(
+            "SELECT value, record_id FROM unique_claim WHERE sheet_id = $1 AND name = $2 AND value = ANY($3::text[])",
+            sheet_id,
+            name,
+            list(values),
+        )
+        return {r["value"]: r["record_id"] for r in rows}
+
+    async def claims_of(self, sheet_id: str, record_ids: Collection[str]) -> list[tuple[str, str, str]]:
+        rows = await self.conn.fetch(
+            "SELECT record_id, name, value FROM unique_claim WHERE record_id = ANY($1::text[]) AND sheet_id = $2",
+            list(record_ids),
+            sheet_id,
+        )
+        return [(r["record_id"], r["name"], r["value"]) for r in rows]
+
+    async def waiters(self, sheet_id: str, released: Sequence[tuple[str, str]], excluded: Collection[str]) -> list[str]:
+        rows = await self.conn.fetch(
+            "SELECT record_id FROM (SELECT DISTINCT ON (w.name, w.value) w.record_id, r.row_no"
+            "  FROM unique_waiter w JOIN record r ON r.id = w.record_id"
+            "  WHERE w.sheet_id = $1 AND (w.name, w.value) IN (SELECT * FROM unnest($2::text[], $3::text[]))"
+            "  AND NOT (w.record_id = ANY($4::text[]))"
+            "  ORDER BY w.name, w.value, r.row_no) f ORDER BY row_no",
+            sheet_id,
+            [name for name, _ in released],
+            [value for _, value in released],
+            list(excluded),
+        )
+        return list(dict.fromkeys(r["record_id"] for r in rows))
+
+    async def linked_values(self, workbook_id: str, slug: str, key: str, values: Collection[str]) -> set[str]:
+        rows = await self.conn.fetch(
+            "SELECT DISTINCT r.cells->$3->>'value' AS v FROM record r JOIN sheet s ON s.id = r.sheet_id"
+            " WHERE s.workbook_id = $1 AND s.slug = $2 AND NOT s.deleted AND r.cells->$3->>'value' = ANY($4::text[])",
+            workbook_id,
+            slug,
+            key,
+            list(values),
+        )
+        return {r["v"] for r in rows}
+
+    async def commit_by_key(self, sheet_id: str, key: str) -> CommitRow | None:
+        row = await self.conn.fetchrow(
+            "SELECT id, first_seq, last_seq FROM record_commit WHERE sheet_id = $1 AND idempotency_key = $2",
+            sheet_id,
+            key,
+        )
+        return None if row is None else CommitRow(id=row["id"], first_seq=row["first_seq"], last_seq=row["last_seq"])
+
+
+class PgRecordReadModel:
+    """`RecordReadModel` on the `records` schema and the service's KnownSpaces (`spaces`)."""
+
+    def __init__(self, runtime: ServiceRuntime, spaces: str) -> None:
+        self.runtime = runtime
+        self.spaces = spaces  # the KnownSpaces projection's name (= its schema)
+        self._pool: asyncpg.Pool[Any] | None = None
+
+    async def pool(self) -> asyncpg.Pool[Any]:
+        if self._pool is None:
+            self._pool = await readmodel.create_pool(self.runtime.settings.database_url, NAME, max_size=8)
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[PgRecordQueries]:
+        async with (await self.pool()).acquire() as conn:
+            yield PgRecordQueries(conn)
+
+    async def sheet(self, sheet_id: str) -> SheetRow | None:
+        async with (await self.pool()).acquire() as conn:
+            row = await conn.fetchrow(_SHEET, sheet_id)
+        return None if row is None else SheetRow(**dict(row))
+
+    async def space(self, space_id: str, *, position: int) -> SpaceFact | None:
+        if position > 0:
+            await self.runtime.runner(self.spaces).wait_for(position)
+        async with self.runtime.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT id AS space_id, environment_id, archived, deleted FROM known_space WHERE id = $1", space_id
+            )
+        return None if row is None else SpaceFact(**dict(row))
+
+    async def wait_for(self, position: int, timeout: float) -> None:
+        """With the projection in this process its runner is asked; otherwise (the projector
+        child process) its checkpoint row is polled."""
+        if any(r.projection.name == NAME for r in self.runtime.runners):
+            await self.runtime.runner(NAME).wait_for(position, timeout)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        pool = await self.pool()
+        while loop.time() < deadline:
+            async with pool.acquire() as conn:
+                if await readmodel.checkpoint(conn, NAME) >= position:
+                    return
+            await asyncio.sleep(0.005)
+
+    async def catch_up(self, timeout: float) -> None:
+        """The projection's position only moves on events it reads, so the stream's last
+        sequence is no target; the durable consumer's pending counts are."""
+        store = self.runtime.store
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            info = await store.js.consumer_info(store.stream, f"proj_{NAME}")
+            if not info.num_pending and not info.num_ack_pending:
+                return
+            await asyncio.sleep(0.02)
+
+
+def _record_json(record_id: str, cells: str, metadata: str) -> str:
+    return f'{{"id":"{record_id}","values":{cells},"metadata":{metadata}}}'

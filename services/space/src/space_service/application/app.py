@@ -1,0 +1,80 @@
+"""The space service's use cases as one object: what the entrypoints bind and tests drive."""
+
+from __future__ import annotations
+
+from space_service.application import keys, tokens
+from space_service.application.documents import DocumentHandlers
+from space_service.application.environments import EnvironmentHandlers
+from space_service.application.guests import GuestHandlers
+from space_service.application.ports import Broadcast, CredentialReads, Directory, WaitFor
+from space_service.application.revocations import Revocations
+from space_service.application.spaces import SpaceHandlers
+from spaceport.contracts.space import (
+    Authenticate,
+    Caught,
+    CreateEnvironment,
+    EnvironmentCreatedReply,
+    Principal,
+    Written,
+)
+from spaceport.errors import UnauthorizedError
+from spaceport.ports import EventStorePort
+
+BAD_CREDENTIALS = "the API key or token is not valid; send 'Authorization: Bearer <secret key or guest token>'"
+
+
+class AuthHandlers:
+    """`Authenticate` for the gateway: API keys and guest tokens against the read model."""
+
+    def __init__(self, reads: CredentialReads, token_secret: bytes) -> None:
+        self.reads = reads
+        self.token_secret = token_secret
+
+    async def authenticate(self, query: Authenticate) -> Principal:
+        if query.token.startswith(tokens.PREFIX):
+            return await self._guest(query.token)
+        principal = await self.reads.key_holder(keys.hash_key(query.token))
+        if principal is None:
+            raise UnauthorizedError(BAD_CREDENTIALS)
+        return principal
+
+    async def _guest(self, token: str) -> Principal:
+        """A well-signed, unexpired token whose guest still holds a grant on a live space."""
+        claims = tokens.verify(self.token_secret, token)
+        if claims is None:
+            raise UnauthorizedError("the guest token is not valid or has expired")
+        role = await self.reads.guest_role(claims.g, claims.s, claims.e)
+        if role is None:
+            raise UnauthorizedError("the guest token is no longer valid (guest or space removed)")
+        return Principal(environment_id=claims.e, kind="guest", actor=claims.g, space_id=claims.s, role=role)
+
+
+class SpaceApplication:
+    """Environments, keys, spaces, documents and guests, plus `Authenticate` and `Caught` for the gateway."""
+
+    def __init__(
+        self,
+        store: EventStorePort,
+        directory: Directory,
+        caught_up: WaitFor,
+        broadcast: Broadcast,
+        guest_tokens: tokens.GuestTokens,
+    ) -> None:
+        self.caught_up = caught_up
+        revocations = Revocations(caught_up, broadcast)
+        self.auth = AuthHandlers(directory, guest_tokens.secret)
+        self.environments = EnvironmentHandlers(store, directory, caught_up, revocations)
+        self.spaces = SpaceHandlers(store, directory, caught_up, revocations, self.environments)
+        self.documents = DocumentHandlers(store, directory, caught_up, self.spaces)
+        self.guests = GuestHandlers(
+            store, directory, caught_up, revocations, spaces=self.spaces, guest_tokens=guest_tokens
+        )
+
+    async def create_environment(
+        self, cmd: CreateEnvironment, *, secret_key: str | None = None
+    ) -> EnvironmentCreatedReply:
+        return await self.environments.create(cmd, secret_key=secret_key)
+
+    async def caught(self, query: Caught) -> Written:
+        await self.caught_up(query.position)
+        return Written(position=query.position)

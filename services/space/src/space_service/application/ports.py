@@ -1,0 +1,84 @@
+"""What the space application needs from outside it, besides `spaceport.ports.EventStorePort`.
+
+Writes decide on the event log; these ports serve the reads (the `space` read model: SQL in
+`projections/queries.py`, fakes in `space_service.testing`) and the auth broadcast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from spaceport.contracts.space import (
+    AuthInvalidated,
+    DocumentView,
+    EnvironmentView,
+    GuestView,
+    ListSpaces,
+    Principal,
+    SpaceView,
+)
+
+WaitFor = Callable[[int], Awaitable[bool]]
+"""Read-your-writes: wait until the read model applied a stream position; False on timeout."""
+
+Broadcast = Callable[[AuthInvalidated], Awaitable[None]]
+"""Tell every gateway that credentials may have stopped working; best effort, never raises."""
+
+
+class EnvironmentReads(Protocol):
+    async def environment(self, environment_id: str) -> EnvironmentView | None:
+        """The live (not deleted) environment."""
+        ...
+
+    async def environments(self, page_size: int, page_number: int) -> tuple[list[EnvironmentView], int]:
+        """One page of the live environments, oldest first, and how many there are."""
+        ...
+
+
+class SpaceReads(Protocol):
+    async def space(self, environment_id: str, space_id: str) -> SpaceView | None:
+        """The space unless it is deleted (archived ones are found)."""
+        ...
+
+    async def spaces(self, query: ListSpaces) -> tuple[list[SpaceView], int]:
+        """The page `query` asks for (filters, sort, page) and how many match."""
+        ...
+
+    async def space_exists(self, environment_id: str, space_id: str) -> bool:
+        """Whether the space is in the environment and not deleted."""
+        ...
+
+
+class DocumentReads(Protocol):
+    async def document(self, environment_id: str, space_id: str, document_id: str) -> DocumentView | None:
+        """The document if it and its space are live."""
+        ...
+
+    async def documents(self, space_id: str) -> list[DocumentView]:
+        """A space's documents, oldest first (at most 1000)."""
+        ...
+
+
+class GuestReads(Protocol):
+    async def guests(self, environment_id: str, guest_ids: list[str]) -> list[GuestView]:
+        """The live guests among `guest_ids`, oldest first, with their grants."""
+        ...
+
+    async def guest_ids_in_space(self, space_id: str, email: str | None) -> list[str]:
+        """Guests granted on the space (with that email, if given), oldest first (at most 1000)."""
+        ...
+
+
+class CredentialReads(Protocol):
+    async def key_holder(self, key_hash: str) -> Principal | None:
+        """Whose unrevoked API key this is, if its environment is live."""
+        ...
+
+    async def guest_role(self, guest_id: str, space_id: str, environment_id: str) -> str | None:
+        """The guest's role on the space, if guest, space and environment are all live."""
+        ...
+
+
+class Directory(EnvironmentReads, SpaceReads, DocumentReads, GuestReads, CredentialReads, Protocol):
+    """The whole read model, as one adapter implements it."""

@@ -1,0 +1,14 @@
+"""The workbook service's use cases as one object: what the entrypoints bind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workbook_service.application.commands import WorkbookCommands
+from workbook_service.application.queries import WorkbookQueries
+
+
+@dataclass(frozen=True)
+class WorkbookApplication:
+    commands: WorkbookCommands
+    queries: WorkbookQueries

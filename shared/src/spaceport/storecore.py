@@ -1,0 +1,255 @@
+"""What every event store does above its log: envelopes, the append loop, decoded reads.
+
+An adapter supplies the log: `_publish` (one atomic, optionally guarded publish with JetStream's
+answers: an ack, a duplicate ack, ConcurrencyError, or a timeout), `read_raw` (a range of stored
+messages), `last_seq` and `ensure_stream`. Lost acks, conflicts that are really duplicates, and
+decoding through the registry are handled here once, so every adapter behaves alike.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+import msgspec
+import nats.errors
+
+from spaceport import subjects, telemetry
+from spaceport.errors import ConcurrencyError, ServiceUnavailableError
+from spaceport.events import (
+    Envelope,
+    Event,
+    EventRegistry,
+    StoredEvent,
+    decode_envelope,
+    encode,
+    type_name,
+    utcnow,
+)
+from spaceport.ports import (
+    MAX_ATOMIC_BATCH,
+    READ_BATCH,
+    AggregateRef,
+    AppendContext,
+    AppendResult,
+    Loaded,
+    RawMessage,
+)
+
+PUBLISH_ATTEMPTS = 3
+
+
+class Outgoing(NamedTuple):
+    """One message of an append: where it goes, its encoded envelope, its id (for dedup)."""
+
+    subject: str
+    body: bytes
+    event_id: str
+
+
+class Guard(NamedTuple):
+    """Optimistic concurrency: the last sequence among subjects matching `filter_subject`."""
+
+    filter_subject: str
+    last_seq: int
+
+
+class StoreCore(ABC):
+    """The adapter-independent half of an event store (see the module docstring)."""
+
+    def __init__(self, registry: EventRegistry, prefix: str) -> None:
+        self.registry = registry
+        self.prefix = prefix
+
+    # ---- the log, supplied by an adapter ----------------------------------------------------
+
+    @abstractmethod
+    async def ensure_stream(self, replicas: int = 1) -> None: ...
+
+    @abstractmethod
+    async def _publish(self, messages: list[Outgoing], guard: Guard | None) -> AppendResult:
+        """Store `messages` atomically, contiguous, if `guard` holds.
+
+        Like JetStream: a stale guard raises ConcurrencyError; a single message whose id is
+        stored returns its stored sequence with `duplicate=True`; a batch holding a stored id
+        raises ConcurrencyError. A lost reply raises TimeoutError (the messages may have landed).
+        """
+
+    @abstractmethod
+    def read_raw(
+        self, filter_subject: str, *, from_seq: int = 1, to_seq: int | None = None, batch: int = READ_BATCH
+    ) -> AsyncIterator[RawMessage]: ...
+
+    @abstractmethod
+    async def last_seq(self) -> int: ...
+
+    def _now(self) -> datetime:
+        return utcnow()
+
+    # ---- append -------------------------------------------------------------------------
+
+    def envelopes(self, ref: AggregateRef, events: Sequence[Event], context: AppendContext) -> list[Envelope]:
+        now = self._now()
+        return [
+            Envelope(
+                id=context.event_id(index),
+                type=type_name(event),
+                schema_version=type(event).schema_version,
+                environment_id=ref.environment_id,
+                space_id=ref.space_id,
+                aggregate=ref.aggregate,
+                aggregate_id=ref.aggregate_id,
+                actor=context.actor,
+                occurred_at=now,
+                causation_id=context.causation_id,
+                correlation_id=context.correlation_id,
+                data=msgspec.Raw(encode(event)),
+            )
+            for index, event in enumerate(events)
+        ]
+
+    async def append(
+        self,
+        ref: AggregateRef,
+        events: Sequence[Event],
+        *,
+        expected_version: int | None,
+        context: AppendContext | None = None,
+    ) -> AppendResult:
+        """Append `events` to `ref` atomically.
+
+        `expected_version`: None = no check, 0 = the aggregate must have no events, N = the
+        stream sequence of its last event. Raises ConcurrencyError when another writer won.
+        A retry (same idempotency key) of an append that already landed returns its result
+        with `duplicate=True`, also when the lost ack turns the retry into a conflict.
+        """
+        _check_count(events)
+        return await self._append(ref, events, expected_version, context or AppendContext())
+
+    async def append_at(
+        self,
+        ref: AggregateRef,
+        events: Sequence[Event],
+        *,
+        expected_version: int,
+        context: AppendContext | None = None,
+    ) -> AppendResult:
+        """Append `events` atomically only if `ref`'s last event is still at `expected_version`.
+
+        The guarded append for aggregates with a long history whose state is not folded from
+        their events (a sheet's records: the caller decided against a read model at that
+        version). `expected_version` is the stream sequence of the aggregate's last event
+        (0 = it has none). Raises ConcurrencyError when another writer appended in between;
+        the caller decides again. It never reads the aggregate's history: on a conflict it looks
+        for its own first event only when that event can have landed (an idempotency key, or
+        an earlier attempt of this call whose ack was lost), and only among the events after
+        `expected_version`; found, it returns that earlier append with `duplicate=True`.
+        """
+        _check_count(events)
+        return await self._append(ref, events, expected_version, context or AppendContext())
+
+    def subject_for(self, ref: AggregateRef, event_type: str) -> str:
+        return subjects.event_subject(self.prefix, ref.scope_id, ref.aggregate, ref.aggregate_id, event_type)
+
+    def _aggregate_filter(self, ref: AggregateRef) -> str:
+        return subjects.aggregate_filter(self.prefix, ref.scope_id, ref.aggregate, ref.aggregate_id)
+
+    async def _append(
+        self, ref: AggregateRef, events: Sequence[Event], expected_version: int | None, context: AppendContext
+    ) -> AppendResult:
+        envelopes = self.envelopes(ref, events, context)
+        messages = [Outgoing(self.subject_for(ref, env.type), encode(env), env.id) for env in envelopes]
+        guard = None if expected_version is None else Guard(self._aggregate_filter(ref), expected_version)
+        # Random event ids (no idempotency key) can only be in the stream if a publish of this
+        # very call timed out after landing.
+        maybe_landed = context.idempotency_key is not None
+        with telemetry.span("eventstore.append", {"events": len(events), "aggregate": ref.aggregate_id}):
+            for attempt in range(PUBLISH_ATTEMPTS):
+                try:
+                    return await self._publish(messages, guard)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    maybe_landed = True
+                    if attempt == PUBLISH_ATTEMPTS - 1:
+                        raise ServiceUnavailableError("the event store did not answer; retry") from None
+                except ConcurrencyError:
+                    if maybe_landed:
+                        landed = await self._find_landed(ref, [env.id for env in envelopes], expected_version)
+                        if landed is not None:
+                            return landed
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _find_landed(
+        self, ref: AggregateRef, event_ids: list[str], expected_version: int | None
+    ) -> AppendResult | None:
+        """An earlier landing of these events (a lost ack), read from the stream.
+
+        Guarded by `expected_version`, they can only be the aggregate's first events after it:
+        the read starts there and stops at the first event that is not one of them, so it costs
+        one Direct Get, not the aggregate's history. Unguarded, the aggregate is searched.
+        """
+        wanted = set(event_ids)
+        found: dict[str, int] = {}
+        batch = len(event_ids) + 1 if expected_version is not None else READ_BATCH
+        async for event in self.read(self._aggregate_filter(ref), from_seq=(expected_version or 0) + 1, batch=batch):
+            if event.event_id in wanted:
+                found[event.event_id] = event.seq
+                if len(found) == len(wanted):
+                    break
+            elif found or expected_version is not None:
+                break  # an atomic batch is contiguous; after the guard, another writer's event
+        if event_ids[0] not in found:
+            return None
+        seqs = list(found.values())
+        return AppendResult(first_seq=min(seqs), last_seq=max(seqs), event_ids=event_ids, duplicate=True)
+
+    # ---- read ---------------------------------------------------------------------------
+
+    async def load(self, ref: AggregateRef) -> Loaded:
+        """Every event of one aggregate, in order, and its version."""
+        events = [e async for e in self.read(self._aggregate_filter(ref))]
+        return Loaded(events=events, version=events[-1].seq if events else 0)
+
+    async def read_scope(
+        self,
+        scope_id: str,
+        *,
+        up_to_seq: int | None = None,
+        up_to_time: datetime | None = None,
+        from_seq: int = 1,
+    ) -> AsyncIterator[StoredEvent]:
+        """A space's (or environment's) whole history in order, up to a sequence or a time."""
+        async for event in self.read(subjects.scope_filter(self.prefix, scope_id), from_seq=from_seq):
+            if up_to_seq is not None and event.seq > up_to_seq:
+                return
+            if up_to_time is not None and event.stored_at > up_to_time:
+                return
+            yield event
+
+    async def read(
+        self, filter_subject: str, *, from_seq: int = 1, batch: int = READ_BATCH
+    ) -> AsyncIterator[StoredEvent]:
+        """Events whose subject matches `filter_subject`, from `from_seq` on, in stream order
+        (fetched `batch` events per request)."""
+        async for message in self.read_raw(filter_subject, from_seq=from_seq, batch=batch):
+            yield self.stored(message)
+
+    def stored(self, message: RawMessage) -> StoredEvent:
+        """Decode a stored message; an event type this registry does not know comes back as None."""
+        envelope = decode_envelope(message.data)
+        return StoredEvent(
+            seq=message.seq,
+            subject=message.subject,
+            stored_at=message.stored_at,
+            envelope=envelope,
+            event=self.registry.decode_data(envelope.type, envelope.data),
+        )
+
+
+def _check_count(events: Sequence[Event]) -> None:
+    if not events:
+        raise ValueError("append needs at least one event")
+    if len(events) > MAX_ATOMIC_BATCH:
+        raise ValueError(f"at most {MAX_ATOMIC_BATCH} events per atomic append")

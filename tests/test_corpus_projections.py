@@ -1,0 +1,333 @@
+"""The recorded corpus applied through every projection of every service, into scratch schemas.
+
+Each projection gets what its consumer would: the events on its filter subjects, decoded with its
+service's registry (the record service registers no RecordsInserted/Updated/Deleted: its projection
+decodes their raw bytes with its `Lean*` Structs). The rows are checked against what the corpus
+implies, computed here from the events themselves.
+
+The corpus holds one example per event type, not whole histories, so `corpus.context` first
+creates what it changes without creating (a space, its environment, the sheet records go to).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import asyncpg
+import msgspec
+import pytest
+
+from record_service.projections.records import RecordsProjection
+from space_service.projections.directory import SpaceDirectory
+from spaceport.contracts import record
+from spaceport.contracts.space import (
+    ApiKeyIssued,
+    ApiKeyRevoked,
+    DocumentCreated,
+    DocumentDeleted,
+    DocumentUpdated,
+    EnvironmentCreated,
+    EnvironmentDeleted,
+    EnvironmentUpdated,
+    GuestCreated,
+    GuestDeleted,
+    GuestUpdated,
+    SpaceArchived,
+    SpaceCreated,
+    SpaceDeleted,
+    SpaceUnarchived,
+    SpaceUpdated,
+)
+from spaceport.contracts.workbook import (
+    SheetAdded,
+    SheetConfigChanged,
+    SheetDeleted,
+    SheetLocked,
+    SheetUnlocked,
+    WorkbookCreated,
+    WorkbookDeleted,
+    WorkbookUpdated,
+)
+from spaceport.events import StoredEvent
+from spaceport.known_spaces import KnownSpaces
+from spaceport.testing import corpus, readmodels, services
+from spaceport.testing.infra import InfraUrls
+from workbook_service.projections.catalog import WorkbookCatalog
+
+RECORDED = corpus.load()
+HISTORY = corpus.context(RECORDED) + RECORDED
+TYPED = corpus.stored(HISTORY, corpus.registry())  # positions and events as every projection sees them
+SERVED = services.projections()
+LEAN = {"RecordsInserted", "RecordsUpdated", "RecordsDeleted"}  # decoded by the records projection itself
+
+Rows = list[tuple[Any, ...]]
+Expectations = Callable[[list[StoredEvent]], dict[str, Rows]]  # SQL ({s} = schema) -> its rows, sorted
+
+
+@pytest.mark.unit
+def test_every_recorded_event_type_reaches_a_projection() -> None:
+    reached = {
+        e.envelope.type
+        for served in SERVED
+        for e in corpus.delivered(corpus.stored(HISTORY, served.registry), served.projection)
+    }
+    missing = sorted({e.type for e in RECORDED} - reached)
+    assert not missing, f"no projection reads {missing}"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("served", SERVED, ids=lambda s: s.id)
+def test_a_projection_is_given_only_events_its_service_decodes(served: services.ServiceProjection) -> None:
+    given = corpus.delivered(corpus.stored(HISTORY, served.registry), served.projection)
+    assert given, f"{served.id} reads nothing of the corpus"
+    undecoded = {e.envelope.type for e in given if e.event is None}
+    assert undecoded == (LEAN if isinstance(served.projection, RecordsProjection) else set())
+
+
+@pytest.fixture
+async def db(infra: InfraUrls, unique_name: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection; every schema named `<unique_name>_*` is dropped after the test."""
+    conn = await asyncpg.connect(infra.database_url)
+    yield conn
+    for row in await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", f"{unique_name}\\_%"):
+        await conn.execute(f'DROP SCHEMA "{row["nspname"]}" CASCADE')
+    await conn.close()
+
+
+@pytest.mark.parametrize("served", SERVED, ids=lambda s: s.id)
+async def test_the_corpus_projects_into_the_rows_it_implies(
+    served: services.ServiceProjection, db: asyncpg.Connection, unique_name: str
+) -> None:
+    expectations = EXPECTATIONS.get(type(served.projection))
+    assert expectations is not None, f"no expectations for {type(served.projection).__name__}: add them below"
+    given = corpus.delivered(corpus.stored(HISTORY, served.registry), served.projection)
+    schema = f"{unique_name}_apply"
+    await corpus.project(db, served.projection, given, schema)
+    for sql, expected in expectations(TYPED).items():
+        found = sorted(tuple(_plain(v) for v in r) for r in await db.fetch(sql.format(s=f'"{schema}"')))
+        assert found == expected, sql
+    assert await db.fetch(f'SELECT * FROM "{schema}".projection_failure') == []
+    if hasattr(served.projection, "apply_batch"):  # one call for all must equal one apply per event
+        await corpus.project(db, served.projection, given, f"{unique_name}_batch", batch=True)
+        batched = await readmodels.snapshot(db, f"{unique_name}_batch")
+        assert batched == await readmodels.snapshot(db, schema)
+
+
+@pytest.mark.unit
+def test_the_expectations_are_not_empty() -> None:
+    """Expected tables have rows, so a projection that writes nothing fails the test above."""
+    empty = {sql for expect in EXPECTATIONS.values() for sql, rows in expect(TYPED).items() if not rows}
+    assert empty <= {
+        "SELECT id, title FROM {s}.document",  # the recorded document is deleted
+        "SELECT id, name FROM {s}.guest",  # ... and so is the recorded guest
+        "SELECT guest_id, space_id, role FROM {s}.guest_space",
+        "SELECT sheet_id, name, value, record_id FROM {s}.unique_claim",  # the recorded holder is deleted
+    }
+
+
+# ---- what the corpus implies, computed from its events -------------------------------------
+
+
+def _spaces(typed: list[StoredEvent]) -> dict[str, list[Any]]:
+    """space id -> [name, archived, deleted, workbooks]."""
+    spaces: dict[str, list[Any]] = {}
+    for s in typed:
+        match s.event:
+            case SpaceCreated() as e:
+                spaces[e.space_id] = [e.name, False, False, 0]
+            case SpaceUpdated(name=str() as name) as e if e.space_id in spaces:
+                spaces[e.space_id][0] = name
+            case SpaceArchived() | SpaceUnarchived() as e if e.space_id in spaces:
+                spaces[e.space_id][1] = isinstance(e, SpaceArchived)
+            case SpaceDeleted() as e if e.space_id in spaces:
+                spaces[e.space_id][2] = True
+            case WorkbookCreated() | WorkbookDeleted() if s.envelope.space_id in spaces:
+                row = spaces[s.envelope.space_id]
+                row[3] = max(0, row[3] + (1 if isinstance(s.event, WorkbookCreated) else -1))
+    return spaces
+
+
+def known_spaces(typed: list[StoredEvent]) -> dict[str, Rows]:
+    rows = sorted((i, n, a, d) for i, (n, a, d, _) in _spaces(typed).items())
+    return {"SELECT id, name, archived, deleted FROM {s}.known_space": rows}
+
+
+def directory(typed: list[StoredEvent]) -> dict[str, Rows]:
+    environments, keys = _environments(typed)
+    documents, guests = _documents_and_guests(typed)
+    return {
+        "SELECT id, name, deleted_at IS NOT NULL FROM {s}.environment": sorted(
+            (i, *v) for i, v in environments.items()
+        ),
+        "SELECT key_id, environment_id, revoked FROM {s}.api_key": sorted((k, *v) for k, v in keys.items()),
+        "SELECT id, name, archived_at IS NOT NULL, deleted_at IS NOT NULL, workbooks_count FROM {s}.space": sorted(
+            (i, *v) for i, v in _spaces(typed).items()
+        ),
+        "SELECT id, title FROM {s}.document": sorted(documents.items()),
+        "SELECT id, name FROM {s}.guest": sorted((i, n) for i, (n, _) in guests.items()),
+        "SELECT guest_id, space_id, role FROM {s}.guest_space": sorted(
+            (i, sp, role) for i, (_, grants) in guests.items() for sp, role in grants.items()
+        ),
+    }
+
+
+def _environments(typed: list[StoredEvent]) -> tuple[dict[str, list[Any]], dict[str, tuple[str, bool]]]:
+    """environment id -> [name, deleted]; key id -> (environment id, revoked)."""
+    environments: dict[str, list[Any]] = {}
+    keys: dict[str, tuple[str, bool]] = {}
+    for s in typed:
+        match s.event:
+            case EnvironmentCreated() as e:
+                environments[e.environment_id] = [e.name, False]
+            case EnvironmentUpdated(name=str() as name) as e if e.environment_id in environments:
+                environments[e.environment_id][0] = name
+            case EnvironmentDeleted() as e if e.environment_id in environments:
+                environments[e.environment_id][1] = True
+                keys.update({k: (env, True) for k, (env, _) in keys.items() if env == e.environment_id})
+            case ApiKeyIssued() as e:
+                keys[e.key_id] = (s.envelope.environment_id, False)
+            case ApiKeyRevoked() as e if e.key_id in keys:
+                keys[e.key_id] = (keys[e.key_id][0], True)
+    return environments, keys
+
+
+def _documents_and_guests(
+    typed: list[StoredEvent],
+) -> tuple[dict[str, str], dict[str, tuple[str, dict[str, str]]]]:
+    """live document id -> title; live guest id -> (name, {space id: role})."""
+    documents: dict[str, str] = {}
+    guests: dict[str, tuple[str, dict[str, str]]] = {}
+    for s in typed:
+        match s.event:
+            case DocumentCreated() as e:
+                documents[e.document_id] = e.title
+            case DocumentUpdated(title=str() as title) as e if e.document_id in documents:
+                documents[e.document_id] = title
+            case DocumentDeleted() as e:
+                documents.pop(e.document_id, None)
+            case GuestCreated() as e:
+                guests[e.guest_id] = (e.name, {g.space_id: g.role for g in e.spaces})
+            case GuestUpdated() as e if e.guest_id in guests:
+                name, grants = guests[e.guest_id]
+                spaces: dict[str, str] = grants if e.spaces is None else {g.space_id: g.role for g in e.spaces}
+                guests[e.guest_id] = (e.name or name, spaces)
+            case GuestDeleted() as e:
+                guests.pop(e.guest_id, None)
+            case SpaceDeleted() as e:
+                for _, grants in guests.values():
+                    grants.pop(e.space_id, None)
+    return documents, guests
+
+
+def _sheets(typed: list[StoredEvent]) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """workbook id -> [name, deleted]; sheet id -> [workbook id, name, slug, locked by, deleted]."""
+    workbooks: dict[str, list[Any]] = {}
+    sheets: dict[str, list[Any]] = {}
+    for s in typed:
+        match s.event:
+            case WorkbookCreated() as e:
+                workbooks[e.workbook_id] = [e.name, False]
+                sheets.update({x.sheet_id: [e.workbook_id, x.config.name, x.slug, None, False] for x in e.sheets})
+            case WorkbookUpdated(name=str() as name) as e:
+                workbooks[e.workbook_id][0] = name
+            case SheetAdded(sheet=x) as e:
+                sheets[x.sheet_id] = [e.workbook_id, x.config.name, x.slug, None, False]
+            case SheetConfigChanged() as e:
+                row = sheets[e.sheet_id]
+                row[1:3] = [e.config.name, e.slug or e.config.slug or row[2]]  # the domain's rule
+            case SheetLocked() | SheetUnlocked() as e:
+                sheets[e.sheet_id][3] = e.locked_by if isinstance(e, SheetLocked) else None
+            case SheetDeleted() as e:
+                sheets[e.sheet_id][4] = True
+            case WorkbookDeleted() as e:
+                workbooks[e.workbook_id][1] = True
+                for row in sheets.values():
+                    row[4] = row[4] or row[0] == e.workbook_id
+    return workbooks, sheets
+
+
+def catalog(typed: list[StoredEvent]) -> dict[str, Rows]:
+    workbooks, sheets = _sheets(typed)
+    return {
+        "SELECT id, name, deleted_at IS NOT NULL FROM {s}.workbook": sorted((i, *v) for i, v in workbooks.items()),
+        "SELECT id, workbook_id, name, slug, locked_by, deleted_at IS NOT NULL FROM {s}.sheet": sorted(
+            (i, *v) for i, v in sheets.items()
+        ),
+    }
+
+
+def records(typed: list[StoredEvent]) -> dict[str, Rows]:
+    """Record rows from the raw event JSON (neither the typed nor the Lean decoders)."""
+    live: dict[str, tuple[str, int, dict[str, Any]]] = {}  # record id -> (sheet, row_no, record JSON)
+    sheets: dict[str, Counter[str]] = {}
+    commits: Rows = []
+    for s in typed:
+        if s.envelope.aggregate != record.AGGREGATE:
+            continue
+        data = msgspec.json.decode(s.envelope.data)
+        sheet = sheets.setdefault(data["sheet_id"], Counter())
+        sheet["version"] = s.seq
+        for r in data.get("records", ()):
+            if s.envelope.type == "RecordsInserted":
+                sheet["inserted"] += 1
+                live[r["id"]] = (data["sheet_id"], sheet["inserted"], r)
+            else:
+                live[r["id"]] = (*live[r["id"]][:2], r)
+        for record_id in data.get("record_ids", ()):
+            del live[record_id]
+            sheet["deleted"] += 1
+        if s.envelope.type == "CommitCreated":
+            commits.append((data["commit_id"], data["sheet_id"], data["kind"], s.seq - data["events"], s.seq))
+    errors = Counter((sheet, f) for sheet, _, r in live.values() for f in _error_fields(r))
+    workbooks, defined = _sheets(typed)
+    return {
+        "SELECT id, deleted FROM {s}.workbook": sorted((i, deleted) for i, (_, deleted) in workbooks.items()),
+        "SELECT id, workbook_id, slug, deleted FROM {s}.sheet": sorted(
+            (i, w, slug, deleted) for i, (w, _, slug, _, deleted) in defined.items()
+        ),
+        "SELECT id, sheet_id, row_no, valid, array_to_string(ARRAY(SELECT unnest(error_fields) ORDER BY 1), ','),"
+        " cells::text FROM {s}.record": sorted(
+            (i, sh, n, r.get("valid", True), ",".join(sorted(_error_fields(r))), _canonical(r["values"]))
+            for i, (sh, n, r) in live.items()
+        ),
+        "SELECT id, total, valid, next_row, deleted_rows, version FROM {s}.sheet WHERE version > 0": sorted(
+            (sh, *_counts(sh, c, live)) for sh, c in sheets.items()
+        ),
+        "SELECT sheet_id, name, value, record_id FROM {s}.unique_claim": sorted(
+            (sh, name, value, i) for i, (sh, _, r) in live.items() for name, value in r.get("claims", {}).items()
+        ),
+        "SELECT sheet_id, field, errors FROM {s}.field_errors WHERE errors <> 0": sorted(
+            (sh, f, n) for (sh, f), n in errors.items()
+        ),
+        "SELECT id, sheet_id, kind, first_seq, last_seq FROM {s}.record_commit": sorted(commits),
+    }
+
+
+def _error_fields(r: dict[str, Any]) -> list[str]:
+    return [key for key, cell in r["values"].items() if cell.get("valid", True) is False]
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _plain(value: Any) -> Any:
+    """A fetched value as compared: jsonb text canonicalised (Postgres orders object keys its own way)."""
+    return _canonical(json.loads(value)) if isinstance(value, str) and value[:1] in "{[" else value
+
+
+def _counts(sheet: str, c: Counter[str], live: dict[str, tuple[str, int, dict[str, Any]]]) -> tuple[int, ...]:
+    rows = [r for sh, _, r in live.values() if sh == sheet]
+    valid = sum(1 for r in rows if r.get("valid", True))
+    return (len(rows), valid, c["inserted"], c["deleted"], c["version"])
+
+
+EXPECTATIONS: dict[type, Expectations] = {
+    KnownSpaces: known_spaces,
+    SpaceDirectory: directory,
+    WorkbookCatalog: catalog,
+    RecordsProjection: records,
+}
