@@ -6,7 +6,6 @@ events that landed in the store (and what the read model folded from them).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -34,9 +33,9 @@ from spaceport.contracts.record import (
 from spaceport.contracts.space import Principal, SpaceArchived, SpaceCreated, SpaceDeleted, SpaceUnarchived
 from spaceport.contracts.workbook import SheetSpec, WorkbookCreated
 from spaceport.errors import ConflictError, NotFoundError, ServiceUnavailableError
-from spaceport.events import Event, EventRegistry, decode_envelope
+from spaceport.events import EventRegistry, decode_envelope
 from spaceport.memstore import InMemoryEventStore
-from spaceport.ports import AggregateRef, AppendContext, AppendResult
+from spaceport.ports import AggregateRef
 
 pytestmark = pytest.mark.unit
 
@@ -57,29 +56,10 @@ SPACE_REF = AggregateRef(environment_id=ENV, space_id=SPACE, aggregate="space", 
 _stored = msgspec.json.Decoder(RecordsInserted | RecordsUpdated | CommitCreated)
 
 
-class Unreachable(InMemoryEventStore):
-    """`unreachable` appends fail before they reach the log (the request never got there)."""
-
-    unreachable = 0
-
-    async def append(
-        self,
-        ref: AggregateRef,
-        events: Sequence[Event],
-        *,
-        expected_version: int | None,
-        context: AppendContext | None = None,
-    ) -> AppendResult:
-        if self.unreachable:
-            self.unreachable -= 1
-            raise ServiceUnavailableError("the event store did not answer; retry")
-        return await super().append(ref, events, expected_version=expected_version, context=context)
-
-
 @pytest.fixture
-async def store() -> Unreachable:
+async def store() -> InMemoryEventStore:
     """A space with one workbook of two sheets (People, Others)."""
-    memory = Unreachable(EventRegistry(EVENTS))
+    memory = InMemoryEventStore(EventRegistry(EVENTS))
     await memory.append(SPACE_REF, [SpaceCreated(space_id=SPACE, environment_id=ENV)], expected_version=0)
     sheets = [SheetSpec(sheet_id=s, slug=s, config=CONFIG) for s in (PEOPLE, OTHERS)]
     created = WorkbookCreated(workbook_id=WORKBOOK, space_id=SPACE, environment_id=ENV, name="W", sheets=sheets)
@@ -132,7 +112,7 @@ async def live(ctx: Context, sheet: str = PEOPLE) -> list[StoredRecord]:
 # ---- decisions ---------------------------------------------------------------------------------
 
 
-async def test_insert_replies_with_the_records_it_stored(store: Unreachable) -> None:
+async def test_insert_replies_with_the_records_it_stored(store: InMemoryEventStore) -> None:
     ctx = context(store)
     written = await insert(ctx, "a@x.io", "A@x.io", "b@x.io")
     [(commit, stored)] = await commits(store)
@@ -143,7 +123,7 @@ async def test_insert_replies_with_the_records_it_stored(store: Unreachable) -> 
     assert all(ids.has_kind(r["id"], "record") for r in replied(written))
 
 
-async def test_update_frees_a_unique_value_for_its_first_waiter(store: Unreachable) -> None:
+async def test_update_frees_a_unique_value_for_its_first_waiter(store: InMemoryEventStore) -> None:
     ctx = context(store)
     holder, waiter = replied(await insert(ctx, "a@x.io", "a@x.io"))
     assert not waiter["valid"]
@@ -158,7 +138,7 @@ async def test_update_frees_a_unique_value_for_its_first_waiter(store: Unreachab
     }
 
 
-async def test_delete_by_ids_then_by_filter(store: Unreachable) -> None:
+async def test_delete_by_ids_then_by_filter(store: InMemoryEventStore) -> None:
     ctx = context(store)
     a, duplicate, c = replied(await insert(ctx, "a@x.io", "a@x.io", "c@x.io"))
     handlers = WriteHandlers(ctx)
@@ -172,7 +152,7 @@ async def test_delete_by_ids_then_by_filter(store: Unreachable) -> None:
     assert await live(ctx) == []
 
 
-async def test_find_replace_updates_the_matching_cells(store: Unreachable) -> None:
+async def test_find_replace_updates_the_matching_cells(store: InMemoryEventStore) -> None:
     ctx = context(store)
     await insert(ctx, "a@x.io", "b@y.io")
     command = FindReplace(principal=ME, sheet_id=PEOPLE, field_key="email", find="@x.io", replace="@z.io")
@@ -185,7 +165,9 @@ async def test_find_replace_updates_the_matching_cells(store: Unreachable) -> No
 
 
 @pytest.mark.parametrize("lagging", [True, False], ids=["store-reports-duplicate", "found-by-key"])
-async def test_insert_retried_after_a_lost_ack_gets_the_ids_that_landed(store: Unreachable, lagging: bool) -> None:
+async def test_insert_retried_after_a_lost_ack_gets_the_ids_that_landed(
+    store: InMemoryEventStore, lagging: bool
+) -> None:
     """The append lands but its ack is lost: the client sees 503 and retries with its key. Lagging,
     the read model has not seen the commit (the store answers the retry as a duplicate); else the
     retry finds the commit by its key. Either way the reply is what landed, once."""
@@ -204,7 +186,7 @@ async def test_insert_retried_after_a_lost_ack_gets_the_ids_that_landed(store: U
     assert sorted(r.id for r in await live(ctx)) == sorted(r.id for r in stored)
 
 
-async def test_a_reply_lost_inside_the_store_is_answered_from_the_landed_events(store: Unreachable) -> None:
+async def test_a_reply_lost_inside_the_store_is_answered_from_the_landed_events(store: InMemoryEventStore) -> None:
     ctx = context(store)
     store.drop_next_replies(1)  # the store's own retry finds its events
     written = await insert(ctx, "a@x.io", key="k1")
@@ -213,9 +195,9 @@ async def test_a_reply_lost_inside_the_store_is_answered_from_the_landed_events(
     assert replied(written) == [as_replied(r, commit.commit_id) for r in stored]
 
 
-async def test_an_insert_lost_before_the_append_is_appended_once_on_retry(store: Unreachable) -> None:
+async def test_an_insert_lost_before_the_append_is_appended_once_on_retry(store: InMemoryEventStore) -> None:
     ctx = context(store)
-    store.unreachable = 1
+    store.refuse_next_appends(1)
     with pytest.raises(ServiceUnavailableError):
         await insert(ctx, "a@x.io", key="k1")
     assert await commits(store) == []
@@ -225,7 +207,7 @@ async def test_an_insert_lost_before_the_append_is_appended_once_on_retry(store:
     assert [r.id for r in await live(ctx)] == [stored[0].id]
 
 
-async def test_a_retried_insert_gets_the_first_reply(store: Unreachable) -> None:
+async def test_a_retried_insert_gets_the_first_reply(store: InMemoryEventStore) -> None:
     ctx = context(store)
     first = await insert(ctx, "a@x.io", key="k1")
     again = await insert(ctx, "a@x.io", key="k1")
@@ -233,7 +215,7 @@ async def test_a_retried_insert_gets_the_first_reply(store: Unreachable) -> None
     assert len(await commits(store)) == 1
 
 
-async def test_one_key_on_two_sheets_makes_two_commits(store: Unreachable) -> None:
+async def test_one_key_on_two_sheets_makes_two_commits(store: InMemoryEventStore) -> None:
     ctx = context(store)
     people = await insert(ctx, "a@x.io", key="k1")
     others = await insert(ctx, "a@x.io", key="k1", sheet=OTHERS)
@@ -244,7 +226,7 @@ async def test_one_key_on_two_sheets_makes_two_commits(store: Unreachable) -> No
 # ---- conflicts ---------------------------------------------------------------------------------
 
 
-async def test_a_write_another_replica_got_ahead_of_is_decided_again(store: Unreachable) -> None:
+async def test_a_write_another_replica_got_ahead_of_is_decided_again(store: InMemoryEventStore) -> None:
     """Replica A's read model has not seen B's commit: A decides at a stale version, the append is
     refused, A catches up and decides again, and B's record keeps the unique value."""
     a, b = context(store, lagging=True), context(store)
@@ -265,7 +247,7 @@ async def test_a_write_another_replica_got_ahead_of_is_decided_again(store: Unre
 
 @pytest.mark.parametrize(("event", "refusal"), [(SpaceArchived, ConflictError), (SpaceDeleted, NotFoundError)])
 async def test_writes_in_an_archived_or_deleted_space_are_refused(
-    store: Unreachable, event: type[SpaceArchived | SpaceDeleted], refusal: type[Exception]
+    store: InMemoryEventStore, event: type[SpaceArchived | SpaceDeleted], refusal: type[Exception]
 ) -> None:
     ctx = context(store, lagging=True)
     (record,) = replied(await insert(ctx, "a@x.io"))
@@ -281,7 +263,7 @@ async def test_writes_in_an_archived_or_deleted_space_are_refused(
     assert len(await commits(store)) == 1
 
 
-async def test_an_unarchived_space_takes_writes_again(store: Unreachable) -> None:
+async def test_an_unarchived_space_takes_writes_again(store: InMemoryEventStore) -> None:
     ctx = context(store)
     await store.append(SPACE_REF, [SpaceArchived(space_id=SPACE)], expected_version=None)
     with pytest.raises(ConflictError):

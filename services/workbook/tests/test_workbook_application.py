@@ -6,8 +6,6 @@ in the store and the reply (or the refusal a client gets today).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-
 import pytest
 
 from spaceport.contracts.blueprint import SheetConfig, StringField
@@ -33,7 +31,6 @@ from spaceport.contracts.workbook import (
 from spaceport.errors import ConflictError, NotFoundError, ServiceUnavailableError
 from spaceport.events import Event
 from spaceport.memstore import InMemoryEventStore
-from spaceport.ports import AggregateRef, AppendContext, AppendResult
 from workbook_service.application.commands import WorkbookCommands
 from workbook_service.testing import REGISTRY, FoldedPlaces, given_space, workbook_events
 
@@ -44,25 +41,6 @@ SPACE = "us_sp_1"
 ME = Principal(environment_id=ENV, kind="secret", actor="us_key_1")
 STRANGER = Principal(environment_id="us_env_b", kind="secret", actor="us_key_2")
 CONTACTS = SheetConfig(name="Contacts", fields=[StringField(key="email")])
-
-
-class RacedStore(InMemoryEventStore):
-    """Another writer gets in once: `race` runs just before this writer's next append."""
-
-    race: Callable[[], Awaitable[object]] | None = None
-
-    async def append(
-        self,
-        ref: AggregateRef,
-        events: Sequence[Event],
-        *,
-        expected_version: int | None,
-        context: AppendContext | None = None,
-    ) -> AppendResult:
-        if (race := self.race) is not None:
-            self.race = None
-            await race()
-        return await super().append(ref, events, expected_version=expected_version, context=context)
 
 
 def commands(store: InMemoryEventStore, *, lagging: bool = False) -> WorkbookCommands:
@@ -239,9 +217,11 @@ async def test_a_deleted_sheet_is_not_found() -> None:
 
 
 async def test_a_command_that_lost_the_race_is_decided_again_on_the_new_state() -> None:
-    store = RacedStore(REGISTRY)
+    store = InMemoryEventStore(REGISTRY)
     app, workbook_id, sheet_id = await with_workbook(store)
-    store.race = lambda: app.update_workbook(UpdateWorkbook(principal=ME, workbook_id=workbook_id, name="B2"))
+    store.before_next_append(
+        lambda: app.update_workbook(UpdateWorkbook(principal=ME, workbook_id=workbook_id, name="B2"))
+    )
     locked = await app.lock_sheet(LockSheet(principal=ME, sheet_id=sheet_id))
     assert (await workbook_events(store))[1:] == [
         WorkbookUpdated(workbook_id=workbook_id, name="B2"),
@@ -251,9 +231,9 @@ async def test_a_command_that_lost_the_race_is_decided_again_on_the_new_state() 
 
 
 async def test_a_retry_after_a_conflict_refuses_what_the_winner_made_impossible() -> None:
-    store = RacedStore(REGISTRY)
+    store = InMemoryEventStore(REGISTRY)
     app, _, sheet_id = await with_workbook(store)
-    store.race = lambda: app.delete_sheet(DeleteSheet(principal=ME, sheet_id=sheet_id))
+    store.before_next_append(lambda: app.delete_sheet(DeleteSheet(principal=ME, sheet_id=sheet_id)))
     with pytest.raises(NotFoundError) as refused:
         await app.lock_sheet(LockSheet(principal=ME, sheet_id=sheet_id))
     assert refused.value.key == "sheetId"

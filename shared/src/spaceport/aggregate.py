@@ -74,6 +74,11 @@ class Executed(Generic[S]):
     state: S
     result: AppendResult | None
 
+    @property
+    def position(self) -> int:
+        """The stream sequence of the last event appended; 0 when nothing was."""
+        return self.result.last_seq if self.result is not None else 0
+
 
 async def run_command(
     store: EventStorePort,

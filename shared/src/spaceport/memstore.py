@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -102,6 +102,10 @@ class InMemoryEventStore(StoreCore):
     - `drop_next_replies(n)`: the next n publishes take effect but their replies are lost
       (TimeoutError inside the store); the store's own retry, with the same event ids, sees
       them, e.g. one dropped reply -> the call returns the landed events with `duplicate=True`.
+    - `refuse_next_appends(n)`: the next n appends raise ServiceUnavailableError before they
+      reach the log (the request never got there): nothing lands.
+    - `before_next_append(action)`: `action` runs once, just before the next append reaches the
+      log, e.g. another writer getting in between a command's load and its append.
     """
 
     def __init__(self, registry: EventRegistry, *, prefix: str = "evt", clock: Clock = utcnow) -> None:
@@ -109,6 +113,8 @@ class InMemoryEventStore(StoreCore):
         self.log = MemoryLog(clock)
         self._lost_acks = 0
         self._dropped_replies = 0
+        self._refused = 0
+        self._before: Callable[[], Awaitable[object]] | None = None
 
     def with_registry(self, registry: EventRegistry) -> InMemoryEventStore:
         """A store on the same log decoding with `registry` (another service's view of the stream)."""
@@ -121,6 +127,12 @@ class InMemoryEventStore(StoreCore):
 
     def drop_next_replies(self, n: int = 1) -> None:
         self._dropped_replies += n
+
+    def refuse_next_appends(self, n: int = 1) -> None:
+        self._refused += n
+
+    def before_next_append(self, action: Callable[[], Awaitable[object]]) -> None:
+        self._before = action
 
     async def ensure_stream(self, replicas: int = 1) -> None:
         """Nothing to create: the log exists with the store."""
@@ -143,6 +155,12 @@ class InMemoryEventStore(StoreCore):
     async def _append(
         self, ref: AggregateRef, events: Sequence[Event], expected_version: int | None, context: AppendContext
     ) -> AppendResult:
+        if (action := self._before) is not None:
+            self._before = None
+            await action()
+        if self._refused:
+            self._refused -= 1
+            raise ServiceUnavailableError("the event store did not answer; retry")
         if not self._lost_acks:
             return await super()._append(ref, events, expected_version, context)
         self._lost_acks -= 1

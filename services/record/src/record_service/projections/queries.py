@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from nats.js.errors import NotFoundError as ConsumerNotFoundError
 
 from record_service.application.context import Sheet
 from record_service.application.ports import CommitRow, SheetRow
@@ -176,8 +177,11 @@ class PgRecordReadModel:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            info = await store.js.consumer_info(store.stream, f"proj_{NAME}")
-            if not info.num_pending and not info.num_ack_pending:
+            try:
+                info = await store.js.consumer_info(store.stream, f"proj_{NAME}")
+            except ConsumerNotFoundError:  # being (re)created at the checkpoint, e.g. on lease take
+                info = None
+            if info is not None and not info.num_pending and not info.num_ack_pending:
                 return
             await asyncio.sleep(0.02)
 

@@ -54,26 +54,10 @@ class DocumentHandlers:
         return DocumentWritten(document_id=document_id, position=done.result.last_seq)
 
     async def update(self, cmd: UpdateDocument) -> DocumentWritten:
-        await self.spaces.require_live(cmd.environment_id, cmd.space_id)
-        done = await self._execute(
-            cmd.environment_id,
-            cmd.space_id,
-            cmd.document_id,
-            lambda state: domain.update(state, cmd.document_id, cmd.space_id, cmd.fields),
-            AppendContext(actor=cmd.principal.actor),
-        )
-        return DocumentWritten(document_id=cmd.document_id, position=done.result.last_seq if done.result else 0)
+        return await self._change(cmd, lambda state: domain.update(state, cmd.document_id, cmd.space_id, cmd.fields))
 
     async def delete(self, cmd: DeleteDocument) -> DocumentWritten:
-        await self.spaces.require_live(cmd.environment_id, cmd.space_id)
-        done = await self._execute(
-            cmd.environment_id,
-            cmd.space_id,
-            cmd.document_id,
-            lambda state: domain.delete(state, cmd.document_id, cmd.space_id),
-            AppendContext(actor=cmd.principal.actor),
-        )
-        return DocumentWritten(document_id=cmd.document_id, position=done.result.last_seq if done.result else 0)
+        return await self._change(cmd, lambda state: domain.delete(state, cmd.document_id, cmd.space_id))
 
     async def get(self, query: GetDocument) -> DocumentView:
         await self.caught_up(query.min_position)
@@ -86,6 +70,16 @@ class DocumentHandlers:
         await self.caught_up(query.min_position)
         await self.spaces.require_listed(query.environment_id, query.space_id)
         return await self.reads.documents(query.space_id)
+
+    async def _change(
+        self, cmd: UpdateDocument | DeleteDocument, decide: Callable[[domain.DocumentState], Sequence[Event]]
+    ) -> DocumentWritten:
+        """A command on an existing document of a live space; position 0 when it changed nothing."""
+        await self.spaces.require_live(cmd.environment_id, cmd.space_id)
+        done = await self._execute(
+            cmd.environment_id, cmd.space_id, cmd.document_id, decide, AppendContext(actor=cmd.principal.actor)
+        )
+        return DocumentWritten(document_id=cmd.document_id, position=done.position)
 
     async def _execute(
         self,

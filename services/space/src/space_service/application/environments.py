@@ -78,13 +78,13 @@ class EnvironmentHandlers:
         done = await self._execute(
             cmd.environment_id, lambda state: domain.update(state, cmd), AppendContext(actor=cmd.actor)
         )
-        return Written(position=done.result.last_seq if done.result else 0)
+        return Written(position=done.position)
 
     async def delete(self, cmd: DeleteEnvironment) -> Written:
         done = await self._execute(
             cmd.environment_id, lambda state: domain.delete(state, cmd.environment_id), AppendContext(actor=cmd.actor)
         )
-        position = done.result.last_seq if done.result else 0
+        position = done.position
         change = AuthInvalidated(reason="environment_deleted", environment_id=cmd.environment_id)
         await self.revocations.announce(position, change)
         return Written(position=position)

@@ -83,7 +83,7 @@ class GuestHandlers:
                 lambda state, gid=guest_id, s=spec: domain.invite(state, gid, cmd.environment_id, s),  # type: ignore[misc]
                 AppendContext(actor=cmd.principal.actor),
             )
-            position = max(position, done.result.last_seq if done.result else 0)
+            position = max(position, done.position)
         return GuestsWritten(guest_ids=[g for g, _ in planned], position=position)
 
     async def update(self, cmd: UpdateGuest) -> GuestsWritten:
@@ -99,7 +99,7 @@ class GuestHandlers:
             lambda s: domain.update(s, cmd.guest_id, cmd.environment_id, email=cmd.email, name=cmd.name, spaces=spaces),
             AppendContext(actor=cmd.principal.actor),
         )
-        position = done.result.last_seq if done.result else 0
+        position = done.position
         if spaces is not None:  # grants replaced: a role may be lower or gone
             change = AuthInvalidated(reason="guest_changed", environment_id=cmd.environment_id, guest_id=cmd.guest_id)
             await self.revocations.announce(position, change)
@@ -114,7 +114,7 @@ class GuestHandlers:
             lambda s: domain.remove(s, cmd.guest_id, cmd.environment_id, space_id),
             AppendContext(actor=cmd.principal.actor),
         )
-        position = done.result.last_seq if done.result else 0
+        position = done.position
         change = AuthInvalidated(
             reason="guest_removed",
             environment_id=cmd.environment_id,

@@ -72,7 +72,7 @@ class SpaceHandlers:
             lambda state: domain.update(state, cmd.space_id, cmd.environment_id, cmd.fields),
             AppendContext(actor=cmd.principal.actor),
         )
-        return SpaceWritten(space_id=cmd.space_id, position=done.result.last_seq if done.result else 0)
+        return SpaceWritten(space_id=cmd.space_id, position=done.position)
 
     async def change_lifecycle(self, cmd: ChangeSpaceLifecycle) -> Written:
         """Every id is checked before anything is written: one unknown id refuses the whole call."""
@@ -97,7 +97,7 @@ class SpaceHandlers:
             lambda state: domain.transition(state, space_id, cmd.environment_id, cmd.transition),
             AppendContext(actor=cmd.principal.actor),
         )
-        return done.result.last_seq if done.result else 0
+        return done.position
 
     async def state(self, environment_id: str, space_id: str) -> domain.SpaceState:
         """The space as its events say (authoritative, no projection lag)."""

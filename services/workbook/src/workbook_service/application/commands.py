@@ -99,8 +99,7 @@ class WorkbookCommands:
     ) -> WorkbookWritten:
         context = AppendContext(actor=principal.actor, idempotency_key=idempotency_key)
         done = await execute(self.store, ref, WORKBOOKS, decide, context)
-        position = done.result.last_seq if done.result is not None else 0
-        return WorkbookWritten(workbook_id=ref.aggregate_id, position=position)
+        return WorkbookWritten(workbook_id=ref.aggregate_id, position=done.position)
 
     async def _workbook_ref(self, workbook_id: str) -> AggregateRef:
         place = await self.places.place_of_workbook(workbook_id) if _ID.match(workbook_id) else None
