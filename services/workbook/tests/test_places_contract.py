@@ -22,13 +22,12 @@ from spaceport.contracts.workbook import (
     UpdateWorkbook,
     WorkbookCreated,
 )
-from spaceport.known_spaces import KnownSpaces
+from spaceport.known_spaces import KnownSpaces, SpaceFact
 from spaceport.memstore import InMemoryEventStore
 from spaceport.testing import scratch
 from spaceport.testing.infra import InfraUrls
 from workbook_service.application.commands import WorkbookCommands
 from workbook_service.application.ports import Place, Places
-from workbook_service.domain.workbook import SpaceFact
 from workbook_service.projections.catalog import WorkbookCatalog
 from workbook_service.projections.queries import CatalogQueries
 from workbook_service.testing import REGISTRY, FoldedPlaces, given_space, workbook_events

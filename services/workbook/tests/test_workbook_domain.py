@@ -32,8 +32,9 @@ from spaceport.contracts.workbook import (
 )
 from spaceport.errors import ConflictError, NotFoundError, ValidationFailedError
 from spaceport.events import Event
+from spaceport.known_spaces import SpaceFact
 from workbook_service.domain import workbook as wb
-from workbook_service.domain.workbook import SpaceFact, WorkbookState
+from workbook_service.domain.workbook import WorkbookState
 
 pytestmark = pytest.mark.unit
 

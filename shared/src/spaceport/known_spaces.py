@@ -2,17 +2,56 @@
 
 Services never read each other's tables; each folds the space events it needs into its own
 schema, so it can refuse work in an unknown, archived or deleted space without a round trip.
+Here too what they share about it: the row as a `SpaceFact`, the query that reads it, where a
+space's own events live (whose version says how far the directory must have read), and the same
+fold in memory for fakes.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
+
 from spaceport.contracts.space import SpaceArchived, SpaceCreated, SpaceDeleted, SpaceUnarchived, SpaceUpdated
-from spaceport.events import StoredEvent
+from spaceport.events import Event, StoredEvent
+from spaceport.ports import AggregateRef
 from spaceport.readmodel import Conn
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "known_spaces"
+
+
+class SpaceFact(msgspec.Struct, frozen=True, kw_only=True):
+    """What a service knows of a space (its known_space row)."""
+
+    space_id: str
+    environment_id: str
+    archived: bool = False
+    deleted: bool = False
+
+
+def space_ref(space_id: str, environment_id: str = "") -> AggregateRef:
+    """Where the space's own events live (their subjects are scoped by the space id alone)."""
+    return AggregateRef(environment_id=environment_id, space_id=space_id, aggregate="space", aggregate_id=space_id)
+
+
+async def space_fact(conn: Conn, space_id: str) -> SpaceFact | None:
+    """The space's row in the service's directory (the connection's search_path is its schema)."""
+    row = await conn.fetchrow(
+        "SELECT id AS space_id, environment_id, archived, deleted FROM known_space WHERE id = $1", space_id
+    )
+    return None if row is None else SpaceFact(**dict(row))
+
+
+def fold(facts: dict[str, SpaceFact], event: Event | None) -> None:
+    """`KnownSpaces.apply` in memory (fakes): a row per created space; flags change rows it has."""
+    match event:
+        case SpaceCreated() as e:
+            facts.setdefault(e.space_id, SpaceFact(space_id=e.space_id, environment_id=e.environment_id))
+        case SpaceArchived(space_id=space_id) | SpaceUnarchived(space_id=space_id) if space_id in facts:
+            facts[space_id] = msgspec.structs.replace(facts[space_id], archived=isinstance(event, SpaceArchived))
+        case SpaceDeleted(space_id=space_id) if space_id in facts:
+            facts[space_id] = msgspec.structs.replace(facts[space_id], deleted=True)
 
 
 class KnownSpaces:

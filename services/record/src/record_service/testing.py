@@ -18,7 +18,7 @@ import msgspec
 
 from record_service.application.context import Context, Sheet
 from record_service.application.ports import CommitRow, SheetRow
-from record_service.domain.space import SpaceFact
+from spaceport import known_spaces
 from spaceport.claimcheck import Payload
 from spaceport.contracts.record import (
     CommitCreated,
@@ -28,7 +28,6 @@ from spaceport.contracts.record import (
     RecordsUpdated,
     StoredRecord,
 )
-from spaceport.contracts.space import SpaceArchived, SpaceCreated, SpaceDeleted, SpaceUnarchived
 from spaceport.contracts.workbook import (
     SheetAdded,
     SheetConfigChanged,
@@ -38,6 +37,7 @@ from spaceport.contracts.workbook import (
     WorkbookDeleted,
 )
 from spaceport.events import Event, StoredEvent
+from spaceport.known_spaces import SpaceFact
 from spaceport.ports import EventStorePort
 
 _json = msgspec.json.Encoder()
@@ -249,13 +249,8 @@ def _directory(state: _Folded, event: Event, seq: int) -> None:
             state.sheets.pop(sheet_id, None)
         case WorkbookDeleted(workbook_id=workbook_id):
             state.sheets = {i: s for i, s in state.sheets.items() if s.workbook_id != workbook_id}
-        case SpaceCreated() as e:
-            state.spaces.setdefault(e.space_id, SpaceFact(space_id=e.space_id, environment_id=e.environment_id))
-        case SpaceArchived(space_id=space_id) | SpaceUnarchived(space_id=space_id) if space_id in state.spaces:
-            archived = isinstance(event, SpaceArchived)
-            state.spaces[space_id] = msgspec.structs.replace(state.spaces[space_id], archived=archived)
-        case SpaceDeleted(space_id=space_id) if space_id in state.spaces:
-            state.spaces[space_id] = msgspec.structs.replace(state.spaces[space_id], deleted=True)
+        case _:
+            known_spaces.fold(state.spaces, event)
 
 
 def _sheet_row(workbook: WorkbookCreated, spec: SheetSpec, seq: int) -> SheetRow:

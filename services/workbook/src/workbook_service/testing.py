@@ -10,15 +10,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import msgspec
-
+from spaceport import known_spaces
 from spaceport.contracts import space, workbook
-from spaceport.contracts.space import SpaceArchived, SpaceCreated, SpaceDeleted, SpaceUnarchived
+from spaceport.contracts.space import SpaceCreated
 from spaceport.contracts.workbook import SheetAdded, SheetDeleted, WorkbookCreated, WorkbookDeleted
 from spaceport.events import Event, EventRegistry, StoredEvent
-from spaceport.ports import AggregateRef, EventStorePort
+from spaceport.known_spaces import SpaceFact
+from spaceport.ports import EventStorePort
 from workbook_service.application.ports import Place
-from workbook_service.domain.workbook import SpaceFact
 
 
 @dataclass
@@ -82,19 +81,8 @@ def _apply(folded: _Folded, stored: StoredEvent) -> None:
         case WorkbookDeleted() as e:
             folded.workbooks.pop(e.workbook_id, None)
             folded.sheets = {s: w for s, w in folded.sheets.items() if w != e.workbook_id}
-        case SpaceCreated() as e:
-            folded.spaces.setdefault(e.space_id, SpaceFact(space_id=e.space_id, environment_id=e.environment_id))
-        case SpaceArchived(space_id=space_id):
-            _flag(folded, space_id, archived=True)
-        case SpaceUnarchived(space_id=space_id):
-            _flag(folded, space_id, archived=False)
-        case SpaceDeleted(space_id=space_id):
-            _flag(folded, space_id, deleted=True)
-
-
-def _flag(folded: _Folded, space_id: str, **flags: bool) -> None:
-    if space_id in folded.spaces:  # KnownSpaces updates a row it has, or none
-        folded.spaces[space_id] = msgspec.structs.replace(folded.spaces[space_id], **flags)
+        case _:
+            known_spaces.fold(folded.spaces, stored.event)
 
 
 REGISTRY = EventRegistry((*space.EVENTS, *workbook.EVENTS))
@@ -103,7 +91,7 @@ REGISTRY = EventRegistry((*space.EVENTS, *workbook.EVENTS))
 
 async def given_space(store: EventStorePort, environment_id: str, space_id: str, *later: Event) -> int:
     """Append what the space service would for a space (created, then `later`); its version."""
-    ref = AggregateRef(environment_id=environment_id, space_id=space_id, aggregate="space", aggregate_id=space_id)
+    ref = known_spaces.space_ref(space_id, environment_id)
     created = SpaceCreated(space_id=space_id, environment_id=environment_id, name=space_id)
     return (await store.append(ref, [created, *later], expected_version=None)).last_seq
 

@@ -23,13 +23,12 @@ from record_service.domain import keys
 from record_service.domain import records as domain
 from record_service.domain.space import require_writable
 from record_service.projections.records import LeanCommit, LeanRecord, LeanRecords
-from spaceport import subjects
+from spaceport import known_spaces, subjects
 from spaceport.aggregate import Append, Decision, Outcome, Replay, run_command
 from spaceport.contracts.record import AGGREGATE, StoredRecord, WireRecord, Written
-from spaceport.contracts.space import SpaceCreated
 from spaceport.errors import ConflictError, PayloadTooLargeError
 from spaceport.events import Envelope, decode_envelope
-from spaceport.ports import MAX_ATOMIC_BATCH, AggregateRef, AppendContext, AppendResult
+from spaceport.ports import MAX_ATOMIC_BATCH, AppendContext, AppendResult
 
 Decided = tuple[list[StoredRecord], list[str]]  # (records written: full state, ids deleted)
 Decide = Callable[[Sheet, RecordQueries], Awaitable[Decided]]
@@ -79,13 +78,7 @@ async def commit(ctx: Context, write: Write, decide: Decide) -> Written:
 async def _require_writable_space(ctx: Context, sheet: Sheet) -> None:
     """Against the directory once it has read the space's last event (read-your-writes across
     services: a space archived a moment ago refuses the next write)."""
-    space = AggregateRef(
-        environment_id=sheet.environment_id,
-        space_id=sheet.space_id,
-        aggregate=SpaceCreated.aggregate,
-        aggregate_id=sheet.space_id,
-    )
-    version = (await ctx.store.load(space)).version
+    version = (await ctx.store.load(known_spaces.space_ref(sheet.space_id, sheet.environment_id))).version
     require_writable(await ctx.model.space(sheet.space_id, position=version), sheet.space_id)
 
 

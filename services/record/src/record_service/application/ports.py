@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
-from record_service.domain.space import SpaceFact
 from spaceport.claimcheck import Payload
 from spaceport.contracts.record import RecordQuery, StoredRecord
+from spaceport.known_spaces import SpaceFact
 
 if TYPE_CHECKING:
     from record_service.application.context import Sheet

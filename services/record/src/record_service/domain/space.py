@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-import msgspec
-
 from spaceport.errors import ConflictError, NotFoundError
-
-
-class SpaceFact(msgspec.Struct, frozen=True, kw_only=True):
-    """What the record service knows of a space (its KnownSpaces row)."""
-
-    space_id: str
-    environment_id: str
-    archived: bool = False
-    deleted: bool = False
+from spaceport.known_spaces import SpaceFact
 
 
 def require_writable(space: SpaceFact | None, space_id: str) -> None:

@@ -19,10 +19,10 @@ from nats.js.errors import NotFoundError as ConsumerNotFoundError
 from record_service.application.context import Sheet
 from record_service.application.ports import CommitRow, SheetRow
 from record_service.application.query import select, since_position
-from record_service.domain.space import SpaceFact
 from record_service.projections.records import NAME
-from spaceport import readmodel
+from spaceport import known_spaces, readmodel
 from spaceport.contracts.record import RecordQuery, StoredRecord
+from spaceport.known_spaces import SpaceFact
 from spaceport.readmodel import Conn
 from spaceport.runtime import ServiceRuntime
 
@@ -150,10 +150,7 @@ class PgRecordReadModel:
         if position > 0:
             await self.runtime.runner(self.spaces).wait_for(position)
         async with self.runtime.pool.acquire() as conn:
-            row = await conn.fetchrow(
-                "SELECT id AS space_id, environment_id, archived, deleted FROM known_space WHERE id = $1", space_id
-            )
-        return None if row is None else SpaceFact(**dict(row))
+            return await known_spaces.space_fact(conn, space_id)
 
     async def wait_for(self, position: int, timeout: float) -> None:
         """With the projection in this process its runner is asked; otherwise (the projector

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from spaceport import ids
+from spaceport import ids, known_spaces
 from spaceport.aggregate import Folder, execute
 from spaceport.contracts.space import Principal
 from spaceport.contracts.workbook import (
@@ -21,10 +21,11 @@ from spaceport.contracts.workbook import (
 )
 from spaceport.errors import NotFoundError
 from spaceport.events import Event
+from spaceport.known_spaces import SpaceFact
 from spaceport.ports import AggregateRef, AppendContext, EventStorePort
 from workbook_service.application.ports import Places, WaitFor
 from workbook_service.domain import workbook as domain
-from workbook_service.domain.workbook import SpaceFact, WorkbookState
+from workbook_service.domain.workbook import WorkbookState
 
 WORKBOOKS = Folder(domain.initial, domain.evolve)
 _ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")  # ids become subject tokens: no dots or wildcards
@@ -124,9 +125,7 @@ class WorkbookCommands:
         fact = await self.places.space_fact(space_id)
         if fact is not None:
             return fact
-        loaded = await self.store.load(
-            AggregateRef(environment_id="", space_id=space_id, aggregate="space", aggregate_id=space_id)
-        )
+        loaded = await self.store.load(known_spaces.space_ref(space_id))
         if loaded.version == 0:
             return None
         await self.spaces_caught_up(loaded.version)

@@ -12,7 +12,7 @@ from typing import Protocol
 import msgspec
 
 from spaceport.contracts.workbook import ListWorkbooks, SheetView, WorkbookView
-from workbook_service.domain.workbook import SpaceFact
+from spaceport.known_spaces import SpaceFact
 
 WaitFor = Callable[[int], Awaitable[bool]]
 """Read-your-writes: wait until one read model applied a stream position; False on timeout."""

@@ -32,6 +32,7 @@ from spaceport.contracts.workbook import (
 )
 from spaceport.errors import ConflictError, NotFoundError, ValidationFailedError
 from spaceport.events import Event
+from spaceport.known_spaces import SpaceFact
 from workbook_service.domain.blueprint import (
     check_attributes,
     check_name,
@@ -42,15 +43,6 @@ from workbook_service.domain.blueprint import (
 )
 
 NewId = Callable[[], str]
-
-
-class SpaceFact(msgspec.Struct, frozen=True, kw_only=True):
-    """What the workbook service knows of a space (its known_space row)."""
-
-    space_id: str
-    environment_id: str
-    archived: bool = False
-    deleted: bool = False
 
 
 class SheetState(msgspec.Struct, frozen=True, kw_only=True):

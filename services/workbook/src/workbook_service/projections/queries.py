@@ -12,12 +12,13 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from spaceport import known_spaces
 from spaceport.contracts.blueprint import SheetConfig
 from spaceport.contracts.workbook import ListWorkbooks, SheetView, WorkbookView
+from spaceport.known_spaces import SpaceFact
 from spaceport.readmodel import Conn, quote_ident
 from spaceport.readmodel import from_jsonb as _json
 from workbook_service.application.ports import Place
-from workbook_service.domain.workbook import SpaceFact
 from workbook_service.projections.catalog import SCHEMA
 
 _config = msgspec.json.Decoder(SheetConfig)
@@ -88,10 +89,7 @@ class CatalogQueries:
 
     async def space_fact(self, space_id: str) -> SpaceFact | None:
         async with self._pool().acquire() as conn:
-            row = await conn.fetchrow(
-                "SELECT id AS space_id, environment_id, archived, deleted FROM known_space WHERE id = $1", space_id
-            )
-        return None if row is None else SpaceFact(**dict(row))
+            return await known_spaces.space_fact(conn, space_id)
 
 
 def _list_filter(query: ListWorkbooks) -> tuple[str, list[object]]:
