@@ -34,13 +34,26 @@ class Payload(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 class ClaimCheck:
-    """Packs and unpacks Payloads over one NATS connection; the bucket is created on first use."""
+    """Packs and unpacks Payloads over one NATS connection; the bucket is created on first use.
 
-    def __init__(self, nc: Client, bucket: str = BUCKET) -> None:
-        self.nc = nc
+    Like the event store it can be made before the connection exists and `bind` it later (a
+    service's runtime wires its handlers before it connects).
+    """
+
+    def __init__(self, nc: Client | None, bucket: str = BUCKET) -> None:
+        self._nc = nc
         self.bucket = bucket
         self._store: ObjectStore | None = None
         self._deleting: set[asyncio.Task[object]] = set()
+
+    def bind(self, nc: Client) -> None:
+        self._nc = nc
+        self._store = None  # the bucket handle belongs to the connection it was opened on
+
+    @property
+    def nc(self) -> Client:
+        assert self._nc is not None, "claim check not bound to a NATS connection"
+        return self._nc
 
     async def _obs(self) -> ObjectStore:
         if self._store is None:

@@ -17,11 +17,11 @@ from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 
 from spaceport import readmodel
+from spaceport.claimcheck import ClaimCheck
 from spaceport.contracts.health import Ping, Pong, ProjectionStatus
 from spaceport.events import Event, EventRegistry
 from spaceport.eventstore import EventStore
 from spaceport.messaging import RpcServer
-from spaceport.ports import EventStorePort
 from spaceport.projection import Projection, ProjectionRunner
 from spaceport.settings import Settings
 
@@ -47,13 +47,9 @@ class ServiceRuntime:
         self.runners: list[ProjectionRunner] = []
         # Made now, bound to the broker's connection at start: handlers are wired before that.
         self.store = EventStore(None, self.registry, stream=settings.event_stream, prefix=settings.event_prefix)
+        self.claims = ClaimCheck(None)  # request/reply bodies too big for a message (opened on first use)
         self._pool: asyncpg.Pool | None = None
         self.rpc.handle(Ping)(self._ping)
-
-    @property
-    def store_port(self) -> EventStorePort:
-        """The store as application code sees it (the port; usable once `start()` bound it)."""
-        return self.store
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -69,6 +65,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         await self.broker.connect()
         self.store.bind(self.broker.connection)
+        self.claims.bind(self.broker.connection)
         await self.store.ensure_stream(self.settings.stream_replicas)
         self._pool = await readmodel.create_pool(self.settings.database_url, self.name)
         for projection in self.projections:

@@ -21,7 +21,7 @@ def build(settings: Settings) -> tuple[runtime.ServiceRuntime, SpaceApplication]
     # The projection (its schema) is named after the service, as is the pool's search_path.
     rt.add_projection(SpaceDirectory(settings.event_prefix, name=settings.service_name))
     app = SpaceApplication(
-        rt.store_port,
+        rt.store,
         DirectoryQueries(lambda: rt.pool),
         rt.wait_for,
         AuthBroadcast(rt.broker),

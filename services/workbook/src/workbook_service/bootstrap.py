@@ -23,7 +23,7 @@ def build(settings: Settings) -> tuple[runtime.ServiceRuntime, WorkbookApplicati
     catalog = CatalogQueries(lambda: rt.pool)
     # Each waits for its own runner: KnownSpaces never reaches a workbook event's position.
     app = WorkbookApplication(
-        commands=WorkbookCommands(rt.store_port, catalog, lambda position: rt.runner(NAME).wait_for(position)),
+        commands=WorkbookCommands(rt.store, catalog, lambda position: rt.runner(NAME).wait_for(position)),
         queries=WorkbookQueries(catalog, lambda position: rt.runner(SCHEMA).wait_for(position)),
     )
     rpc.bind(rt.rpc, app)

@@ -15,7 +15,6 @@ import msgspec
 
 from record_service.application.ports import Payloads, RecordReadModel, SheetRow
 from record_service.domain.validation import Schema, compile_schema
-from spaceport.claimcheck import ClaimCheck, Payload
 from spaceport.contracts.blueprint import SheetConfig
 from spaceport.contracts.record import AGGREGATE
 from spaceport.errors import NotFoundError
@@ -125,7 +124,7 @@ class ServiceContext(Context):
     """The running service's context: the runtime's adapters; its queries read the pool too."""
 
     def __init__(self, runtime: ServiceRuntime, model: PgRecordReadModel) -> None:
-        super().__init__(runtime.store_port, model, _RuntimeClaims(runtime))
+        super().__init__(runtime.store, model, runtime.claims)
         self.runtime = runtime
         self.records = model
 
@@ -134,22 +133,3 @@ class ServiceContext(Context):
 
     async def close(self) -> None:
         await self.records.close()
-
-
-class _RuntimeClaims:
-    """A ClaimCheck on the runtime's connection, made on first use (the broker connects at start)."""
-
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        self._runtime = runtime
-        self._claims: ClaimCheck | None = None
-
-    def _check(self) -> ClaimCheck:
-        if self._claims is None:
-            self._claims = ClaimCheck(self._runtime.broker.connection)
-        return self._claims
-
-    async def pack(self, data: bytes) -> Payload:
-        return await self._check().pack(data)
-
-    async def unpack(self, payload: Payload) -> bytes:
-        return await self._check().unpack(payload)
