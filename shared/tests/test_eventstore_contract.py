@@ -105,7 +105,7 @@ class EventStoreContract(ABC):
         with pytest.raises(ValueError, match="at least one"):
             await store.append(counter(), [], expected_version=None)
         with pytest.raises(ValueError, match="at most"):
-            await store.append_at(counter(), [CounterReset()] * 1001, expected_version=0)
+            await store.append(counter(), [CounterReset()] * 1001, expected_version=0)
 
     async def test_events_with_pre_encoded_fields_read_back_as_the_full_type(self, store: EventStorePort) -> None:
         ref = counter()
@@ -159,21 +159,21 @@ class EventStoreContract(ABC):
         assert sum(isinstance(r, Exception) for r in results) == 1
         assert FOLDER.fold(await store.load(ref)).value == 600
 
-    async def test_append_at_is_guarded_at_its_version(self, store: EventStorePort) -> None:
+    async def test_a_guarded_append_is_refused_past_its_version(self, store: EventStorePort) -> None:
         ref = counter()
-        first = await store.append_at(ref, [CounterIncremented(by=1)], expected_version=0)
+        first = await store.append(ref, [CounterIncremented(by=1)], expected_version=0)
         with pytest.raises(ConcurrencyError):
-            await store.append_at(ref, [CounterIncremented(by=2)], expected_version=0)
-        second = await store.append_at(ref, [CounterIncremented(by=3)], expected_version=first.last_seq)
+            await store.append(ref, [CounterIncremented(by=2)], expected_version=0)
+        second = await store.append(ref, [CounterIncremented(by=3)], expected_version=first.last_seq)
         assert second.last_seq > first.last_seq
         assert FOLDER.fold(await store.load(ref)).value == 4
 
-    async def test_append_at_conflict_is_refused_without_reading_the_aggregate(
+    async def test_a_guarded_conflict_is_refused_without_reading_the_aggregate(
         self, store: EventStorePort, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         ref = counter()
-        first = await store.append_at(ref, [CounterIncremented(by=1)], expected_version=0)
-        await store.append_at(ref, [CounterIncremented(by=2)], expected_version=first.last_seq)
+        first = await store.append(ref, [CounterIncremented(by=1)], expected_version=0)
+        await store.append(ref, [CounterIncremented(by=2)], expected_version=first.last_seq)
 
         def no_reads(*_: object, **__: object) -> None:
             raise AssertionError("a conflict of fresh events must not read the stream")
@@ -181,7 +181,7 @@ class EventStoreContract(ABC):
         monkeypatch.setattr(store, "read", no_reads)
         monkeypatch.setattr(store, "load", no_reads)
         with pytest.raises(ConcurrencyError):
-            await store.append_at(ref, [CounterIncremented(by=3)], expected_version=first.last_seq)
+            await store.append(ref, [CounterIncremented(by=3)], expected_version=first.last_seq)
 
     # ---- idempotency and lost acks -------------------------------------------------------------
 
@@ -236,7 +236,7 @@ class EventStoreContract(ABC):
         assert result.event_ids == [e.event_id for e in stored]  # stored once
         assert (result.first_seq, result.last_seq) == (stored[0].seq, stored[-1].seq)
 
-    async def test_append_at_recognises_a_lost_ack_reading_only_after_the_guard(
+    async def test_a_guarded_append_recognises_a_lost_ack_reading_only_after_the_guard(
         self, store: EventStorePort, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """History of 50 events; the retry of a landed (ack lost) append reads only what follows its guard."""
@@ -246,7 +246,7 @@ class EventStoreContract(ABC):
         version = (await store.load(ref)).version
         context = AppendContext(idempotency_key="append-at-lost-ack")
         events = [CounterIncremented(by=1), CounterReset()]
-        landed = await store.append_at(ref, events, expected_version=version, context=context)
+        landed = await store.append(ref, events, expected_version=version, context=context)
         await store.append(ref, [CounterIncremented(by=9)], expected_version=None)  # someone else, later
 
         read = store.read
@@ -261,27 +261,27 @@ class EventStoreContract(ABC):
 
         monkeypatch.setattr(store, "read", counting)
         monkeypatch.setattr(store, "load", no_load)
-        retried = await store.append_at(ref, events, expected_version=version, context=context)
+        retried = await store.append(ref, events, expected_version=version, context=context)
         assert retried.duplicate
         assert (retried.first_seq, retried.last_seq) == (landed.first_seq, landed.last_seq)
         assert reads == [(version + 1, 3)]
 
         other = AppendContext(idempotency_key="append-at-never-landed")
         with pytest.raises(ConcurrencyError):
-            await store.append_at(ref, [CounterReset()], expected_version=version, context=other)
+            await store.append(ref, [CounterReset()], expected_version=version, context=other)
 
     async def test_a_retry_guarded_after_its_own_landing(self, store: EventStorePort) -> None:
         """JetStream's answers when a retry was decided after its first try landed: a single event
         is a duplicate (its id is known), a batch a conflict (10201; its events lie before the
         guard, where the store does not look). Callers recognise such batches themselves."""
         single, batch = AppendContext(idempotency_key="single"), AppendContext(idempotency_key="batch")
-        one = await store.append_at(counter("a"), [CounterReset()], expected_version=0, context=single)
-        again = await store.append_at(counter("a"), [CounterReset()], expected_version=one.last_seq, context=single)
+        one = await store.append(counter("a"), [CounterReset()], expected_version=0, context=single)
+        again = await store.append(counter("a"), [CounterReset()], expected_version=one.last_seq, context=single)
         assert (again.duplicate, again.last_seq) == (True, one.last_seq)
         events = [CounterIncremented(by=1), CounterReset()]
-        landed = await store.append_at(counter("b"), events, expected_version=0, context=batch)
+        landed = await store.append(counter("b"), events, expected_version=0, context=batch)
         with pytest.raises(ConcurrencyError):
-            await store.append_at(counter("b"), events, expected_version=landed.last_seq, context=batch)
+            await store.append(counter("b"), events, expected_version=landed.last_seq, context=batch)
         assert len((await store.load(counter("b"))).events) == 2
 
     # ---- batches -------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from nats.js.errors import APIError, NotFoundError
 
 from spaceport import telemetry
 from spaceport.errors import ConcurrencyError, ServiceUnavailableError
-from spaceport.events import EventRegistry, StoredEvent, decode_envelope, encode
+from spaceport.events import EventRegistry, StoredEvent, encode
 from spaceport.ports import (
     MAX_ATOMIC_BATCH,
     READ_BATCH,
@@ -167,13 +167,8 @@ class EventStore(StoreCore):
     def stored_from_js(self, msg: Msg) -> StoredEvent:
         """Decode a message delivered by a consumer (projections)."""
         meta = msg.metadata
-        envelope = decode_envelope(msg.data)
-        return StoredEvent(
-            seq=meta.sequence.stream,
-            subject=msg.subject,
-            stored_at=meta.timestamp,
-            envelope=envelope,
-            event=self.registry.decode_data(envelope.type, envelope.data),
+        return self.stored(
+            RawMessage(seq=meta.sequence.stream, subject=msg.subject, stored_at=meta.timestamp, data=msg.data)
         )
 
 

@@ -95,7 +95,7 @@ class InMemoryEventStore(StoreCore):
     """The event store port over a `MemoryLog`; `clock` stamps `stored_at` and `occurred_at`.
 
     Faults for tests (each counts down, then the store behaves normally again):
-    - `lose_next_acks(n)`: each of the next n `append`/`append_at` calls takes effect (lands,
+    - `lose_next_acks(n)`: each of the next n `append` calls takes effect (lands,
       or is refused on a conflict) and then raises ServiceUnavailableError instead of returning,
       as the JetStream store does when none of its three publishes is answered. The caller
       cannot tell whether it landed; a retry with the same idempotency key must find out.

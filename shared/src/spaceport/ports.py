@@ -100,17 +100,6 @@ class EventStorePort(Protocol):
         """
         ...
 
-    async def append_at(
-        self,
-        ref: AggregateRef,
-        events: Sequence[Event],
-        *,
-        expected_version: int,
-        context: AppendContext | None = None,
-    ) -> AppendResult:
-        """`append` guarded at `expected_version` that never reads the aggregate's history."""
-        ...
-
     async def load(self, ref: AggregateRef) -> Loaded:
         """Every event of one aggregate, in order, and its version."""
         ...

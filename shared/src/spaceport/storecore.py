@@ -121,31 +121,13 @@ class StoreCore(ABC):
         """Append `events` to `ref` atomically.
 
         `expected_version`: None = no check, 0 = the aggregate must have no events, N = the
-        stream sequence of its last event. Raises ConcurrencyError when another writer won.
-        A retry (same idempotency key) of an append that already landed returns its result
-        with `duplicate=True`, also when the lost ack turns the retry into a conflict.
-        """
-        _check_count(events)
-        return await self._append(ref, events, expected_version, context or AppendContext())
-
-    async def append_at(
-        self,
-        ref: AggregateRef,
-        events: Sequence[Event],
-        *,
-        expected_version: int,
-        context: AppendContext | None = None,
-    ) -> AppendResult:
-        """Append `events` atomically only if `ref`'s last event is still at `expected_version`.
-
-        The guarded append for aggregates with a long history whose state is not folded from
-        their events (a sheet's records: the caller decided against a read model at that
-        version). `expected_version` is the stream sequence of the aggregate's last event
-        (0 = it has none). Raises ConcurrencyError when another writer appended in between;
-        the caller decides again. It never reads the aggregate's history: on a conflict it looks
-        for its own first event only when that event can have landed (an idempotency key, or
-        an earlier attempt of this call whose ack was lost), and only among the events after
-        `expected_version`; found, it returns that earlier append with `duplicate=True`.
+        stream sequence of its last event (for a sheet's records: the version its read model
+        was decided at). Raises ConcurrencyError when another writer won. A retry (same
+        idempotency key) of an append that already landed returns its result with
+        `duplicate=True`, also when the lost ack turns the retry into a conflict. A conflict
+        never reads the aggregate's history: the store looks for its own first event only when
+        it can have landed (an idempotency key, or a publish of this call that timed out), and
+        only among the events right after `expected_version`.
         """
         _check_count(events)
         return await self._append(ref, events, expected_version, context or AppendContext())
