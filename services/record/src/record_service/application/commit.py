@@ -58,9 +58,11 @@ class Commit:
     position: int = 0
 
 
-async def commit(ctx: Context, write: Write, decide: Decide) -> Written:
-    """Decide `write` against its sheet and append it; refused while the space is archived or deleted."""
-    sheet = await ctx.sheet(write.sheet_id)
+async def commit(ctx: Context, write: Write, sheet: Sheet, decide: Decide) -> Written:
+    """Decide `write` against its sheet and append it; refused while the space is archived or deleted.
+
+    `sheet` is the caller's read of it (where it lives); each attempt reads it again at its
+    current version."""
     await _require_writable_space(ctx, sheet)
     context = AppendContext(idempotency_key=keys.append_key(sheet.id, write.key))
     async with ctx.lock(sheet.id):

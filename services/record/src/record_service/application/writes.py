@@ -49,18 +49,19 @@ class WriteHandlers:
         async def decide(sheet: Sheet, q: RecordQueries) -> Decided:
             return await checked(q, sheet, built), []
 
-        return await commit(self.ctx, _write(cmd.sheet_id, "insert", cmd.principal, cmd.idempotency_key), decide)
+        return await commit(self.ctx, _write(cmd.sheet_id, "insert", cmd.principal, cmd.idempotency_key), sheet, decide)
 
     async def update(self, cmd: UpdateRecords) -> Written:
         items = domain.decode_body(domain.UPDATE_BODY, await self.ctx.claims.unpack(cmd.body))
         _limit(len(items))
         write = _write(cmd.sheet_id, "update", cmd.principal, cmd.idempotency_key)
-        return await self._update(write, _restricted(cmd.principal), items)
+        return await self._update(write, await self.ctx.sheet(cmd.sheet_id), _restricted(cmd.principal), items)
 
     async def delete(self, cmd: DeleteRecords) -> Written:
         if len(cmd.ids) > MAX_IDS:
             raise ValidationFailedError(f"at most {MAX_IDS} ids per request", key="ids")
-        domain.check_writable((await self.ctx.sheet(cmd.sheet_id)).schema, _restricted(cmd.principal))
+        sheet = await self.ctx.sheet(cmd.sheet_id)
+        domain.check_writable(sheet.schema, _restricted(cmd.principal))
 
         async def decide(sheet: Sheet, q: RecordQueries) -> Decided:
             if cmd.query is not None:
@@ -70,7 +71,7 @@ class WriteHandlers:
             # records flagged as duplicates of a value the deleted records held are decided again
             return await checked(q, sheet, [], deleted, replaces=True), deleted
 
-        return await commit(self.ctx, _write(cmd.sheet_id, "delete", cmd.principal, cmd.idempotency_key), decide)
+        return await commit(self.ctx, _write(cmd.sheet_id, "delete", cmd.principal, cmd.idempotency_key), sheet, decide)
 
     async def find_replace(self, cmd: FindReplace) -> Written:
         sheet = await self.ctx.sheet(cmd.sheet_id)
@@ -85,9 +86,11 @@ class WriteHandlers:
         items = _replacements(found, cmd)
         _limit(len(items))
         write = _write(cmd.sheet_id, "find-replace", cmd.principal, cmd.idempotency_key)
-        return await self._update(write, restricted, items)
+        return await self._update(write, sheet, restricted, items)
 
-    async def _update(self, write: Write, restricted: bool, items: Sequence[domain.UpdateItem]) -> Written:
+    async def _update(
+        self, write: Write, sheet: Sheet, restricted: bool, items: Sequence[domain.UpdateItem]
+    ) -> Written:
         async def decide(sheet: Sheet, q: RecordQueries) -> Decided:
             domain.check_writable(sheet.schema, restricted)
             current = await q.current(sheet.id, [i.id for i in items])
@@ -95,7 +98,7 @@ class WriteHandlers:
             domain.check_readonly_fields(sheet.schema, restricted, built, current)
             return await checked(q, sheet, built, replaces=True), []
 
-        return await commit(self.ctx, write, decide)
+        return await commit(self.ctx, write, sheet, decide)
 
 
 def _write(sheet_id: str, kind: str, principal: Principal, key: str | None) -> Write:
