@@ -13,24 +13,15 @@ from spaceport.contracts.space import EVENTS, SpaceCreated
 from spaceport.events import EventRegistry
 from spaceport.eventstore import AggregateRef, EventStore
 from spaceport.settings import Settings
+from spaceport.testing.fixtures import own_settings
 from spaceport.testing.infra import InfraUrls
 
 
 @pytest.fixture
 async def settings(infra: InfraUrls, unique_name: str) -> AsyncIterator[Settings]:
     """The job service's settings, pointed at a fresh stream and a fresh database."""
-    admin = await asyncpg.connect(infra.database_url)
-    await admin.execute(f'CREATE DATABASE "{unique_name}"')
-    base, _, _ = infra.database_url.rpartition("/")
-    yield Settings(
-        service_name="job",
-        nats_url=infra.nats_url,
-        database_url=f"{base}/{unique_name}",
-        event_stream=f"T_{unique_name.upper()}",
-        event_prefix=f"e{unique_name}",
-    )
-    await admin.execute(f'DROP DATABASE "{unique_name}" WITH (FORCE)')
-    await admin.close()
+    async with own_settings(infra, unique_name, "job") as own:
+        yield own
 
 
 async def test_rebuild_replays_the_stream_into_the_live_schema(settings: Settings) -> None:

@@ -5,6 +5,7 @@ Each test gets its own stream, subject prefix and Postgres schema, so tests neve
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
@@ -14,6 +15,7 @@ from nats.aio.client import Client
 
 from spaceport.events import EventRegistry
 from spaceport.eventstore import EventStore
+from spaceport.settings import Settings
 from spaceport.testing.infra import InfraUrls
 from spaceport.testing.platform import Platform, running_platform
 
@@ -51,3 +53,25 @@ def platform(infra: InfraUrls, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """Every service and the gateway as real processes, once per test session."""
     with running_platform(infra, tmp_path_factory.mktemp("platform")) as running:
         yield running
+
+
+@contextlib.asynccontextmanager
+async def own_settings(infra: InfraUrls, unique_name: str, service: str) -> AsyncIterator[Settings]:
+    """Settings of `service` with a database, stream and subject prefixes of its own (a fresh
+    database named `unique_name`, dropped afterwards), for tests that run a service's runtime."""
+    admin = await asyncpg.connect(infra.database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{unique_name}"')
+        base, _, _ = infra.database_url.rpartition("/")
+        yield Settings(
+            service_name=service,
+            nats_url=infra.nats_url,
+            database_url=f"{base}/{unique_name}",
+            event_stream=f"T_{unique_name.upper()}",
+            event_prefix=f"e{unique_name}",
+            command_prefix=f"c{unique_name}",
+            otel_exporter="none",
+        )
+        await admin.execute(f'DROP DATABASE "{unique_name}" WITH (FORCE)')
+    finally:
+        await admin.close()

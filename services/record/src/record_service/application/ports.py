@@ -2,7 +2,7 @@
 
 `RecordReadModel` is the records projection as the write path decides against it, plus this
 service's KnownSpaces directory. The Postgres implementation is `projections/queries.py`;
-`services/record/tests/fakes.py` folds the event store's events instead.
+`record_service/testing.py` (`FoldedRecords`) folds the event store's events instead.
 """
 
 from __future__ import annotations
