@@ -390,8 +390,7 @@ def _cases(ids: dict[str, str]) -> list[Case]:
 
 @pytest.fixture(scope="module")
 def api(platform: Platform) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {platform.secret_key}"}
-    with httpx.Client(base_url=platform.base_url, headers=headers, timeout=30) as client:
+    with platform.client(timeout=30, base_url=platform.base_url) as client:
         yield client
 
 

@@ -40,8 +40,7 @@ COMPANIES: dict[str, Any] = {
 
 @pytest.fixture
 def api(platform: Platform) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {platform.secret_key}"}
-    with httpx.Client(base_url=platform.api, headers=headers, timeout=60) as client:
+    with platform.client(timeout=60) as client:
         yield client
 
 

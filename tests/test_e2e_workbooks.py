@@ -26,8 +26,7 @@ from spaceport.testing.platform import Platform
 
 @pytest.fixture
 def api(platform: Platform) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {platform.secret_key}"}
-    with httpx.Client(base_url=platform.api, headers=headers, timeout=15) as client:
+    with platform.client(timeout=15) as client:
         yield client
 
 

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from spaceport.devinfra.process import ManagedProcess, free_port, log_tail
 from spaceport.testing.infra import InfraUrls
 
@@ -30,6 +32,11 @@ class Platform:
     @property
     def api(self) -> str:
         return f"{self.base_url}/v1"
+
+    def client(self, *, timeout: float, base_url: str | None = None) -> httpx.Client:
+        """An HTTP client on the API (or `base_url`) authenticated with the secret key."""
+        headers = {"Authorization": f"Bearer {self.secret_key}"}
+        return httpx.Client(base_url=base_url or self.api, headers=headers, timeout=timeout)
 
 
 @contextmanager
