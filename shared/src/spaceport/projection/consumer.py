@@ -24,6 +24,11 @@ log = logging.getLogger(__package__)  # the package's logger: log lines keep the
 PullSubscription = JetStreamContext.PullSubscription
 
 
+def durable_name(projection: str) -> str:
+    """The name of `projection`'s durable consumer (its replicas, in any process, share it)."""
+    return f"proj_{projection}"
+
+
 def deliver_from(start: int) -> tuple[DeliverPolicy, int | None]:
     """Deliver policy and start sequence of a consumer that begins at stream sequence `start`."""
     return (DeliverPolicy.BY_START_SEQUENCE, start) if start > 1 else (DeliverPolicy.ALL, None)
@@ -40,7 +45,7 @@ class DurableConsumer:
 
     @property
     def name(self) -> str:
-        return f"proj_{self._projection.name}"
+        return durable_name(self._projection.name)
 
     def config(self, start: int) -> ConsumerConfig:
         policy, start_seq = deliver_from(start)
@@ -69,8 +74,7 @@ class DurableConsumer:
             # database), or the projection now reads other subjects (a new release folds a new
             # kind of event): replay from the database's checkpoint with today's filter. Events
             # of a newly added kind older than the checkpoint need a rebuild of the projection.
-            await js.delete_consumer(stream, self.name)
-            await js.add_consumer(stream, self.config(position + 1))
+            await self.recreate(position)
 
     async def recreate(self, position: int) -> None:
         """Drop whatever an earlier session fetched without committing: start again after `position`."""

@@ -23,6 +23,7 @@ from record_service.projections.records import NAME
 from spaceport import known_spaces, readmodel
 from spaceport.contracts.record import RecordQuery, StoredRecord
 from spaceport.known_spaces import SpaceFact
+from spaceport.projection.consumer import durable_name
 from spaceport.readmodel import Conn
 from spaceport.runtime import ServiceRuntime
 
@@ -175,7 +176,7 @@ class PgRecordReadModel:
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             try:
-                info = await store.js.consumer_info(store.stream, f"proj_{NAME}")
+                info = await store.js.consumer_info(store.stream, durable_name(NAME))
             except ConsumerNotFoundError:  # being (re)created at the checkpoint, e.g. on lease take
                 info = None
             if info is not None and not info.num_pending and not info.num_ack_pending:
