@@ -53,7 +53,7 @@ from spaceport.contracts.workbook import (
 )
 from spaceport.events import StoredEvent
 from spaceport.known_spaces import KnownSpaces
-from spaceport.testing import corpus, readmodels, services
+from spaceport.testing import corpus, readmodels, scratch, services
 from spaceport.testing.infra import InfraUrls
 from workbook_service.projections.catalog import WorkbookCatalog
 
@@ -72,7 +72,7 @@ def test_every_recorded_event_type_reaches_a_projection() -> None:
     reached = {
         e.envelope.type
         for served in SERVED
-        for e in corpus.delivered(corpus.stored(HISTORY, served.registry), served.projection)
+        for e in scratch.delivered(corpus.stored(HISTORY, served.registry), served.projection)
     }
     missing = sorted({e.type for e in RECORDED} - reached)
     assert not missing, f"no projection reads {missing}"
@@ -81,7 +81,7 @@ def test_every_recorded_event_type_reaches_a_projection() -> None:
 @pytest.mark.unit
 @pytest.mark.parametrize("served", SERVED, ids=lambda s: s.id)
 def test_a_projection_is_given_only_events_its_service_decodes(served: services.ServiceProjection) -> None:
-    given = corpus.delivered(corpus.stored(HISTORY, served.registry), served.projection)
+    given = scratch.delivered(corpus.stored(HISTORY, served.registry), served.projection)
     assert given, f"{served.id} reads nothing of the corpus"
     undecoded = {e.envelope.type for e in given if e.event is None}
     assert undecoded == (LEAN if isinstance(served.projection, RecordsProjection) else set())
@@ -103,15 +103,15 @@ async def test_the_corpus_projects_into_the_rows_it_implies(
 ) -> None:
     expectations = EXPECTATIONS.get(type(served.projection))
     assert expectations is not None, f"no expectations for {type(served.projection).__name__}: add them below"
-    given = corpus.delivered(corpus.stored(HISTORY, served.registry), served.projection)
+    given = scratch.delivered(corpus.stored(HISTORY, served.registry), served.projection)
     schema = f"{unique_name}_apply"
-    await corpus.project(db, served.projection, given, schema)
+    await scratch.apply(db, served.projection, given, schema)
     for sql, expected in expectations(TYPED).items():
         found = sorted(tuple(_plain(v) for v in r) for r in await db.fetch(sql.format(s=f'"{schema}"')))
         assert found == expected, sql
     assert await db.fetch(f'SELECT * FROM "{schema}".projection_failure') == []
     if hasattr(served.projection, "apply_batch"):  # one call for all must equal one apply per event
-        await corpus.project(db, served.projection, given, f"{unique_name}_batch", batch=True)
+        await scratch.apply(db, served.projection, given, f"{unique_name}_batch", batch=True)
         batched = await readmodels.snapshot(db, f"{unique_name}_batch")
         assert batched == await readmodels.snapshot(db, schema)
 

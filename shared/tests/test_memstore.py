@@ -13,8 +13,9 @@ from counter import EVENTS, FOLDER, CounterIncremented, CounterReset, increment
 from spaceport.aggregate import execute
 from spaceport.errors import ConcurrencyError, ServiceUnavailableError
 from spaceport.events import EventRegistry
-from spaceport.memstore import InMemoryEventStore, subject_matches
+from spaceport.memstore import InMemoryEventStore
 from spaceport.ports import AggregateRef, AppendContext
+from spaceport.subjects import subject_matches
 
 pytestmark = pytest.mark.unit
 

@@ -21,26 +21,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from spaceport.errors import ConcurrencyError, ServiceUnavailableError
 from spaceport.events import Event, EventRegistry, utcnow
 from spaceport.ports import READ_BATCH, AggregateRef, AppendContext, AppendResult, RawMessage
 from spaceport.storecore import Guard, Outgoing, StoreCore
+from spaceport.subjects import subject_matches
 
 Clock = Callable[[], datetime]
-
-
-@lru_cache(maxsize=4096)
-def subject_matches(filter_subject: str, subject: str) -> bool:
-    """NATS subject matching: `*` matches one token, a final `>` one or more."""
-    wanted, parts = filter_subject.split("."), subject.split(".")
-    for index, part in enumerate(wanted):
-        if part == ">":
-            return len(parts) > index
-        if index >= len(parts) or part not in ("*", parts[index]):
-            return False
-    return len(wanted) == len(parts)
 
 
 class MemoryLog:

@@ -9,6 +9,7 @@ Commands: `<prefix>.<service>.<command_snake>` (request/reply, queue group = ser
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from spaceport.events import snake
 
@@ -48,3 +49,15 @@ def aggregate_kind_filter(prefix: str, aggregate: str) -> str:
 
 def command_subject(prefix: str, service: str, command: str) -> str:
     return f"{prefix}.{check_token(service, 'service')}.{snake(command)}"
+
+
+@lru_cache(maxsize=4096)
+def subject_matches(filter_subject: str, subject: str) -> bool:
+    """NATS subject matching: `*` matches one token, a final `>` one or more."""
+    wanted, parts = filter_subject.split("."), subject.split(".")
+    for index, part in enumerate(wanted):
+        if part == ">":
+            return len(parts) > index
+        if index >= len(parts) or part not in ("*", parts[index]):
+            return False
+    return len(wanted) == len(parts)

@@ -21,12 +21,10 @@ from pathlib import Path
 import msgspec
 import nats
 
-from spaceport import ids, readmodel, subjects
+from spaceport import ids, subjects
 from spaceport.contracts import record, space, workbook
 from spaceport.contracts.blueprint import SheetConfig
 from spaceport.events import Envelope, Event, EventRegistry, StoredEvent, decode_envelope, encode, type_name
-from spaceport.projection import Projection
-from spaceport.readmodel import Conn
 
 CORPUS = Path(__file__).resolve().parents[4] / "tests" / "corpus" / "events.jsonl"
 CONTEXT_TIME = datetime(2026, 1, 1, tzinfo=UTC)  # before every recorded event
@@ -72,44 +70,12 @@ def stored(envelopes: Sequence[Envelope], types: EventRegistry, prefix: str = "e
     ]
 
 
-def subject_matches(subject: str, pattern: str) -> bool:
-    """NATS subject matching: `*` is one token, a final `>` one or more."""
-    tokens, wanted = subject.split("."), pattern.split(".")
-    for index, part in enumerate(wanted):
-        if part == ">":
-            return len(tokens) > index
-        if index >= len(tokens) or part not in {"*", tokens[index]}:
-            return False
-    return len(tokens) == len(wanted)
-
-
-def delivered(events: Iterable[StoredEvent], projection: Projection) -> list[StoredEvent]:
-    """The events a projection's consumer is given: those on one of its filter subjects."""
-    return [e for e in events if any(subject_matches(e.subject, f) for f in projection.filter_subjects)]
-
-
 def histories(envelopes: Iterable[Envelope]) -> dict[tuple[str, str], list[Envelope]]:
     """Envelopes grouped by aggregate (kind, id), each group in corpus order."""
     grouped: dict[tuple[str, str], list[Envelope]] = {}
     for envelope in envelopes:
         grouped.setdefault((envelope.aggregate, envelope.aggregate_id), []).append(envelope)
     return grouped
-
-
-async def project(
-    conn: Conn, projection: Projection, events: Sequence[StoredEvent], schema: str, *, batch: bool = False
-) -> None:
-    """Migrate `schema` with the projection's migrations and apply `events` to it in one
-    transaction, one `apply` per event or (`batch`) one `apply_batch` call. Raises on the first
-    failure: a recorded event must never be a poison event."""
-    await readmodel.migrate(conn, schema, projection.migrations)
-    async with conn.transaction():
-        await conn.execute(f"SET LOCAL search_path TO {readmodel.quote_ident(schema)}")
-        if batch:
-            await projection.apply_batch(conn, events)  # type: ignore[attr-defined]  # optional on the protocol
-            return
-        for event in events:
-            await projection.apply(conn, event)
 
 
 # ---- context: the creations the corpus refers to but did not record ------------------------
