@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from spaceport import cli
 from spaceport.events import EventRegistry
 from spaceport.projection import Projection
 from spaceport.runtime import ServiceRuntime
@@ -40,10 +41,7 @@ def runtimes(settings: Settings | None = None) -> dict[str, ServiceRuntime]:
         module_name = f"{name}_service.bootstrap"
         if importlib.util.find_spec(f"{name}_service") is None or importlib.util.find_spec(module_name) is None:
             continue  # the gateway has no event-sourced runtime
-        built = importlib.import_module(module_name).build(_named(base, name))
-        runtime = built[0] if isinstance(built, tuple) else built  # some builds also return handlers
-        assert isinstance(runtime, ServiceRuntime), f"{module_name}.build returned {type(built)}"
-        found[name] = runtime
+        found[name] = cli.service_runtime(name, _named(base, name))
     return found
 
 
