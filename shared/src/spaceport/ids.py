@@ -25,6 +25,7 @@ PREFIXES = {
     "snapshot": "us_ss",
     "agent": "us_ag",
     "key": "us_key",
+    "secret": "us_sec",
 }
 
 

@@ -31,6 +31,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     guest_token_ttl: float = 3600.0
     rate_limit_per_second: float = 1000.0  # per API key / token, per gateway process
     rate_limit_burst: int = 2000
+    secrets_key: str = ""  # base64 AES-256 key that encrypts secret values; derived from dev_secret_key when empty
+    job_timeout: float = 300.0  # a ready/executing job with no ack or progress for this long fails
+    job_sweep_interval: float = 1.0  # how often the job service looks for timed-out jobs
+    feed_stream: str = "SPACEPORT_FLATFILE_EVENTS"  # Flatfile events relayed for in-cluster subscribers
+    feed_prefix: str = "flatfile"  # their subjects: <feed_prefix>.<environment>.<space|_>.<domain>.<topic>
 
     @classmethod
     def from_env(cls, service_name: str, env: dict[str, str] | None = None) -> Settings:
@@ -57,6 +62,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "guest_token_ttl": "SPACEPORT_GUEST_TOKEN_TTL",
             "rate_limit_per_second": "SPACEPORT_RATE_LIMIT_PER_SECOND",
             "rate_limit_burst": "SPACEPORT_RATE_LIMIT_BURST",
+            "secrets_key": "SPACEPORT_SECRETS_KEY",
+            "job_timeout": "SPACEPORT_JOB_TIMEOUT",
+            "job_sweep_interval": "SPACEPORT_JOB_SWEEP_INTERVAL",
+            "feed_stream": "SPACEPORT_FEED_STREAM",
+            "feed_prefix": "SPACEPORT_FEED_PREFIX",
         }
         values: dict[str, object] = {"service_name": service_name}
         for field, var in fields.items():

@@ -11,7 +11,20 @@ from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlu
 from nats.aio.msg import Msg
 
 from gateway_service import errors, ids
-from gateway_service.routes import documents, environments, guests, health, records, sheets, spaces, workbooks
+from gateway_service.routes import (
+    commits,
+    documents,
+    environments,
+    events,
+    guests,
+    health,
+    jobs,
+    records,
+    secrets,
+    sheets,
+    spaces,
+    workbooks,
+)
 from gateway_service.state import Gateway, RateLimiter
 from spaceport import readmodel, telemetry
 from spaceport.contracts.space import AUTH_INVALIDATE_SUBJECT
@@ -67,6 +80,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *workbooks.ROUTES,
             *sheets.ROUTES,
             *records.ROUTES,
+            *commits.ROUTES,
+            *jobs.ROUTES,
+            *events.ROUTES,
+            *secrets.ROUTES,
         ],
         dependencies={"gateway": Provide(gateway, sync_to_thread=False)},
         before_request=ids.check_ids,

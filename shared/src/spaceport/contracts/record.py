@@ -112,9 +112,16 @@ class CommitCreated(RecordsEvent, frozen=True, kw_only=True):
     record_count: int
     created_by: str = ""
     idempotency_key: str | None = None
+    disable_hooks: bool = False  # written with `X-Disable-Hooks: true`: no `commit:created` for listeners
 
 
-EVENTS: tuple[type[Event], ...] = (RecordsInserted, RecordsUpdated, RecordsDeleted, CommitCreated)
+class CommitCompleted(RecordsEvent, frozen=True, kw_only=True):
+    """`POST /v1/commits/{id}/complete`: the listener's hooks are done with this commit."""
+
+    completed_by: str = ""
+
+
+EVENTS: tuple[type[Event], ...] = (RecordsInserted, RecordsUpdated, RecordsDeleted, CommitCreated, CommitCompleted)
 
 
 # ---- lean twins: records kept as encoded bytes where they only pass through ----------------

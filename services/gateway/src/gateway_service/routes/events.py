@@ -1,0 +1,7 @@
+"""Routes of `/v1/events` (being built)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ROUTES: list[Any] = []
