@@ -1,0 +1,1 @@
+"""Spaceport's Python listener SDK (being built)."""
