@@ -13,7 +13,7 @@ from types import ModuleType
 
 from spaceport.bench import harness
 
-PARTS: tuple[str, ...] = ("foundation", "records")
+PARTS: tuple[str, ...] = ("foundation", "records", "events")
 
 
 def load(part: str) -> ModuleType | None:

@@ -88,8 +88,8 @@ async def urls(bench: Bench) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def platform(nats_url: str, database_url: str) -> Iterator[tuple[str, str]]:
-    """(api base url, secret key) of the services needed for records, as real processes."""
+def platform(nats_url: str, database_url: str, services: tuple[str, ...] = SERVICES) -> Iterator[tuple[str, str]]:
+    """(api base url, secret key) of `services` (default: those records need), as real processes."""
     port = free_port()
     secret = "sk_bench_" + os.urandom(8).hex()
     env = {
@@ -103,7 +103,7 @@ def platform(nats_url: str, database_url: str) -> Iterator[tuple[str, str]]:
     logs = Path(tempfile.mkdtemp(prefix="spaceport-bench-records-"))
     children = [
         ManagedProcess.start(name, [sys.executable, "-m", f"{name}_service"], logs / f"{name}.log", env=env)
-        for name in SERVICES
+        for name in services
     ]
     try:
         _wait_up(f"http://127.0.0.1:{port}", children)

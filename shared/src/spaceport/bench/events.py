@@ -1,0 +1,274 @@
+"""Flatfile events delivered to an SSE subscriber and to a Python listener, next to raw JetStream.
+
+Runs the space, workbook, record and job services and the gateway as real processes on the
+bench's NATS and Postgres. A producer sends BENCH_FEED_WRITES record inserts of
+BENCH_FEED_ROWS rows each (every insert is one `records:created` and one `commit:created`
+event) with BENCH_FEED_CONCURRENCY requests in flight, while an SSE subscriber
+(`GET /v1/events/stream`) and a `spaceport_listener` listener receive the space's events live:
+their lag is the receive time minus the event's `createdAt` (when the domain event was
+appended), p50/p99. Then both drain the whole backlog again from the space's first event
+(`Last-Event-ID`): events/s delivered.
+
+The ceiling for both is raw JetStream: the same number of ~Flatfile-event-sized messages
+published to a bench stream and consumed by a nats-py pull consumer (throughput), and the
+append-to-receive lag of messages published at the producer's pace to a push subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+import msgspec
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from spaceport.bench.harness import Bench, Figure, env_int
+from spaceport.bench.records import platform, retried, row, urls
+from spaceport.events import EventRegistry
+
+TITLE = "events: Flatfile events to SSE and a listener vs. raw JetStream"
+SERVICES = ("space", "workbook", "record", "job", "gateway")
+FIELDS: list[dict[str, Any]] = [
+    {"key": "first", "type": "string"},
+    {"key": "email", "type": "string"},
+    {"key": "age", "type": "number"},
+]
+_encoder = msgspec.json.Encoder()
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0, 0.0
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def lag_ms(event: dict[str, Any], received: float) -> float:
+    """Receive time (epoch seconds) minus the event's createdAt, in milliseconds."""
+    created = datetime.fromisoformat(str(event["createdAt"]).replace("Z", "+00:00"))
+    return (received - created.timestamp()) * 1000
+
+
+async def sse_events(
+    api: httpx.AsyncClient, params: dict[str, str], last_id: str | None
+) -> AsyncIterator[dict[str, Any]]:
+    """Parse `GET /events/stream` into event dicts (only `data:` matters here; `id:` is inside it)."""
+    headers = {"Accept": "text/event-stream"}
+    if last_id:
+        headers["Last-Event-ID"] = last_id
+    async with api.stream("GET", "/events/stream", params=params, headers=headers, timeout=None) as reply:
+        reply.raise_for_status()
+        data: list[str] = []
+        async for line in reply.aiter_lines():
+            if line.startswith("data:"):
+                data.append(line[5:].lstrip())
+            elif not line and data:
+                yield msgspec.json.decode("\n".join(data))
+                data = []
+
+
+async def collect_sse(
+    api: httpx.AsyncClient,
+    params: dict[str, str],
+    last_id: str | None,
+    until: int,
+    seen: list[tuple[dict[str, Any], float]],
+) -> None:
+    async for event in sse_events(api, params, last_id):
+        seen.append((event, time.time()))
+        if len(seen) >= until:
+            return
+
+
+async def produce(api: httpx.AsyncClient, sheet: str, writes: int, rows: int, concurrency: int) -> None:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(writes):
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            body = _encoder.encode([row(i * rows + j) for j in range(rows)])
+            reply = await api.post(
+                f"/sheets/{sheet}/records", content=body, headers={"Content-Type": "application/json"}
+            )
+            reply.raise_for_status()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def raw_ceilings(bench: Bench, count: int, pace: float) -> tuple[Figure, Figure, list[float]]:
+    """Raw JetStream: pull-consume throughput of `count` messages, and publish→receive lag at `pace`/s."""
+    store = await bench.stream(EventRegistry())
+    js = store.js
+    body = b"x" * 700  # about one Flatfile event
+    subject = f"{store.prefix}.bench.raw"
+    for start in range(0, count, 500):
+        await asyncio.gather(*(js.publish(subject, body) for _ in range(min(500, count - start))))
+    config = ConsumerConfig(durable_name="raw_feed", ack_policy=AckPolicy.ALL, max_ack_pending=4000)
+    await js.add_consumer(store.stream, config)
+    sub = await js.pull_subscribe_bind(durable="raw_feed", stream=store.stream)
+
+    async def consume() -> None:
+        seen = 0
+        while seen < count:
+            msgs = await sub.fetch(500, timeout=5.0)
+            seen += len(msgs)
+            await msgs[-1].ack()
+
+    throughput = await bench.measure("raw JetStream pull consume", count, consume, unit="ev/s", raw=True)
+    await sub.unsubscribe()
+
+    lags: list[float] = []
+    received = asyncio.Event()
+    samples = min(count, 2000)
+
+    async def on_message(msg: Any) -> None:
+        lags.append((time.time() - float(msg.data.decode())) * 1000)
+        if len(lags) >= samples:
+            received.set()
+
+    push = await js.subscribe(f"{store.prefix}.bench.lag", cb=on_message, deliver_policy=DeliverPolicy.NEW)
+    began = time.perf_counter()
+    for _ in range(samples):
+        await js.publish(f"{store.prefix}.bench.lag", str(time.time()).encode())
+        await asyncio.sleep(1.0 / pace)
+    await asyncio.wait_for(received.wait(), 30)
+    p50, p99 = percentiles(lags)
+    await push.unsubscribe()
+    lag = Figure(
+        "raw JetStream publish → push consumer (lag)",
+        samples,
+        time.perf_counter() - began,
+        raw=True,
+        note=f"lag p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+    )
+    bench.progress(f"    raw lag p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    return throughput, lag, lags
+
+
+async def listener_drain(
+    api_url: str, secret: str, space: str, first_id: str | None, until: int
+) -> tuple[float, list[float]]:
+    """(seconds, lags ms) for the listener SDK to receive `until` events of the space from its first."""
+    from spaceport_listener import FlatfileListener, MemoryCursor  # noqa: PLC0415 - the SDK is not a dependency of shared
+
+    listener = FlatfileListener()
+    lags: list[float] = []
+    done = asyncio.Event()
+
+    def count(event: Any) -> None:
+        lags.append(lag_ms({"createdAt": event.created_at}, time.time()))
+        if len(lags) >= until:
+            done.set()
+
+    listener.on("**", count)
+    began = time.perf_counter()
+    task = asyncio.create_task(listener.serve(api_url, secret, space_id=space, cursor=MemoryCursor(first_id)))
+    try:
+        await asyncio.wait_for(done.wait(), 600)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    return time.perf_counter() - began, lags
+
+
+async def run(bench: Bench) -> list[Figure]:
+    writes = env_int("BENCH_FEED_WRITES", 2000)
+    rows = env_int("BENCH_FEED_ROWS", 10)
+    concurrency = env_int("BENCH_FEED_CONCURRENCY", 4)
+    nats_url, database_url = await urls(bench)
+    figures: list[Figure] = []
+    with platform(nats_url, database_url, SERVICES) as (api_url, secret):
+        headers = {"Authorization": f"Bearer {secret}"}
+        async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=600) as api:
+            space = (await retried(api, "/spaces", {"name": "bench-events"}))["id"]
+            sheets = [{"name": "People", "slug": "people", "fields": FIELDS}]
+            workbook = await retried(api, "/workbooks", {"name": "bench", "spaceId": space, "sheets": sheets})
+            sheet = workbook["sheets"][0]["id"]
+            params = {"spaceId": space}
+            backlog = (
+                await api.get("/events", params={**params, "pageSize": 1000, "includeAcknowledged": "true"})
+            ).json()
+            before = len(backlog["data"])
+            expected = before + 2 * writes
+
+            bench.progress(f"live: {writes:,} inserts of {rows} rows, SSE subscriber and listener connected ...")
+            live: list[tuple[dict[str, Any], float]] = []
+            subscriber = asyncio.create_task(collect_sse(api, params, None, expected, live))
+            listening = asyncio.create_task(listener_drain(api_url, secret, space, None, expected))
+            await asyncio.sleep(1.0)  # both connected before the first write
+            began = time.perf_counter()
+            await produce(api, sheet, writes, rows, concurrency)
+            produced = time.perf_counter() - began
+            await asyncio.wait_for(subscriber, 600)
+            _, listener_lags = await asyncio.wait_for(listening, 600)
+            pace = 2 * writes / produced
+            sse_lags = [lag_ms(event, at) for event, at in live[before:]]
+            p50, p99 = percentiles(sse_lags)
+            lp50, lp99 = percentiles(listener_lags[before:])
+            bench.progress(f"    produced {2 * writes:,} events in {produced:.1f}s ({pace:,.0f} ev/s)")
+            bench.progress(f"    SSE lag p50 {p50:.1f} ms p99 {p99:.1f} ms; listener lag p50 {lp50:.1f} p99 {lp99:.1f}")
+
+            raw_throughput, raw_lag, raw_lags = await raw_ceilings(bench, expected, pace)
+            figures += [raw_throughput, raw_lag]
+            raw50, raw99 = percentiles(raw_lags)
+
+            def versus(a: float, b: float) -> str:
+                return f"{a / b:.1f}x raw" if b > 0 else "raw 0"
+
+            figures.append(
+                Figure(
+                    "SSE live: append → subscriber (lag)",
+                    len(sse_lags),
+                    produced,
+                    note=f"lag p50 {p50:.1f} ms ({versus(p50, raw50)}), p99 {p99:.1f} ms ({versus(p99, raw99)})",
+                )
+            )
+            figures.append(
+                Figure(
+                    "listener live: append → handler (lag)",
+                    len(listener_lags) - before,
+                    produced,
+                    note=f"lag p50 {lp50:.1f} ms ({versus(lp50, raw50)}), p99 {lp99:.1f} ms ({versus(lp99, raw99)})",
+                )
+            )
+
+            first_id = str(live[0][0]["id"])
+            drained: list[tuple[dict[str, Any], float]] = []
+
+            async def drain_sse() -> None:
+                await collect_sse(api, params, first_id, expected - 1, drained)
+
+            figures.append(
+                await bench.measure(
+                    "SSE drain of the backlog (GET /events/stream, Last-Event-ID)",
+                    expected - 1,
+                    drain_sse,
+                    ceilings=(raw_throughput.as_ceiling(),),
+                )
+            )
+            seconds, _ = await listener_drain(api_url, secret, space, first_id, expected - 1)
+            figure = Figure(
+                "listener drain of the backlog (spaceport_listener)",
+                expected - 1,
+                seconds,
+                ceilings=(raw_throughput.as_ceiling(),),
+            )
+            bench.progress(f"    listener drain {figure.rate:,.0f} ev/s")
+            figures.append(figure)
+    return figures
+
+
+if __name__ == "__main__":
+    from spaceport.bench.__main__ import main
+
+    sys.exit(main(["events"]))
