@@ -201,3 +201,27 @@ async def test_event_helpers_secrets_fetch_data_and_ack() -> None:
     assert event.context["sheetSlug"] == "contacts"
     assert event.payload["trackChanges"] is False
     assert event.api is event.connection.api
+
+
+def test_a_hook_run_recomputes_its_messages_so_a_fixed_cell_loses_its_old_error() -> None:
+
+    stored = {
+        "id": "us_rc_1",
+        "values": {
+            "email": {
+                "value": "bob@x.io",
+                "messages": [
+                    {"type": "error", "message": "Invalid email address", "source": "custom-logic"},
+                    {"type": "error", "message": "must be unique", "source": "unique-constraint"},
+                ],
+            }
+        },
+    }
+    fixed = Record(stored)  # the hook finds the value valid now and adds nothing
+    assert fixed.changed
+    assert fixed.to_update() == {"id": "us_rc_1", "values": {"email": {"value": "bob@x.io", "messages": []}}}
+
+    again = Record(stored)
+    again.add_error("email", "Invalid email address")  # same verdict as the stored one: nothing to write
+    assert not again.changed
+    assert again.messages("email")[-1]["message"] == "Invalid email address"

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 import asyncpg
 from faststream.nats import NatsBroker
@@ -34,6 +35,14 @@ def make_broker(settings: Settings) -> NatsBroker:
     return NatsBroker(settings.nats_url, middlewares=[middleware], logger=None, name=settings.service_name)
 
 
+class Background(Protocol):
+    """Work a service runs besides its handlers and projections (a relay, a sweeper)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class ServiceRuntime:
     """Everything one service process runs; built by the service's bootstrap."""
 
@@ -45,6 +54,7 @@ class ServiceRuntime:
         self.rpc = RpcServer(self.broker, self.name, settings.command_prefix)
         self.projections: list[Projection] = []
         self.runners: list[ProjectionRunner] = []
+        self.background: list[Background] = []
         # Made now, bound to the broker's connection at start: handlers are wired before that.
         self.store = EventStore(None, self.registry, stream=settings.event_stream, prefix=settings.event_prefix)
         self.claims = ClaimCheck(None)  # request/reply bodies too big for a message (opened on first use)
@@ -58,6 +68,10 @@ class ServiceRuntime:
 
     def add_projection(self, projection: Projection) -> None:
         self.projections.append(projection)
+
+    def add_background(self, work: Background) -> None:
+        """Started after the projections and handlers, stopped before them."""
+        self.background.append(work)
 
     def runner(self, name: str) -> ProjectionRunner:
         return next(r for r in self.runners if r.projection.name == name)
@@ -73,9 +87,13 @@ class ServiceRuntime:
             await runner.start()
             self.runners.append(runner)
         await self.broker.start()
+        for work in self.background:
+            await work.start()
         log.info("%s started; subjects: %s", self.name, ", ".join(self.rpc.subjects))
 
     async def stop(self) -> None:
+        for work in reversed(self.background):
+            await work.stop()
         for runner in self.runners:
             await runner.stop()
         self.runners.clear()

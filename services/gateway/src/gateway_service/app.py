@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from nats.aio.msg import Msg
 
@@ -91,5 +93,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         plugins=[OpenTelemetryPlugin(OpenTelemetryConfig())],
         request_max_body_size=MAX_BODY,
-        openapi_config=None,
+        # /v1/openapi.json (+ .yaml) and a browsable page at /v1/docs; /v1/asyncapi.json: routes/events.py
+        openapi_config=OpenAPIConfig(
+            title="Spaceport API (Flatfile-compatible /v1)",
+            version="1.0.0",
+            path="/v1",
+            render_plugins=[ScalarRenderPlugin(path="/docs")],
+        ),
     )

@@ -14,6 +14,7 @@ import os
 
 import asyncpg
 
+from record_service.application.completion import CompletionHandlers
 from record_service.application.context import ServiceContext
 from record_service.application.reads import ReadHandlers
 from record_service.application.writes import WriteHandlers
@@ -30,8 +31,8 @@ from spaceport.settings import Settings
 
 NAME = "record"
 # Record events are decoded by the projection itself (cells stay bytes), so only their small
-# CommitCreated is registered for typed decoding.
-EVENTS: tuple[type[Event], ...] = (*space.EVENTS, *workbook.EVENTS, record.CommitCreated)
+# CommitCreated and CommitCompleted are registered for typed decoding.
+EVENTS: tuple[type[Event], ...] = (*space.EVENTS, *workbook.EVENTS, record.CommitCreated, record.CommitCompleted)
 
 
 def build(settings: Settings, *, project: bool = True) -> tuple[runtime.ServiceRuntime, ServiceContext]:
@@ -41,7 +42,7 @@ def build(settings: Settings, *, project: bool = True) -> tuple[runtime.ServiceR
     if project:
         rt.add_projection(RecordsProjection(settings.event_prefix))
     ctx = ServiceContext(rt, PgRecordReadModel(rt, spaces=NAME))
-    rpc.bind(rt.rpc, WriteHandlers(ctx), ReadHandlers(ctx))
+    rpc.bind(rt.rpc, WriteHandlers(ctx), ReadHandlers(ctx), CompletionHandlers(ctx))
     return rt, ctx
 
 

@@ -17,10 +17,11 @@ from typing import Any
 import msgspec
 
 from record_service.application.context import Context, Sheet
-from record_service.application.ports import CommitRow, SheetRow
+from record_service.application.ports import CommitRow, CommitState, SheetRow
 from spaceport import known_spaces
 from spaceport.claimcheck import Payload
 from spaceport.contracts.record import (
+    CommitCompleted,
     CommitCreated,
     RecordQuery,
     RecordsDeleted,
@@ -46,6 +47,7 @@ _record_events: dict[str, msgspec.json.Decoder[Any]] = {
     "RecordsUpdated": msgspec.json.Decoder(RecordsUpdated),
     "RecordsDeleted": msgspec.json.Decoder(RecordsDeleted),
     "CommitCreated": msgspec.json.Decoder(CommitCreated),
+    "CommitCompleted": msgspec.json.Decoder(CommitCompleted),
 }
 
 
@@ -63,6 +65,7 @@ class _Folded:
     claims: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (sheet, name, value) -> record
     waiters: set[tuple[str, str, str, str]] = field(default_factory=set)  # (sheet, name, value, record)
     commits: dict[tuple[str, str], CommitRow] = field(default_factory=dict)  # (sheet, key) -> commit
+    commit_states: dict[str, CommitState] = field(default_factory=dict)  # commit id -> its sheet, completed
     spaces: dict[str, SpaceFact] = field(default_factory=dict)
 
 
@@ -140,6 +143,9 @@ class FoldedRecords:
     async def commit_by_key(self, sheet_id: str, key: str) -> CommitRow | None:
         return self._state.commits.get((sheet_id, key))
 
+    async def commit_state(self, commit_id: str) -> CommitState | None:
+        return self._state.commit_states.get(commit_id)
+
     # ---- folding ------------------------------------------------------------------------------
 
     async def _folded(self) -> _Folded:
@@ -190,7 +196,7 @@ def context(store: EventStorePort, *, lagging: bool = False) -> Context:
 def _apply(state: _Folded, stored: StoredEvent) -> None:
     decoder = _record_events.get(stored.envelope.type)
     event = decoder.decode(stored.envelope.data) if decoder is not None else stored.event
-    if isinstance(event, RecordsInserted | RecordsUpdated | RecordsDeleted | CommitCreated):
+    if isinstance(event, RecordsInserted | RecordsUpdated | RecordsDeleted | CommitCreated | CommitCompleted):
         if event.sheet_id not in state.sheets:
             return  # the sheet is unknown here (deleted before this projection existed)
         _records(state, event, stored)
@@ -215,9 +221,15 @@ def _records(state: _Folded, event: Event, stored: StoredEvent) -> None:
             _release(state, set(record_ids))
             for record_id in record_ids:
                 state.rows.get(sheet_id, {}).pop(record_id, None)
-        case CommitCreated(idempotency_key=str() as key) as e:
-            row = CommitRow(id=e.commit_id, first_seq=stored.seq - e.events, last_seq=stored.seq)
-            state.commits.setdefault((e.sheet_id, key), row)
+        case CommitCreated() as e:
+            state.commit_states.setdefault(
+                e.commit_id, CommitState(id=e.commit_id, sheet_id=e.sheet_id, completed=False)
+            )
+            if e.idempotency_key is not None:
+                row = CommitRow(id=e.commit_id, first_seq=stored.seq - e.events, last_seq=stored.seq)
+                state.commits.setdefault((e.sheet_id, e.idempotency_key), row)
+        case CommitCompleted() as e if e.commit_id in state.commit_states:
+            state.commit_states[e.commit_id] = msgspec.structs.replace(state.commit_states[e.commit_id], completed=True)
 
 
 def _hold(state: _Folded, sheet_id: str, records: Sequence[StoredRecord]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from space_service.application import tokens
+from space_service.application import secretbox, tokens
 from space_service.application.app import SpaceApplication
 from space_service.entrypoints import rpc
 from space_service.entrypoints.broadcast import AuthBroadcast
@@ -26,6 +26,7 @@ def build(settings: Settings) -> tuple[runtime.ServiceRuntime, SpaceApplication]
         rt.wait_for,
         AuthBroadcast(rt.broker),
         tokens.GuestTokens(secret=tokens.server_secret(settings), ttl=settings.guest_token_ttl),
+        secrets_box=secretbox.box_of(settings),
     )
     rpc.bind(rt.rpc, app)
     return rt, app

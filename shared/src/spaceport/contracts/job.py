@@ -16,13 +16,16 @@ from typing import Any, ClassVar, Literal
 
 import msgspec
 
+from spaceport.contracts.space.principal import Principal
 from spaceport.events import Event
 
 SERVICE = "job"
 AGGREGATE = "job"
 Json = dict[str, Any]
 
-JobStatus = Literal["created", "planning", "scheduled", "ready", "executing", "complete", "failed", "canceled", "waiting"]
+JobStatus = Literal[
+    "created", "planning", "scheduled", "ready", "executing", "complete", "failed", "canceled", "waiting"
+]
 JOB_STATUSES: tuple[str, ...] = (
     "created",
     "planning",
@@ -34,7 +37,17 @@ JOB_STATUSES: tuple[str, ...] = (
     "canceled",
     "waiting",
 )
-JOB_TYPES: tuple[str, ...] = ("file", "workbook", "sheet", "space", "document", "app", "agent", "autobuild", "onboarding")
+JOB_TYPES: tuple[str, ...] = (
+    "file",
+    "workbook",
+    "sheet",
+    "space",
+    "document",
+    "app",
+    "agent",
+    "autobuild",
+    "onboarding",
+)
 
 # ---- events ----------------------------------------------------------------------------
 
@@ -160,3 +173,207 @@ EVENTS: tuple[type[Event], ...] = (
 )
 
 # ---- views, commands and queries: below (the job service's helper owns them) ----------------
+
+MAX_PAGE_SIZE = 1000
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600.0
+INITIAL_STATUSES: tuple[str, ...] = ("created", "ready", "planning", "scheduled", "waiting")
+TRIGGERS: tuple[str, ...] = ("manual", "immediate")
+MODES: tuple[str, ...] = ("foreground", "background", "toolbarBlocking")
+PART_EXECUTIONS: tuple[str, ...] = ("sequential", "parallel")
+OUTCOME_NEXT_TYPES: tuple[str, ...] = ("id", "url", "download", "files", "wait", "snapshot", "retry", "view")
+
+
+class Wire(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=False):
+    pass
+
+
+class JobView(Wire, frozen=True, kw_only=True):
+    """Flatfile's `Job` (§4.1), camelCase on the wire; `spaceId` and the action context are additions."""
+
+    id: str
+    type: str
+    operation: str
+    source: str
+    destination: str | None = None
+    config: Json | None = None
+    trigger: str = "manual"
+    status: str = "created"
+    progress: int = 0
+    info: str | None = None
+    mode: str | None = None
+    input: Json | None = None
+    subject: Json | None = None
+    outcome: Json | None = None
+    managed: bool = False
+    file_id: str | None = None
+    environment_id: str
+    space_id: str | None = None
+    workbook_id: str | None = None
+    sheet_id: str | None = None
+    document_id: str | None = None
+    parent_id: str | None = None
+    part: int | None = None
+    part_data: Json | None = None
+    part_execution: str | None = None
+    predecessor_ids: list[str] = msgspec.field(default_factory=list)
+    metadata: Json = msgspec.field(default_factory=dict)
+    action: Json | None = None
+    timeout_seconds: float | None = None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    outcome_acknowledged_at: datetime | None = None
+    estimated_completion_at: datetime | None = None
+
+
+class JobPagination(Wire, frozen=True, kw_only=True):
+    current_page: int
+    page_count: int
+    total_count: int
+
+
+class JobPage(msgspec.Struct, frozen=True, kw_only=True):
+    """`GET /v1/jobs`: already the wire body `{data, pagination}`."""
+
+    data: list[JobView]
+    pagination: JobPagination
+
+
+# ---- commands (each answers JobWritten: where its last event landed; 0 = nothing changed) ----
+
+
+class JobSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """What `POST /v1/jobs` asks for (Flatfile's JobConfig), resolved by the gateway."""
+
+    job_type: str
+    operation: str
+    source: str
+    destination: str | None = None
+    status: str | None = None
+    trigger: str | None = None
+    mode: str | None = None
+    config: Json | None = None
+    input: Json | None = None
+    subject: Json | None = None
+    managed: bool = False
+    file_id: str | None = None
+    workbook_id: str | None = None
+    sheet_id: str | None = None
+    document_id: str | None = None
+    parent_id: str | None = None
+    predecessor_ids: list[str] = msgspec.field(default_factory=list)
+    part: int | None = None
+    part_data: Json | None = None
+    part_execution: str | None = None
+    metadata: Json = msgspec.field(default_factory=dict)
+    progress: int | None = None
+    info: str | None = None
+    outcome: Json | None = None
+    action: Json | None = None
+    timeout_seconds: float | None = None
+
+
+class CreateJob(msgspec.Struct, frozen=True, kw_only=True):
+    """A job in `space_id` (None: environment-level); `idempotency_key` derives its id."""
+
+    principal: Principal
+    space_id: str | None = None
+    spec: JobSpec
+    idempotency_key: str | None = None
+
+
+class UpdateJob(msgspec.Struct, frozen=True, kw_only=True):
+    """`PATCH /v1/jobs/{id}`; a status change must still follow the lifecycle."""
+
+    principal: Principal
+    job_id: str
+    status: str | None = None
+    progress: int | None = None
+    info: str | None = None
+    config: Json | None = None
+    metadata: Json | None = None
+    outcome_acknowledged_at: datetime | None = None
+    estimated_completion_at: datetime | None = None
+
+
+class ExecuteJob(msgspec.Struct, frozen=True, kw_only=True):
+    principal: Principal
+    job_id: str
+
+
+class AckJob(msgspec.Struct, frozen=True, kw_only=True):
+    principal: Principal
+    job_id: str
+    progress: int | None = None
+    info: str | None = None
+    estimated_completion_at: datetime | None = None
+
+
+class CompleteJob(msgspec.Struct, frozen=True, kw_only=True):
+    principal: Principal
+    job_id: str
+    outcome: Json | None = None
+    info: str | None = None
+
+
+class FailJob(msgspec.Struct, frozen=True, kw_only=True):
+    principal: Principal
+    job_id: str
+    outcome: Json | None = None
+    info: str | None = None
+
+
+class CancelJob(msgspec.Struct, frozen=True, kw_only=True):
+    principal: Principal
+    job_id: str
+    info: str | None = None
+
+
+class RetryJob(msgspec.Struct, frozen=True, kw_only=True):
+    principal: Principal
+    job_id: str
+
+
+class AcknowledgeJobOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    principal: Principal
+    job_id: str
+
+
+class DeleteJob(msgspec.Struct, frozen=True, kw_only=True):
+    """Answers once the read model has the delete (the job is then 404 everywhere)."""
+
+    principal: Principal
+    job_id: str
+
+
+class JobWritten(msgspec.Struct, frozen=True, kw_only=True):
+    job_id: str
+    position: int
+
+
+# ---- queries ---------------------------------------------------------------------------
+
+
+class GetJob(msgspec.Struct, frozen=True, kw_only=True):
+    """-> JobView; 404 when unknown, deleted, in another environment, or (guests) another space."""
+
+    principal: Principal
+    job_id: str
+    min_position: int = 0
+
+
+class ListJobs(msgspec.Struct, frozen=True, kw_only=True):
+    """-> JobPage, by createdAt. `workbook_id` matches source, destination or the job's workbook."""
+
+    principal: Principal
+    environment_id: str
+    space_id: str | None = None
+    workbook_id: str | None = None
+    file_id: str | None = None
+    parent_id: str | None = None
+    exclude_child_jobs: bool = False
+    sort_direction: Literal["asc", "desc"] = "asc"
+    page_size: int = 20
+    page_number: int = 1
+    min_position: int = 0

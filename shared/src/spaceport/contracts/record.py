@@ -235,6 +235,7 @@ class InsertRecords(msgspec.Struct, frozen=True, kw_only=True):
     sheet_id: str
     body: Payload
     idempotency_key: str | None = None
+    disable_hooks: bool = False  # `X-Disable-Hooks: true`: CommitCreated.disable_hooks
 
 
 class UpdateRecords(msgspec.Struct, frozen=True, kw_only=True):
@@ -244,6 +245,7 @@ class UpdateRecords(msgspec.Struct, frozen=True, kw_only=True):
     sheet_id: str
     body: Payload
     idempotency_key: str | None = None
+    disable_hooks: bool = False  # `X-Disable-Hooks: true`: CommitCreated.disable_hooks
 
 
 class DeleteRecords(msgspec.Struct, frozen=True, kw_only=True):
@@ -254,6 +256,7 @@ class DeleteRecords(msgspec.Struct, frozen=True, kw_only=True):
     ids: list[str] = msgspec.field(default_factory=list)
     query: RecordQuery | None = None
     idempotency_key: str | None = None
+    disable_hooks: bool = False  # `X-Disable-Hooks: true`: CommitCreated.disable_hooks
 
 
 class FindReplace(msgspec.Struct, frozen=True, kw_only=True):
@@ -264,6 +267,7 @@ class FindReplace(msgspec.Struct, frozen=True, kw_only=True):
     replace: Any = None
     query: RecordQuery = msgspec.field(default_factory=RecordQuery)
     idempotency_key: str | None = None
+    disable_hooks: bool = False  # `X-Disable-Hooks: true`: CommitCreated.disable_hooks
 
 
 class Written(msgspec.Struct, frozen=True, kw_only=True):
@@ -298,6 +302,21 @@ class CommitReply(msgspec.Struct, frozen=True, kw_only=True):
 
 class ListCommits(msgspec.Struct, frozen=True, kw_only=True):
     sheet_id: str
+    completed: bool | None = None  # True: only completed commits, False: only open ones
+
+
+class CompleteCommit(msgspec.Struct, frozen=True, kw_only=True):
+    """Append `CommitCompleted` to the commit's sheet, once (completing again changes nothing)."""
+
+    principal: Principal
+    commit_id: str
+
+
+class CommitCompletion(msgspec.Struct, frozen=True, kw_only=True):
+    """Where the `CommitCompleted` landed (0: the commit was completed already)."""
+
+    commit_id: str
+    position: int
 
 
 class CommitList(msgspec.Struct, frozen=True, kw_only=True):

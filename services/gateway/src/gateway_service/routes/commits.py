@@ -1,7 +1,48 @@
-"""Routes of `/v1/commits` (being built)."""
+"""`/v1/commits/{commitId}`: one commit (a write to a sheet), and its completion by a listener.
+
+A record hook of a `trackChanges` workbook calls `POST …/complete` once it has processed the
+commit's records; completing an already completed commit changes nothing. A commit of another
+environment is not found; guests need write access to its space to complete it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-ROUTES: list[Any] = []
+from litestar import Request, Response, get, post
+
+from gateway_service.auth import principal_of, view_in_space
+from gateway_service.routes.records import data, json_response
+from gateway_service.state import Gateway
+from spaceport.contracts.record import SERVICE, CommitCompletion, CommitReply, CompleteCommit, GetCommit
+
+SUCCESS = b'{"data":{"success":true}}'
+
+
+@get("/v1/commits/{commit_id:str}")
+async def get_commit(request: Request[Any, Any, Any], gateway: Gateway, commit_id: str) -> Response[bytes]:
+    principal = await principal_of(request, gateway)
+    query = GetCommit(commit_id=commit_id)
+    reply = await view_in_space(
+        gateway, principal, SERVICE, query, CommitReply, asked=("commit", commit_id), write=False
+    )
+    return json_response(data(reply.commit))
+
+
+@post("/v1/commits/{commit_id:str}/complete", status_code=200)
+async def complete_commit(request: Request[Any, Any, Any], gateway: Gateway, commit_id: str) -> Response[bytes]:
+    principal = await principal_of(request, gateway)
+    await view_in_space(
+        gateway,
+        principal,
+        SERVICE,
+        GetCommit(commit_id=commit_id),
+        CommitReply,
+        asked=("commit", commit_id),
+        write=True,
+    )
+    await gateway.rpc.request(SERVICE, CompleteCommit(principal=principal, commit_id=commit_id), CommitCompletion)
+    return json_response(SUCCESS)
+
+
+ROUTES = [get_commit, complete_commit]

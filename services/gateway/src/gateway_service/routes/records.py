@@ -1,7 +1,10 @@
-"""`/v1/sheets/{id}/records|counts|download|cells|commits|find-replace` and `/v1/commits/{id}`.
+"""`/v1/sheets/{id}/records|counts|download|cells|commits|find-replace` (`/v1/commits/{id}`: routes/commits.py).
 
 Record bodies are never parsed here: the (gunzipped) bytes go to the record service, by claim
 check when large, and pages come back as JSON bytes that are wrapped and passed through.
+`PUT …/records?commitId=…` is an event's `dataUrl` (the listener's gzip `event.update`): query
+parameters are ignored there. Writes sent with `X-Disable-Hooks: true` (the SDK and listeners do)
+make commits whose `CommitCreated.disable_hooks` is set, so hooks do not run on their own writes.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import msgspec
 from litestar import Request, Response, delete, get, post, put
 from litestar.response import Stream
 
-from gateway_service.auth import principal_of, require_space_access, view_in_space
+from gateway_service.auth import principal_of, require_space_access
 from gateway_service.body import body_bytes, decode
 from gateway_service.query import bool_param, int_param, list_param, param
 from gateway_service.state import Gateway
@@ -22,14 +25,12 @@ from spaceport.contracts.record import (
     SERVICE,
     CellsReply,
     CommitList,
-    CommitReply,
     Counts,
     CsvChunk,
     DeleteRecords,
     DownloadChunk,
     FindReplace,
     GetCells,
-    GetCommit,
     GetCounts,
     GetRecords,
     GetSheetScope,
@@ -119,6 +120,13 @@ def record_query(request: Request[Any, Any, Any]) -> RecordQuery:
 # ---- records --------------------------------------------------------------------------------
 
 
+def hooks_disabled(request: Request[Any, Any, Any]) -> bool:
+    """`X-Disable-Hooks: true` (any case); `x-force-hooks: true` wins over it (Flatfile's plugins send it)."""
+    if request.headers.get("x-force-hooks", "").strip().lower() == "true":
+        return False
+    return request.headers.get("x-disable-hooks", "").strip().lower() == "true"
+
+
 def _versioned(written: Written) -> Response[bytes]:
     return json_response(data({"versionId": written.commit_id, "commitId": written.commit_id}))
 
@@ -134,9 +142,14 @@ async def _write_body(
     principal, _ = await authorize(request, gateway, sheet_id, write=True)
     body = await claims(gateway).pack(await body_bytes(request))
     idempotency_key = request.headers.get("idempotency-key")
-    return await _write(
-        gateway, command_type(principal=principal, sheet_id=sheet_id, body=body, idempotency_key=idempotency_key)
+    command = command_type(
+        principal=principal,
+        sheet_id=sheet_id,
+        body=body,
+        idempotency_key=idempotency_key,
+        disable_hooks=hooks_disabled(request),
     )
+    return await _write(gateway, command)
 
 
 @get("/v1/sheets/{sheet_id:str}/records")
@@ -185,6 +198,7 @@ async def delete_records(request: Request[Any, Any, Any], gateway: Gateway, shee
         ids=[] if by_query else query.ids,
         query=query if by_query else None,
         idempotency_key=request.headers.get("idempotency-key"),
+        disable_hooks=hooks_disabled(request),
     )
     written = await _write(gateway, command)
     return json_response(data({"success": True, "commitId": written.commit_id}))
@@ -202,6 +216,7 @@ async def find_replace(request: Request[Any, Any, Any], gateway: Gateway, sheet_
         replace=body.replace,
         query=record_query(request),
         idempotency_key=request.headers.get("idempotency-key"),
+        disable_hooks=hooks_disabled(request),
     )
     return _versioned(await _write(gateway, command))
 
@@ -259,18 +274,10 @@ async def download(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: 
 @get("/v1/sheets/{sheet_id:str}/commits")
 async def list_commits(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
     await authorize(request, gateway, sheet_id, write=False)
-    commits = await gateway.rpc.request(SERVICE, ListCommits(sheet_id=sheet_id), CommitList)
+    completed = None if param(request, "completed") is None else bool_param(request, "completed", False)
+    query = ListCommits(sheet_id=sheet_id, completed=completed)
+    commits = await gateway.rpc.request(SERVICE, query, CommitList)
     return json_response(data(commits.data))
-
-
-@get("/v1/commits/{commit_id:str}")
-async def get_commit(request: Request[Any, Any, Any], gateway: Gateway, commit_id: str) -> Response[bytes]:
-    principal = await principal_of(request, gateway)
-    query = GetCommit(commit_id=commit_id)
-    reply = await view_in_space(
-        gateway, principal, SERVICE, query, CommitReply, asked=("commit", commit_id), write=False
-    )
-    return json_response(data(reply.commit))
 
 
 ROUTES = [
@@ -283,5 +290,4 @@ ROUTES = [
     get_cells,
     download,
     list_commits,
-    get_commit,
 ]

@@ -1,10 +1,57 @@
-"""Flatfile events (being built): a projection of every domain event into Flatfile's event shape."""
+"""Flatfile events: a projection of every domain event into Flatfile's event shape, and its delivery.
+
+- `translate` (with `emit`, `topics_*`, `lookups`): domain event -> Flatfile events, pure.
+- `projection`: `FeedProjection` (schema `feed`), fed by every domain subject.
+- `queries` + `service`: list, get, ack, publish and read-after-cursor (the RPC handlers).
+- `notify`: LISTEN/NOTIFY that wakes waiting readers on every replica.
+- `relay`: publishes each event once to the `settings.feed_stream` JetStream stream.
+"""
 
 from __future__ import annotations
 
+from job_service.feed.lean import LeanRecordsInserted, LeanRecordsUpdated
+from job_service.feed.notify import FeedSignal
+from job_service.feed.projection import NAME, FeedProjection
+from job_service.feed.relay import Relay
+from job_service.feed.service import FeedService
 from spaceport import runtime
+from spaceport.contracts import feed, record, workbook
+from spaceport.contracts.feed import AckEvent, GetEvent, ListEvents, PublishEvent, ReadEvents
+from spaceport.contracts.space.secret import SECRET_EVENTS
 from spaceport.settings import Settings
+
+WORKBOOK_EVENTS = (
+    workbook.WorkbookCreated,
+    workbook.WorkbookUpdated,
+    workbook.WorkbookDeleted,
+    workbook.SheetAdded,
+    workbook.SheetConfigChanged,
+    workbook.SheetDeleted,
+    workbook.SheetLocked,
+    workbook.SheetUnlocked,
+)
+# Record events as the feed reads them: the inserted and updated records' ids only.
+RECORD_EVENTS = (
+    LeanRecordsInserted,
+    LeanRecordsUpdated,
+    record.RecordsDeleted,
+    record.CommitCreated,
+    record.CommitCompleted,
+)
 
 
 def install(rt: runtime.ServiceRuntime, settings: Settings) -> None:
     """Register the feed's event types, projection, RPC handlers and background tasks on `rt`."""
+    rt.registry.register(*WORKBOOK_EVENTS, *RECORD_EVENTS, *SECRET_EVENTS, *feed.EVENTS)
+    rt.add_projection(FeedProjection(settings.event_prefix))
+    signal = FeedSignal(settings.database_url)
+    service = FeedService(
+        pool=lambda: rt.pool, store=rt.store, runner=lambda: rt.runner(NAME), signal=signal, claims=rt.claims
+    )
+    rt.rpc.handle(ListEvents)(service.list)
+    rt.rpc.handle(GetEvent)(service.get)
+    rt.rpc.handle(AckEvent)(service.ack)
+    rt.rpc.handle(PublishEvent)(service.publish)
+    rt.rpc.handle(ReadEvents)(service.read)
+    rt.add_background(signal)
+    rt.add_background(Relay(settings, lambda: rt.pool, lambda: rt.broker.connection, signal))

@@ -45,6 +45,7 @@ class Write:
     kind: str  # insert | update | delete | find-replace
     actor: str
     key: str | None
+    disable_hooks: bool = False  # sent with `X-Disable-Hooks: true` (the listener's own writes)
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,13 @@ def _decision(sheet: Sheet, write: Write, records: list[StoredRecord], deleted: 
         return Append(Commit(None, 0, position=sheet.version), (), sheet.version)
     commit_id = keys.commit_id(sheet.id, write.key)
     events = domain.commit_events(
-        write.kind, sheet.scope(commit_id), records, deleted, created_by=write.actor, idempotency_key=write.key
+        write.kind,
+        sheet.scope(commit_id),
+        records,
+        deleted,
+        created_by=write.actor,
+        idempotency_key=write.key,
+        disable_hooks=write.disable_hooks,
     )
     if len(events) > MAX_ATOMIC_BATCH:
         raise PayloadTooLargeError("this write needs more than 1,000 events; split it into smaller requests")

@@ -45,6 +45,14 @@ class CommitRow(msgspec.Struct, frozen=True, kw_only=True):
     last_seq: int
 
 
+class CommitState(msgspec.Struct, frozen=True, kw_only=True):
+    """A projected commit's sheet, and whether `CommitCompleted` was applied for it."""
+
+    id: str
+    sheet_id: str
+    completed: bool
+
+
 class RecordQueries(Protocol):
     """The lookups one write attempt decides with (one connection: one attempt, one session)."""
 
@@ -83,6 +91,10 @@ class RecordQueries(Protocol):
 
     async def commit_by_key(self, sheet_id: str, key: str) -> CommitRow | None:
         """The sheet's commit made with idempotency key `key`."""
+        ...
+
+    async def commit_state(self, commit_id: str) -> CommitState | None:
+        """The commit, of any sheet (None: not projected here)."""
         ...
 
 

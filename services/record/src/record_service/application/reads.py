@@ -264,12 +264,20 @@ class ReadHandlers:
         await self.ctx.settled(query.sheet_id)
         async with (await self.ctx.pool()).acquire() as conn:
             rows = await conn.fetch(
-                "SELECT * FROM record_commit WHERE sheet_id = $1 ORDER BY last_seq DESC LIMIT 1000", query.sheet_id
+                "SELECT * FROM record_commit WHERE sheet_id = $1"
+                " AND ($2::boolean IS NULL OR (completed_at IS NOT NULL) = $2) ORDER BY last_seq DESC LIMIT 1000",
+                query.sheet_id,
+                query.completed,
             )
         return CommitList(data=[_commit_view(r) for r in rows])
 
 
 def _commit_view(row: Any) -> CommitView:
     return CommitView(
-        id=row["id"], sheet_id=row["sheet_id"], created_by=row["created_by"] or "system", created_at=row["created_at"]
+        id=row["id"],
+        sheet_id=row["sheet_id"],
+        created_by=row["created_by"] or "system",
+        created_at=row["created_at"],
+        completed_by=None if row["completed_at"] is None else (row["completed_by"] or "system"),
+        completed_at=row["completed_at"],
     )

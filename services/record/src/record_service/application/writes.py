@@ -49,12 +49,12 @@ class WriteHandlers:
         async def decide(sheet: Sheet, q: RecordQueries) -> Decided:
             return await checked(q, sheet, built), []
 
-        return await commit(self.ctx, _write(cmd.sheet_id, "insert", cmd.principal, cmd.idempotency_key), sheet, decide)
+        return await commit(self.ctx, _write(cmd, "insert"), sheet, decide)
 
     async def update(self, cmd: UpdateRecords) -> Written:
         items = domain.decode_body(domain.UPDATE_BODY, await self.ctx.claims.unpack(cmd.body))
         _limit(len(items))
-        write = _write(cmd.sheet_id, "update", cmd.principal, cmd.idempotency_key)
+        write = _write(cmd, "update")
         return await self._update(write, await self.ctx.sheet(cmd.sheet_id), _restricted(cmd.principal), items)
 
     async def delete(self, cmd: DeleteRecords) -> Written:
@@ -71,7 +71,7 @@ class WriteHandlers:
             # records flagged as duplicates of a value the deleted records held are decided again
             return await checked(q, sheet, [], deleted, replaces=True), deleted
 
-        return await commit(self.ctx, _write(cmd.sheet_id, "delete", cmd.principal, cmd.idempotency_key), sheet, decide)
+        return await commit(self.ctx, _write(cmd, "delete"), sheet, decide)
 
     async def find_replace(self, cmd: FindReplace) -> Written:
         sheet = await self.ctx.sheet(cmd.sheet_id)
@@ -85,7 +85,7 @@ class WriteHandlers:
             found = await q.matching_values(sheet, cmd.query, cmd.field_key)
         items = _replacements(found, cmd)
         _limit(len(items))
-        write = _write(cmd.sheet_id, "find-replace", cmd.principal, cmd.idempotency_key)
+        write = _write(cmd, "find-replace")
         return await self._update(write, sheet, restricted, items)
 
     async def _update(
@@ -101,8 +101,14 @@ class WriteHandlers:
         return await commit(self.ctx, write, sheet, decide)
 
 
-def _write(sheet_id: str, kind: str, principal: Principal, key: str | None) -> Write:
-    return Write(sheet_id=sheet_id, kind=kind, actor=principal.actor, key=key)
+def _write(cmd: InsertRecords | UpdateRecords | DeleteRecords | FindReplace, kind: str) -> Write:
+    return Write(
+        sheet_id=cmd.sheet_id,
+        kind=kind,
+        actor=cmd.principal.actor,
+        key=cmd.idempotency_key,
+        disable_hooks=cmd.disable_hooks,
+    )
 
 
 def _restricted(principal: Principal) -> bool:

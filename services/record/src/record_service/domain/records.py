@@ -30,6 +30,7 @@ from spaceport.contracts.record import (
     MAX_EVENT_BYTES,
     MAX_RECORDS_PER_EVENT,
     Cell,
+    CommitCompleted,
     CommitCreated,
     Message,
     RawRecordsInserted,
@@ -286,6 +287,7 @@ def commit_events(
     *,
     created_by: str,
     idempotency_key: str | None = None,
+    disable_hooks: bool = False,
 ) -> list[Event]:
     """The events of one commit; `scope` holds sheet_id, workbook_id, space_id, commit_id."""
     events: list[Event] = []
@@ -303,5 +305,11 @@ def commit_events(
         record_count=count,
         created_by=created_by,
         idempotency_key=idempotency_key,
+        disable_hooks=disable_hooks,
     )
     return [*events, commit]
+
+
+def completion(scope: dict[str, str], *, completed_by: str) -> CommitCompleted:
+    """The event that marks a commit's hooks done; `scope` as for `commit_events`."""
+    return CommitCompleted(**scope, completed_by=completed_by)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from record_service.application.completion import CompletionHandlers
 from record_service.application.reads import ReadHandlers
 from record_service.application.writes import WriteHandlers
 from spaceport.contracts.record import (
+    CompleteCommit,
     DeleteRecords,
     DownloadChunk,
     FindReplace,
@@ -21,12 +23,13 @@ from spaceport.contracts.record import (
 from spaceport.messaging import RpcServer
 
 
-def bind(rpc: RpcServer, writes: WriteHandlers, reads: ReadHandlers) -> None:
+def bind(rpc: RpcServer, writes: WriteHandlers, reads: ReadHandlers, completions: CompletionHandlers) -> None:
     """Subscribe every command and query; `rpc` decodes, calls and encodes the reply."""
     rpc.handle(InsertRecords)(writes.insert)
     rpc.handle(UpdateRecords)(writes.update)
     rpc.handle(DeleteRecords)(writes.delete)
     rpc.handle(FindReplace)(writes.find_replace)
+    rpc.handle(CompleteCommit)(completions.complete)
     rpc.handle(GetSheetScope)(reads.scope)
     rpc.handle(GetRecords)(reads.records)
     rpc.handle(GetCounts)(reads.counts)

@@ -17,7 +17,7 @@ import msgspec
 from nats.js.errors import NotFoundError as ConsumerNotFoundError
 
 from record_service.application.context import Sheet
-from record_service.application.ports import CommitRow, SheetRow
+from record_service.application.ports import CommitRow, CommitState, SheetRow
 from record_service.application.query import select, since_position
 from record_service.projections.records import NAME
 from spaceport import known_spaces, readmodel
@@ -117,6 +117,12 @@ class PgRecordQueries:
             key,
         )
         return None if row is None else CommitRow(id=row["id"], first_seq=row["first_seq"], last_seq=row["last_seq"])
+
+    async def commit_state(self, commit_id: str) -> CommitState | None:
+        row = await self.conn.fetchrow(
+            "SELECT id, sheet_id, completed_at IS NOT NULL AS completed FROM record_commit WHERE id = $1", commit_id
+        )
+        return None if row is None else CommitState(id=row["id"], sheet_id=row["sheet_id"], completed=row["completed"])
 
 
 class PgRecordReadModel:

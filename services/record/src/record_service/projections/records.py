@@ -71,7 +71,14 @@ class LeanCommit(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_key: str | None = None
 
 
+class LeanCompletion(msgspec.Struct, frozen=True, kw_only=True):
+    sheet_id: str
+    commit_id: str
+    completed_by: str = ""
+
+
 _lean_records = msgspec.json.Decoder(LeanRecords)
+_lean_completion = msgspec.json.Decoder(LeanCompletion)
 _counts = msgspec.json.Decoder(dict[str, int])
 # {field: number of rows of CTE {} with an error in it}, as JSON ('{{}}' when none)
 _FIELD_COUNTS = (
@@ -98,6 +105,8 @@ class RecordsProjection:
             await self._deleted(conn, _lean_records.decode(stored.envelope.data), stored.seq)
         elif kind == "CommitCreated":
             await self._commit(conn, _lean_commit.decode(stored.envelope.data), stored.seq, at)
+        elif kind == "CommitCompleted":
+            await self._completed(conn, _lean_completion.decode(stored.envelope.data), stored.seq, at)
         else:
             await self._workbook(conn, stored)
 
@@ -246,6 +255,16 @@ class RecordsProjection:
             event.created_by,
             at,
             event.idempotency_key,
+        )
+        await conn.execute("UPDATE sheet SET version = $2 WHERE id = $1", event.sheet_id, seq)
+
+    async def _completed(self, conn: Conn, event: LeanCompletion, seq: int, at: datetime) -> None:
+        """The first completion counts; the sheet's version moves (it guards the next write)."""
+        await conn.execute(
+            "UPDATE record_commit SET completed_at = $2, completed_by = $3 WHERE id = $1 AND completed_at IS NULL",
+            event.commit_id,
+            at,
+            event.completed_by,
         )
         await conn.execute("UPDATE sheet SET version = $2 WHERE id = $1", event.sheet_id, seq)
 

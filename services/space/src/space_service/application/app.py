@@ -8,6 +8,8 @@ from space_service.application.environments import EnvironmentHandlers
 from space_service.application.guests import GuestHandlers
 from space_service.application.ports import Broadcast, CredentialReads, Directory, WaitFor
 from space_service.application.revocations import Revocations
+from space_service.application.secretbox import SecretBox
+from space_service.application.secrets import SecretHandlers
 from space_service.application.spaces import SpaceHandlers
 from spaceport.contracts.space import (
     Authenticate,
@@ -50,7 +52,9 @@ class AuthHandlers:
 
 
 class SpaceApplication:
-    """Environments, keys, spaces, documents and guests, plus `Authenticate` and `Caught` for the gateway."""
+    """Environments, keys, spaces, documents, guests and secrets, plus `Authenticate` and `Caught` for the gateway.
+
+    `secrets_box` None: no key is configured, and secret writes answer 503."""
 
     def __init__(
         self,
@@ -59,6 +63,8 @@ class SpaceApplication:
         caught_up: WaitFor,
         broadcast: Broadcast,
         guest_tokens: tokens.GuestTokens,
+        *,
+        secrets_box: SecretBox | None = None,
     ) -> None:
         self.caught_up = caught_up
         revocations = Revocations(caught_up, broadcast)
@@ -69,6 +75,7 @@ class SpaceApplication:
         self.guests = GuestHandlers(
             store, directory, caught_up, revocations, spaces=self.spaces, guest_tokens=guest_tokens
         )
+        self.secrets = SecretHandlers(store, directory, caught_up, self.spaces, secrets_box)
 
     async def create_environment(
         self, cmd: CreateEnvironment, *, secret_key: str | None = None

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+import msgspec
+
 from spaceport.contracts.space import (
     AuthInvalidated,
     DocumentView,
@@ -70,6 +72,28 @@ class GuestReads(Protocol):
         ...
 
 
+class SecretRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A secret as the read model holds it: its value still sealed."""
+
+    id: str
+    name: str
+    ciphertext: str
+    environment_id: str
+    space_id: str | None = None
+    actor_id: str | None = None
+
+
+class SecretReads(Protocol):
+    async def secrets(self, environment_id: str, space_id: str | None, actor_id: str | None) -> list[SecretRow]:
+        """The live secrets that apply: the environment's own, plus the space's and the actor's
+        when given (a space's or actor's secret never applies without its id), by name then id."""
+        ...
+
+    async def secret(self, environment_id: str, secret_id: str) -> SecretRow | None:
+        """The live secret of the environment."""
+        ...
+
+
 class CredentialReads(Protocol):
     async def key_holder(self, key_hash: str) -> Principal | None:
         """Whose unrevoked API key this is, if its environment is live."""
@@ -80,5 +104,5 @@ class CredentialReads(Protocol):
         ...
 
 
-class Directory(EnvironmentReads, SpaceReads, DocumentReads, GuestReads, CredentialReads, Protocol):
+class Directory(EnvironmentReads, SpaceReads, DocumentReads, GuestReads, SecretReads, CredentialReads, Protocol):
     """The whole read model, as one adapter implements it."""

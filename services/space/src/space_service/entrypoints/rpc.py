@@ -13,6 +13,7 @@ from spaceport.contracts.space import (
     DeleteDocument,
     DeleteEnvironment,
     DeleteGuest,
+    DeleteSecret,
     GetDocument,
     GetEnvironment,
     GetGuest,
@@ -22,12 +23,14 @@ from spaceport.contracts.space import (
     ListDocuments,
     ListEnvironments,
     ListGuests,
+    ListSecrets,
     ListSpaces,
     RotateKeys,
     UpdateDocument,
     UpdateEnvironment,
     UpdateGuest,
     UpdateSpace,
+    UpsertSecret,
 )
 from spaceport.messaging import RpcServer
 
@@ -40,6 +43,7 @@ def bind(rpc: RpcServer, app: SpaceApplication) -> None:
     _spaces(rpc, app)
     _documents(rpc, app)
     _guests(rpc, app)
+    _secrets(rpc, app)
 
 
 def _environments(rpc: RpcServer, app: SpaceApplication) -> None:
@@ -74,3 +78,9 @@ def _guests(rpc: RpcServer, app: SpaceApplication) -> None:
     rpc.handle(GetGuest)(app.guests.get)
     rpc.handle(ListGuests)(app.guests.list_guests)
     rpc.handle(IssueGuestToken)(app.guests.token)
+
+
+def _secrets(rpc: RpcServer, app: SpaceApplication) -> None:
+    rpc.handle(UpsertSecret)(app.secrets.upsert)
+    rpc.handle(DeleteSecret)(app.secrets.delete)
+    rpc.handle(ListSecrets)(app.secrets.list_secrets)

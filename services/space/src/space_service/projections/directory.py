@@ -1,4 +1,5 @@
-"""The space service's read model: environments, API keys (hashed), spaces, documents and guests.
+"""The space service's read model: environments, API keys (hashed), spaces, documents, guests and
+secrets (their values sealed).
 
 It also folds the workbook service's events (`evt.*.workbook.>`) into the space row: a space's
 `workbooks_count` and `last_activity_at`. It never reads another service's tables.
@@ -24,6 +25,9 @@ from spaceport.contracts.space import (
     GuestDeleted,
     GuestGrant,
     GuestUpdated,
+    SecretCreated,
+    SecretDeleted,
+    SecretUpdated,
     SpaceArchived,
     SpaceCreated,
     SpaceDeleted,
@@ -93,7 +97,8 @@ class SpaceDirectory:
     def __init__(self, prefix: str = "evt", name: str = "space") -> None:
         self.name = name
         self.filter_subjects = [
-            f"{prefix}.*.{aggregate}.>" for aggregate in ("environment", "space", "document", "guest", "workbook")
+            f"{prefix}.*.{aggregate}.>"
+            for aggregate in ("environment", "space", "document", "guest", "secret", "workbook")
         ]
 
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
@@ -107,6 +112,8 @@ class SpaceDirectory:
                 await self._document(conn, stored, at)
             case GuestCreated() | GuestUpdated() | GuestDeleted():
                 await self._guest(conn, stored, at)
+            case SecretCreated() | SecretUpdated() | SecretDeleted():
+                await self._secret(conn, stored, at)
             case _ if isinstance(stored.event, WORKBOOK_EVENTS):
                 await self._workbook(conn, stored, at)
 
@@ -254,6 +261,32 @@ class SpaceDirectory:
                     await self._grants(conn, e.guest_id, e.spaces)
             case GuestDeleted() as e:
                 await conn.execute("DELETE FROM guest WHERE id = $1", e.guest_id)
+
+    async def _secret(self, conn: Conn, stored: StoredEvent, at: datetime) -> None:
+        match stored.event:
+            case SecretCreated() as e:  # again after a delete: the same id, a fresh row
+                await conn.execute(
+                    "INSERT INTO secret VALUES ($1,$2,$3,$4,$5,$6,$7,$7,$8) ON CONFLICT (id) DO UPDATE SET"
+                    " name = $5, ciphertext = $6, created_at = $7, updated_at = $7, position = $8",
+                    e.secret_id,
+                    e.environment_id,
+                    e.space_id,
+                    e.actor_id,
+                    e.name,
+                    e.ciphertext,
+                    at,
+                    stored.seq,
+                )
+            case SecretUpdated() as e:
+                await conn.execute(
+                    "UPDATE secret SET ciphertext = $2, updated_at = $3, position = $4 WHERE id = $1",
+                    e.secret_id,
+                    e.ciphertext,
+                    at,
+                    stored.seq,
+                )
+            case SecretDeleted() as e:
+                await conn.execute("DELETE FROM secret WHERE id = $1", e.secret_id)
 
     async def _grants(self, conn: Conn, guest_id: str, grants: list[GuestGrant]) -> None:
         await conn.execute("DELETE FROM guest_space WHERE guest_id = $1", guest_id)

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from space_service.application.ports import SecretRow
 from space_service.projections import rows
 from spaceport.contracts.space import DocumentView, EnvironmentView, GuestView, ListSpaces, Principal, SpaceView
 
@@ -25,6 +26,7 @@ SORT_COLUMNS = {
     "createdAt": "created_at",
     "lastActivityAt": "last_activity_at",
 }
+SECRET_COLUMNS = "id, name, ciphertext, environment_id, space_id, actor_id"  # noqa: S105 - column names, not a password
 LIVE_SPACE = f"SELECT {rows.SPACE_COLUMNS} FROM space WHERE id = $1 AND environment_id = $2 AND deleted_at IS NULL"
 
 
@@ -113,6 +115,24 @@ class DirectoryQueries:
             email,
         )
         return [r["id"] for r in found]
+
+    # ---- secrets ------------------------------------------------------------------------
+
+    async def secrets(self, environment_id: str, space_id: str | None, actor_id: str | None) -> list[SecretRow]:
+        found = await self._rows(
+            f"SELECT {SECRET_COLUMNS} FROM secret WHERE environment_id = $1"
+            " AND (space_id IS NULL OR space_id = $2) AND (actor_id IS NULL OR actor_id = $3)"
+            " ORDER BY name, id LIMIT 10000",
+            environment_id,
+            space_id,
+            actor_id,
+        )
+        return [SecretRow(**dict(r)) for r in found]
+
+    async def secret(self, environment_id: str, secret_id: str) -> SecretRow | None:
+        sql = f"SELECT {SECRET_COLUMNS} FROM secret WHERE id = $1 AND environment_id = $2"
+        row = await self._row(sql, secret_id, environment_id)
+        return None if row is None else SecretRow(**dict(row))
 
     # ---- credentials --------------------------------------------------------------------
 

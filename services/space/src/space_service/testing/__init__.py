@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from space_service.application.app import SpaceApplication
+from space_service.application.secretbox import SecretBox
 from space_service.application.tokens import GuestTokens
 from space_service.testing.directory import FoldedDirectory
 from spaceport.contracts import space, workbook
@@ -19,6 +20,7 @@ from spaceport.memstore import InMemoryEventStore
 REGISTRY = EventRegistry((*space.EVENTS, *workbook.EVENTS))
 """The events the space service reads: its own and the workbook service's."""
 TOKENS = GuestTokens(secret=b"test-guest-token-secret", ttl=3600)
+SECRETS_KEY = bytes(range(32))
 
 
 @dataclass
@@ -44,9 +46,11 @@ class World:
         return [s.event async for s in found if s.event is not None]
 
 
-def world() -> World:
+def world(secrets_key: bytes | None = SECRETS_KEY) -> World:
+    """`secrets_key` None: a server with no secrets key (secret writes refused)."""
     store = InMemoryEventStore(REGISTRY)
     directory = FoldedDirectory(store)
     broadcasts = Broadcasts()
-    app = SpaceApplication(store, directory, directory.caught_up, broadcasts, TOKENS)
+    box = None if secrets_key is None else SecretBox(secrets_key)
+    app = SpaceApplication(store, directory, directory.caught_up, broadcasts, TOKENS, secrets_box=box)
     return World(store, directory, broadcasts, app)

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from space_service.application.ports import SecretRow
 from space_service.projections.queries import SORT_COLUMNS
 from space_service.projections.rows import ACCOUNT_ID
 from spaceport.contracts import workbook
@@ -36,6 +37,9 @@ from spaceport.contracts.space import (
     GuestWorkbookView,
     ListSpaces,
     Principal,
+    SecretCreated,
+    SecretDeleted,
+    SecretUpdated,
     SpaceArchived,
     SpaceCreated,
     SpaceDeleted,
@@ -69,6 +73,7 @@ class _Model:
     deleted_spaces: set[str] = field(default_factory=set)
     documents: dict[str, DocumentView] = field(default_factory=dict)
     guests: dict[str, GuestView] = field(default_factory=dict)
+    secrets: dict[str, SecretRow] = field(default_factory=dict)
 
     def live_environment(self, environment_id: str) -> bool:
         return environment_id in self.environments and environment_id not in self.deleted_environments
@@ -135,6 +140,20 @@ class FoldedDirectory:
         found = [v for v in model.guests.values() if space_id in _granted(v) and email in (None, v.email)]
         return [v.id for v in sorted(found, key=lambda v: (v.created_at, v.id))][:1000]
 
+    async def secrets(self, environment_id: str, space_id: str | None, actor_id: str | None) -> list[SecretRow]:
+        found = [
+            row
+            for row in (await self._fold()).secrets.values()
+            if row.environment_id == environment_id
+            and row.space_id in (None, space_id)
+            and row.actor_id in (None, actor_id)
+        ]
+        return sorted(found, key=lambda row: (row.name, row.id))
+
+    async def secret(self, environment_id: str, secret_id: str) -> SecretRow | None:
+        row = (await self._fold()).secrets.get(secret_id)
+        return row if row is not None and row.environment_id == environment_id else None
+
     async def key_holder(self, key_hash: str) -> Principal | None:
         model = await self._fold()
         _, holder = model.keys.get(key_hash, ("", None))
@@ -190,7 +209,7 @@ def _changes(event: Event, *, skip: str) -> dict[str, Any]:
 
 
 def _apply(model: _Model, stored: StoredEvent) -> None:
-    for fold in (_environment, _space, _document, _guest, _workbook):
+    for fold in (_environment, _space, _document, _guest, _secret, _workbook):
         fold(model, stored)
 
 
@@ -304,3 +323,20 @@ def _workbook(model: _Model, stored: StoredEvent) -> None:
     step = 1 if isinstance(event, WorkbookCreated) else -1 if isinstance(event, WorkbookDeleted) else 0
     count = max(model.spaces[space_id].workbooks_count + step, 0)
     _set_space(model, space_id, workbooks_count=count, last_activity_at=stored.envelope.occurred_at)
+
+
+def _secret(model: _Model, stored: StoredEvent) -> None:
+    match stored.event:
+        case SecretCreated() as e:
+            model.secrets[e.secret_id] = SecretRow(
+                id=e.secret_id,
+                name=e.name,
+                ciphertext=e.ciphertext,
+                environment_id=e.environment_id,
+                space_id=e.space_id,
+                actor_id=e.actor_id,
+            )
+        case SecretUpdated() as e if e.secret_id in model.secrets:
+            model.secrets[e.secret_id] = msgspec.structs.replace(model.secrets[e.secret_id], ciphertext=e.ciphertext)
+        case SecretDeleted() as e:
+            model.secrets.pop(e.secret_id, None)

@@ -4,7 +4,7 @@ Events are facts other services may project (every service keeps a directory of 
 commands and queries are what the gateway sends. Wire views use Flatfile's camelCase names.
 Add fields with defaults only; never change a recorded shape.
 
-One module per aggregate (`environment`, `space`, `document`, `guest`), plus `common` (wire
+One module per aggregate (`environment`, `space`, `document`, `guest`, `secret`), plus `common` (wire
 base, pages, write receipts) and `principal` (who calls, and the broadcast that invalidates it).
 Import from this package: `from spaceport.contracts.space import SpaceCreated`.
 """
@@ -71,6 +71,17 @@ from spaceport.contracts.space.principal import (
     AuthInvalidated,
     Principal,
 )
+from spaceport.contracts.space.secret import (
+    SECRET_EVENTS,
+    DeleteSecret,
+    ListSecrets,
+    SecretCreated,
+    SecretDeleted,
+    SecretUpdated,
+    SecretView,
+    SecretWritten,
+    UpsertSecret,
+)
 from spaceport.contracts.space.space import (
     ChangeSpaceLifecycle,
     CreateSpace,
@@ -109,11 +120,13 @@ EVENTS: tuple[type[Event], ...] = (
     GuestCreated,
     GuestUpdated,
     GuestDeleted,
+    *SECRET_EVENTS,
 )
 
 __all__ = [
     "AUTH_INVALIDATE_SUBJECT",
     "EVENTS",
+    "SECRET_EVENTS",
     "SERVICE",
     "ApiKeyIssued",
     "ApiKeyRevoked",
@@ -129,6 +142,7 @@ __all__ = [
     "DeleteDocument",
     "DeleteEnvironment",
     "DeleteGuest",
+    "DeleteSecret",
     "DocumentCreated",
     "DocumentDeleted",
     "DocumentFields",
@@ -165,10 +179,16 @@ __all__ = [
     "ListDocuments",
     "ListEnvironments",
     "ListGuests",
+    "ListSecrets",
     "ListSpaces",
     "Pagination",
     "Principal",
     "RotateKeys",
+    "SecretCreated",
+    "SecretDeleted",
+    "SecretUpdated",
+    "SecretView",
+    "SecretWritten",
     "SortDirection",
     "SpaceArchived",
     "SpaceCreated",
@@ -185,6 +205,7 @@ __all__ = [
     "UpdateEnvironment",
     "UpdateGuest",
     "UpdateSpace",
+    "UpsertSecret",
     "Wire",
     "Written",
 ]
