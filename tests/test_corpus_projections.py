@@ -20,9 +20,14 @@ import asyncpg
 import msgspec
 import pytest
 
+from job_service.feed.projection import FeedProjection
+from job_service.projections.jobs import JobProjection
 from record_service.projections.records import RecordsProjection
 from space_service.projections.directory import SpaceDirectory
-from spaceport.contracts import record
+from spaceport import ids
+from spaceport.contracts import job, record
+from spaceport.contracts.feed import EventAcknowledged, EventPublished
+from spaceport.contracts.job import JobCreated, JobDeleted, JobUpdated
 from spaceport.contracts.space import (
     ApiKeyIssued,
     ApiKeyRevoked,
@@ -325,9 +330,196 @@ def _counts(sheet: str, c: Counter[str], live: dict[str, tuple[str, int, dict[st
     return (len(rows), valid, c["inserted"], c["deleted"], c["version"])
 
 
+# ---- jobs ---------------------------------------------------------------------------------
+
+STATUS_AFTER = {  # the job lifecycle (reference §4.2): the status a step leaves its job in
+    "JobReady": "ready",
+    "JobRetried": "ready",
+    "JobAcknowledged": "executing",
+    "JobCompleted": "complete",
+    "JobFailed": "failed",
+    "JobCanceled": "canceled",
+}
+
+
+def _job_steps(typed: list[StoredEvent]) -> list[tuple[StoredEvent, str, list[Any] | None]]:
+    """Each job event with its job's folded row after it: [environment id, space id, type,
+    operation, status, deleted, position]; None for a job whose JobCreated is not recorded (the
+    corpus holds one example per type: some are of jobs created elsewhere)."""
+    jobs: dict[str, list[Any]] = {}
+    steps: list[tuple[StoredEvent, str, list[Any] | None]] = []
+    for s in typed:
+        if s.envelope.aggregate != job.AGGREGATE:
+            continue
+        job_id = s.envelope.aggregate_id
+        if isinstance(s.event, JobCreated):
+            e = s.event
+            jobs[job_id] = [e.environment_id, e.space_id, e.job_type, e.operation, e.status, False, s.seq]
+        elif (row := jobs.get(job_id)) is not None:
+            match s.event:
+                case JobUpdated(status=str() as status):
+                    row[4] = status
+                case JobDeleted():
+                    row[5] = True
+                case _:
+                    row[4] = STATUS_AFTER.get(s.envelope.type, row[4])
+            row[6] = s.seq
+        steps.append((s, job_id, list(jobs[job_id]) if job_id in jobs else None))
+    return steps
+
+
+def jobs(typed: list[StoredEvent]) -> dict[str, Rows]:
+    last = {job_id: row for _, job_id, row in _job_steps(typed) if row is not None}
+    return {
+        **known_spaces(typed),
+        "SELECT id, environment_id, space_id, type, operation, status, deleted, position,"
+        " deadline IS NOT NULL, finished_at IS NOT NULL FROM {s}.job": sorted(
+            (
+                i,
+                *row,
+                row[4] in ("ready", "executing") and not row[5],  # the sweeper's deadline
+                row[4] in ("complete", "failed", "canceled"),
+            )
+            for i, row in last.items()
+        ),
+    }
+
+
+# ---- the Flatfile event feed ----------------------------------------------------------------
+
+# domain event type -> the Flatfile topics it gives (reference §5.2-5.3), for the types whose
+# topics do not depend on their content (those are in `_feed` below). API keys have no topic; a
+# cancellation has none of its own (§5.2 lists no job:canceled): it is a `job:updated`.
+FEED_TOPICS: dict[str, tuple[str, ...]] = {
+    "EnvironmentCreated": ("environment:created",),
+    "EnvironmentUpdated": ("environment:updated",),
+    "EnvironmentDeleted": ("environment:deleted",),
+    "ApiKeyIssued": (),
+    "ApiKeyRevoked": (),
+    "SpaceCreated": ("space:created",),
+    "SpaceUpdated": ("space:updated",),
+    "SpaceArchived": ("space:archived",),
+    "SpaceUnarchived": ("space:unarchived",),
+    "SpaceDeleted": ("space:deleted",),
+    "DocumentCreated": ("document:created",),
+    "DocumentUpdated": ("document:updated",),
+    "DocumentDeleted": ("document:deleted",),
+    "SecretCreated": ("secret:created",),
+    "SecretUpdated": ("secret:updated",),
+    "SecretDeleted": ("secret:deleted",),
+    "WorkbookUpdated": ("workbook:updated",),
+    "WorkbookDeleted": ("workbook:deleted",),
+    "SheetAdded": ("sheet:created",),
+    "SheetConfigChanged": ("sheet:updated",),
+    "SheetLocked": ("sheet:updated",),
+    "SheetUnlocked": ("sheet:updated",),
+    "SheetDeleted": ("sheet:deleted",),
+    "RecordsInserted": ("records:created",),
+    "RecordsUpdated": ("records:updated",),
+    "RecordsDeleted": ("records:deleted",),
+    "CommitCompleted": ("commit:completed",),
+    "JobUpdated": ("job:updated",),
+    "JobReady": ("job:ready",),
+    "JobAcknowledged": ("job:updated",),
+    "JobCompleted": ("job:completed",),
+    "JobFailed": ("job:failed",),
+    "JobCanceled": ("job:updated",),
+    "JobRetried": ("job:ready",),
+    "JobOutcomeAcknowledged": ("job:outcome-acknowledged",),
+    "JobDeleted": ("job:deleted",),
+    "EventAcknowledged": (),  # marks the acknowledged event's row instead (§5.6)
+}
+# topic prefix -> the event's domain (§5.1; records and commits are the workbook's, as in its example)
+FEED_DOMAINS = {
+    "environment": "environment",
+    "space": "space",
+    "document": "document",
+    "secret": "secret",
+    "workbook": "workbook",
+    "sheet": "sheet",
+    "records": "workbook",
+    "commit": "workbook",
+    "job": "job",
+}
+SLOTS = 1024  # an event's position is its domain event's stream position * 1024 + its ordinal (001_feed.sql)
+
+Given = tuple[str, str | None, tuple[str, str] | None]  # topic, space id, job payload's (job, status)
+
+
+def _feed(typed: list[StoredEvent]) -> list[tuple[StoredEvent, list[Given]]]:
+    """Each envelope with the Flatfile events it gives, in order."""
+    job_rows = {id(s): row for s, _, row in _job_steps(typed)}
+    guests: dict[str, list[str]] = {}  # guest id -> the spaces granted to it
+    given: list[tuple[StoredEvent, list[Given]]] = []
+    for s in typed:
+        space = s.envelope.space_id
+        match s.event:
+            case WorkbookCreated() as e:  # ... and each of its sheets
+                topics = ["workbook:created", *["sheet:created"] * len(e.sheets)]
+            case record.CommitCreated() as e:  # none for a hook's own write: it must not trigger hooks again
+                topics = [] if e.disable_hooks else ["commit:created"]
+            case GuestCreated() | GuestUpdated() | GuestDeleted() as e:  # a topic per space granted or removed
+                before = guests.get(e.guest_id, [])
+                after = before if isinstance(e, GuestUpdated) and e.spaces is None else _granted(e)
+                guests[e.guest_id] = after
+                added = [("space:guestAdded", sp, None) for sp in after if sp not in before]
+                removed = [("space:guestRemoved", sp, None) for sp in before if sp not in after]
+                given.append((s, [*added, *removed]))
+                continue
+            case JobCreated() as e:
+                topics = ["job:created", "job:ready"] if e.status == "ready" else ["job:created"]
+            case EventPublished() as e:  # listed as posted
+                topics = [e.topic]
+            case _:
+                assert s.envelope.type in FEED_TOPICS, f"add {s.envelope.type} to FEED_TOPICS"
+                topics = list(FEED_TOPICS[s.envelope.type])
+        row = job_rows.get(id(s))
+        if s.envelope.aggregate == job.AGGREGATE and row is None:
+            topics = []  # a job whose creation is not recorded: the feed cannot describe it
+        about = None if row is None else (f"{row[2]}:{row[3]}", row[4])
+        given.append((s, [(topic, space, about) for topic in topics]))
+    return given
+
+
+def _granted(e: GuestCreated | GuestUpdated | GuestDeleted) -> list[str]:
+    return [g.space_id for g in e.spaces or []] if isinstance(e, GuestCreated | GuestUpdated) else []
+
+
+def feed(typed: list[StoredEvent]) -> dict[str, Rows]:
+    listed: Rows = []
+    numbered: Rows = []
+    about_jobs: Rows = []
+    ids_listed: set[str] = set()
+    acknowledged: dict[str, tuple[str, Any]] = {}
+    for s, events in _feed(typed):
+        for n, (topic, space, about) in enumerate(events):
+            published = s.event if isinstance(s.event, EventPublished) else None
+            event_id = published.event_id if published else ids.derived_id("event", f"{s.envelope.id}:{n}", 16)
+            domain = published.domain if published else FEED_DOMAINS[topic.partition(":")[0]]
+            listed.append((s.seq, topic, domain, s.envelope.environment_id, space))
+            numbered.append((s.seq, n, event_id))
+            ids_listed.add(event_id)
+            if about is not None:
+                about_jobs.append((event_id, *about))
+        ack = s.event  # marks the row of an earlier event; the first acknowledgement wins
+        if isinstance(ack, EventAcknowledged) and ack.event_id in ids_listed and ack.event_id not in acknowledged:
+            acknowledged[ack.event_id] = (ack.acknowledged_by, s.envelope.occurred_at)
+    return {
+        "SELECT position / 1024, topic, domain, environment_id, space_id FROM {s}.event": sorted(listed),
+        "SELECT position / 1024, position % 1024, id FROM {s}.event": sorted(numbered),
+        "SELECT id, body->'payload'->>'job', body->'payload'->>'status' FROM {s}.event"
+        " WHERE topic LIKE 'job:%'": sorted(about_jobs),
+        "SELECT id, acknowledged_by, acknowledged_at FROM {s}.event WHERE acknowledged_at IS NOT NULL": sorted(
+            (i, *v) for i, v in acknowledged.items()
+        ),
+    }
+
+
 EXPECTATIONS: dict[type, Expectations] = {
     KnownSpaces: known_spaces,
+    JobProjection: jobs,
     SpaceDirectory: directory,
     WorkbookCatalog: catalog,
     RecordsProjection: records,
+    FeedProjection: feed,
 }

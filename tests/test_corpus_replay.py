@@ -3,8 +3,9 @@
 Each aggregate's recorded events, decoded with today's types, are folded by a Folder of its
 service's domain `initial` and `evolve` (what each service's own Folder is made of). The record
 service has no folded state (its command side decides against the records projection's
-sheet row: version, counters, unique claims), so its events are replayed by
-tests/test_corpus_projections.py instead.
+sheet row: version, counters, unique claims), and neither has the Flatfile event feed (its
+commands decide against the feed read model: the `event` row an acknowledgement names), so
+their events are replayed by tests/test_corpus_projections.py instead.
 """
 
 from __future__ import annotations
@@ -16,16 +17,33 @@ from typing import Any
 
 import pytest
 
+import job_service.feed as feed_package
 import record_service.domain as record_domain
-from space_service.domain import document, environment, guest, space
+from job_service.domain import job
+from space_service.domain import document, environment, guest, secret, space
 from spaceport.aggregate import Folder
-from spaceport.contracts import record
+from spaceport.contracts import feed, record
+from spaceport.contracts.job import (
+    JobAcknowledged,
+    JobCanceled,
+    JobCompleted,
+    JobCreated,
+    JobDeleted,
+    JobFailed,
+    JobOutcomeAcknowledged,
+    JobReady,
+    JobRetried,
+    JobUpdated,
+)
 from spaceport.contracts.space import (
     ApiKeyIssued,
     ApiKeyRevoked,
     EnvironmentUpdated,
     GuestDeleted,
     GuestUpdated,
+    SecretCreated,
+    SecretDeleted,
+    SecretUpdated,
     SpaceArchived,
     SpaceUnarchived,
 )
@@ -44,7 +62,11 @@ FOLDERS: dict[str, Folder[Any]] = {
     "document": Folder(document.initial, document.evolve),
     "guest": Folder(guest.initial, guest.evolve),
     "workbook": Folder(workbook.initial, workbook.evolve),
+    "job": Folder(job.initial, job.evolve),
+    "secret": Folder(secret.initial, secret.evolve),
 }
+# Aggregates without folded state (see the module docstring): their commands decide against a read model.
+UNFOLDED = (record.AGGREGATE, feed.AGGREGATE)
 
 # After this event, its aggregate's state must show it (given the recorded events before it).
 SHOWS: dict[type[Event], Callable[[Any, Any], bool]] = {
@@ -62,6 +84,24 @@ SHOWS: dict[type[Event], Callable[[Any, Any], bool]] = {
     SheetLocked: lambda state, e: state.sheet(e.sheet_id).locked_by == e.locked_by,
     SheetUnlocked: lambda state, e: state.sheet(e.sheet_id).locked_by is None,
     SheetDeleted: lambda state, e: e.sheet_id not in [s.sheet_id for s in state.sheets],
+    JobCreated: lambda state, e: state.exists and state.status == e.status,
+    JobUpdated: lambda state, e: e.status is None or state.status == e.status,
+    JobReady: lambda state, _: state.status == "ready",
+    JobAcknowledged: lambda state, _: state.status == "executing",
+    JobCompleted: lambda state, _: state.status == "complete",
+    JobFailed: lambda state, _: state.status == "failed",
+    JobCanceled: lambda state, _: state.status == "canceled",
+    JobRetried: lambda state, _: state.status == "ready" and not state.outcome_acknowledged,
+    JobOutcomeAcknowledged: lambda state, _: state.outcome_acknowledged,
+    JobDeleted: lambda state, _: state.deleted,
+    SecretCreated: lambda state, e: state.live and state.name == e.name,
+    SecretUpdated: lambda state, _: state.live,
+    SecretDeleted: lambda state, _: not state.live,
+}
+
+# aggregate kind -> (exists, deleted) of its state, where its state does not say `exists` and `deleted`
+LIFE: dict[str, Callable[[Any], tuple[bool, bool]]] = {
+    "secret": lambda state: (state.scope is not None, state.scope is not None and not state.live),
 }
 
 
@@ -78,7 +118,7 @@ def folded_histories() -> list[Any]:
 def test_every_recorded_event_type_reaches_an_evolve() -> None:
     recorded = corpus.load()
     assert recorded, "the corpus is empty"
-    never_folded = sorted({e.type for e in recorded if e.aggregate not in FOLDERS and e.aggregate != record.AGGREGATE})
+    never_folded = sorted({e.type for e in recorded if e.aggregate not in FOLDERS and e.aggregate not in UNFOLDED})
     assert not never_folded, f"no service folds {never_folded}"
     types = corpus.registry()
     decoded = [(e, types.decode_data(e.type, e.data)) for e in recorded]
@@ -97,6 +137,20 @@ def test_records_have_no_folded_state() -> None:
     assert any(e.aggregate == record.AGGREGATE for e in corpus.load())
 
 
+def test_the_feed_has_no_folded_state() -> None:
+    """If the feed gains an evolve (or a Folder), its aggregate belongs in FOLDERS above."""
+    modules = [
+        importlib.import_module(f"{feed_package.__name__}.{m.name}")
+        for m in pkgutil.iter_modules(feed_package.__path__)
+    ]
+    assert modules
+    folding = [
+        m.__name__ for m in modules if hasattr(m, "evolve") or any(isinstance(v, Folder) for v in vars(m).values())
+    ]
+    assert folding == []
+    assert any(e.aggregate == feed.AGGREGATE for e in corpus.load())
+
+
 @pytest.mark.parametrize(("kind", "aggregate_id", "events"), folded_histories())
 def test_a_recorded_history_folds_into_the_state_it_describes(
     kind: str, aggregate_id: str, events: list[StoredEvent]
@@ -106,8 +160,9 @@ def test_a_recorded_history_folds_into_the_state_it_describes(
     assert state != folder.initial(), f"{kind} {aggregate_id}: folding changed nothing"
     names = {e.envelope.type for e in events}
     noun = kind.capitalize()  # `space` -> SpaceCreated / SpaceDeleted
-    assert state.exists == (f"{noun}Created" in names), names
-    assert state.deleted == (f"{noun}Deleted" in names), names
+    exists, deleted = LIFE.get(kind, _exists_and_deleted)(state)
+    assert exists == (f"{noun}Created" in names), names
+    assert deleted == (f"{noun}Deleted" in names), names
     created = next((e.envelope for e in events if e.envelope.type == f"{noun}Created"), None)
     if created is not None:
         _assert_scoped_like(state, created)
@@ -134,8 +189,13 @@ def test_the_step_checks_cover_the_corpus() -> None:
     assert not unused, f"no recorded {unused}"
 
 
+def _exists_and_deleted(state: Any) -> tuple[bool, bool]:
+    return state.exists, state.deleted
+
+
 def _assert_scoped_like(state: Any, created: Envelope) -> None:
     """A created aggregate's state is in the environment (and space) its envelope says."""
+    state = getattr(state, "scope", state)  # a secret's state holds them in its scope
     if hasattr(state, "environment_id"):
         assert state.environment_id == created.environment_id
     if hasattr(state, "space_id"):

@@ -292,3 +292,22 @@ def test_topic_and_domain_validation() -> None:
         assert problem is not None and "job:ready" in problem
     assert feed.domain_problem("job") is None
     assert "workbook" in (feed.domain_problem("jobs") or "")
+
+
+def test_a_job_created_scheduled_gives_created_and_scheduled() -> None:
+    lookups = Lookups()
+    world(lookups)
+    created = job.JobCreated(
+        job_id="us_jb_2",
+        environment_id=ENV,
+        space_id=SPACE,
+        job_type="workbook",
+        operation="nightly",
+        source=WB,
+        status="scheduled",
+    )
+    assert [e.topic for _, e in translate(stored(created, 20), lookups)] == ["job:created", "job:scheduled"]
+    plain = job.JobCreated(
+        job_id="us_jb_3", environment_id=ENV, space_id=SPACE, job_type="workbook", operation="x", source=WB
+    )
+    assert [e.topic for _, e in translate(stored(plain, 21), lookups)] == ["job:created"]

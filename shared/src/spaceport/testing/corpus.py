@@ -22,7 +22,7 @@ import msgspec
 import nats
 
 from spaceport import ids, subjects
-from spaceport.contracts import record, space, workbook
+from spaceport.contracts import feed, record, space, workbook
 from spaceport.contracts.blueprint import SheetConfig
 from spaceport.events import Envelope, Event, EventRegistry, StoredEvent, decode_envelope, encode, type_name
 
@@ -33,7 +33,7 @@ CONTEXT_TIME = datetime(2026, 1, 1, tzinfo=UTC)  # before every recorded event
 def all_event_types() -> tuple[type[Event], ...]:
     """Every event type of every contract module (each module lists its own in EVENTS)."""
     found: list[type[Event]] = [*space.EVENTS, *workbook.EVENTS]
-    for name in ("record", "file", "job"):
+    for name in ("record", "file", "job", "feed"):
         try:
             module = __import__(f"spaceport.contracts.{name}", fromlist=["EVENTS"])
         except ImportError:
@@ -87,7 +87,9 @@ def context(envelopes: Sequence[Envelope]) -> list[Envelope]:
     The corpus keeps one example per event type, not whole histories: its SpaceUpdated is of a
     space whose SpaceCreated is not in it, its records events are of a sheet created elsewhere.
     Projections ignore changes to rows they do not have, so these creations go first to make
-    every recorded change visible.
+    every recorded change visible. Its EventAcknowledged is of a Flatfile event the corpus does
+    not give either: an EventPublished of that id stands in for it, so the acknowledgement has a
+    row to mark.
     """
     events = [(e, registry().decode_data(e.type, e.data)) for e in envelopes]
     created: list[Envelope] = []
@@ -102,7 +104,31 @@ def context(envelopes: Sequence[Envelope]) -> list[Envelope]:
             created.append(_envelope(made_space, spaced[0], spaced[1], spaced[1]))
     created += _issued_keys(events)
     created += _sheets(events)
+    created += _acknowledged(events)
     return created
+
+
+_ORDINALS = 64  # more Flatfile events than one recorded domain event gives (a workbook and its sheets)
+
+
+def _acknowledged(events: Sequence[tuple[Envelope, Event | None]]) -> list[Envelope]:
+    """A custom event for each acknowledged Flatfile event that no envelope of the corpus gives.
+
+    A Flatfile event's id is the posted one (EventPublished) or derives from its domain event's
+    id and ordinal (spaceport.contracts.feed)."""
+    given = {ev.event_id for _, ev in events if isinstance(ev, feed.EventPublished)}
+    given |= {ids.derived_id("event", f"{e.id}:{n}", 16) for e, _ in events for n in range(_ORDINALS)}
+    acked = {ev.event_id: e for e, ev in events if isinstance(ev, feed.EventAcknowledged)}
+    return [
+        _envelope(
+            feed.EventPublished(event_id=event_id, topic="space:updated", domain="space"),
+            e.environment_id,
+            e.space_id,
+            event_id,
+        )
+        for event_id, e in acked.items()
+        if event_id not in given
+    ]
 
 
 def _issued_keys(events: Sequence[tuple[Envelope, Event | None]]) -> list[Envelope]:

@@ -69,8 +69,8 @@ def _created(e: job.JobCreated, out: Out, lookups: Lookups) -> None:
     )
     lookups.put("job", e.job_id, info)
     _emit(out, lookups, e.job_id, info, "job:created")
-    if e.status == "ready":
-        _emit(out, lookups, e.job_id, info, "job:ready")
+    if e.status in ("ready", "scheduled"):  # created straight into a state listeners wait for
+        _emit(out, lookups, e.job_id, info, f"job:{e.status}")
 
 
 def _step(e: Event, out: Out, lookups: Lookups) -> None:
