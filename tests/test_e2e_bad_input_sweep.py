@@ -21,7 +21,18 @@ import pytest
 from litestar.routes import HTTPRoute
 
 from gateway_service.app import MAX_BODY, create_app
-from gateway_service.routes import documents, environments, guests, records, sheets, spaces, workbooks
+from gateway_service.routes import (
+    documents,
+    environments,
+    events,
+    guests,
+    jobs,
+    records,
+    secrets,
+    sheets,
+    spaces,
+    workbooks,
+)
 from spaceport.settings import Settings
 from spaceport.testing.platform import Platform
 
@@ -55,6 +66,9 @@ PATH_KINDS = {
     "workbook_id": "workbook",
     "sheet_id": "sheet",
     "commit_id": "commit",
+    "job_id": "job",
+    "event_id": "event",
+    "secret_id": "secret",
 }
 UNKNOWN = {
     "environment": "us_env_doesnotexist",
@@ -64,6 +78,9 @@ UNKNOWN = {
     "workbook": "us_wb_doesnotexist",
     "sheet": "us_sh_doesnotexist",
     "commit": "us_vr_doesnotexist",
+    "job": "us_jb_doesnotexist",
+    "event": "us_evt_doesnotexist",
+    "secret": "us_sec_doesnotexist",
 }
 WRONG_KIND = {
     "environment": "space",
@@ -73,7 +90,12 @@ WRONG_KIND = {
     "workbook": "sheet",
     "sheet": "workbook",
     "commit": "sheet",
+    "job": "space",
+    "event": "job",
+    "secret": "space",
 }
+# Kinds whose real id in another environment (a `world` key) must be as unknown as a made-up one (404).
+OTHER_ENV = {"commit": "other_commit", "event": "other_event", "secret": "other_secret"}
 PAGE_SIZES = ("-1", "0", "abc", "1000000000000")
 RECORD_QUERY: dict[str, tuple[str, ...]] = {
     "filter": ("bogus",),
@@ -83,8 +105,34 @@ RECORD_QUERY: dict[str, tuple[str, ...]] = {
     "searchField": ("unknown_field",),
     "q": ("name = 'x'",),
 }
-RECORD_PAGING: dict[str, tuple[str, ...]] = {"pageSize": PAGE_SIZES, "pageNumber": ("0", "-1", "abc")}
+RECORD_PAGING: dict[str, tuple[str, ...]] = {
+    "pageSize": PAGE_SIZES,
+    "pageNumber": ("0", "-1", "abc", "9223372036854775807", "99999999999999999999"),  # the last two: see BIG_PAGES
+}
 COMMIT_IDS: dict[str, tuple[str, ...]] = {"commitId": ("us_vr_nope", ">", "a.b"), "sinceCommitId": ("us_vr_nope", "*")}
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A value only the world knows: `world[key]` (another environment's id, say)."""
+
+    key: str
+
+
+Bad = tuple[str | Ref, ...]  # bad values of a query parameter or a header
+
+
+@dataclass(frozen=True)
+class As:
+    """The route, with its real ids, called with another credential (a `world` key): `status`."""
+
+    credential: str
+    status: int
+    params: tuple[tuple[str, str | Ref], ...] = ()
+    body: object = None  # a body that would be accepted from a secret key (None: the route's usual one)
+
+
+BadBodies = Callable[[dict[str, str]], Iterator[tuple[str, object, int | None]]]
 
 
 @dataclass(frozen=True)
@@ -94,14 +142,77 @@ class Endpoint:
     body: type[msgspec.Struct] | str | None = None
     array: bool = False  # the body is a JSON array of `body`
     long: tuple[str, ...] = ()  # string fields that must refuse 100k characters
-    query: dict[str, tuple[str, ...]] = field(default_factory=dict)  # parameter -> bad values
+    query: dict[str, Bad] = field(default_factory=dict)  # parameter -> bad values
     base_query: dict[str, str] = field(default_factory=dict)  # needed for the route to do anything
     ids_param: bool = False  # takes `ids` (more than 10,000 -> 400)
+    headers: dict[str, Bad] = field(default_factory=dict)  # request header -> bad values (each a 400)
+    bodies: BadBodies | None = None  # whole bodies wrong in one way: (name, JSON value, status or None)
+    refused: tuple[As, ...] = ()  # credentials that may not do this
+
+
+# Events: the filter GET /v1/events and the stream share. An unknown spaceId is no error (it lists nothing).
+EVENT_FILTER: dict[str, Bad] = {
+    "environmentId": ("us_env_nope", "a.b", Ref("other_environment")),
+    "spaceId": ("a.b", ">", "*", "us_wb_x"),
+    "domain": ("bogus", "a.b", "*", "JOB"),
+    "topic": ("bogus", "job:bogus", "*:bogus", "bogus:*", "job:**", "a.b", ">", "%", "job:%"),
+    "since": (
+        "yesterday",
+        "2024-13-01",
+        "2024-01-01T25:00:00Z",
+        "2024-01-01T00:00:00+25:00",
+        "0001-01-01T00:00:00+23:59",  # valid, but before year 1 in UTC
+        "9999-12-31T23:59:59-23:59",  # valid, but after year 9999 in UTC
+        "9" * 10_000,
+    ),
+    "includeAcknowledged": ("maybe",),
+}
+BIG_PAGES = ("9223372036854775807", "99999999999999999999")  # offsets past a bigint, ints past 64 bits
+# The stream must refuse these before it starts (a 200 would hang the request).
+LAST_EVENT_IDS: Bad = ("us_evt_doesnotexist", "a.b", ">", "*", "' OR 1=1 --", "x" * 10_000, Ref("other_event"))
+VALID_EVENT = {"topic": "space:updated", "domain": "space", "context": {}, "payload": {"sweep": True}}
+VALID_SECRET = {"name": "SWEEP_REFUSED", "value": "v"}
+SECRET_REFUSED = (As("publishable", 403, body=VALID_SECRET), As("guest_token", 403, body=VALID_SECRET))
+
+
+def _event_bodies(ids: dict[str, str]) -> Iterator[tuple[str, object, int | None]]:
+    """Custom events wrong in one way each; a right one would be published."""
+    good = VALID_EVENT
+    for topic in ("bogus", "job:bogus", "job:*", "*:created", "**", "job.created", "job:>", "", "x" * 10_000):
+        yield f"topic {topic[:30]!r}", {**good, "topic": topic}, 400
+    for domain in ("bogus", "a.b", ">", "", "x" * 10_000):
+        yield f"domain {domain[:30]!r}", {**good, "domain": domain}, 400
+    for name in ("topic", "domain", "context", "payload"):
+        yield f"without {name}", {k: v for k, v in good.items() if k != name}, 400
+    for space in ("a.b", ">", "us_wb_x", 5, ["x"]):
+        yield f"context.spaceId {space!r}", {**good, "context": {"spaceId": space}}, 400
+    yield "context.spaceId unknown", {**good, "context": {"spaceId": UNKNOWN["space"]}}, 404
+    yield "context.spaceId of another environment", {**good, "context": {"spaceId": ids["other_space"]}}, 404
+    yield "context.workbookId a number", {**good, "context": {"workbookId": 5}}, 400
+    yield "context.namespaces a string", {**good, "context": {"namespaces": "x"}}, 400
+    yield "namespaces of numbers", {**good, "namespaces": [1]}, 400
+    yield "deletedAt not a date", {**good, "deletedAt": "yesterday"}, 400
+
+
+def _secret_bodies(ids: dict[str, str]) -> Iterator[tuple[str, object, int | None]]:
+    """Secrets wrong in one way each; a right one would be written."""
+    good = VALID_SECRET
+    for name in ("", "a b", "a/b", "a:b", ">", "*", "ñ", "💥", "a\x00b", "x" * 256, LONG):
+        yield f"name {name[:30]!r}", {**good, "name": name}, 400
+    yield "without value", {"name": good["name"]}, 400
+    yield "without name", {"value": "v"}, 400
+    yield "value over 64 KiB", {**good, "value": "x" * (64 * 1024 + 1)}, 400
+    for environment in (UNKNOWN["environment"], "a.b", ids["other_environment"]):
+        yield f"environmentId {environment!r}", {**good, "environmentId": environment}, 404
+    for space in (UNKNOWN["space"], "a.b", ">", ids["workbook"], ids["other_space"]):
+        yield f"spaceId {space!r}", {**good, "spaceId": space}, 404
+    for actor in ("a.b", ">", "*", "a b", "ñ", "x" * 129):
+        yield f"actorId {actor[:30]!r}", {**good, "actorId": actor}, 400
 
 
 ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     # environments
-    ("GET", "/v1/environments"): Endpoint(query={"pageSize": PAGE_SIZES, "pageNumber": ("0", "abc")}),
+    ("GET", "/v1/environments"): Endpoint(query={"pageSize": PAGE_SIZES, "pageNumber": ("0", "abc", *BIG_PAGES)}),
     ("POST", "/v1/environments"): Endpoint(body=environments.EnvironmentBody, long=("name",)),
     ("GET", "/v1/environments/{environment_id:str}"): Endpoint(),
     ("PATCH", "/v1/environments/{environment_id:str}"): Endpoint(body=environments.EnvironmentBody, long=("name",)),
@@ -111,7 +222,7 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("GET", "/v1/spaces"): Endpoint(
         query={
             "pageSize": PAGE_SIZES,
-            "pageNumber": ("0", "abc"),
+            "pageNumber": ("0", "abc", *BIG_PAGES),
             "sortField": ("unknown",),
             "sortDirection": ("sideways",),
             "archived": ("maybe",),
@@ -186,11 +297,92 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ),
     ("GET", "/v1/sheets/{sheet_id:str}/download"): Endpoint(query={**RECORD_QUERY, **COMMIT_IDS}, ids_param=True),
     ("GET", "/v1/sheets/{sheet_id:str}/commits"): Endpoint(),
-    ("GET", "/v1/commits/{commit_id:str}"): Endpoint(),
+    ("GET", "/v1/commits/{commit_id:str}"): Endpoint(refused=(As("publishable", 403), As("other_key", 404))),
+    # jobs
+    ("GET", "/v1/jobs"): Endpoint(
+        query={
+            "pageSize": PAGE_SIZES,
+            "pageNumber": ("0", "abc", *BIG_PAGES),
+            "sortDirection": ("sideways",),
+            "excludeChildJobs": ("maybe",),
+            "spaceId": ("a.b", ">", "us_wb_x"),
+            "environmentId": ("us_env_nope", "a.b"),
+        }
+    ),
+    ("POST", "/v1/jobs"): Endpoint(body=jobs.NewJobBody, long=("operation", "source", "info")),
+    ("GET", "/v1/jobs/{job_id:str}"): Endpoint(),
+    ("PATCH", "/v1/jobs/{job_id:str}"): Endpoint(body=jobs.JobUpdateBody, long=("info",)),
+    ("DELETE", "/v1/jobs/{job_id:str}"): Endpoint(),
+    ("POST", "/v1/jobs/{job_id:str}/execute"): Endpoint(),
+    ("POST", "/v1/jobs/{job_id:str}/ack"): Endpoint(body=jobs.AckBody, long=("info",)),
+    ("POST", "/v1/jobs/{job_id:str}/complete"): Endpoint(body=jobs.OutcomeBody, long=("info",)),
+    ("POST", "/v1/jobs/{job_id:str}/fail"): Endpoint(body=jobs.OutcomeBody, long=("info",)),
+    ("POST", "/v1/jobs/{job_id:str}/cancel"): Endpoint(body=jobs.CancelBody, long=("info",)),
+    ("POST", "/v1/jobs/{job_id:str}/retry"): Endpoint(),
+    ("POST", "/v1/jobs/{job_id:str}/outcome/ack"): Endpoint(),
+    # events
+    ("GET", "/v1/events"): Endpoint(
+        query={**EVENT_FILTER, "pageSize": PAGE_SIZES, "pageNumber": ("0", "-1", "abc", *BIG_PAGES)},
+        refused=(
+            As("publishable", 403),
+            As("guest_token", 403, (("spaceId", Ref("other_space")),)),
+            As("other_key", 404, (("environmentId", Ref("environment")),)),
+        ),
+    ),
+    ("POST", "/v1/events"): Endpoint(
+        body=events.EventBody,
+        long=("topic", "domain", "callbackUrl", "dataUrl", "target"),
+        bodies=_event_bodies,
+        refused=(As("publishable", 403, body=VALID_EVENT),),
+    ),
+    ("GET", "/v1/events/{event_id:str}"): Endpoint(
+        refused=(As("publishable", 403), As("guest_token", 404), As("other_key", 404))
+    ),
+    ("POST", "/v1/events/{event_id:str}/ack"): Endpoint(
+        refused=(As("publishable", 403), As("guest_token", 404), As("other_key", 404))
+    ),
+    ("GET", "/v1/events/stream"): Endpoint(
+        query={**EVENT_FILTER, "lastEventId": LAST_EVENT_IDS},
+        headers={"Last-Event-ID": LAST_EVENT_IDS},
+        refused=(
+            As("publishable", 403),
+            As("guest_token", 403, (("spaceId", Ref("other_space")),)),
+            As("other_key", 404, (("environmentId", Ref("environment")),)),
+            As("other_key", 400, (("lastEventId", Ref("event")),)),
+        ),
+    ),
+    # secrets (a secret key's only)
+    ("GET", "/v1/secrets"): Endpoint(
+        query={
+            "environmentId": ("us_env_nope", "a.b", Ref("other_environment")),
+            "spaceId": ("us_sp_doesnotexist", "a.b", ">", "us_wb_x", Ref("other_space")),
+            "actorId": ("a.b", ">", "*", "a b", "ñ", "x" * 129, LONG_ID),
+        },
+        refused=(*SECRET_REFUSED, As("other_key", 404, (("environmentId", Ref("environment")),))),
+    ),
+    ("POST", "/v1/secrets"): Endpoint(
+        body=secrets.SecretBody,
+        long=("name", "value", "environmentId", "spaceId", "actorId"),
+        bodies=_secret_bodies,
+        refused=SECRET_REFUSED,
+    ),
+    ("DELETE", "/v1/secrets/{secret_id:str}"): Endpoint(refused=(*SECRET_REFUSED, As("other_key", 404))),
+    # commits (GET /v1/commits/{commit_id} is with the records routes)
+    ("POST", "/v1/commits/{commit_id:str}/complete"): Endpoint(refused=(As("publishable", 403), As("other_key", 404))),
 }
 # Fields a route needs before it looks at anything else; every body Struct ignores the ones it lacks.
 VALID_OBJECT = {"title": "t", "body": "b", "fieldKey": "name", "find": "zzz", "replace": "zzz"}
-SKIPPED = {("GET", "/health"): "takes no input (its probes are covered by test_e2e_foundation)"}
+DOCUMENTATION = "documentation, not an API: takes no input (test_e2e_events reads the OpenAPI and AsyncAPI ones)"
+SKIPPED = {
+    ("GET", "/health"): "takes no input (its probes are covered by test_e2e_foundation)",
+    # Litestar's OpenAPI plugin: the schema, its Scalar page, and `/v1` + `/v1/{path}` (the plugin's
+    # root and its catch-all for the other renderers and `openapi.yaml`); the AsyncAPI document too.
+    ("GET", "/v1"): DOCUMENTATION,
+    ("GET", "/v1/{path:str}"): DOCUMENTATION,
+    ("GET", "/v1/openapi.json"): DOCUMENTATION,
+    ("GET", "/v1/docs"): DOCUMENTATION,
+    ("GET", "/v1/asyncapi.json"): DOCUMENTATION,
+}
 
 
 def _routes() -> dict[tuple[str, str], int]:
@@ -334,6 +526,9 @@ def _body_cases(method: str, template: str, spec: Endpoint, ids: dict[str, str])
         )
         for body in bodies:
             yield case(f"updates {str(body)[:40]}", _json(body))
+    if spec.bodies is not None:
+        for name, value, expect in spec.bodies(ids):
+            yield case(name, _json(value), expect=expect)
 
 
 def _id_cases(method: str, template: str, spec: Endpoint, ids: dict[str, str]) -> Iterator[Case]:
@@ -342,7 +537,8 @@ def _id_cases(method: str, template: str, spec: Endpoint, ids: dict[str, str]) -
     body = _valid_body(spec, ids)
     for param in params:
         kind = PATH_KINDS[param]
-        bad = [UNKNOWN[kind], ids[WRONG_KIND[kind]], *WEIRD_IDS]
+        other = [ids[OTHER_ENV[kind]]] if kind in OTHER_ENV else []
+        bad = [UNKNOWN[kind], ids[WRONG_KIND[kind]], *other, *WEIRD_IDS]
         for value in bad:
             path = _fill(template, {**ids, kind: value})
             yield Case(f"{param}={value[:30]!r}", method, path, query, body, {"Content-Type": "application/json"})
@@ -365,14 +561,32 @@ def _query_cases(method: str, template: str, spec: Endpoint, ids: dict[str, str]
     base = list(spec.base_query.items())
     for name, values in spec.query.items():
         others = [(k, v) for k, v in base if k != name]
-        for value in values:
+        for value in (_resolve(v, ids) for v in values):
             yield Case(f"{name}={value[:30]!r}", method, path, [*others, (name, value)], body, headers)
+    for header, values in spec.headers.items():
+        for value in (_resolve(v, ids) for v in values):
+            yield Case(f"{header}: {value[:30]!r}", method, path, base, body, {**headers, header: value}, 400)
     if spec.ids_param:
         many = [("ids", "a")] * (records.MAX_QUERY_IDS + 1)  # short: httpx refuses URLs over 64k
         yield Case("ids repeated 10,001 times", method, path, [*base, *many], body, headers, 400)
         yield Case(
             "ids 10,001 comma-separated", method, path, [*base, ("ids", ",".join(["x"] * 10_001))], body, headers, 400
         )
+
+
+def _resolve(value: str | Ref, ids: dict[str, str]) -> str:
+    return ids[value.key] if isinstance(value, Ref) else value
+
+
+def _refused_cases(method: str, template: str, spec: Endpoint, ids: dict[str, str]) -> Iterator[Case]:
+    """The real ids with a credential that may not use them: refused before anything is read or written."""
+    path = _fill(template, ids)
+    for who in spec.refused:
+        body = _valid_body(spec, ids) if who.body is None else _json(who.body)
+        params = [*spec.base_query.items(), *((k, _resolve(v, ids)) for k, v in who.params)]
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {ids[who.credential]}"}
+        name = f"as {who.credential} {dict(params)}"
+        yield Case(name, method, path, params, body, headers, who.status)
 
 
 def _cases(ids: dict[str, str]) -> list[Case]:
@@ -382,6 +596,7 @@ def _cases(ids: dict[str, str]) -> list[Case]:
             out.extend(_body_cases(method, template, spec, ids))
         out.extend(_id_cases(method, template, spec, ids))
         out.extend(_query_cases(method, template, spec, ids))
+        out.extend(_refused_cases(method, template, spec, ids))
     return out
 
 
@@ -414,6 +629,11 @@ def world(api: httpx.Client) -> dict[str, str]:
         {"environmentId": environment, "email": f"g{tag}@example.com", "name": "G", "spaces": [{"id": space}]}
     ]
     guest = _ok(api.post("/v1/guests", json=guest_body))["data"][0]["id"]
+    job = _ok(api.post("/v1/jobs", json={"type": "space", "operation": "sweep", "source": space}))["data"]["id"]
+    event = _ok(api.post("/v1/events", json={**VALID_EVENT, "payload": {"sweep": tag}}))["data"]["id"]
+    secret = _ok(api.post("/v1/secrets", json={"name": f"SWEEP_{tag}", "value": "v"}))["data"][0]["id"]
+    token = _ok(api.get(f"/v1/guests/{guest}/token", params={"spaceId": space}))["data"]["token"]
+    rotated = _ok(api.post("/v1/environments/current/keys/rotate", params={"type": "publishable"}))["data"]
     return {
         "environment": environment,
         "space": space,
@@ -423,11 +643,39 @@ def world(api: httpx.Client) -> dict[str, str]:
         "record": inserted["records"][0]["id"],
         "commit": inserted["commitId"],
         "guest": guest,
+        "job": job,
+        "event": event,
+        "secret": secret,
+        "guest_token": token,
+        "publishable": rotated["publishableKey"],
+        **_other_world(api, tag),
+    }
+
+
+def _other_world(api: httpx.Client, tag: str) -> dict[str, str]:
+    """Another environment with a space, a commit, an event and a secret: none of them the sweep's to touch."""
+    made = _ok(api.post("/v1/environments", json={"name": f"sweep-other-{tag}"}))["data"]
+    key = {"Authorization": f"Bearer {made['secretKey']}"}
+    space = _ok(api.post("/v1/spaces", json={"name": f"other {tag}"}, headers=key))["data"]["id"]
+    sheet_config = {"name": "Other", "slug": "other", "fields": [{"key": "name", "type": "string"}]}
+    body = {"name": "other", "spaceId": space, "sheets": [sheet_config]}
+    sheet = _ok(api.post("/v1/workbooks", json=body, headers=key))["data"]["sheets"][0]["id"]
+    commit = _ok(api.post(f"/v1/sheets/{sheet}/records", json=[{"name": "Other"}], headers=key))["data"]["commitId"]
+    event = _ok(api.post("/v1/events", json=VALID_EVENT, headers=key))["data"]["id"]
+    secret = _ok(api.post("/v1/secrets", json={"name": "OTHER", "value": "v"}, headers=key))["data"][0]["id"]
+    return {
+        "other_environment": made["id"],
+        "other_key": made["secretKey"],
+        "other_space": space,
+        "other_commit": commit,
+        "other_event": event,
+        "other_secret": secret,
     }
 
 
 def _snapshot(api: httpx.Client, ids: dict[str, str]) -> dict[str, Any]:
     space, sheet = ids["space"], ids["sheet"]
+    other = {"Authorization": f"Bearer {ids['other_key']}"}
     return {
         "environment": _ok(api.get("/v1/environments/current")),
         "environments": _ok(api.get("/v1/environments", params={"pageSize": 1000}))["pagination"],
@@ -440,6 +688,15 @@ def _snapshot(api: httpx.Client, ids: dict[str, str]) -> dict[str, Any]:
         "records": _ok(api.get(f"/v1/sheets/{sheet}/records")),
         "commits": _ok(api.get(f"/v1/sheets/{sheet}/commits")),
         "token": api.get(f"/v1/guests/{ids['guest']}/token").status_code,
+        "job": _ok(api.get(f"/v1/jobs/{ids['job']}")),
+        "event": _ok(api.get(f"/v1/events/{ids['event']}")),
+        "secrets": _ok(api.get("/v1/secrets")),
+        "commit": _ok(api.get(f"/v1/commits/{ids['commit']}")),
+        "other": {
+            "event": _ok(api.get(f"/v1/events/{ids['other_event']}", headers=other)),
+            "secrets": _ok(api.get("/v1/secrets", headers=other)),
+            "commit": _ok(api.get(f"/v1/commits/{ids['other_commit']}", headers=other)),
+        },
     }
 
 

@@ -276,10 +276,10 @@ def topic_problem(topic: str) -> str | None:
         return None
     if colon and prefix == "*" and any(name in names for names in TOPICS_BY_PREFIX.values()):
         return None
-    return f"unknown topic {topic!r}; valid topics are {', '.join(TOPICS)} (or a glob such as job:* or *:created)"
+    return f"unknown topic {topic[:100]!r}; valid topics are {', '.join(TOPICS)} (or a glob such as job:* or *:created)"
 
 
 def domain_problem(domain: str) -> str | None:
     if domain in DOMAINS:
         return None
-    return f"unknown domain {domain!r}; valid domains are {', '.join(DOMAINS)}"
+    return f"unknown domain {domain[:100]!r}; valid domains are {', '.join(DOMAINS)}"

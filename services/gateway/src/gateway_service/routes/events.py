@@ -80,7 +80,10 @@ def _since(request: Request[Any, Any, Any]) -> datetime | None:
         since = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "+"))
     except ValueError:
         raise ValidationFailedError(f"since {value[:80]!r} is not an ISO-8601 date-time", key="since") from None
-    return since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+    try:  # in UTC here: an offset can carry it past year 1 or 9999, which the feed's query cannot hold
+        return since.astimezone(UTC) if since.tzinfo is not None else since.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ValidationFailedError(f"since {value[:80]!r} is out of range in UTC", key="since") from None
 
 
 def _filter(request: Request[Any, Any, Any], principal: Principal, *, acknowledged: bool) -> EventFilter:

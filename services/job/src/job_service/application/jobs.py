@@ -15,7 +15,7 @@ import msgspec
 
 from job_service.application.ports import DueJob, JobReads, WaitFor
 from job_service.domain import job as domain
-from spaceport import ids, known_spaces
+from spaceport import ids, known_spaces, paging
 from spaceport.aggregate import Folder, execute
 from spaceport.contracts.job import (
     AGGREGATE,
@@ -40,7 +40,7 @@ from spaceport.contracts.job import (
     UpdateJob,
 )
 from spaceport.contracts.space import Principal
-from spaceport.errors import ConcurrencyError, ConflictError, NotFoundError, ValidationFailedError
+from spaceport.errors import ConcurrencyError, ConflictError, NotFoundError
 from spaceport.events import Event
 from spaceport.known_spaces import SpaceFact
 from spaceport.ports import AggregateRef, AppendContext, EventStorePort
@@ -159,10 +159,7 @@ class JobHandlers:
         return await self._view(query.principal, query.job_id)
 
     async def list_jobs(self, query: ListJobs) -> JobPage:
-        if not 1 <= query.page_size <= MAX_PAGE_SIZE:
-            raise ValidationFailedError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}", key="pageSize")
-        if query.page_number < 1:
-            raise ValidationFailedError("pageNumber must be 1 or more", key="pageNumber")
+        paging.check(query.page_size, query.page_number, MAX_PAGE_SIZE)
         if query.principal.environment_id != query.environment_id:
             raise NotFoundError(f"environment {query.environment_id} not found", key="environmentId")
         if query.principal.kind == "guest":  # a guest lists its own space's jobs only

@@ -16,7 +16,7 @@ import msgspec
 
 from job_service.feed import queries
 from job_service.feed.notify import FeedSignal
-from spaceport import ids
+from spaceport import ids, paging
 from spaceport.aggregate import Append, Decision, run_command
 from spaceport.claimcheck import ClaimCheck, Payload
 from spaceport.contracts.feed import (
@@ -60,10 +60,7 @@ class FeedService:
         return await self.claims.pack(msgspec.json.encode(events))
 
     async def list(self, query: ListEvents) -> EventList:
-        if not 1 <= query.page_size <= MAX_PAGE_SIZE:
-            raise ValidationFailedError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}", key="pageSize")
-        if query.page_number < 1:
-            raise ValidationFailedError("pageNumber must be 1 or more", key="pageNumber")
+        paging.check(query.page_size, query.page_number, MAX_PAGE_SIZE)
         async with self.pool().acquire() as conn:
             events = await queries.list_events(conn, query.filter, query.page_size, query.page_number)
         return EventList(events=await self._packed(events), count=len(events))

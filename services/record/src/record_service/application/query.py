@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from record_service.application.context import Sheet
+from spaceport import paging
 from spaceport.contracts.record import Counts, RecordQuery
 from spaceport.errors import NotFoundError, UnprocessableError, ValidationFailedError
 from spaceport.readmodel import Conn
@@ -141,10 +142,7 @@ class Cursors:
 
 def check_paging(page_size: int, page_number: int) -> None:
     """Every paged read: `pageSize` 1..MAX_PAGE_SIZE, `pageNumber` from 1."""
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValidationFailedError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}", key="pageSize")
-    if page_number < 1:
-        raise ValidationFailedError("pageNumber starts at 1", key="pageNumber")
+    paging.check(page_size, page_number, MAX_PAGE_SIZE)
 
 
 def page_bounds(

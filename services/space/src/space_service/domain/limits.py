@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import msgspec
 
+from spaceport import paging
 from spaceport.errors import ValidationFailedError
 
 MAX_NAME = 255
@@ -53,10 +54,7 @@ def email(value: str) -> str:
 
 
 def page(page_size: int, page_number: int) -> None:
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValidationFailedError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}", key="pageSize")
-    if page_number < 1:
-        raise ValidationFailedError("pageNumber must be 1 or more", key="pageNumber")
+    paging.check(page_size, page_number, MAX_PAGE_SIZE)
 
 
 _ID = re.compile(r"^[a-z0-9]+_[a-z]+_[A-Za-z0-9]+$")
