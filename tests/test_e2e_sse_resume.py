@@ -69,6 +69,17 @@ def read_stream(
     return events
 
 
+def eventually_listed(api: httpx.Client, space_id: str, topic: str) -> list[dict[str, Any]]:
+    """The space's events once one with `topic` is among them (the feed trails writes a little)."""
+    deadline = time.monotonic() + 30
+    while True:
+        events = all_events(api, space_id)
+        if any(e["topic"] == topic for e in events):
+            return events
+        assert time.monotonic() < deadline, f"no {topic} event in the feed"
+        time.sleep(0.2)
+
+
 def all_events(api: httpx.Client, space_id: str) -> list[dict[str, Any]]:
     """Every event of the space, ascending, through the paged list."""
     events: list[dict[str, Any]] = []
@@ -111,17 +122,19 @@ def test_sse_subscriber_disconnected_30s_during_100k_inserts_gets_every_event_on
         finally:
             inserted.set()
 
-    # First connection: from the space's beginning, until a handful of insert events arrived.
+    # First connection: after the space's last event so far (its sheet:created), so it is
+    # independent of when the connection is established; it reads a handful of insert events.
+    before = eventually_listed(api, space_id, "sheet:created")
+    cursor = before[-1]["id"]
     stop = threading.Event()
     writer = threading.Thread(target=insert_all, daemon=True)
     first: list[dict[str, Any]] = []
 
     def first_connection() -> None:
-        first.extend(read_stream(platform, params, None, stop, until=40))
+        first.extend(read_stream(platform, params, cursor, stop, until=40))
 
     reader = threading.Thread(target=first_connection, daemon=True)
     reader.start()
-    time.sleep(1.0)  # subscribed before the first insert
     writer.start()
     reader.join(timeout=120)
     assert not reader.is_alive(), "the first connection got no events"
@@ -145,7 +158,7 @@ def test_sse_subscriber_disconnected_30s_during_100k_inserts_gets_every_event_on
         assert time.monotonic() < deadline, f"the feed has {commits} commit:created events"
         time.sleep(0.5)
     ids = [e["id"] for e in everything]
-    expected = ids[ids.index(first[0]["id"]) :]  # a stream without Last-Event-ID may start at "now"
+    expected = ids[ids.index(cursor) + 1 :]
 
     # Second connection: resume after the last event the first one saw.
     rest = read_stream(platform, params, first[-1]["id"], threading.Event(), until=len(expected) - len(first))

@@ -38,14 +38,16 @@ async def test_rebuild_replays_the_stream_into_the_live_schema(settings: Setting
             expected_version=0,
         )
     try:
-        assert await cli.rebuild("job", settings) == ["job"]
+        assert await cli.rebuild("job", settings) == ["job", "feed"]  # its read model and the Flatfile event feed
         conn = await asyncpg.connect(settings.database_url)
         try:
             names = await conn.fetch("SELECT name FROM job.known_space ORDER BY name")
             position = await conn.fetchval("SELECT position FROM job.projection_checkpoint WHERE name = 'job'")
+            topics = await conn.fetch("SELECT topic FROM feed.event ORDER BY position")
         finally:
             await conn.close()
         assert [r["name"] for r in names] == ["s0", "s1", "s2"]
+        assert [r["topic"] for r in topics] == ["space:created"] * 3
         assert position == await store.last_seq()
     finally:
         await nc.jetstream().delete_stream(settings.event_stream)
