@@ -70,6 +70,15 @@ class ListenerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
 
+    def wait_connected(self, timeout: float = 60.0) -> None:
+        """Until the listener's event stream answered: a stream without a cursor starts at "now"."""
+        log = self.work / f"listener-{self.starts}.log"
+        deadline = time.monotonic() + timeout
+        while "listening on" not in (log.read_text(errors="replace") if log.exists() else ""):
+            assert self.proc is not None and self.proc.poll() is None, "the listener exited\n" + self.log()
+            assert time.monotonic() < deadline, "the listener did not connect\n" + self.log()
+            time.sleep(0.1)
+
     def log(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.work.glob("listener-*.log")))
 
@@ -117,7 +126,7 @@ def test_example_listener_configures_validates_and_survives_a_kill_mid_job(
     api: httpx.Client, listener: ListenerProcess
 ) -> None:
     listener.start(CONTACTS_SUBMIT_PAUSE="60")
-    time.sleep(1.5)  # connected to the stream before the space exists
+    listener.wait_connected()  # before the space exists: its first events must reach the listener
 
     # 1. space:configure: workbook, document, theme, primary workbook; the job completes.
     space_id = api.post("/spaces", json={"name": "Contacts import", "autoConfigure": True}).json()["data"]["id"]

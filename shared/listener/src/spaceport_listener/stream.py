@@ -97,6 +97,7 @@ class EventStream:
             self.connects += 1
             if response.status_code != 200:
                 await self._reject(response, url)
+            log.info("listening on %s (after %s)", url, self.last_event_id or "now")
             decoder = SSEDecoder()
             async for line in response.aiter_lines():
                 message = decoder.decode(line)
