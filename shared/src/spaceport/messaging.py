@@ -67,9 +67,13 @@ class RpcServer:
         self.subjects: list[str] = []
 
     def handle(
-        self, request_type: type[Req]
+        self, request_type: type[Req], *, workers: int = 1
     ) -> Callable[[Callable[[Req], Awaitable[object]]], Callable[[Req], Awaitable[object]]]:
-        """Decorator: `@rpc.handle(CreateSpace) async def create(cmd) -> SpaceView`."""
+        """Decorator: `@rpc.handle(CreateSpace) async def create(cmd) -> SpaceView`.
+
+        A subject's requests are handled one at a time per process (FastStream's default) unless
+        `workers` > 1: then up to `workers` run at once — for handlers that wait (long polls).
+        """
         decoder = msgspec.json.Decoder(request_type)
         subject = request_subject(self.prefix, self.service, request_type)
 
@@ -78,7 +82,10 @@ class RpcServer:
                 return await _dispatch(decoder, fn, msg.body)
 
             endpoint.__name__ = fn.__name__
-            self.broker.subscriber(subject, queue=self.service)(endpoint)
+            if workers > 1:
+                self.broker.subscriber(subject, queue=self.service, max_workers=workers)(endpoint)
+            else:
+                self.broker.subscriber(subject, queue=self.service)(endpoint)
             self.subjects.append(subject)
             return fn
 

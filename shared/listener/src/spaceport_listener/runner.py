@@ -27,8 +27,16 @@ __all__ = ["Delivery", "serve"]
 log = logging.getLogger("spaceport_listener")
 
 
+ACKS_IN_FLIGHT = 8
+
+
 class Delivery:
-    """Handles one event at a time; remembers the last `remember` ids to drop reconnect overlap."""
+    """Handles one event at a time; remembers the last `remember` ids to drop reconnect overlap.
+
+    Acks go out in the background (at most ACKS_IN_FLIGHT at once): they are bookkeeping for
+    pollers, and the cursor, saved as soon as the handlers are done, is what decides redelivery.
+    So a listener handles events at the rate of its handlers, not of ack round trips.
+    """
 
     def __init__(
         self, listener: FlatfileListener, connection: Connection, cursor: Cursor, *, remember: int = 10_000
@@ -38,6 +46,8 @@ class Delivery:
         self.cursor = cursor
         self.remember = remember
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._acks: set[asyncio.Task[None]] = set()
+        self._ack_slots = asyncio.Semaphore(ACKS_IN_FLIGHT)
 
     async def deliver(self, src: Mapping[str, Any]) -> bool:
         """False for a duplicate; otherwise runs the handlers, acks if any matched, saves the cursor."""
@@ -48,10 +58,18 @@ class Delivery:
         matched = await self.listener.dispatch_event(src, self.connection)
         if event_id:
             if matched:
-                await self._ack(event_id)
+                await self._ack_slots.acquire()  # waits only while ACKS_IN_FLIGHT acks are out
+                task = asyncio.create_task(self._ack(event_id))
+                self._acks.add(task)
+                task.add_done_callback(self._acks.discard)
             await self.cursor.save(event_id)
             self._remember(event_id)
         return True
+
+    async def flush(self) -> None:
+        """Wait for the acks still in flight (on stop)."""
+        if self._acks:
+            await asyncio.gather(*self._acks, return_exceptions=True)
 
     async def _ack(self, event_id: str) -> None:
         try:
@@ -59,6 +77,8 @@ class Delivery:
         except (ApiRequestError, httpx.HTTPError) as error:
             # the ack is bookkeeping for pollers; the cursor, not the ack, decides redelivery here
             log.warning("could not ack event %s: %s", event_id, error)
+        finally:
+            self._ack_slots.release()
 
     def _remember(self, event_id: str) -> None:
         self._seen[event_id] = None
@@ -97,7 +117,11 @@ async def serve(
             sleep=sleep,
             stop=stop,
         )
-        await _consume(stream, Delivery(listener, connection, store), stop)
+        delivery = Delivery(listener, connection, store)
+        try:
+            await _consume(stream, delivery, stop)
+        finally:
+            await delivery.flush()
     finally:
         await connection.aclose()
 

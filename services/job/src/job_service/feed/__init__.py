@@ -40,6 +40,9 @@ RECORD_EVENTS = (
 )
 
 
+STREAM_READERS = 256  # SSE connections one job-service process serves at once (each holds a waiting read)
+
+
 def install(rt: runtime.ServiceRuntime, settings: Settings) -> None:
     """Register the feed's event types, projection, RPC handlers and background tasks on `rt`."""
     rt.registry.register(*WORKBOOK_EVENTS, *RECORD_EVENTS, *SECRET_EVENTS, *feed.EVENTS)
@@ -48,10 +51,12 @@ def install(rt: runtime.ServiceRuntime, settings: Settings) -> None:
     service = FeedService(
         pool=lambda: rt.pool, store=rt.store, runner=lambda: rt.runner(NAME), signal=signal, claims=rt.claims
     )
-    rt.rpc.handle(ListEvents)(service.list)
-    rt.rpc.handle(GetEvent)(service.get)
-    rt.rpc.handle(AckEvent)(service.ack)
+    # Reads of the stream wait (long polls) and acks wait for the feed to apply them: each
+    # subject takes several requests at once, so one waiting reader never holds up the others.
+    rt.rpc.handle(ListEvents, workers=8)(service.list)
+    rt.rpc.handle(GetEvent, workers=8)(service.get)
+    rt.rpc.handle(AckEvent, workers=16)(service.ack)
     rt.rpc.handle(PublishEvent)(service.publish)
-    rt.rpc.handle(ReadEvents)(service.read)
+    rt.rpc.handle(ReadEvents, workers=STREAM_READERS)(service.read)
     rt.add_background(signal)
     rt.add_background(Relay(settings, lambda: rt.pool, lambda: rt.broker.connection, signal))
