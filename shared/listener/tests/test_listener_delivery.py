@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from spaceport_listener import Backoff, FileCursor, FlatfileEvent, FlatfileListener, MemoryCursor, serve
 from spaceport_listener.testing import FakeFlatfileServer
 

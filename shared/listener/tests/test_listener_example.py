@@ -9,6 +9,7 @@ from types import ModuleType
 
 import httpx
 import pytest
+
 from spaceport_listener import MemoryCursor, serve
 from spaceport_listener.testing import FakeFlatfileServer
 

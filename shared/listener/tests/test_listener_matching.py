@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from spaceport_listener import Connection, FlatfileEvent, FlatfileListener, filter_matches, glob_match
 
 pytestmark = pytest.mark.unit

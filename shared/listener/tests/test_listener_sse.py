@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+
 from spaceport_listener.sse import ServerSentEvent, SSEDecoder, iter_sse
 
 pytestmark = pytest.mark.unit

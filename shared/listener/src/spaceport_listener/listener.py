@@ -120,6 +120,7 @@ class FlatfileListener:
         transport: httpx.AsyncBaseTransport | None = None,
         http: httpx.AsyncClient | None = None,
         stop: asyncio.Event | None = None,
+        acknowledge: bool = True,
     ) -> None:
         """Consume `GET /v1/events/stream` until `stop` is set (see `spaceport_listener.runner.serve`)."""
         await serve(
@@ -132,6 +133,7 @@ class FlatfileListener:
             transport=transport,
             http=http,
             stop=stop,
+            acknowledge=acknowledge,
         )
 
     def run(

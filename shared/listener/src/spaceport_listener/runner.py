@@ -39,9 +39,16 @@ class Delivery:
     """
 
     def __init__(
-        self, listener: FlatfileListener, connection: Connection, cursor: Cursor, *, remember: int = 10_000
+        self,
+        listener: FlatfileListener,
+        connection: Connection,
+        cursor: Cursor,
+        *,
+        remember: int = 10_000,
+        acknowledge: bool = True,
     ) -> None:
         self.listener = listener
+        self.acknowledge = acknowledge
         self.connection = connection
         self.cursor = cursor
         self.remember = remember
@@ -57,7 +64,7 @@ class Delivery:
             return False
         matched = await self.listener.dispatch_event(src, self.connection)
         if event_id:
-            if matched:
+            if matched and self.acknowledge:
                 await self._ack_slots.acquire()  # waits only while ACKS_IN_FLIGHT acks are out
                 task = asyncio.create_task(self._ack(event_id))
                 self._acks.add(task)
@@ -97,12 +104,15 @@ async def serve(
     transport: httpx.AsyncBaseTransport | None = None,
     http: httpx.AsyncClient | None = None,
     stop: asyncio.Event | None = None,
+    acknowledge: bool = True,
     backoff: Backoff | None = None,
     sleep: Sleep = asyncio.sleep,
 ) -> None:
     """Consume the events stream for an environment and/or space until `stop` is set.
 
-    `stop` lets the event in hand finish first. `transport` / `http` inject the HTTP layer
+    `stop` lets the event in hand finish first. `acknowledge=False` skips `POST /events/{id}/ack`
+    for handled events (the cursor alone decides redelivery; acks only matter to pollers that list
+    `includeAcknowledged=false`). `transport` / `http` inject the HTTP layer
     (an `httpx.MockTransport` in tests, or an ASGI transport in integration tests).
     """
     connection = Connection(base_url, token, transport=transport, http=http)
@@ -117,7 +127,7 @@ async def serve(
             sleep=sleep,
             stop=stop,
         )
-        delivery = Delivery(listener, connection, store)
+        delivery = Delivery(listener, connection, store, acknowledge=acknowledge)
         try:
             await _consume(stream, delivery, stop)
         finally:

@@ -160,7 +160,7 @@ async def raw_ceilings(bench: Bench, count: int, pace: float) -> tuple[Figure, F
 
 
 async def listener_drain(
-    api_url: str, secret: str, space: str, first_id: str | None, until: int
+    api_url: str, secret: str, space: str, first_id: str | None, until: int, *, acknowledge: bool = True
 ) -> tuple[float, list[float]]:
     """(seconds, lags ms) for the listener SDK to receive `until` events of the space from its first."""
     from spaceport_listener import FlatfileListener, MemoryCursor  # noqa: PLC0415 - the SDK is not a dependency of shared
@@ -176,7 +176,9 @@ async def listener_drain(
 
     listener.on("**", count)
     began = time.perf_counter()
-    task = asyncio.create_task(listener.serve(api_url, secret, space_id=space, cursor=MemoryCursor(first_id)))
+    task = asyncio.create_task(
+        listener.serve(api_url, secret, space_id=space, cursor=MemoryCursor(first_id), acknowledge=acknowledge)
+    )
     try:
         await asyncio.wait_for(done.wait(), 600)
     finally:
@@ -276,6 +278,15 @@ async def run(bench: Bench) -> list[Figure]:
                 ceilings=(raw_throughput.as_ceiling(),),
             )
             bench.progress(f"    listener drain {figure.rate:,.0f} ev/s")
+            figures.append(figure)
+            seconds, _ = await listener_drain(api_url, secret, space, cursor, expected, acknowledge=False)
+            figure = Figure(
+                "listener drain of the backlog (spaceport_listener, acknowledge=False)",
+                expected,
+                seconds,
+                ceilings=(raw_throughput.as_ceiling(),),
+            )
+            bench.progress(f"    listener drain without acks {figure.rate:,.0f} ev/s")
             figures.append(figure)
     return figures
 
