@@ -26,14 +26,16 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "shared" / "listener" / "example
 T = TypeVar("T")
 
 
-def eventually(check: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
+def eventually(
+    check: Callable[[], T | None], what: str, timeout: float = 120.0, diagnose: Callable[[], str] | None = None
+) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what}" + (f"\n{diagnose()}" if diagnose else ""))
         time.sleep(0.2)
 
 
@@ -106,6 +108,18 @@ def listener(platform: Platform, environment: dict[str, Any], tmp_path: Path) ->
     process.stop()
 
 
+def events_of_environment(api: httpx.Client) -> list[dict[str, Any]] | None:
+    reply = api.get("/events", params={"pageSize": 1000, "includeAcknowledged": "true"})
+    assert reply.status_code == 200, reply.text
+    found: list[dict[str, Any]] = reply.json()["data"]
+    return found or None
+
+
+def diagnose(api: httpx.Client, space_id: str, listener: ListenerProcess) -> str:
+    topics = [(e["topic"], e["payload"].get("job")) for e in events(api, space_id, "**")]
+    return f"jobs: {jobs(api, space_id)}\nspace events: {topics}\nlistener log:\n{listener.log()}"
+
+
 def jobs(api: httpx.Client, space_id: str) -> list[dict[str, Any]]:
     reply = api.get("/jobs", params={"spaceId": space_id, "pageSize": 100})
     assert reply.status_code == 200, reply.text
@@ -125,8 +139,12 @@ def events(api: httpx.Client, space_id: str, topic: str) -> list[dict[str, Any]]
 def test_example_listener_configures_validates_and_survives_a_kill_mid_job(
     api: httpx.Client, listener: ListenerProcess
 ) -> None:
+    # The listener resumes after the environment's newest event (as a deployed listener resumes
+    # from its cursor file), so nothing the test does next can slip past it.
+    newest = eventually(lambda: events_of_environment(api), "the new environment's events in the feed")
+    listener.cursor.write_text(newest[-1]["id"])
     listener.start(CONTACTS_SUBMIT_PAUSE="60")
-    listener.wait_connected()  # before the space exists: its first events must reach the listener
+    listener.wait_connected()
 
     # 1. space:configure: workbook, document, theme, primary workbook; the job completes.
     space_id = api.post("/spaces", json={"name": "Contacts import", "autoConfigure": True}).json()["data"]["id"]
@@ -135,7 +153,7 @@ def test_example_listener_configures_validates_and_survives_a_kill_mid_job(
         done = [j for j in jobs(api, space_id) if j["operation"] == "configure" and j["status"] == "complete"]
         return done[0] if done else None
 
-    eventually(configured, "the space:configure job to complete\n" + listener.log())
+    eventually(configured, "the space:configure job to complete", diagnose=lambda: diagnose(api, space_id, listener))
     workbooks = api.get("/workbooks", params={"spaceId": space_id}).json()["data"]
     assert [w["name"] for w in workbooks] == ["Customer Data"]
     workbook = workbooks[0]
