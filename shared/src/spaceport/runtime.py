@@ -43,6 +43,28 @@ class Background(Protocol):
     async def stop(self) -> None: ...
 
 
+class Loop:
+    """Background work that is one long-running coroutine, `run()`: started as a task, cancelled on stop."""
+
+    task_name = "background"
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=self.task_name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
 class ServiceRuntime:
     """Everything one service process runs; built by the service's bootstrap."""
 

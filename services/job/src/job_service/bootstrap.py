@@ -41,7 +41,7 @@ class JobWorkers:
         manager = ConfigureSpaces(self.app.jobs, self.rt.settings.event_prefix)
         self.configure = ProjectionRunner(self.rt.store, self.rt.pool, manager)
         await self.configure.start()
-        self.sweeper.start()
+        await self.sweeper.start()
 
     async def stop(self) -> None:
         await self.sweeper.stop()

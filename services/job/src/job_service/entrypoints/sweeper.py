@@ -8,22 +8,24 @@ wins, the others conflict and skip).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from job_service.application.jobs import JobHandlers
 from job_service.application.ports import JobReads
+from spaceport.runtime import Loop
 
 log = logging.getLogger(__name__)
 BATCH = 100
 
 
-class Sweeper:
+class Sweeper(Loop):
+    task_name = "job-timeout-sweeper"
+
     def __init__(self, jobs: JobHandlers, reads: JobReads, interval: float) -> None:
+        super().__init__()
         self.jobs = jobs
         self.reads = reads
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
 
     async def sweep(self) -> int:
         """One pass; how many jobs it failed."""
@@ -35,17 +37,7 @@ class Sweeper:
                 log.exception("timing out job %s failed; the next sweep retries", due.job_id)
         return failed
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="job-timeout-sweeper")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
             try:
                 if await self.sweep():

@@ -17,19 +17,22 @@ from typing import Any
 import asyncpg
 
 from spaceport.contracts.feed import NOTIFY_CHANNEL
+from spaceport.runtime import Loop
 
 POLL = 1.0
 RECONNECT = 1.0
 log = logging.getLogger(__name__)
 
 
-class FeedSignal:
+class FeedSignal(Loop):
     """An asyncio.Event per generation: set (and replaced) by every notification."""
 
+    task_name = "feed-listen"
+
     def __init__(self, dsn: str) -> None:
+        super().__init__()
         self._dsn = dsn
         self._event = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     def signal(self) -> asyncio.Event:
         return self._event
@@ -42,17 +45,7 @@ class FeedSignal:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(signal.wait(), min(timeout, POLL))
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._listen(), name="feed-listen")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _listen(self) -> None:
+    async def run(self) -> None:
         while True:
             try:
                 await self._session()

@@ -14,7 +14,6 @@ Subjects: `<feed_prefix>.<environment_id>.<space_id or _>.<domain>.<topic, ':' a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -26,6 +25,7 @@ from nats.js.errors import APIError, NotFoundError
 from job_service.feed.notify import FeedSignal
 from spaceport import readmodel
 from spaceport.projection import lease
+from spaceport.runtime import Loop
 from spaceport.settings import Settings
 
 SCHEMA = "feed_relay"
@@ -53,31 +53,26 @@ def stream_config(settings: Settings) -> StreamConfig:
     )
 
 
-class Relay:
+class Relay(Loop):
     """Tails `feed.event` by position and publishes each event once (background work)."""
+
+    task_name = "feed-relay"
 
     def __init__(
         self, settings: Settings, pool: Callable[[], asyncpg.Pool], nats: Callable[[], Client], signal: FeedSignal
     ) -> None:
+        super().__init__()
         self._settings = settings
         self._pool = pool
         self._nats = nats
         self._signal = signal
-        self._task: asyncio.Task[None] | None = None
         self.position = 0
 
     async def start(self) -> None:
         async with self._pool().acquire() as conn:
             await readmodel.migrate(conn, SCHEMA, None)
         await self.ensure_stream()
-        self._task = asyncio.create_task(self._run(), name="feed-relay")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().start()
 
     async def ensure_stream(self) -> None:
         js = self._nats().jetstream()
@@ -89,7 +84,7 @@ class Relay:
             except APIError:
                 await js.stream_info(self._settings.feed_stream)  # another replica created it first
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         key = f"feed-relay:{self._settings.feed_stream}"
         while True:
             try:
