@@ -368,49 +368,49 @@ async def execute_job(request: Request[Any, Any, Any], gateway: Gateway, job_id:
     return SUCCESS
 
 
+async def _step(
+    request: Request[Any, Any, Any],
+    gateway: Gateway,
+    job_id: str,
+    command: type[msgspec.Struct],
+    body: type[msgspec.Struct] | None = None,
+    *,
+    guests: bool = False,
+) -> dict[str, object]:
+    """One lifecycle step: who may take it, its optional body, the command; answers the job after it."""
+    principal = await (_guest_or_secret if guests else _secret)(request, gateway)
+    fields = msgspec.structs.asdict(await decode(request, body)) if body is not None else {}
+    return await _written(gateway, principal, command(principal=principal, job_id=job_id, **fields))
+
+
 @post(ONE + "/ack", status_code=200, request_max_body_size=MAX_JSON_BODY)
 async def ack_job(request: Request[Any, Any, Any], gateway: Gateway, job_id: str) -> dict[str, object]:
-    principal = await _secret(request, gateway)
-    body = await decode(request, AckBody)
-    command = AckJob(principal=principal, job_id=job_id, **msgspec.structs.asdict(body))
-    return await _written(gateway, principal, command)
+    return await _step(request, gateway, job_id, AckJob, AckBody)
 
 
 @post(ONE + "/complete", status_code=200, request_max_body_size=MAX_JSON_BODY)
 async def complete_job(request: Request[Any, Any, Any], gateway: Gateway, job_id: str) -> dict[str, object]:
-    principal = await _secret(request, gateway)
-    body = await decode(request, OutcomeBody)
-    return await _written(
-        gateway, principal, CompleteJob(principal=principal, job_id=job_id, **msgspec.structs.asdict(body))
-    )
+    return await _step(request, gateway, job_id, CompleteJob, OutcomeBody)
 
 
 @post(ONE + "/fail", status_code=200, request_max_body_size=MAX_JSON_BODY)
 async def fail_job(request: Request[Any, Any, Any], gateway: Gateway, job_id: str) -> dict[str, object]:
-    principal = await _secret(request, gateway)
-    body = await decode(request, OutcomeBody)
-    return await _written(
-        gateway, principal, FailJob(principal=principal, job_id=job_id, **msgspec.structs.asdict(body))
-    )
+    return await _step(request, gateway, job_id, FailJob, OutcomeBody)
 
 
 @post(ONE + "/cancel", status_code=200, request_max_body_size=MAX_JSON_BODY)
 async def cancel_job(request: Request[Any, Any, Any], gateway: Gateway, job_id: str) -> dict[str, object]:
-    principal = await _guest_or_secret(request, gateway)
-    body = await decode(request, CancelBody)
-    return await _written(gateway, principal, CancelJob(principal=principal, job_id=job_id, info=body.info))
+    return await _step(request, gateway, job_id, CancelJob, CancelBody, guests=True)
 
 
 @post(ONE + "/retry", status_code=200)
 async def retry_job(request: Request[Any, Any, Any], gateway: Gateway, job_id: str) -> dict[str, object]:
-    principal = await _secret(request, gateway)
-    return await _written(gateway, principal, RetryJob(principal=principal, job_id=job_id))
+    return await _step(request, gateway, job_id, RetryJob)
 
 
 @post(ONE + "/outcome/ack", status_code=200)
 async def acknowledge_outcome(request: Request[Any, Any, Any], gateway: Gateway, job_id: str) -> dict[str, object]:
-    principal = await _guest_or_secret(request, gateway)
-    return await _written(gateway, principal, AcknowledgeJobOutcome(principal=principal, job_id=job_id))
+    return await _step(request, gateway, job_id, AcknowledgeJobOutcome, guests=True)
 
 
 ROUTES = [
