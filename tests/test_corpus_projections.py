@@ -20,12 +20,13 @@ import asyncpg
 import msgspec
 import pytest
 
+from file_service.projections.files import FileProjection
 from job_service.feed.projection import FeedProjection
 from job_service.projections.jobs import JobProjection
 from record_service.projections.records import RecordsProjection
 from space_service.projections.directory import SpaceDirectory
 from spaceport import ids
-from spaceport.contracts import job, record
+from spaceport.contracts import file, job, record
 from spaceport.contracts.feed import EventAcknowledged, EventPublished
 from spaceport.contracts.job import JobCreated, JobDeleted, JobUpdated
 from spaceport.contracts.space import (
@@ -385,6 +386,25 @@ def jobs(typed: list[StoredEvent]) -> dict[str, Rows]:
     }
 
 
+def files(typed: list[StoredEvent]) -> dict[str, Rows]:
+    rows: dict[str, list[Any]] = {}  # file id -> [space id, name, status, workbook id, deleted]
+    for s in typed:
+        match s.event:
+            case file.FileCreated() as e:
+                rows[e.file_id] = [e.space_id, e.name, e.status, None, False]
+            case file.FileUpdated() as e if e.file_id in rows:
+                row = rows[e.file_id]
+                row[1], row[2], row[3] = e.name or row[1], e.status or row[2], e.workbook_id or row[3]
+            case file.FileDeleted() as e if e.file_id in rows:
+                rows[e.file_id][4] = True
+    return {
+        **known_spaces(typed),
+        "SELECT id, space_id, name, status, workbook_id, deleted FROM {s}.file": sorted(
+            (i, *row) for i, row in rows.items()
+        ),
+    }
+
+
 # ---- the Flatfile event feed ----------------------------------------------------------------
 
 # domain event type -> the Flatfile topics it gives (reference §5.2-5.3), for the types whose
@@ -427,6 +447,9 @@ FEED_TOPICS: dict[str, tuple[str, ...]] = {
     "JobRetried": ("job:ready",),
     "JobOutcomeAcknowledged": ("job:outcome-acknowledged",),
     "JobDeleted": ("job:deleted",),
+    "FileCreated": ("file:created",),
+    "FileUpdated": ("file:updated",),
+    "FileDeleted": ("file:deleted",),
     "EventAcknowledged": (),  # marks the acknowledged event's row instead (§5.6)
 }
 # topic prefix -> the event's domain (§5.1; records and commits are the workbook's, as in its example)
@@ -440,6 +463,7 @@ FEED_DOMAINS = {
     "records": "workbook",
     "commit": "workbook",
     "job": "job",
+    "file": "file",
 }
 SLOTS = 1024  # an event's position is its domain event's stream position * 1024 + its ordinal (001_feed.sql)
 
@@ -517,6 +541,7 @@ def feed(typed: list[StoredEvent]) -> dict[str, Rows]:
 
 EXPECTATIONS: dict[type, Expectations] = {
     KnownSpaces: known_spaces,
+    FileProjection: files,
     JobProjection: jobs,
     SpaceDirectory: directory,
     WorkbookCatalog: catalog,

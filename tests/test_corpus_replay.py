@@ -19,10 +19,12 @@ import pytest
 
 import job_service.feed as feed_package
 import record_service.domain as record_domain
+from file_service.domain import file
 from job_service.domain import job
 from space_service.domain import document, environment, guest, secret, space
 from spaceport.aggregate import Folder
 from spaceport.contracts import feed, record
+from spaceport.contracts.file import FileCreated, FileDeleted
 from spaceport.contracts.job import (
     JobAcknowledged,
     JobCanceled,
@@ -64,6 +66,7 @@ FOLDERS: dict[str, Folder[Any]] = {
     "workbook": Folder(workbook.initial, workbook.evolve),
     "job": Folder(job.initial, job.evolve),
     "secret": Folder(secret.initial, secret.evolve),
+    "file": Folder(file.initial, file.evolve),
 }
 # Aggregates without folded state (see the module docstring): their commands decide against a read model.
 UNFOLDED = (record.AGGREGATE, feed.AGGREGATE)
@@ -97,6 +100,8 @@ SHOWS: dict[type[Event], Callable[[Any, Any], bool]] = {
     SecretCreated: lambda state, e: state.live and state.name == e.name,
     SecretUpdated: lambda state, _: state.live,
     SecretDeleted: lambda state, _: not state.live,
+    FileCreated: lambda state, e: state.exists and state.object_key == e.object_key,
+    FileDeleted: lambda state, _: state.deleted,
 }
 
 # aggregate kind -> (exists, deleted) of its state, where its state does not say `exists` and `deleted`

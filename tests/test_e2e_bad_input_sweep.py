@@ -25,6 +25,7 @@ from gateway_service.routes import (
     documents,
     environments,
     events,
+    files,
     guests,
     jobs,
     records,
@@ -69,6 +70,7 @@ PATH_KINDS = {
     "job_id": "job",
     "event_id": "event",
     "secret_id": "secret",
+    "file_id": "file",
 }
 UNKNOWN = {
     "environment": "us_env_doesnotexist",
@@ -81,6 +83,7 @@ UNKNOWN = {
     "job": "us_jb_doesnotexist",
     "event": "us_evt_doesnotexist",
     "secret": "us_sec_doesnotexist",
+    "file": "us_fl_doesnotexist",
 }
 WRONG_KIND = {
     "environment": "space",
@@ -93,6 +96,7 @@ WRONG_KIND = {
     "job": "space",
     "event": "job",
     "secret": "space",
+    "file": "document",
 }
 # Kinds whose real id in another environment (a `world` key) must be as unknown as a made-up one (404).
 OTHER_ENV = {"commit": "other_commit", "event": "other_event", "secret": "other_secret"}
@@ -148,6 +152,7 @@ class Endpoint:
     headers: dict[str, Bad] = field(default_factory=dict)  # request header -> bad values (each a 400)
     bodies: BadBodies | None = None  # whole bodies wrong in one way: (name, JSON value, status or None)
     refused: tuple[As, ...] = ()  # credentials that may not do this
+    raw: Callable[[str, str, dict[str, str]], Iterator[Case]] | None = None  # hand-made requests (multipart)
 
 
 # Events: the filter GET /v1/events and the stream share. An unknown spaceId is no error (it lists nothing).
@@ -208,6 +213,50 @@ def _secret_bodies(ids: dict[str, str]) -> Iterator[tuple[str, object, int | Non
         yield f"spaceId {space!r}", {**good, "spaceId": space}, 404
     for actor in ("a.b", ">", "*", "a b", "ñ", "x" * 129):
         yield f"actorId {actor[:30]!r}", {**good, "actorId": actor}, 400
+
+
+def _form(parts: list[tuple[str, str, bytes]], boundary: str = "sweep") -> bytes:
+    """A multipart body of (name, filename or "", content) parts."""
+    out = b""
+    for name, filename, content in parts:
+        named = f'; filename="{filename}"' if filename else ""
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"{named}\r\n\r\n'.encode()
+        out += content + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
+
+
+def _upload_cases(method: str, path: str, ids: dict[str, str]) -> Iterator[Case]:
+    """Uploads wrong in one way each; a right one would store a file."""
+    form = {"Content-Type": "multipart/form-data; boundary=sweep"}
+    place = [("spaceId", "", ids["space"].encode()), ("environmentId", "", ids["environment"].encode())]
+    data = ("file", "a.csv", b"name\nAda\n")
+
+    def case(name: str, parts: list[tuple[str, str, bytes]], expect: int | None, **headers: str) -> Case:
+        return Case(name, method, path, content=_form(parts), headers={**form, **headers}, expect=expect)
+
+    yield Case("JSON body", method, path, content=b'{"spaceId": "x"}', headers={"Content-Type": "application/json"})
+    yield Case("no boundary", method, path, content=_form([data]), headers={"Content-Type": "multipart/form-data"})
+    yield Case("not multipart at all", method, path, content=b"garbage", headers=form, expect=400)
+    yield Case("truncated", method, path, content=_form([*place, data])[:-20], headers=form, expect=400)
+    yield case("no spaceId", [data], 400)
+    yield case("spaceId after the file", [data, *place], 400)
+    yield case("no file part", place, 400)
+    yield case("two file parts", [*place, data, data], 400)
+    for space in (UNKNOWN["space"], ids["other_space"], ids["workbook"], "a.b", ">"):
+        yield case(f"spaceId {space!r}", [("spaceId", "", space.encode()), data], None)
+    for environment in (UNKNOWN["environment"], ids["other_environment"]):
+        yield case(f"environmentId {environment!r}", [place[0], ("environmentId", "", environment.encode()), data], 404)
+    yield case("mode bogus", [*place, ("mode", "", b"sideways"), data], 400)
+    yield case("origin bogus", [*place, ("origin", "", b"ftp"), data], 400)
+    yield case("actions not JSON", [*place, ("actions", "", b"{nope"), data], 400)
+    yield case("actions of numbers", [*place, ("actions", "", b"[1]"), data], 400)
+    yield case("field over 1 MiB", [*place, ("note", "", b"x" * (2 * 1024 * 1024)), data], 413)
+    yield case("as publishable", [*place, data], 403, Authorization=f"Bearer {ids['publishable']}")
+    other = [("spaceId", "", ids["other_space"].encode()), data]
+    yield case("as guest, another space", other, 403, Authorization=f"Bearer {ids['guest_token']}")
+
+
+FILE_REFUSED = (As("publishable", 403), As("other_key", 404))
 
 
 ENDPOINTS: dict[tuple[str, str], Endpoint] = {
@@ -367,6 +416,21 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
         refused=SECRET_REFUSED,
     ),
     ("DELETE", "/v1/secrets/{secret_id:str}"): Endpoint(refused=(*SECRET_REFUSED, As("other_key", 404))),
+    # files
+    ("POST", "/v1/files"): Endpoint(raw=_upload_cases),
+    ("GET", "/v1/files"): Endpoint(
+        query={
+            "pageSize": PAGE_SIZES,
+            "pageNumber": ("0", "abc", *BIG_PAGES),
+            "mode": ("sideways", "IMPORT"),
+            "spaceId": ("us_sp_doesnotexist", "a.b", ">", "us_wb_x", Ref("other_space")),
+        },
+        refused=(As("publishable", 403), As("guest_token", 404, (("spaceId", Ref("other_space")),))),
+    ),
+    ("GET", "/v1/files/{file_id:str}"): Endpoint(refused=FILE_REFUSED),
+    ("PATCH", "/v1/files/{file_id:str}"): Endpoint(body=files.FileUpdateBody, long=("name",), refused=FILE_REFUSED),
+    ("DELETE", "/v1/files/{file_id:str}"): Endpoint(refused=FILE_REFUSED),
+    ("GET", "/v1/files/{file_id:str}/download"): Endpoint(refused=FILE_REFUSED),
     # commits (GET /v1/commits/{commit_id} is with the records routes)
     ("POST", "/v1/commits/{commit_id:str}/complete"): Endpoint(refused=(As("publishable", 403), As("other_key", 404))),
 }
@@ -597,6 +661,8 @@ def _cases(ids: dict[str, str]) -> list[Case]:
         out.extend(_id_cases(method, template, spec, ids))
         out.extend(_query_cases(method, template, spec, ids))
         out.extend(_refused_cases(method, template, spec, ids))
+        if spec.raw is not None:
+            out.extend(spec.raw(method, template, ids))
     return out
 
 
@@ -633,6 +699,8 @@ def world(api: httpx.Client) -> dict[str, str]:
     event = _ok(api.post("/v1/events", json={**VALID_EVENT, "payload": {"sweep": tag}}))["data"]["id"]
     secret = _ok(api.post("/v1/secrets", json={"name": f"SWEEP_{tag}", "value": "v"}))["data"][0]["id"]
     token = _ok(api.get(f"/v1/guests/{guest}/token", params={"spaceId": space}))["data"]["token"]
+    form = {"spaceId": space, "environmentId": environment}
+    file = _ok(api.post("/v1/files", data=form, files={"file": ("sweep.csv", b"name\nAda\n")}))["data"]["id"]
     rotated = _ok(api.post("/v1/environments/current/keys/rotate", params={"type": "publishable"}))["data"]
     return {
         "environment": environment,
@@ -646,6 +714,7 @@ def world(api: httpx.Client) -> dict[str, str]:
         "job": job,
         "event": event,
         "secret": secret,
+        "file": file,
         "guest_token": token,
         "publishable": rotated["publishableKey"],
         **_other_world(api, tag),
@@ -692,6 +761,9 @@ def _snapshot(api: httpx.Client, ids: dict[str, str]) -> dict[str, Any]:
         "event": _ok(api.get(f"/v1/events/{ids['event']}")),
         "secrets": _ok(api.get("/v1/secrets")),
         "commit": _ok(api.get(f"/v1/commits/{ids['commit']}")),
+        "file": _ok(api.get(f"/v1/files/{ids['file']}")),
+        "files": _ok(api.get("/v1/files", params={"spaceId": space, "pageSize": 1000})),
+        "download": api.get(f"/v1/files/{ids['file']}/download").content,
         "other": {
             "event": _ok(api.get(f"/v1/events/{ids['other_event']}", headers=other)),
             "secrets": _ok(api.get("/v1/secrets", headers=other)),

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import asyncio
 
+from file_service.application.app import FileApplication
+from file_service.entrypoints import rpc
+from file_service.entrypoints.objects import S3Objects
+from file_service.projections.files import NAME as SCHEMA
+from file_service.projections.files import FileProjection
+from file_service.projections.queries import FileQueries
 from spaceport import runtime, s3, telemetry
-from spaceport.contracts import space
-from spaceport.known_spaces import KnownSpaces
+from spaceport.contracts import file, space
 from spaceport.settings import Settings
 
 NAME = "file"
 
 
 def build(settings: Settings) -> runtime.ServiceRuntime:
-    rt = runtime.ServiceRuntime(settings, space.EVENTS)
-    rt.add_projection(KnownSpaces(NAME, settings.event_prefix))
+    rt = runtime.ServiceRuntime(settings, (*space.EVENTS, *file.EVENTS))
+    rt.add_projection(FileProjection(settings.event_prefix, name=NAME))
+    objects = S3Objects(s3.make_client(settings), settings.s3_bucket)
+    app = FileApplication(rt.store, FileQueries(lambda: rt.pool), lambda p: rt.runner(SCHEMA).wait_for(p), objects)
+    rpc.bind(rt.rpc, app)
     return rt
 
 

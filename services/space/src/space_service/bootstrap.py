@@ -9,15 +9,15 @@ from space_service.entrypoints.broadcast import AuthBroadcast
 from space_service.projections.directory import SpaceDirectory
 from space_service.projections.queries import DirectoryQueries
 from spaceport import runtime, telemetry
+from spaceport.contracts import file, workbook
 from spaceport.contracts import space as contract
-from spaceport.contracts import workbook
 from spaceport.contracts.space import CreateEnvironment
 from spaceport.settings import Settings
 
 
 def build(settings: Settings) -> tuple[runtime.ServiceRuntime, SpaceApplication]:
-    # Workbook events too: the directory counts a space's workbooks (and their activity).
-    rt = runtime.ServiceRuntime(settings, (*contract.EVENTS, *workbook.EVENTS))
+    # Workbook and file events too: the directory counts a space's workbooks and files (and their activity).
+    rt = runtime.ServiceRuntime(settings, (*contract.EVENTS, *workbook.EVENTS, *file.EVENTS))
     # The projection (its schema) is named after the service, as is the pool's search_path.
     rt.add_projection(SpaceDirectory(settings.event_prefix, name=settings.service_name))
     app = SpaceApplication(

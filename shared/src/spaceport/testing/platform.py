@@ -20,6 +20,8 @@ from spaceport.devinfra.process import ManagedProcess, free_port, log_tail
 from spaceport.testing.infra import InfraUrls
 
 SERVICES = ("space", "workbook", "record", "file", "job", "gateway")
+BUCKET = "spaceport-test"
+MAX_FILE_SIZE = 50 * 1024 * 1024  # small enough that a test can stream a 413 quickly
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,11 @@ def running_platform(infra: InfraUrls, work_dir: Path) -> Iterator[Platform]:
         "S3_ENDPOINT": infra.s3_endpoint,
         "S3_ACCESS_KEY": infra.s3_access_key,
         "S3_SECRET_KEY": infra.s3_secret_key,
-        "S3_BUCKET": "spaceport-test",
+        "S3_BUCKET": BUCKET,
         "GATEWAY_PORT": str(port),
         "SPACEPORT_DEV_SECRET_KEY": secret,
         "OTEL_TRACES_EXPORTER": f"file:{trace_file}",
+        "SPACEPORT_MAX_FILE_SIZE": str(MAX_FILE_SIZE),
     }
     log_dir = work_dir / "logs"
     children = [

@@ -2,18 +2,23 @@
 
 The facts a context needs and an event does not carry (a sheet's slug, a workbook's namespace,
 a job's type) come from `Lookups`, which the translation also keeps up to date. Ids and
-positions: `emit`. Topics by domain: `topics_space`, `topics_workbook`, `topics_job`.
+positions: `emit`. Topics by domain: `topics_space`, `topics_workbook`, `topics_job`, `topics_file`.
 """
 
 from __future__ import annotations
 
-from job_service.feed import topics_job, topics_space, topics_workbook
+from job_service.feed import topics_file, topics_job, topics_space, topics_workbook
 from job_service.feed.emit import POSITION_SLOTS, Handler, Out, event_id
 from job_service.feed.lookups import Lookups
 from spaceport.contracts.feed import FlatfileEvent
 from spaceport.events import Event, StoredEvent
 
-HANDLERS: dict[type[Event], Handler] = {**topics_space.HANDLERS, **topics_workbook.HANDLERS, **topics_job.HANDLERS}
+HANDLERS: dict[type[Event], Handler] = {
+    **topics_space.HANDLERS,
+    **topics_workbook.HANDLERS,
+    **topics_job.HANDLERS,
+    **topics_file.HANDLERS,
+}
 
 __all__ = ["HANDLERS", "POSITION_SLOTS", "event_id", "translate"]
 

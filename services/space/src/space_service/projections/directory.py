@@ -1,8 +1,9 @@
 """The space service's read model: environments, API keys (hashed), spaces, documents, guests and
 secrets (their values sealed).
 
-It also folds the workbook service's events (`evt.*.workbook.>`) into the space row: a space's
-`workbooks_count` and `last_activity_at`. It never reads another service's tables.
+It also folds the workbook service's events (`evt.*.workbook.>`) and the file service's
+(`evt.*.file.>`) into the space row: a space's `workbooks_count`, `files_count` and
+`last_activity_at`. It never reads another service's tables.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import msgspec
 
+from spaceport.contracts.file import FileCreated, FileDeleted, FileUpdated
 from spaceport.contracts.space import (
     ApiKeyIssued,
     ApiKeyRevoked,
@@ -98,7 +100,7 @@ class SpaceDirectory:
         self.name = name
         self.filter_subjects = [
             f"{prefix}.*.{aggregate}.>"
-            for aggregate in ("environment", "space", "document", "guest", "secret", "workbook")
+            for aggregate in ("environment", "space", "document", "guest", "secret", "workbook", "file")
         ]
 
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
@@ -116,6 +118,8 @@ class SpaceDirectory:
                 await self._secret(conn, stored, at)
             case _ if isinstance(stored.event, WORKBOOK_EVENTS):
                 await self._workbook(conn, stored, at)
+            case FileCreated() | FileUpdated() | FileDeleted():
+                await self._file(conn, stored, at)
 
     async def _environment(self, conn: Conn, stored: StoredEvent, at: datetime) -> None:
         match stored.event:
@@ -228,6 +232,19 @@ class SpaceDirectory:
         )
         await conn.execute(
             "UPDATE space SET workbooks_count = greatest(workbooks_count + $2, 0), last_activity_at = $3 WHERE id = $1",
+            space_id,
+            step,
+            at,
+        )
+
+    async def _file(self, conn: Conn, stored: StoredEvent, at: datetime) -> None:
+        """Any file event is activity in its space; creates and deletes move `files_count` (live files)."""
+        space_id = stored.envelope.space_id
+        if space_id is None:
+            return
+        step = 1 if isinstance(stored.event, FileCreated) else -1 if isinstance(stored.event, FileDeleted) else 0
+        await conn.execute(
+            "UPDATE space SET files_count = greatest(files_count + $2, 0), last_activity_at = $3 WHERE id = $1",
             space_id,
             step,
             at,
