@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from job_service.application.jobs import configure_job_id
+from job_service.application.jobs import configure_job_id, extract_job_id
 from job_service.application.ports import JobPlace
 from job_service.entrypoints.configure import ConfigureSpaces
+from job_service.entrypoints.extract import ExtractFiles
 from job_service.entrypoints.sweeper import Sweeper
 from job_service.testing import World, world
+from spaceport.contracts.file import FileCreated
 from spaceport.contracts.job import (
     AckJob,
     AcknowledgeJobOutcome,
@@ -33,7 +35,7 @@ from spaceport.contracts.job import (
 from spaceport.contracts.space import Principal, SpaceArchived, SpaceCreated
 from spaceport.errors import ConflictError, NotFoundError, ValidationFailedError
 from spaceport.known_spaces import space_ref
-from spaceport.ports import AppendContext
+from spaceport.ports import AggregateRef, AppendContext
 
 pytestmark = pytest.mark.unit
 ENV = "us_env_a"
@@ -285,3 +287,27 @@ async def test_the_process_manager_creates_one_configure_job_per_auto_configured
     jobs = [e.event async for e in w.store.read("evt.*.job.>") if isinstance(e.event, JobCreated)]
     assert [(j.source, j.operation, j.managed) for j in jobs] == [("us_sp_auto", "configure", True)]
     assert {args[1] for args in conn.executed} == {configure_job_id("us_sp_auto")}
+
+
+async def test_the_extract_process_manager_creates_one_extract_job_per_import() -> None:
+    w = world()
+    await with_space(w)
+    manager = ExtractFiles(w.app.jobs)
+    conn = Rows()
+    for mode, file_id in (("import", "us_fl_in"), ("export", "us_fl_out")):
+        created = FileCreated(
+            file_id=file_id, space_id=SPACE, environment_id=ENV, name="a.csv", mode=mode, object_key="k"
+        )
+        ref = AggregateRef(environment_id=ENV, space_id=SPACE, aggregate="file", aggregate_id=file_id)
+        await w.store.append(ref, [created], expected_version=0, context=AppendContext())
+    stored = [e async for e in w.store.read("evt.>")]
+    for event in stored + stored:  # redelivered
+        await manager.apply(conn, event)  # type: ignore[arg-type]
+    events = [e.event async for e in w.store.read("evt.*.job.>")]
+    jobs = [e for e in events if isinstance(e, JobCreated)]
+    assert [(j.job_type, j.operation, j.source, j.file_id, j.managed, j.trigger) for j in jobs] == [
+        ("file", "extract", "us_fl_in", "us_fl_in", True, "immediate")
+    ]
+    assert jobs[0].job_id == extract_job_id("us_fl_in")
+    assert [type(e) for e in events] == [JobCreated, JobReady]
+    assert {args[1] for args in conn.executed} == {extract_job_id("us_fl_in")}

@@ -1,4 +1,9 @@
-"""Composition root of the file service: the one place that reads settings and wires adapters."""
+"""Composition root of the file service: the one place that reads settings and wires adapters.
+
+Besides its read model the runtime runs the `file:extract` worker (`entrypoints/extractor.py`) as
+background work (`rt.add_background`, its own consumer and checkpoint on the job events): not one
+of `rt.projections`, since a rebuild replays read models, never work.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +11,54 @@ import asyncio
 
 from file_service.application.app import FileApplication
 from file_service.entrypoints import rpc
+from file_service.entrypoints.extractor import Extraction, ExtractJobs
 from file_service.entrypoints.objects import S3Objects
 from file_service.projections.files import NAME as SCHEMA
 from file_service.projections.files import FileProjection
 from file_service.projections.queries import FileQueries
 from spaceport import runtime, s3, telemetry
-from spaceport.contracts import file, space
+from spaceport.contracts import file, job, space
+from spaceport.messaging import RpcClient
+from spaceport.projection import ProjectionRunner
 from spaceport.settings import Settings
 
 NAME = "file"
 
 
+EXTRACT_BATCH = 10  # job events per batch of the extractor's consumer (each ready job is worked inline)
+EXTRACT_ACK_WAIT = 600.0  # seconds a batch may take before JetStream redelivers it
+
+
+class Extractor:
+    """The `file:extract` worker as `rt` background work (started after the read model and handlers)."""
+
+    def __init__(self, rt: runtime.ServiceRuntime, work: Extraction) -> None:
+        self.rt = rt
+        self.work = work
+        self.runner: ProjectionRunner | None = None
+
+    async def start(self) -> None:
+        consumer = ExtractJobs(self.work, self.rt.settings.event_prefix)
+        self.runner = ProjectionRunner(
+            self.rt.store, self.rt.pool, consumer, batch_size=EXTRACT_BATCH, ack_wait=EXTRACT_ACK_WAIT
+        )
+        await self.runner.start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.stop()
+            self.runner = None
+
+
 def build(settings: Settings) -> runtime.ServiceRuntime:
-    rt = runtime.ServiceRuntime(settings, (*space.EVENTS, *file.EVENTS))
+    rt = runtime.ServiceRuntime(settings, (*space.EVENTS, *file.EVENTS, *job.EVENTS))
     rt.add_projection(FileProjection(settings.event_prefix, name=NAME))
-    objects = S3Objects(s3.make_client(settings), settings.s3_bucket)
+    client = s3.make_client(settings)
+    objects = S3Objects(client, settings.s3_bucket)
     app = FileApplication(rt.store, FileQueries(lambda: rt.pool), lambda p: rt.runner(SCHEMA).wait_for(p), objects)
     rpc.bind(rt.rpc, app)
+    requests = RpcClient(rt.broker, settings.command_prefix, settings.request_timeout)
+    rt.add_background(Extractor(rt, Extraction(app, requests, rt.claims, client)))
     return rt
 
 

@@ -4,10 +4,10 @@ The service hosts two things: the job aggregates (`job_service.application`, `do
 `projections`) and the Flatfile event feed (`job_service.feed`), a projection of every
 domain event into Flatfile's event shape with its delivery (list, ack, stream, NATS relay).
 
-Besides its projections the runtime runs two workers (`rt.add_background`): the `space:configure`
-process manager (`entrypoints/configure.py`, its own consumer and checkpoint) and the timeout
-sweeper (`entrypoints/sweeper.py`). They are not in `rt.projections`: a rebuild replays read
-models, never commands.
+Besides its projections the runtime runs three workers (`rt.add_background`): the `space:configure`
+and `file:extract` process managers (`entrypoints/configure.py`, `entrypoints/extract.py`, each its
+own consumer and checkpoint) and the timeout sweeper (`entrypoints/sweeper.py`). They are not in
+`rt.projections`: a rebuild replays read models, never commands.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from job_service import feed
 from job_service.application.app import JobApplication
 from job_service.entrypoints import rpc
 from job_service.entrypoints.configure import ConfigureSpaces
+from job_service.entrypoints.extract import ExtractFiles
 from job_service.entrypoints.sweeper import Sweeper
 from job_service.projections.jobs import NAME as SCHEMA
 from job_service.projections.jobs import JobProjection
@@ -35,16 +36,23 @@ class JobWorkers:
         self.rt = rt
         self.app = app
         self.configure: ProjectionRunner | None = None
+        self.extract: ProjectionRunner | None = None
         self.sweeper = Sweeper(app.jobs, app.reads, rt.settings.job_sweep_interval)
 
     async def start(self) -> None:
         manager = ConfigureSpaces(self.app.jobs, self.rt.settings.event_prefix)
         self.configure = ProjectionRunner(self.rt.store, self.rt.pool, manager)
         await self.configure.start()
+        extract = ExtractFiles(self.app.jobs, self.rt.settings.event_prefix)
+        self.extract = ProjectionRunner(self.rt.store, self.rt.pool, extract)
+        await self.extract.start()
         await self.sweeper.start()
 
     async def stop(self) -> None:
         await self.sweeper.stop()
+        if self.extract is not None:
+            await self.extract.stop()
+            self.extract = None
         if self.configure is not None:
             await self.configure.stop()
             self.configure = None

@@ -16,7 +16,7 @@ import msgspec
 from job_service.application.app import JobApplication
 from job_service.application.ports import DueJob, JobPlace
 from spaceport import known_spaces
-from spaceport.contracts import job, space
+from spaceport.contracts import file, job, space
 from spaceport.contracts.job import (
     JobAcknowledged,
     JobCanceled,
@@ -204,6 +204,6 @@ class World:
 
 def world(default_timeout: float = 300.0, clock: Callable[[], datetime] = utcnow) -> World:
     """A job application on an in-memory store; its reads fold the store's events."""
-    store = InMemoryEventStore(EventRegistry((*space.EVENTS, *job.EVENTS)), clock=clock)
+    store = InMemoryEventStore(EventRegistry((*space.EVENTS, *job.EVENTS, *file.EVENTS)), clock=clock)
     reads = FoldedJobs(store, default_timeout, clock)
     return World(store=store, reads=reads, app=JobApplication(store, reads, always))

@@ -23,9 +23,12 @@ from spaceport.contracts.file import (
     MODES,
     CreateFile,
     DeleteFile,
+    FileCreated,
+    FileDeleted,
     FileObject,
     FilePage,
     FilePagination,
+    FileUpdated,
     FileView,
     FileWritten,
     GetFile,
@@ -106,6 +109,30 @@ class FileHandlers:
             bucket=self.objects.bucket,
             object_key=row.object_key,
         )
+
+    async def stored_object(self, environment_id: str, space_id: str, file_id: str) -> FileObject:
+        """Where a live file's bytes are, from its own events (for the extractor, which may run
+        before the read model has the upload); 404 when unknown or deleted."""
+        loaded = await self.store.load(_ref(environment_id, space_id, file_id))
+        found: FileObject | None = None
+        for stored in loaded.events:
+            match stored.event:
+                case FileCreated() as e:
+                    found = FileObject(
+                        file_id=file_id,
+                        name=e.name,
+                        mimetype=e.mimetype,
+                        size=e.size,
+                        bucket=self.objects.bucket,
+                        object_key=e.object_key,
+                    )
+                case FileUpdated(name=str() as name) if found is not None:
+                    found = msgspec.structs.replace(found, name=name)
+                case FileDeleted():
+                    found = None
+        if found is None:
+            raise NotFoundError(f"file {file_id} not found", key="fileId")
+        return found
 
     async def list_files(self, query: ListFiles) -> FilePage:
         paging.check(query.page_size, query.page_number, MAX_PAGE_SIZE)

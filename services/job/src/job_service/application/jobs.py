@@ -57,6 +57,11 @@ def configure_job_id(space_id: str) -> str:
     return ids.derived_id("job", f"space:configure:{space_id}")
 
 
+def extract_job_id(file_id: str) -> str:
+    """The one `file:extract` job of an uploaded file: a redelivered or replayed FileCreated finds it."""
+    return ids.derived_id("job", f"extract:{file_id}")
+
+
 class JobHandlers:
     def __init__(self, store: EventStorePort, reads: JobReads, caught_up: WaitFor) -> None:
         self.store = store
@@ -86,6 +91,24 @@ class JobHandlers:
         try:
             return await self._create(principal, space_id, job_id, spec, f"configure:{space_id}")
         except ConflictError:  # it exists already (created through another path): nothing to do
+            return JobWritten(job_id=job_id, position=0)
+
+    async def extract_file(self, environment_id: str, space_id: str, file_id: str, actor: str) -> JobWritten:
+        """`file:extract` for an upload in mode `import`; idempotent (derived id)."""
+        principal = msgspec.structs.replace(PLATFORM, environment_id=environment_id, actor=actor or PLATFORM.actor)
+        spec = JobSpec(
+            job_type="file",
+            operation="extract",
+            source=file_id,
+            file_id=file_id,
+            trigger="immediate",
+            status="ready",
+            managed=True,
+        )
+        job_id = extract_job_id(file_id)
+        try:
+            return await self._create(principal, space_id, job_id, spec, f"extract:{file_id}")
+        except ConflictError:  # it exists already: nothing to do
             return JobWritten(job_id=job_id, position=0)
 
     async def update(self, cmd: UpdateJob) -> JobWritten:
