@@ -447,6 +447,7 @@ FEED_TOPICS: dict[str, tuple[str, ...]] = {
     "JobRetried": ("job:ready",),
     "JobOutcomeAcknowledged": ("job:outcome-acknowledged",),
     "JobDeleted": ("job:deleted",),
+    "JobPlanned": ("job:updated",),
     "FileCreated": ("file:created",),
     "FileUpdated": ("file:updated",),
     "FileDeleted": ("file:deleted",),

@@ -369,6 +369,9 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("POST", "/v1/jobs/{job_id:str}/cancel"): Endpoint(body=jobs.CancelBody, long=("info",)),
     ("POST", "/v1/jobs/{job_id:str}/retry"): Endpoint(),
     ("POST", "/v1/jobs/{job_id:str}/outcome/ack"): Endpoint(),
+    ("GET", "/v1/jobs/{job_id:str}/plan"): Endpoint(),
+    ("PUT", "/v1/jobs/{job_id:str}/plan"): Endpoint(body=jobs.PlanBody),
+    ("PATCH", "/v1/jobs/{job_id:str}/plan"): Endpoint(body=jobs.PlanBody),
     # events
     ("GET", "/v1/events"): Endpoint(
         query={**EVENT_FILTER, "pageSize": PAGE_SIZES, "pageNumber": ("0", "-1", "abc", *BIG_PAGES)},

@@ -1,8 +1,9 @@
 """Composition root of the file service: the one place that reads settings and wires adapters.
 
 Besides its read model the runtime runs the `file:extract` worker (`entrypoints/extractor.py`) as
-background work (`rt.add_background`, its own consumer and checkpoint on the job events): not one
-of `rt.projections`, since a rebuild replays read models, never work.
+background work (`rt.add_background`): its own consumer and checkpoint on the job events, which
+only records the jobs, and a small pool of extraction tasks that claims and runs them. Not one of
+`rt.projections`, since a rebuild replays read models, never work.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import asyncio
 
 from file_service.application.app import FileApplication
 from file_service.entrypoints import rpc
-from file_service.entrypoints.extractor import Extraction, ExtractJobs
+from file_service.entrypoints.extractor import Extraction, ExtractJobs, ExtractPool, ExtractRunner
+from file_service.entrypoints.mapper import Mapper, Mapping
 from file_service.entrypoints.objects import S3Objects
 from file_service.projections.files import NAME as SCHEMA
 from file_service.projections.files import FileProjection
@@ -25,26 +27,38 @@ from spaceport.settings import Settings
 NAME = "file"
 
 
-EXTRACT_BATCH = 10  # job events per batch of the extractor's consumer (each ready job is worked inline)
-EXTRACT_ACK_WAIT = 600.0  # seconds a batch may take before JetStream redelivers it
+EXTRACT_BATCH = 100  # job events per batch of the extractor's consumer (it only records jobs)
+EXTRACT_ACK_WAIT = 30.0  # seconds a batch may take before JetStream redelivers it
 
 
 class Extractor:
-    """The `file:extract` worker as `rt` background work (started after the read model and handlers)."""
+    """The `file:extract` worker as `rt` background work (started after the read model and handlers):
+    the consumer (migrates the schema, records jobs) first, then the pool that runs them."""
 
     def __init__(self, rt: runtime.ServiceRuntime, work: Extraction) -> None:
         self.rt = rt
         self.work = work
         self.runner: ProjectionRunner | None = None
+        self.pool: ExtractPool | None = None
 
     async def start(self) -> None:
-        consumer = ExtractJobs(self.work, self.rt.settings.event_prefix)
-        self.runner = ProjectionRunner(
-            self.rt.store, self.rt.pool, consumer, batch_size=EXTRACT_BATCH, ack_wait=EXTRACT_ACK_WAIT
+        self.pool = ExtractPool(lambda: self.rt.pool, self.work)
+        consumer = ExtractJobs(self.rt.settings.event_prefix)
+        self.runner = ExtractRunner(
+            self.rt.store,
+            self.rt.pool,
+            consumer,
+            batch_size=EXTRACT_BATCH,
+            ack_wait=EXTRACT_ACK_WAIT,
+            on_commit=self.pool.wake,
         )
         await self.runner.start()
+        await self.pool.start()
 
     async def stop(self) -> None:
+        if self.pool is not None:
+            await self.pool.stop()
+            self.pool = None
         if self.runner is not None:
             await self.runner.stop()
             self.runner = None
@@ -59,6 +73,7 @@ def build(settings: Settings) -> runtime.ServiceRuntime:
     rpc.bind(rt.rpc, app)
     requests = RpcClient(rt.broker, settings.command_prefix, settings.request_timeout)
     rt.add_background(Extractor(rt, Extraction(app, requests, rt.claims, client)))
+    rt.add_background(Mapper(rt, Mapping(requests, rt.claims)))
     return rt
 
 

@@ -159,6 +159,16 @@ class JobDeleted(Event, frozen=True, kw_only=True):
     job_id: str
 
 
+class JobPlanned(Event, frozen=True, kw_only=True):
+    """The job's execution plan was set (a mapping job's computed plan, or a `PUT`/`PATCH /plan`):
+    Flatfile's JobExecutionPlan `{fieldMapping, unmappedSourceFields, unmappedDestinationFields}`,
+    whole (a PATCH is merged before it is stored)."""
+
+    aggregate: ClassVar[str] = AGGREGATE
+    job_id: str
+    plan: Json = msgspec.field(default_factory=dict)
+
+
 EVENTS: tuple[type[Event], ...] = (
     JobCreated,
     JobUpdated,
@@ -170,6 +180,7 @@ EVENTS: tuple[type[Event], ...] = (
     JobRetried,
     JobOutcomeAcknowledged,
     JobDeleted,
+    JobPlanned,
 )
 
 # ---- views, commands and queries: below (the job service's helper owns them) ----------------
@@ -347,6 +358,19 @@ class DeleteJob(msgspec.Struct, frozen=True, kw_only=True):
     job_id: str
 
 
+class SetJobPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """`PUT /v1/jobs/{id}/plan` (`merge` False) or `PATCH` (True: fieldMapping merged by source key).
+
+    `plan` is the wire JobExecutionPlan; a plan naming a field the job's current plan does not
+    know (mapped or unmapped) is refused."""
+
+    principal: Principal
+    job_id: str
+    plan: Json
+    merge: bool = False
+    initial: bool = False  # the planner's own plan: stored only while the job is planning and has none
+
+
 class JobWritten(msgspec.Struct, frozen=True, kw_only=True):
     job_id: str
     position: int
@@ -361,6 +385,21 @@ class GetJob(msgspec.Struct, frozen=True, kw_only=True):
     principal: Principal
     job_id: str
     min_position: int = 0
+
+
+class GetJobPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """-> JobPlanView (the plan is None until one is set)."""
+
+    principal: Principal
+    job_id: str
+    min_position: int = 0
+
+
+class JobPlanView(msgspec.Struct, frozen=True, kw_only=True):
+    """`GET /v1/jobs/{id}/plan`'s `data`: `{job, plan}`."""
+
+    job: JobView
+    plan: Json | None = None
 
 
 class ListJobs(msgspec.Struct, frozen=True, kw_only=True):

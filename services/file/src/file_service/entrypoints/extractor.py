@@ -3,12 +3,25 @@
 The job service creates a `file:extract` job for every upload in mode `import` (its process
 manager `job_service.entrypoints.extract`). This worker consumes the job events with its own
 checkpoint (schema `file_extract`), run as background work beside the read model like the job
-service's process managers, never as a rebuildable projection: applying an event does the work.
+service's process managers, never as a rebuildable projection.
 
-JobCreated of a `file:extract` job is remembered (table `extract_job`); its JobReady runs it:
+The consumer (`ExtractJobs`) only records the work: JobCreated of a `file:extract` job is a row of
+table `extract_job` (status `created`, or `pending` when created ready); its JobReady makes it
+`pending`. A small in-process pool (`ExtractPool`, `CONCURRENCY` extractions at a time) claims
+pending rows (`UPDATE … SET status = 'running', claimed_at = now() … FOR UPDATE SKIP LOCKED`, so
+two replicas never run the same job), runs them and marks them `done` or `failed`. One large
+file no longer holds back the jobs behind it.
 
-1. ack the job ("Extracting", 0); a refused ack (a redelivery of a job already executing or
-   finished) skips it;
+A claim is a lease (`LEASE` seconds, refreshed while the extraction runs). A row left `running`
+with an expired lease (its worker died mid-file) is claimed again: the partial workbook of that
+attempt (its id is recorded in the row as soon as it exists) is deleted first, then the
+extraction runs again (an ack of an executing job is a progress tick, so it is allowed); if the
+job meanwhile reached a terminal status (failed by the timeout sweeper, canceled) the ack is
+refused and the row is just marked done.
+
+One extraction (`Extraction.run`):
+
+1. ack the job ("Extracting", 0); a refused ack (a job already finished) skips it;
 2. download the object to a temp file and `extract()` it (in threads: both block);
 3. create ONE source workbook (labels ["file"], a sheet per table, a `string` field per header,
    keyed by a slug of the header) and insert each batch as records, acking progress per batch;
@@ -16,22 +29,21 @@ JobCreated of a `file:extract` job is remembered (table `extract_job`); its JobR
 
 Any failure deletes the partial workbook, sets the file's status "failed" and fails the job with
 the error as the outcome message (an `ExtractionError` says what and where).
-
-The work runs inside the consumer's apply, so the consumer waits for it (a long ack wait and
-small batches: one slow file holds back the files behind it). A job found executing after a
-crash is not resumed: its ack is refused and the job service's sweeper times it out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import tempfile
-from collections.abc import Iterator
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import asyncpg
 import msgspec
 import pyarrow as pa
 from minio import Minio
@@ -49,7 +61,8 @@ from spaceport.contracts.workbook import CreateWorkbook, DeleteWorkbook, GetWork
 from spaceport.errors import ConflictError, NotFoundError
 from spaceport.events import StoredEvent
 from spaceport.messaging import RpcClient
-from spaceport.readmodel import Conn
+from spaceport.projection import ProjectionRunner
+from spaceport.readmodel import Conn, quote_ident
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +75,13 @@ MAX_MESSAGE = 2_000
 _NOT_KEY = re.compile(r"[^a-z0-9]+")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _encoder = msgspec.json.Encoder()
+
+CONCURRENCY = 2  # extractions one worker process runs at a time
+LEASE = 60.0  # seconds a claim holds without a refresh; refreshed every LEASE / 4 while running
+POLL = 1.0  # seconds between looks for claimable rows when not woken by the consumer
+MAX_ATTEMPTS = 5  # claims of one job before it is failed instead of tried again
+
+OnWorkbook = Callable[[str], Awaitable[None]]
 
 
 def principal(environment_id: str) -> Principal:
@@ -114,8 +134,12 @@ class Extraction:
         self.claims = claims
         self.s3 = s3
 
-    async def run(self, job_id: str, file_id: str, environment_id: str, space_id: str) -> tuple[str, str | None, str]:
-        """-> (state, workbook id, message): state is `skipped`, `complete` or `failed`."""
+    async def run(
+        self, job_id: str, file_id: str, environment_id: str, space_id: str, on_workbook: OnWorkbook | None = None
+    ) -> tuple[str, str | None, str]:
+        """-> (state, workbook id, message): state is `skipped`, `complete` or `failed`.
+
+        `on_workbook` is told the workbook's id as soon as it is created (before any record)."""
         who = principal(environment_id)
         try:
             await self._job(AckJob(principal=who, job_id=job_id, info="Extracting", progress=0))
@@ -124,7 +148,7 @@ class Extraction:
             return "skipped", None, str(refused)
         created: list[str] = []  # the workbook, once made
         try:
-            message = await self._extract(who, job_id, file_id, space_id, created)
+            message = await self._extract(who, job_id, file_id, space_id, created, on_workbook=on_workbook)
         except Exception as error:
             message = _message(error)
             log.info("file:extract job %s for file %s failed: %s", job_id, file_id, message)
@@ -133,7 +157,16 @@ class Extraction:
             return "failed", None, message
         return "complete", created[0], message
 
-    async def _extract(self, who: Principal, job_id: str, file_id: str, space_id: str, created: list[str]) -> str:
+    async def _extract(
+        self,
+        who: Principal,
+        job_id: str,
+        file_id: str,
+        space_id: str,
+        created: list[str],
+        *,
+        on_workbook: OnWorkbook | None,
+    ) -> str:
         obj = await self.app.files.stored_object(who.environment_id, space_id, file_id)
         with tempfile.TemporaryDirectory(prefix="spaceport-extract-") as tmp:
             path = Path(tmp) / f"upload{Path(obj.name).suffix[:16]}"
@@ -144,6 +177,8 @@ class Extraction:
             keys = [field_keys(t.headers) for t in tables]
             workbook_id, sheet_ids = await self._workbook(who, space_id, obj.name, tables, keys)
             created.append(workbook_id)
+            if on_workbook is not None:
+                await on_workbook(workbook_id)
             count = 0
             for index, (table, sheet_id) in enumerate(zip(tables, sheet_ids, strict=True)):
                 batches = table.batches()
@@ -191,6 +226,14 @@ class Extraction:
         written = await self.rpc.request(record.SERVICE, command, Written, timeout=WRITE_TIMEOUT)
         return written.record_count
 
+    async def discard(self, environment_id: str, workbook_id: str) -> None:
+        """Delete a partial workbook an earlier attempt left (already gone is fine)."""
+        command = DeleteWorkbook(principal=principal(environment_id), workbook_id=workbook_id)
+        try:
+            await self.rpc.request(workbook.SERVICE, command, WorkbookWritten)
+        except NotFoundError:
+            log.info("partial workbook %s is gone already", workbook_id)
+
     async def _undo(self, who: Principal, file_id: str, workbook_id: str | None) -> None:
         """Best effort: no partial workbook left, the file marked failed."""
         if workbook_id is not None:
@@ -230,47 +273,241 @@ def _message(error: Exception) -> str:
 
 
 class ExtractJobs:
-    """The consumer of the job events (schema `file_extract`): remember extract jobs, run them when ready."""
+    """The consumer of the job events (schema `file_extract`): record extract jobs, pending when ready.
+
+    Applying an event only writes the row; `ExtractPool` does the work. `on_commit` (called by
+    `ExtractRunner` after each committed batch) wakes the pool."""
 
     migrations = Path(__file__).parent.parent / "projections" / "extractor_migrations"
 
-    def __init__(self, work: Extraction, prefix: str = "evt", name: str = NAME) -> None:
+    def __init__(self, prefix: str = "evt", name: str = NAME) -> None:
         self.name = name
-        self.work = work
         self.filter_subjects = [f"{prefix}.*.job.>"]
 
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
         match stored.event:
             case JobCreated(job_type="file", operation="extract", file_id=str() as file_id) as e:
+                # created ready: no JobReady of its own follows
+                status = "pending" if e.status == "ready" and e.space_id is not None else "created"
                 await conn.execute(
-                    "INSERT INTO extract_job (job_id, file_id, environment_id, space_id, position)"
-                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job_id) DO NOTHING",
+                    "INSERT INTO extract_job (job_id, file_id, environment_id, space_id, position, status)"
+                    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id) DO NOTHING",
                     e.job_id,
                     file_id,
                     e.environment_id,
                     e.space_id,
                     stored.seq,
+                    status,
                 )
-                if e.status == "ready":  # created ready without a JobReady of its own
-                    await self._run(conn, e.job_id)
             case JobReady() as e:
-                await self._run(conn, e.job_id)
+                await conn.execute(
+                    "UPDATE extract_job SET status = 'pending'"
+                    " WHERE job_id = $1 AND status = 'created' AND space_id IS NOT NULL",
+                    e.job_id,
+                )
 
-    async def _run(self, conn: Conn, job_id: str) -> None:
-        row: Any = await conn.fetchrow(
-            "SELECT file_id, environment_id, space_id, state FROM extract_job WHERE job_id = $1", job_id
+
+class ExtractRunner(ProjectionRunner):
+    """The consumer's runner: after each committed batch, `on_commit` (the pool's wake-up)."""
+
+    def __init__(self, *args: Any, on_commit: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_commit = on_commit
+
+    async def after_commit(self, msgs: list[Any]) -> None:
+        self.on_commit()
+
+
+class LeaseLostError(BaseException):
+    """The claim of a running job was taken over by another worker (this one's lease expired)."""
+
+
+class Work(Protocol):
+    """What the pool runs (`Extraction`; tests pass a fake)."""
+
+    async def run(
+        self, job_id: str, file_id: str, environment_id: str, space_id: str, on_workbook: OnWorkbook | None = None
+    ) -> tuple[str, str | None, str]: ...
+
+    async def discard(self, environment_id: str, workbook_id: str) -> None: ...
+
+
+class Claim(msgspec.Struct, frozen=True, kw_only=True):
+    job_id: str
+    file_id: str
+    environment_id: str
+    space_id: str
+    claim_id: str
+    attempts: int
+    reclaimed: bool  # the row was `running`: an earlier attempt died
+    workbook_id: str | None  # the partial workbook of an earlier attempt
+
+
+class ExtractPool:
+    """Claims pending (or expired running) `extract_job` rows and runs them, `concurrency` at a time."""
+
+    def __init__(
+        self,
+        pool: Callable[[], asyncpg.Pool],
+        work: Work,
+        schema: str = NAME,
+        *,
+        concurrency: int = CONCURRENCY,
+        lease: float = LEASE,
+        poll: float = POLL,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self._pool = pool
+        self.work = work
+        self.table = f"{quote_ident(schema)}.extract_job"
+        self.lease = lease
+        self.poll = poll
+        self.max_attempts = max_attempts
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._loop = asyncio.create_task(self._run(), name=f"{NAME}-pool")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._loop, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._loop = None
+        self._tasks.clear()
+
+    async def _run(self) -> None:
+        while True:
+            await self._slots.acquire()
+            try:
+                claim = await self.claim()
+            except Exception:
+                log.exception("file:extract: cannot claim a job; retrying")
+                claim = None
+            if claim is None:
+                self._slots.release()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll)
+                self._wake.clear()
+                continue
+            task = asyncio.create_task(self._work(claim), name=f"{NAME}-{claim.job_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+
+    async def claim(self) -> Claim | None:
+        """Claim the oldest pending row, or a running one whose lease expired (the work of a dead worker)."""
+        token = uuid.uuid4().hex
+        async with self._pool().acquire() as conn:
+            row: Any = await conn.fetchrow(
+                f"WITH c AS (SELECT job_id, status FROM {self.table}"
+                "  WHERE space_id IS NOT NULL AND (status = 'pending'"
+                "   OR (status = 'running' AND claimed_at < now() - make_interval(secs => $1)))"
+                "  ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                f" UPDATE {self.table} e SET status = 'running', claimed_at = now(), claim_id = $2,"
+                "  attempts = e.attempts + 1"
+                " FROM c WHERE e.job_id = c.job_id"
+                " RETURNING e.job_id, e.file_id, e.environment_id, e.space_id, e.workbook_id, e.attempts,"
+                "  c.status AS was",
+                self.lease,
+                token,
+            )
+        if row is None:
+            return None
+        return Claim(
+            job_id=row["job_id"],
+            file_id=row["file_id"],
+            environment_id=row["environment_id"],
+            space_id=row["space_id"],
+            claim_id=token,
+            attempts=row["attempts"],
+            reclaimed=row["was"] == "running",
+            workbook_id=row["workbook_id"],
         )
-        if row is None or row["space_id"] is None:
+
+    async def _work(self, claim: Claim) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat(claim, asyncio.current_task()))
+        try:
+            await self.execute(claim)
+        except asyncio.CancelledError:
+            raise  # stopped (or the lease was lost): the row stays running, re-claimed after the lease
+        except LeaseLostError:
+            log.warning("file:extract job %s: attempt %s lost its lease; left to its new owner", *_ids(claim))
+        except Exception:
+            log.exception("file:extract job %s: attempt %s broke off; retried after the lease", *_ids(claim))
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def execute(self, claim: Claim) -> None:
+        """One claimed job: clean up after an earlier attempt, run, mark the row."""
+        if claim.workbook_id is not None:
+            log.info("file:extract job %s: deleting partial workbook %s", claim.job_id, claim.workbook_id)
+            await self.work.discard(claim.environment_id, claim.workbook_id)
+            await self._update(claim, "workbook_id = NULL")
+        if claim.attempts > self.max_attempts:
+            log.warning("file:extract job %s: %s attempts, giving up", claim.job_id, claim.attempts - 1)
+            await self._finish(claim, "failed", None, f"Extraction gave up after {claim.attempts - 1} attempts")
             return
+
+        async def created(workbook_id: str) -> None:
+            if not await self._update(claim, "workbook_id = $3", workbook_id):
+                # Another worker owns the job now: this attempt's workbook is nobody's. Not an
+                # Exception, so the extraction does not fail the job (the new owner runs it).
+                await self.work.discard(claim.environment_id, workbook_id)
+                raise LeaseLostError(claim.job_id)
+
         state, workbook_id, message = await self.work.run(
-            job_id, row["file_id"], row["environment_id"], row["space_id"]
+            claim.job_id, claim.file_id, claim.environment_id, claim.space_id, created
         )
-        if state == "skipped":
-            return
-        await conn.execute(
-            "UPDATE extract_job SET state = $2, workbook_id = $3, message = $4 WHERE job_id = $1",
-            job_id,
-            state,
-            workbook_id,
-            message,
+        await self._finish(claim, state, workbook_id, message)
+
+    async def _finish(self, claim: Claim, state: str, workbook_id: str | None, message: str) -> None:
+        status = "failed" if state == "failed" else "done"
+        held = await self._update(
+            claim, "status = $3, state = $4, workbook_id = $5, message = $6", status, state, workbook_id, message
         )
+        if not held:
+            log.warning("file:extract job %s: ended %s after losing its lease", claim.job_id, state)
+
+    async def _update(self, claim: Claim, assignments: str, *values: Any) -> bool:
+        """Update the claimed row while the claim is still ours; False if it is not."""
+        async with self._pool().acquire() as conn:
+            found = await conn.fetchval(
+                f"UPDATE {self.table} SET {assignments} WHERE job_id = $1 AND claim_id = $2 RETURNING true",
+                claim.job_id,
+                claim.claim_id,
+                *values,
+            )
+        return bool(found)
+
+    async def _heartbeat(self, claim: Claim, worker: asyncio.Task[Any] | None) -> None:
+        """Refresh the lease while the job runs; cancel the work when another worker took it over."""
+        while True:
+            await asyncio.sleep(self.lease / 4)
+            try:
+                held = await self._update(claim, "claimed_at = now()")
+            except Exception:
+                log.exception("file:extract job %s: cannot refresh its lease", claim.job_id)
+                continue
+            if not held:
+                log.warning("file:extract job %s: lease lost to another worker; stopping", claim.job_id)
+                if worker is not None:
+                    worker.cancel()
+                return
+
+
+def _ids(claim: Claim) -> tuple[str, int]:
+    return claim.job_id, claim.attempts

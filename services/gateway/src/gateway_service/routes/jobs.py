@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
-from litestar import Request, delete, get, patch, post
+from litestar import Request, delete, get, patch, post, put
 
 from gateway_service import compose
 from gateway_service.auth import (
@@ -41,12 +41,15 @@ from spaceport.contracts.job import (
     ExecuteJob,
     FailJob,
     GetJob,
+    GetJobPlan,
     JobPage,
+    JobPlanView,
     JobSpec,
     JobView,
     JobWritten,
     ListJobs,
     RetryJob,
+    SetJobPlan,
     UpdateJob,
 )
 from spaceport.contracts.space import SERVICE as SPACE
@@ -112,6 +115,14 @@ class OutcomeBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 class CancelBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     info: str | None = None
+
+
+class PlanBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Flatfile's JobExecutionPlan (`PUT`/`PATCH /v1/jobs/{id}/plan`)."""
+
+    field_mapping: list[Json] = msgspec.field(default_factory=list)
+    unmapped_source_fields: list[Json] = msgspec.field(default_factory=list)
+    unmapped_destination_fields: list[Json] = msgspec.field(default_factory=list)
 
 
 class Target(msgspec.Struct, frozen=True, kw_only=True):
@@ -413,6 +424,40 @@ async def acknowledge_outcome(request: Request[Any, Any, Any], gateway: Gateway,
     return await _step(request, gateway, job_id, AcknowledgeJobOutcome, guests=True)
 
 
+async def _plan(gateway: Gateway, principal: Principal, job_id: str, position: int = 0) -> dict[str, object]:
+    query = GetJobPlan(principal=principal, job_id=job_id, min_position=position)
+    return data(await gateway.rpc.request(SERVICE, query, JobPlanView))
+
+
+@get(ONE + "/plan")
+async def get_plan(request: Request[Any, Any, Any], gateway: Gateway, job_id: str) -> dict[str, object]:
+    return await _plan(gateway, await _guest_or_secret(request, gateway), job_id)
+
+
+async def _set_plan(request: Request[Any, Any, Any], gateway: Gateway, job_id: str, merge: bool) -> dict[str, object]:
+    principal = await _secret(request, gateway)
+    body = await decode(request, PlanBody)
+    plan = {
+        "fieldMapping": body.field_mapping,
+        "unmappedSourceFields": body.unmapped_source_fields,
+        "unmappedDestinationFields": body.unmapped_destination_fields,
+    }
+    command = SetJobPlan(principal=principal, job_id=job_id, plan=plan, merge=merge)
+    written = await gateway.rpc.request(SERVICE, command, JobWritten)
+    return await _plan(gateway, principal, job_id, written.position)
+
+
+@put(ONE + "/plan", request_max_body_size=MAX_JSON_BODY)
+async def put_plan(request: Request[Any, Any, Any], gateway: Gateway, job_id: str) -> dict[str, object]:
+    return await _set_plan(request, gateway, job_id, merge=False)
+
+
+@patch(ONE + "/plan", request_max_body_size=MAX_JSON_BODY)
+async def patch_plan(request: Request[Any, Any, Any], gateway: Gateway, job_id: str) -> dict[str, object]:
+    """Merges: the body's mappings replace those of the same source key; unmapped fields lose theirs."""
+    return await _set_plan(request, gateway, job_id, merge=True)
+
+
 ROUTES = [
     create_job,
     list_jobs,
@@ -426,4 +471,7 @@ ROUTES = [
     cancel_job,
     retry_job,
     acknowledge_outcome,
+    get_plan,
+    put_plan,
+    patch_plan,
 ]

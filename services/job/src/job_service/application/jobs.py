@@ -29,14 +29,17 @@ from spaceport.contracts.job import (
     ExecuteJob,
     FailJob,
     GetJob,
+    GetJobPlan,
     JobPage,
     JobPagination,
+    JobPlanView,
     JobSpec,
     JobUpdated,
     JobView,
     JobWritten,
     ListJobs,
     RetryJob,
+    SetJobPlan,
     UpdateJob,
 )
 from spaceport.contracts.space import Principal
@@ -152,6 +155,11 @@ class JobHandlers:
     async def acknowledge_outcome(self, cmd: AcknowledgeJobOutcome) -> JobWritten:
         return await self._change(cmd.principal, cmd.job_id, lambda s: domain.acknowledge_outcome(s, cmd.job_id))
 
+    async def set_plan(self, cmd: SetJobPlan) -> JobWritten:
+        return await self._change(
+            cmd.principal, cmd.job_id, lambda s: domain.set_plan(s, cmd.job_id, cmd.plan, cmd.merge, cmd.initial)
+        )
+
     async def delete(self, cmd: DeleteJob) -> JobWritten:
         written = await self._change(cmd.principal, cmd.job_id, lambda s: domain.delete(s, cmd.job_id))
         await self.caught_up(written.position)  # answered {success}: the next read must 404
@@ -180,6 +188,13 @@ class JobHandlers:
     async def get(self, query: GetJob) -> JobView:
         await self.caught_up(query.min_position)
         return await self._view(query.principal, query.job_id)
+
+    async def plan(self, query: GetJobPlan) -> JobPlanView:
+        """The job and its plan: the plan from the job's own events (always current), the job from the read model."""
+        await self.caught_up(query.min_position)
+        view = await self._view(query.principal, query.job_id)
+        loaded = await self.store.load(_ref(view.environment_id, view.space_id, view.id))
+        return JobPlanView(job=view, plan=JOBS.fold(loaded).plan)
 
     async def list_jobs(self, query: ListJobs) -> JobPage:
         paging.check(query.page_size, query.page_number, MAX_PAGE_SIZE)

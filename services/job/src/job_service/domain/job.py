@@ -31,6 +31,7 @@ from spaceport.contracts.job import (
     JobDeleted,
     JobFailed,
     JobOutcomeAcknowledged,
+    JobPlanned,
     JobReady,
     JobRetried,
     JobSpec,
@@ -64,6 +65,7 @@ class JobState(msgspec.Struct, frozen=True, kw_only=True):
     space_id: str | None = None
     status: str = "created"
     outcome_acknowledged: bool = False
+    plan: dict[str, Any] | None = None
 
 
 def initial() -> JobState:
@@ -80,7 +82,7 @@ STATUS_AFTER: dict[type[Event], str] = {
 }
 
 
-def evolve(state: JobState, event: Event) -> JobState:
+def evolve(state: JobState, event: Event) -> JobState:  # noqa: PLR0911 - one case per event type
     replace = msgspec.structs.replace
     match event:
         case JobCreated() as e:
@@ -92,6 +94,8 @@ def evolve(state: JobState, event: Event) -> JobState:
             return replace(state, outcome_acknowledged=True)
         case JobDeleted():
             return replace(state, deleted=True)
+        case JobPlanned() as e:
+            return replace(state, plan=e.plan)
     status = STATUS_AFTER.get(type(event))
     if status is None:
         return state
@@ -186,6 +190,8 @@ def create(state: JobState, job_id: str, principal: Principal, space_id: str | N
     check_spec(spec)
     ready = starts_ready(spec)
     status = "created" if ready or spec.status is None else spec.status
+    if spec.status is None and not ready and (spec.job_type, spec.operation) == ("workbook", "map"):
+        status = "planning"  # a mapping job waits for its plan (reference §4.2)
     created = JobCreated(
         job_id=job_id,
         environment_id=principal.environment_id,
@@ -317,3 +323,103 @@ def time_out(state: JobState, job_id: str, seconds: float) -> list[Event]:
     )
     outcome = {"acknowledge": True, "heading": "Timed out", "message": message}
     return [JobFailed(job_id=job_id, outcome=outcome, info="timed out", reason="timeout")]
+
+
+# ---- plans (Flatfile's JobExecutionPlan) ------------------------------------------------
+
+PLAN_PARTS = ("fieldMapping", "unmappedSourceFields", "unmappedDestinationFields")
+
+
+def _field(item: object, side: str, where: str) -> dict[str, Any]:
+    field = item.get(side) if isinstance(item, dict) else None
+    if not isinstance(field, dict) or not isinstance(field.get("key"), str) or not field["key"]:
+        raise ValidationFailedError(f"{where} needs {side}.key (a non-empty string)", key=where)
+    return field
+
+
+def _items(plan: dict[str, Any], part: str) -> list[Any]:
+    items = plan.get(part)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise ValidationFailedError(f"{part} must be an array", key=part)
+    return items
+
+
+def check_plan(plan: dict[str, Any]) -> dict[str, Any]:
+    """The plan's three lists, each item with its fields' keys; a source or destination used twice is refused."""
+    mapping = _items(plan, "fieldMapping")
+    sources, destinations = set(), set()
+    for item in mapping:
+        s = _field(item, "sourceField", "fieldMapping")["key"]
+        d = _field(item, "destinationField", "fieldMapping")["key"]
+        if s in sources or d in destinations:
+            raise ValidationFailedError(f"fieldMapping maps {s} or {d} twice", key="fieldMapping")
+        sources.add(s)
+        destinations.add(d)
+    for item in _items(plan, "unmappedSourceFields"):
+        _field(item, "sourceField", "unmappedSourceFields")
+    for item in _items(plan, "unmappedDestinationFields"):
+        _field(item, "destinationField", "unmappedDestinationFields")
+    return {part: _items(plan, part) for part in PLAN_PARTS}
+
+
+def _known(plan: dict[str, Any], side: str) -> dict[str, dict[str, Any]]:
+    """key -> field, of every `side` field the plan names (mapped first, then unmapped)."""
+    part = "unmappedSourceFields" if side == "sourceField" else "unmappedDestinationFields"
+    found: dict[str, dict[str, Any]] = {}
+    for item in [*plan.get("fieldMapping", []), *plan.get(part, [])]:
+        found.setdefault(item[side]["key"], item[side])
+    return found
+
+
+def merge_plan(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """A PATCH: its mappings replace the current ones of the same source key; a source (or
+    destination) it lists as unmapped loses its mapping. Unmapped lists are recomputed."""
+    sources = {**_known(current, "sourceField"), **_known(patch, "sourceField")}
+    destinations = {**_known(current, "destinationField"), **_known(patch, "destinationField")}
+    new = patch["fieldMapping"]
+    drop_sources = {m["sourceField"]["key"] for m in new} | {
+        u["sourceField"]["key"] for u in patch["unmappedSourceFields"]
+    }
+    drop_destinations = {m["destinationField"]["key"] for m in new} | {
+        u["destinationField"]["key"] for u in patch["unmappedDestinationFields"]
+    }
+    kept = [
+        m
+        for m in current.get("fieldMapping", [])
+        if m["sourceField"]["key"] not in drop_sources and m["destinationField"]["key"] not in drop_destinations
+    ]
+    mapping = [*kept, *new]
+    mapped_s = {m["sourceField"]["key"] for m in mapping}
+    mapped_d = {m["destinationField"]["key"] for m in mapping}
+    return {
+        "fieldMapping": mapping,
+        "unmappedSourceFields": [{"sourceField": f} for k, f in sources.items() if k not in mapped_s],
+        "unmappedDestinationFields": [{"destinationField": f} for k, f in destinations.items() if k not in mapped_d],
+    }
+
+
+def set_plan(state: JobState, job_id: str, plan: dict[str, Any], merge: bool, initial: bool = False) -> list[Event]:
+    """Store a plan (whole, or merged into the current one). Once the job has a plan, a new one may
+    name only the fields it knows (mapped or unmapped): an unknown field is a 400. An `initial`
+    plan (the planner's) is stored only while the job is planning without one (a redelivery is a no-op)."""
+    if initial and (state.plan is not None or state.status != "planning"):
+        return []
+    if state.status in TERMINAL:
+        raise ConflictError(f"job {job_id} is {state.status}: its plan cannot change", key="status")
+    checked = check_plan(plan)
+    current = state.plan
+    if current is not None:
+        for side, label in (("sourceField", "source"), ("destinationField", "destination")):
+            known = _known(current, side)
+            for key in _known(checked, side):
+                if key not in known:
+                    raise ValidationFailedError(f"the plan names an unknown {label} field {key!r}", key=side)
+    if merge:
+        if current is None:
+            raise ConflictError(f"job {job_id} has no plan to patch yet", key="plan")
+        checked = merge_plan(current, checked)
+    if checked == current:
+        return []
+    return [JobPlanned(job_id=job_id, plan=checked)]

@@ -13,8 +13,10 @@ from spaceport.contracts.job import (
     ExecuteJob,
     FailJob,
     GetJob,
+    GetJobPlan,
     ListJobs,
     RetryJob,
+    SetJobPlan,
     UpdateJob,
 )
 from spaceport.messaging import RpcServer
@@ -32,6 +34,8 @@ def bind(rpc: RpcServer, app: JobApplication) -> None:
     rpc.handle(CancelJob)(jobs.cancel)
     rpc.handle(RetryJob)(jobs.retry)
     rpc.handle(AcknowledgeJobOutcome)(jobs.acknowledge_outcome)
+    rpc.handle(SetJobPlan)(jobs.set_plan)
     rpc.handle(DeleteJob)(jobs.delete)
+    rpc.handle(GetJobPlan)(jobs.plan)
     rpc.handle(GetJob)(jobs.get)
     rpc.handle(ListJobs)(jobs.list_jobs)

@@ -25,6 +25,7 @@ STEPS: dict[type[Event], tuple[str, str | None]] = {
     job.JobOutcomeAcknowledged: ("job:outcome-acknowledged", None),
     job.JobDeleted: ("job:deleted", None),
     job.JobUpdated: ("job:updated", None),
+    job.JobPlanned: ("job:updated", None),  # a plan was set (automap waits for it in status planning)
 }
 
 

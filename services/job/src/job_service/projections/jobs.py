@@ -19,6 +19,7 @@ from spaceport.contracts.job import (
     JobDeleted,
     JobFailed,
     JobOutcomeAcknowledged,
+    JobPlanned,
     JobReady,
     JobRetried,
     JobUpdated,
@@ -164,6 +165,8 @@ class JobProjection:
                 await conn.execute("UPDATE job SET outcome_acknowledged_at = $2 WHERE id = $1", job_id, at)
             case JobDeleted():
                 await conn.execute("UPDATE job SET deleted = true WHERE id = $1", job_id)
+            case JobPlanned() as e:
+                await conn.execute("UPDATE job SET plan = $2::jsonb WHERE id = $1", job_id, js(e.plan))
             case _:
                 return False
         return True

@@ -1,0 +1,270 @@
+"""The `workbook:map` worker: a source sheet's records become a destination sheet's, by a plan.
+
+`POST /v1/jobs {type: "workbook", operation: "map", source, destination, config: {sourceSheetId,
+destinationSheetId}}` creates the job in status `planning` (reference §4.2-4.4). This worker
+consumes the job events with its own checkpoint (schema `file_map`), as background work like the
+extractor:
+
+- JobCreated of a `workbook:map` job is remembered (table `map_job`); while it is planning and has
+  no plan yet, both sheets' fields are read (workbook service), the plan is computed
+  (`file_service.mapping.plan`) and stored (`SetJobPlan`: the feed says `job:updated`);
+- its JobReady (after `POST /jobs/{id}/execute`) runs it: ack; read the (possibly edited) plan;
+  page through the source records, map each by the plan (enum values to option values), insert
+  each page into the destination with the idempotency key `<job id>:map:<page>` (a redelivery
+  inserts nothing twice); complete with "Mapped N records into <sheet>". Any failure fails the job
+  with the error as its outcome message.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from file_service.mapping.plan import DestinationField, EnumChoice, SourceField, compute_plan, map_record
+from spaceport import runtime
+from spaceport.claimcheck import ClaimCheck
+from spaceport.contracts import job, record, workbook
+from spaceport.contracts.blueprint import EnumField, EnumListField
+from spaceport.contracts.job import (
+    AckJob,
+    CompleteJob,
+    FailJob,
+    GetJobPlan,
+    JobCreated,
+    JobPlanView,
+    JobReady,
+    JobWritten,
+    SetJobPlan,
+)
+from spaceport.contracts.record import GetRecords, InsertRecords, RecordsReply, Written
+from spaceport.contracts.space import Principal
+from spaceport.contracts.workbook import GetSheet, GetWorkbook, SheetView, WorkbookView
+from spaceport.errors import ConflictError, NotFoundError, ValidationFailedError
+from spaceport.events import StoredEvent
+from spaceport.messaging import RpcClient
+from spaceport.projection import ProjectionRunner
+from spaceport.readmodel import Conn
+
+log = logging.getLogger(__name__)
+
+NAME = "file_map"
+ACTOR = "us_ag_mapper"
+PAGE_SIZE = 1_000
+WRITE_TIMEOUT = 120.0
+MAX_MESSAGE = 2_000
+BATCH = 10
+ACK_WAIT = 600.0
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(list[dict[str, Any]])
+
+
+def principal(environment_id: str) -> Principal:
+    return Principal(environment_id=environment_id, kind="secret", actor=ACTOR)
+
+
+def sources_of(sheet: SheetView) -> list[SourceField]:
+    return [SourceField(key=f.key, label=f.label) for f in sheet.config.fields]
+
+
+def destinations_of(sheet: SheetView) -> list[DestinationField]:
+    out = []
+    for f in sheet.config.fields:
+        options: list[EnumChoice] = []
+        if isinstance(f, EnumField | EnumListField):
+            options = [
+                EnumChoice(value=o.value, label=o.label, alternative_names=o.alternative_names or [])
+                for o in f.config.options
+            ]
+        kind = type(f).__struct_config__.tag
+        out.append(
+            DestinationField(
+                key=f.key,
+                label=f.label,
+                type=str(kind),
+                alternative_names=f.alternative_names or [],
+                options=options,
+            )
+        )
+    return out
+
+
+class MapJob(msgspec.Struct, frozen=True, kw_only=True):
+    job_id: str
+    environment_id: str
+    source: str
+    destination: str | None
+    source_sheet_id: str | None
+    destination_sheet_id: str | None
+
+
+class Mapping:
+    """One `workbook:map` job's planning and run."""
+
+    def __init__(self, rpc: RpcClient, claims: ClaimCheck) -> None:
+        self.rpc = rpc
+        self.claims = claims
+
+    async def plan(self, m: MapJob) -> None:
+        """Compute and store the plan; `initial`: the job service keeps a plan already set (a
+        redelivery keeps an edited plan)."""
+        who = principal(m.environment_id)
+        try:
+            source, destination = await self._sheets(m)
+            plan = compute_plan(sources_of(source), destinations_of(destination))
+            await self._job(SetJobPlan(principal=who, job_id=m.job_id, plan=plan, initial=True))
+        except (ConflictError, NotFoundError) as refused:
+            log.info("workbook:map job %s not planned: %s", m.job_id, refused)
+        except Exception as error:
+            await self._fail(who, m.job_id, error)
+
+    async def run(self, m: MapJob) -> str:
+        """-> skipped, complete or failed."""
+        who = principal(m.environment_id)
+        try:
+            await self._job(AckJob(principal=who, job_id=m.job_id, info="Mapping", progress=0))
+        except (ConflictError, NotFoundError) as refused:
+            log.info("workbook:map job %s not started: %s", m.job_id, refused)
+            return "skipped"
+        try:
+            source, destination = await self._sheets(m)
+            planned = await self.rpc.request(job.SERVICE, GetJobPlan(principal=who, job_id=m.job_id), JobPlanView)
+            plan = planned.plan or compute_plan(sources_of(source), destinations_of(destination))
+            fields = {d.key: d for d in destinations_of(destination)}
+            count = 0
+            page = 1
+            while True:
+                rows = await self._page(source.id, page)
+                if rows:
+                    body = [map_record({k: c.get("value") for k, c in r["values"].items()}, plan, fields) for r in rows]
+                    count += await self._insert(who, destination.id, body, f"{m.job_id}:map:{page}")
+                    await self._job(AckJob(principal=who, job_id=m.job_id, info=f"Mapped {count} records"))
+                if len(rows) < PAGE_SIZE:
+                    break
+                page += 1
+            outcome = {"acknowledge": False, "message": f"Mapped {count} records into {destination.name}"}
+            await self._job(CompleteJob(principal=who, job_id=m.job_id, outcome=outcome))
+        except Exception as error:
+            await self._fail(who, m.job_id, error)
+            return "failed"
+        return "complete"
+
+    async def _sheets(self, m: MapJob) -> tuple[SheetView, SheetView]:
+        if m.destination is None:
+            raise ValidationFailedError("a workbook:map job needs a destination workbook", key="destination")
+        source = await self._sheet(m.environment_id, m.source, m.source_sheet_id, "source")
+        destination = await self._sheet(m.environment_id, m.destination, m.destination_sheet_id, "destination")
+        return source, destination
+
+    async def _sheet(self, environment_id: str, workbook_id: str, sheet_id: str | None, side: str) -> SheetView:
+        """The configured sheet (it must be in the job's workbook), else the workbook's first sheet."""
+        if sheet_id is None:
+            view = await self.rpc.request(workbook.SERVICE, GetWorkbook(workbook_id=workbook_id), WorkbookView)
+            if view.environment_id != environment_id or not view.sheets:
+                raise NotFoundError(f"{side} workbook {workbook_id} has no sheet", key=side)
+            return view.sheets[0]
+        sheet = await self.rpc.request(workbook.SERVICE, GetSheet(sheet_id=sheet_id), SheetView)
+        if sheet.environment_id != environment_id or sheet.workbook_id != workbook_id:
+            raise ValidationFailedError(f"{side} sheet {sheet_id} is not in workbook {workbook_id}", key=side)
+        return sheet
+
+    async def _page(self, sheet_id: str, page: int) -> list[dict[str, Any]]:
+        query = GetRecords(sheet_id=sheet_id, page_size=PAGE_SIZE, page_number=page, include_messages=False)
+        reply = await self.rpc.request(record.SERVICE, query, RecordsReply, timeout=WRITE_TIMEOUT)
+        return _decoder.decode(await self.claims.unpack(reply.records))
+
+    async def _insert(self, who: Principal, sheet_id: str, body: list[dict[str, Any]], key: str) -> int:
+        payload = await self.claims.pack(_encoder.encode(body))
+        command = InsertRecords(principal=who, sheet_id=sheet_id, body=payload, idempotency_key=key)
+        written = await self.rpc.request(record.SERVICE, command, Written, timeout=WRITE_TIMEOUT)
+        return written.record_count
+
+    async def _job(self, command: msgspec.Struct) -> None:
+        await self.rpc.request(job.SERVICE, command, JobWritten)
+
+    async def _fail(self, who: Principal, job_id: str, error: Exception) -> None:
+        message = f"Mapping failed: {error or type(error).__name__}"[:MAX_MESSAGE]
+        log.info("workbook:map job %s failed: %s", job_id, message)
+        try:
+            await self._job(FailJob(principal=who, job_id=job_id, outcome={"acknowledge": True, "message": message}))
+        except (ConflictError, NotFoundError) as refused:
+            log.info("workbook:map job %s not failed: %s", job_id, refused)
+
+
+class MapJobs:
+    """The consumer of the job events (schema `file_map`): remember map jobs, plan them, run them when ready."""
+
+    migrations = Path(__file__).parent.parent / "projections" / "mapper_migrations"
+
+    def __init__(self, work: Mapping, prefix: str = "evt", name: str = NAME) -> None:
+        self.name = name
+        self.work = work
+        self.filter_subjects = [f"{prefix}.*.job.>"]
+
+    async def apply(self, conn: Conn, stored: StoredEvent) -> None:
+        match stored.event:
+            case JobCreated(job_type="workbook", operation="map") as e:
+                config = e.config or {}
+                m = MapJob(
+                    job_id=e.job_id,
+                    environment_id=e.environment_id,
+                    source=e.source,
+                    destination=e.destination,
+                    source_sheet_id=_text(config.get("sourceSheetId")),
+                    destination_sheet_id=_text(config.get("destinationSheetId")),
+                )
+                await conn.execute(
+                    "INSERT INTO map_job (job_id, environment_id, source, destination, source_sheet_id,"
+                    " destination_sheet_id, position) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                    " ON CONFLICT (job_id) DO NOTHING",
+                    m.job_id,
+                    m.environment_id,
+                    m.source,
+                    m.destination,
+                    m.source_sheet_id,
+                    m.destination_sheet_id,
+                    stored.seq,
+                )
+                if e.status == "planning":
+                    await self.work.plan(m)
+                elif e.status == "ready":
+                    await self._run(conn, e.job_id)
+            case JobReady() as e:
+                await self._run(conn, e.job_id)
+
+    async def _run(self, conn: Conn, job_id: str) -> None:
+        row: Any = await conn.fetchrow(
+            "SELECT job_id, environment_id, source, destination, source_sheet_id, destination_sheet_id"
+            " FROM map_job WHERE job_id = $1",
+            job_id,
+        )
+        if row is None:
+            return
+        state = await self.work.run(MapJob(**dict(row)))
+        if state != "skipped":
+            await conn.execute("UPDATE map_job SET state = $2 WHERE job_id = $1", job_id, state)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+class Mapper:
+    """The `workbook:map` worker as `rt` background work."""
+
+    def __init__(self, rt: runtime.ServiceRuntime, work: Mapping) -> None:
+        self.rt = rt
+        self.work = work
+        self.runner: ProjectionRunner | None = None
+
+    async def start(self) -> None:
+        consumer = MapJobs(self.work, self.rt.settings.event_prefix)
+        self.runner = ProjectionRunner(self.rt.store, self.rt.pool, consumer, batch_size=BATCH, ack_wait=ACK_WAIT)
+        await self.runner.start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.stop()
+            self.runner = None
