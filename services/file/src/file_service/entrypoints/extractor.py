@@ -55,7 +55,7 @@ from spaceport.contracts import job, record, workbook
 from spaceport.contracts.blueprint import SheetConfig, StringField
 from spaceport.contracts.file import UpdateFile
 from spaceport.contracts.job import AckJob, CompleteJob, FailJob, JobCreated, JobReady, JobWritten
-from spaceport.contracts.record import InsertRecords, Written
+from spaceport.contracts.record import GetRecords, InsertRecords, RecordsReply, Written
 from spaceport.contracts.space import Principal
 from spaceport.contracts.workbook import CreateWorkbook, DeleteWorkbook, GetWorkbook, WorkbookView, WorkbookWritten
 from spaceport.errors import ConflictError, NotFoundError
@@ -180,17 +180,24 @@ class Extraction:
             if on_workbook is not None:
                 await on_workbook(workbook_id)
             count = 0
+            last: dict[str, int] = {}  # sheet -> position of its last insert
             for index, (table, sheet_id) in enumerate(zip(tables, sheet_ids, strict=True)):
                 batches = table.batches()
                 while (batch := await asyncio.to_thread(_next, batches)) is not None:
-                    count += await self._insert(who, sheet_id, records_body(batch, keys[index]))
+                    written = await self._insert(who, sheet_id, records_body(batch, keys[index]))
+                    count += written.record_count
+                    last[sheet_id] = written.position
                     progress = min(99, int(100 * (index + _fraction(table)) / len(tables)))
                     info = f"Extracted {count} records"
                     await self._job(AckJob(principal=who, job_id=job_id, info=info, progress=progress))
+        for inserted_into, position in last.items():  # whoever sees the job complete sees the records
+            query = GetRecords(sheet_id=inserted_into, page_size=1, min_position=position, include_messages=False)
+            await self.rpc.request(record.SERVICE, query, RecordsReply, timeout=WRITE_TIMEOUT)
         sheet_id = sheet_ids[0]
-        await self.app.files.update(
+        linked = await self.app.files.update(
             UpdateFile(principal=who, file_id=file_id, workbook_id=workbook_id, sheet_id=sheet_id, status="complete")
         )
+        await self.app.files.caught_up(linked.position)  # whoever sees the job complete sees the file linked
         message = f"Extracted {count} records from {len(tables)} sheet(s)"
         outcome = {"acknowledge": False, "message": message}
         await self._job(CompleteJob(principal=who, job_id=job_id, outcome=outcome))
@@ -221,10 +228,9 @@ class Extraction:
         by_slug = {s.slug: s.id for s in view.sheets or []}
         return written.workbook_id, [by_slug[slug] for slug in slugs]
 
-    async def _insert(self, who: Principal, sheet_id: str, body: bytes) -> int:
+    async def _insert(self, who: Principal, sheet_id: str, body: bytes) -> Written:
         command = InsertRecords(principal=who, sheet_id=sheet_id, body=await self.claims.pack(body))
-        written = await self.rpc.request(record.SERVICE, command, Written, timeout=WRITE_TIMEOUT)
-        return written.record_count
+        return await self.rpc.request(record.SERVICE, command, Written, timeout=WRITE_TIMEOUT)
 
     async def discard(self, environment_id: str, workbook_id: str) -> None:
         """Delete a partial workbook an earlier attempt left (already gone is fine)."""

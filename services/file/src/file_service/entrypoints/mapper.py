@@ -134,16 +134,19 @@ class Mapping:
             plan = planned.plan or compute_plan(sources_of(source), destinations_of(destination))
             fields = {d.key: d for d in destinations_of(destination)}
             count = 0
+            last = 0
             page = 1
             while True:
                 rows = await self._page(source.id, page)
                 if rows:
                     body = [map_record({k: c.get("value") for k, c in r["values"].items()}, plan, fields) for r in rows]
-                    count += await self._insert(who, destination.id, body, f"{m.job_id}:map:{page}")
+                    written = await self._insert(who, destination.id, body, f"{m.job_id}:map:{page}")
+                    count, last = count + written.record_count, max(last, written.position)
                     await self._job(AckJob(principal=who, job_id=m.job_id, info=f"Mapped {count} records"))
                 if len(rows) < PAGE_SIZE:
                     break
                 page += 1
+            await self._settled(destination.id, last)
             outcome = {"acknowledge": False, "message": f"Mapped {count} records into {destination.name}"}
             await self._job(CompleteJob(principal=who, job_id=m.job_id, outcome=outcome))
         except Exception as error:
@@ -175,11 +178,16 @@ class Mapping:
         reply = await self.rpc.request(record.SERVICE, query, RecordsReply, timeout=WRITE_TIMEOUT)
         return _decoder.decode(await self.claims.unpack(reply.records))
 
-    async def _insert(self, who: Principal, sheet_id: str, body: list[dict[str, Any]], key: str) -> int:
+    async def _insert(self, who: Principal, sheet_id: str, body: list[dict[str, Any]], key: str) -> Written:
         payload = await self.claims.pack(_encoder.encode(body))
         command = InsertRecords(principal=who, sheet_id=sheet_id, body=payload, idempotency_key=key)
-        written = await self.rpc.request(record.SERVICE, command, Written, timeout=WRITE_TIMEOUT)
-        return written.record_count
+        return await self.rpc.request(record.SERVICE, command, Written, timeout=WRITE_TIMEOUT)
+
+    async def _settled(self, sheet_id: str, position: int) -> None:
+        """Until the records read model has the last insert: whoever sees the job complete sees the records."""
+        if position:
+            query = GetRecords(sheet_id=sheet_id, page_size=1, min_position=position, include_messages=False)
+            await self.rpc.request(record.SERVICE, query, RecordsReply, timeout=WRITE_TIMEOUT)
 
     async def _job(self, command: msgspec.Struct) -> None:
         await self.rpc.request(job.SERVICE, command, JobWritten)
