@@ -9,13 +9,15 @@ fold in memory for fakes.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import msgspec
 
 from spaceport.contracts.space import SpaceArchived, SpaceCreated, SpaceDeleted, SpaceUnarchived, SpaceUpdated
 from spaceport.events import Event, StoredEvent
-from spaceport.ports import AggregateRef
+from spaceport.ports import AggregateRef, EventStorePort
 from spaceport.readmodel import Conn
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "known_spaces"
@@ -86,3 +88,26 @@ class KnownSpaces:
 
     async def _set(self, conn: Conn, space_id: str, assignment: str, value: object, seq: int) -> None:
         await conn.execute(f"UPDATE known_space SET {assignment}, position = $3 WHERE id = $1", space_id, value, seq)
+
+
+SPACE_TOKEN = re.compile(r"^[A-Za-z0-9_\-]{1,255}$")  # ids become subject tokens
+
+
+async def lookup(
+    space_id: str,
+    fact: Callable[[str], Awaitable[SpaceFact | None]],
+    store: EventStorePort,
+    caught_up: Callable[[int], Awaitable[object]],
+) -> SpaceFact | None:
+    """The space as a service's directory has it (`fact`); a miss waits until the directory has
+    read the space's own events, so a space created a moment ago is found, and an unknown one is None."""
+    if not SPACE_TOKEN.match(space_id):
+        return None
+    found = await fact(space_id)
+    if found is not None:
+        return found
+    loaded = await store.load(space_ref(space_id))
+    if loaded.version == 0:
+        return None
+    await caught_up(loaded.version)
+    return await fact(space_id)

@@ -46,7 +46,6 @@ from spaceport.ports import AggregateRef, AppendContext, EventStorePort
 
 FILES = Folder(domain.initial, domain.evolve)
 _ID = re.compile(r"^[a-z0-9]+_fl_[A-Za-z0-9]{1,64}$")
-_TOKEN = re.compile(r"^[A-Za-z0-9_\-]{1,255}$")
 Decide = Callable[[domain.FileState], Sequence[Event]]
 
 
@@ -180,16 +179,7 @@ class FileHandlers:
 
     async def known_space(self, space_id: str) -> SpaceFact | None:
         """The space as the directory has it; a miss waits for the space's events to be projected."""
-        if not _TOKEN.match(space_id):
-            return None
-        fact = await self.reads.space_fact(space_id)
-        if fact is not None:
-            return fact
-        loaded = await self.store.load(known_spaces.space_ref(space_id))
-        if loaded.version == 0:
-            return None
-        await self.caught_up(loaded.version)
-        return await self.reads.space_fact(space_id)
+        return await known_spaces.lookup(space_id, self.reads.space_fact, self.store, self.caught_up)
 
     async def _require_space(self, principal: Principal, environment_id: str, space_id: str) -> None:
         """Uploads go into a live space of the caller's environment (a guest's own space)."""
