@@ -35,27 +35,22 @@ class JobWorkers:
     def __init__(self, rt: runtime.ServiceRuntime, app: JobApplication) -> None:
         self.rt = rt
         self.app = app
-        self.configure: ProjectionRunner | None = None
-        self.extract: ProjectionRunner | None = None
+        self.managers: list[ProjectionRunner] = []  # the process managers' consumers, once started
         self.sweeper = Sweeper(app.jobs, app.reads, rt.settings.job_sweep_interval)
 
     async def start(self) -> None:
-        manager = ConfigureSpaces(self.app.jobs, self.rt.settings.event_prefix)
-        self.configure = ProjectionRunner(self.rt.store, self.rt.pool, manager)
-        await self.configure.start()
-        extract = ExtractFiles(self.app.jobs, self.rt.settings.event_prefix)
-        self.extract = ProjectionRunner(self.rt.store, self.rt.pool, extract)
-        await self.extract.start()
+        prefix = self.rt.settings.event_prefix
+        for manager in (ConfigureSpaces(self.app.jobs, prefix), ExtractFiles(self.app.jobs, prefix)):
+            runner = ProjectionRunner(self.rt.store, self.rt.pool, manager)
+            await runner.start()
+            self.managers.append(runner)
         await self.sweeper.start()
 
     async def stop(self) -> None:
         await self.sweeper.stop()
-        if self.extract is not None:
-            await self.extract.stop()
-            self.extract = None
-        if self.configure is not None:
-            await self.configure.stop()
-            self.configure = None
+        for runner in reversed(self.managers):
+            await runner.stop()
+        self.managers.clear()
 
 
 def build(settings: Settings) -> tuple[runtime.ServiceRuntime, JobApplication]:

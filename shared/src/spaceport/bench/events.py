@@ -27,8 +27,9 @@ from typing import Any
 
 import httpx
 import msgspec
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import DeliverPolicy
 
+from spaceport.bench.foundation import raw_consume
 from spaceport.bench.harness import Bench, Figure, env_int
 from spaceport.bench.records import platform, retried, urls
 from spaceport.events import EventRegistry
@@ -117,19 +118,9 @@ async def raw_ceilings(bench: Bench, count: int, pace: float) -> tuple[Figure, F
     subject = f"{store.prefix}.bench.raw"
     for start in range(0, count, 500):
         await asyncio.gather(*(js.publish(subject, body) for _ in range(min(500, count - start))))
-    config = ConsumerConfig(durable_name="raw_feed", ack_policy=AckPolicy.ALL, max_ack_pending=4000)
-    await js.add_consumer(store.stream, config)
-    sub = await js.pull_subscribe_bind(durable="raw_feed", stream=store.stream)
-
-    async def consume() -> None:
-        seen = 0
-        while seen < count:
-            msgs = await sub.fetch(500, timeout=5.0)
-            seen += len(msgs)
-            await msgs[-1].ack()
-
-    throughput = await bench.measure("raw JetStream pull consume", count, consume, unit="ev/s", raw=True)
-    await sub.unsubscribe()
+    throughput = await bench.measure(
+        "raw JetStream pull consume", count, lambda: raw_consume(store, count), unit="ev/s", raw=True
+    )
 
     lags: list[float] = []
     received = asyncio.Event()

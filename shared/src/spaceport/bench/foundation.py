@@ -262,7 +262,7 @@ async def _projection(bench: Bench, registry: EventRegistry) -> list[Figure]:
     last = max(writer.seen)
 
     consume = await bench.measure(
-        f"JetStream pull fetch({PROJECTION_BATCH}) + ack last", n, lambda: _raw_consume(store, n), raw=True
+        f"JetStream pull fetch({PROJECTION_BATCH}) + ack last", n, lambda: raw_consume(store, n), raw=True
     )
     rows = await _rows(store, n)
     raw_schema = bench.schema("raw")
@@ -333,7 +333,8 @@ async def _run_projection(
         await runner.stop()
 
 
-async def _raw_consume(store: EventStore, n: int) -> None:
+async def raw_consume(store: EventStore, n: int) -> None:
+    """The raw ceiling of consuming: a nats-py pull consumer fetching `n` messages, acking each batch's last."""
     sub = await _pull(store, "raw_consume")
     seen = 0
     while seen < n:

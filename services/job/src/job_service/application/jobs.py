@@ -85,19 +85,13 @@ class JobHandlers:
 
     async def configure_space(self, environment_id: str, space_id: str, actor: str) -> JobWritten:
         """`space:configure` for a space created with `autoConfigure`; idempotent (derived id)."""
-        principal = msgspec.structs.replace(PLATFORM, environment_id=environment_id, actor=actor or PLATFORM.actor)
         spec = JobSpec(
             job_type="space", operation="configure", source=space_id, trigger="immediate", status="ready", managed=True
         )
-        job_id = configure_job_id(space_id)
-        try:
-            return await self._create(principal, space_id, job_id, spec, f"configure:{space_id}")
-        except ConflictError:  # it exists already (created through another path): nothing to do
-            return JobWritten(job_id=job_id, position=0)
+        return await self._platform_job(environment_id, space_id, actor, configure_job_id(space_id), spec)
 
     async def extract_file(self, environment_id: str, space_id: str, file_id: str, actor: str) -> JobWritten:
         """`file:extract` for an upload in mode `import`; idempotent (derived id)."""
-        principal = msgspec.structs.replace(PLATFORM, environment_id=environment_id, actor=actor or PLATFORM.actor)
         spec = JobSpec(
             job_type="file",
             operation="extract",
@@ -107,10 +101,17 @@ class JobHandlers:
             status="ready",
             managed=True,
         )
-        job_id = extract_job_id(file_id)
+        return await self._platform_job(environment_id, space_id, actor, extract_job_id(file_id), spec)
+
+    async def _platform_job(
+        self, environment_id: str, space_id: str, actor: str, job_id: str, spec: JobSpec
+    ) -> JobWritten:
+        """A job the platform creates for a fact (a process manager's command); its id is derived
+        from that fact, so a redelivered or replayed event makes no second job."""
+        principal = msgspec.structs.replace(PLATFORM, environment_id=environment_id, actor=actor or PLATFORM.actor)
         try:
-            return await self._create(principal, space_id, job_id, spec, f"extract:{file_id}")
-        except ConflictError:  # it exists already: nothing to do
+            return await self._create(principal, space_id, job_id, spec, f"{spec.operation}:{spec.source}")
+        except ConflictError:  # it exists already (created through another path): nothing to do
             return JobWritten(job_id=job_id, position=0)
 
     async def update(self, cmd: UpdateJob) -> JobWritten:
