@@ -99,7 +99,7 @@ def test_map_job_plans_patches_and_maps(api: httpx.Client) -> None:
 
     assert api.post(f"/jobs/{job_id}/execute").status_code == 200
     done = wait(lambda: (j := ok(api.get(f"/jobs/{job_id}")))["status"] in ("complete", "failed") and j)
-    assert done["status"] == "complete", done
+    assert done["status"] == "complete", done["outcome"]
     assert done["outcome"]["message"] == "Mapped 2 records into Contacts"
 
     records = ok(api.get(f"/sheets/{destination_sheet}/records"))["records"]

@@ -4,7 +4,6 @@ work queue on Postgres (the consumer's rows, exclusive claims, leases, re-claims
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -40,13 +39,12 @@ def test_sheet_slugs_are_unique() -> None:
     assert sheet_slugs(["People", "people", "!!"]) == ["people", "people-2", "sheet"]
 
 
-def test_records_body_wraps_every_cell_in_a_value() -> None:
+def test_records_body_is_the_batch_as_arrow_ipc_named_by_field_keys() -> None:
     batch = pa.record_batch({"First Name": ["Ada", "Grace"], "Note": ["x\ny", None]})
-    body = json.loads(records_body(batch, ["first_name", "note"]))
-    assert body == [
-        {"first_name": {"value": "Ada"}, "note": {"value": "x\ny"}},
-        {"first_name": {"value": "Grace"}, "note": {"value": None}},
-    ]
+    body = records_body(batch, ["first_name", "note"])
+    table = pa.ipc.open_stream(body).read_all()
+    assert table.column_names == ["first_name", "note"]
+    assert table.to_pylist() == [{"first_name": "Ada", "note": "x\ny"}, {"first_name": "Grace", "note": None}]
 
 
 # ---- the work queue: consumer rows, claims, leases and re-claims (Postgres) ----------------------

@@ -1,13 +1,14 @@
 from typing import Any
 
+from file_service.entrypoints.mapper import mapping_fields
 from file_service.mapping.plan import (
     DestinationField,
     EnumChoice,
     SourceField,
     compute_plan,
     enum_value,
-    map_record,
     normalise,
+    remembered_edges,
     score,
 )
 
@@ -71,6 +72,41 @@ def test_enum_values_and_map_record() -> None:
     assert enum_value("left", status.options) == "gone"
     assert enum_value("x", status.options) == "gone"
     assert enum_value("other", status.options) == "other"
-    plan = compute_plan([SourceField(key="Status"), SourceField(key="phone")], [status])
-    out = map_record({"Status": "Left", "phone": "1"}, plan, {"status": status})
-    assert out == {"status": {"value": "gone"}}
+    plan = compute_plan(
+        [SourceField(key="Status"), SourceField(key="phone")],
+        [status],
+        source_values={"Status": ["Left", "?", "ACTIVE"]},
+    )
+    [edge] = plan["fieldMapping"]
+    assert edge["enumDetails"] == {
+        "mapping": [
+            {"sourceValue": "Left", "destinationValue": "gone"},
+            {"sourceValue": "ACTIVE", "destinationValue": "active"},
+        ],
+        "unusedSourceValues": ["?"],
+        "unusedDestinationValues": [],
+    }
+    assert edge["metadata"]["source"] == "exact"
+    assert mapping_fields(plan)[0].values == {"Left": "gone", "ACTIVE": "active"}
+
+
+def test_remembered_mappings_win_over_similarity() -> None:
+    destinations = [DestinationField(key="email"), DestinationField(key="phone")]
+    sources = [SourceField(key="e_mail_addr", label="Contact"), SourceField(key="tel")]
+    fresh = compute_plan(sources, destinations)
+    assert [e["sourceField"]["key"] for e in fresh["fieldMapping"]] == []
+    # a user mapped them by hand once: the next plan into the same destination starts from that
+    taught = {
+        "fieldMapping": [
+            {"sourceField": {"key": "e_mail_addr", "label": "Contact"}, "destinationField": {"key": "email"}},
+            {"sourceField": {"key": "tel"}, "destinationField": {"key": "phone"}},
+        ]
+    }
+    learned = remembered_edges(taught)
+    assert learned == {"emailaddr": "email", "contact": "email", "tel": "phone"}
+    again = compute_plan([SourceField(key="E-Mail Addr"), SourceField(key="TEL")], destinations, learned)
+    pairs = {e["sourceField"]["key"]: e["destinationField"]["key"] for e in again["fieldMapping"]}
+    assert pairs == {"E-Mail Addr": "email", "TEL": "phone"}
+    assert {e["metadata"]["source"] for e in again["fieldMapping"]} == {"remembered"}
+    # a remembered destination that no longer exists is ignored
+    assert compute_plan([SourceField(key="tel")], [DestinationField(key="email")], learned)["fieldMapping"] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import string
 import uuid
@@ -38,6 +39,29 @@ def new_id(kind: str, length: int = 10) -> str:
 def derived_id(kind: str, seed: str, length: int = 10) -> str:
     """A deterministic id for `seed`: a retried command derives the same ids and events."""
     return f"{PREFIXES[kind]}_{_base36(uuid.uuid5(uuid.NAMESPACE_URL, seed).int, length)}"
+
+
+def new_ids(kind: str, count: int, length: int = 20) -> list[str]:
+    """`count` fresh random ids at once (bulk inserts): hex digits of one urandom read, `length`
+    digits = 4 * length bits each (80 by default: no collision in billions of records)."""
+    return _sliced(PREFIXES[kind], secrets.token_bytes(_bytes(count, length)), count, length)
+
+
+def derived_ids(kind: str, seed: str, count: int, length: int = 20) -> list[str]:
+    """`count` deterministic ids for `seed` (a retried bulk insert derives the same ones): the
+    digits of one SHAKE-256 stream of the seed, so id n depends on the seed and n only."""
+    stream = hashlib.shake_256(seed.encode()).digest(_bytes(count, length))
+    return _sliced(PREFIXES[kind], stream, count, length)
+
+
+def _bytes(count: int, length: int) -> int:
+    return -(-count * length // 2)
+
+
+def _sliced(prefix: str, raw: bytes, count: int, length: int) -> list[str]:
+    digits = raw.hex()
+    head = prefix + "_"
+    return [head + digits[n : n + length] for n in range(0, count * length, length)]
 
 
 def _base36(number: int, length: int) -> str:

@@ -14,6 +14,7 @@ import os
 
 import asyncpg
 
+from record_service.application.bulk import BulkHandlers
 from record_service.application.completion import CompletionHandlers
 from record_service.application.context import ServiceContext
 from record_service.application.reads import ReadHandlers
@@ -42,7 +43,7 @@ def build(settings: Settings, *, project: bool = True) -> tuple[runtime.ServiceR
     if project:
         rt.add_projection(RecordsProjection(settings.event_prefix))
     ctx = ServiceContext(rt, PgRecordReadModel(rt, spaces=NAME))
-    rpc.bind(rt.rpc, WriteHandlers(ctx), ReadHandlers(ctx), CompletionHandlers(ctx))
+    rpc.bind(rt.rpc, WriteHandlers(ctx), ReadHandlers(ctx), CompletionHandlers(ctx), BulkHandlers(ctx))
     return rt, ctx
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import polars as pl
 
 from record_service.application.context import Context, Sheet
 from record_service.application.ports import CommitRow, CommitState, SheetRow
@@ -139,6 +140,14 @@ class FoldedRecords:
         sheets = [s.id for s in self._state.sheets.values() if s.workbook_id == workbook_id and s.slug == slug]
         found = {_text(_value(r.record, key)) for s in sheets for r in self._state.rows.get(s, {}).values()}
         return found.intersection(values)
+
+    async def source_frame(self, sheet_id: str, keys: Sequence[str], after_row: int, limit: int) -> pl.DataFrame:
+        rows = sorted(self._state.rows.get(sheet_id, {}).values(), key=lambda r: r.row_no)
+        picked = [r for r in rows if r.row_no > after_row][:limit]
+        data: dict[str, list[Any]] = {"row_no": [r.row_no for r in picked]}
+        for key in keys:
+            data[key] = [None if (v := _value(r.record, key)) is None else _text(v) for r in picked]
+        return pl.DataFrame(data, schema={"row_no": pl.Int64, **dict.fromkeys(keys, pl.String)})
 
     async def commit_by_key(self, sheet_id: str, key: str) -> CommitRow | None:
         return self._state.commits.get((sheet_id, key))
@@ -286,3 +295,4 @@ def _value(record: StoredRecord, key: str) -> Any:
 def _text(value: Any) -> str:
     """A value as Postgres' `->>` gives it: strings as they are, anything else as JSON."""
     return value if isinstance(value, str) else _json.encode(value).decode()
+

@@ -13,7 +13,7 @@ from types import ModuleType
 
 from spaceport.bench import harness
 
-PARTS: tuple[str, ...] = ("foundation", "records", "events")
+PARTS: tuple[str, ...] = ("foundation", "records", "events", "imports")
 
 
 def load(part: str) -> ModuleType | None:

@@ -238,6 +238,48 @@ class InsertRecords(msgspec.Struct, frozen=True, kw_only=True):
     disable_hooks: bool = False  # `X-Disable-Hooks: true`: CommitCreated.disable_hooks
 
 
+class ImportRecords(msgspec.Struct, frozen=True, kw_only=True):
+    """The columnar bulk insert. Body: an Arrow IPC stream, one column per field key (cell values,
+    usually strings); validated column-wise and inserted as one commit, no records in the reply."""
+
+    principal: Principal
+    sheet_id: str
+    body: Payload
+    idempotency_key: str | None = None
+    disable_hooks: bool = False
+
+
+class FieldMapping(msgspec.Struct, frozen=True, kw_only=True):
+    """One source field's values into one destination field; `values`: source value -> the
+    destination's value (enum mappings; unlisted values pass as they are)."""
+
+    source: str
+    destination: str
+    values: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class MapRecords(msgspec.Struct, frozen=True, kw_only=True):
+    """Copy up to `limit` records of the source sheet after row `after_row`, mapped field by field,
+    into the destination sheet as one commit (the columnar path); the reply says where it stopped."""
+
+    principal: Principal
+    source_sheet_id: str
+    destination_sheet_id: str
+    fields: list[FieldMapping]
+    after_row: int = 0
+    limit: int = 50_000
+    idempotency_key: str | None = None
+
+
+class Mapped(msgspec.Struct, frozen=True, kw_only=True):
+    """`last_row`: the source row the next page starts after; `done`: no source rows after it."""
+
+    written: Written
+    read: int
+    last_row: int
+    done: bool
+
+
 class UpdateRecords(msgspec.Struct, frozen=True, kw_only=True):
     """Body: a JSON array of `{id, values: {fieldKey: {value?, messages?}}, metadata?}`."""
 

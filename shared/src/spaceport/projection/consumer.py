@@ -94,6 +94,7 @@ class Batches:
         self._sub = sub
         self._projection = projection
         self._ahead: asyncio.Task[list[Msg]] | None = None
+        self._delivered: int | None = None  # consumer sequence of the last message handed out
 
     async def next(self, size: int, *, prefetch: bool) -> list[Msg] | None:
         """The next batch; [] when there is none; None if the fetch failed.
@@ -110,13 +111,33 @@ class Batches:
 
     async def _fetch(self, size: int) -> list[Msg] | None:
         try:
-            return await (self._ahead if self._ahead is not None else self._sub.fetch(size, timeout=1.0))
+            msgs = await (self._ahead if self._ahead is not None else self._sub.fetch(size, timeout=1.0))
         except (TimeoutError, nats.errors.TimeoutError):
             return []  # nats-py also answers a server-side fetch timeout with an empty list
         except Exception:
             # Part of a batch may have been delivered to us and lost: resume from the checkpoint.
             log.exception("projection %s: fetch failed; resuming from the checkpoint", self._projection)
             return None
+        return msgs if self._contiguous(msgs) else None
+
+    def _contiguous(self, msgs: list[Msg]) -> bool:
+        """Every delivery of this session in order, none missing. The client drops messages when
+        its pending queue overflows (a slow consumer) and a late fetch reply can be lost; acking
+        what came after them (AckAll) would acknowledge them unapplied. So a gap in the
+        consumer's delivery sequence ends the session: it resumes from the checkpoint."""
+        for msg in msgs:
+            delivered = msg.metadata.sequence.consumer
+            if self._delivered is not None and delivered != self._delivered + 1:
+                log.error(
+                    "projection %s: deliveries %d..%d never arrived (dropped by the client?);"
+                    " resuming from the checkpoint",
+                    self._projection,
+                    self._delivered + 1,
+                    delivered - 1,
+                )
+                return False
+            self._delivered = delivered
+        return True
 
     async def drop_prefetched(self) -> None:
         """Cancel a prefetch and wait for it; its messages go unacked (the consumer is recreated)."""

@@ -25,6 +25,9 @@ from spaceport.readmodel import Conn
 log = logging.getLogger(__package__)  # the package's logger: log lines keep the name they always had
 
 
+DEFAULT_BATCH = 500
+
+
 class ProjectionRunner:
     """Runs one projection against the stream: migrate, consume, checkpoint, rebuild.
 
@@ -40,12 +43,15 @@ class ProjectionRunner:
         pool: asyncpg.Pool,
         projection: Projection,
         *,
-        batch_size: int = 500,
+        batch_size: int | None = None,
         ack_wait: float = 30.0,
     ) -> None:
         self.store = store
         self.pool = pool
         self.projection = projection
+        # A projection of bulk events (records: up to 512 KB each) takes fewer per batch, so
+        # that a batch and its prefetch stay far below the client's pending-bytes limit.
+        batch_size = batch_size or getattr(projection, "batch_size", None) or DEFAULT_BATCH
         self.batch_size = batch_size
         self.ack_wait = ack_wait
         self.position = 0

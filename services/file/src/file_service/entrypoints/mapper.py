@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from file_service.mapping.plan import DestinationField, EnumChoice, SourceField, compute_plan, map_record
+from file_service.mapping.plan import DestinationField, EnumChoice, SourceField, compute_plan, remembered_edges
 from spaceport import runtime
 from spaceport.claimcheck import ClaimCheck
 from spaceport.contracts import job, record, workbook
@@ -39,11 +39,25 @@ from spaceport.contracts.job import (
     JobWritten,
     SetJobPlan,
 )
-from spaceport.contracts.record import GetRecords, InsertRecords, RecordsReply, Written
+from spaceport.contracts.record import (
+    MAX_IDS,
+    CellsReply,
+    Counts,
+    DeleteRecords,
+    FieldMapping,
+    GetCells,
+    GetCounts,
+    GetRecords,
+    Mapped,
+    MapRecords,
+    RecordsReply,
+    Written,
+)
 from spaceport.contracts.space import Principal
 from spaceport.contracts.workbook import GetSheet, GetWorkbook, SheetView, WorkbookView
 from spaceport.errors import ConflictError, NotFoundError, ValidationFailedError
 from spaceport.events import StoredEvent
+from spaceport.ids import derived_ids
 from spaceport.messaging import RpcClient
 from spaceport.projection import ProjectionRunner
 from spaceport.readmodel import Conn
@@ -52,13 +66,14 @@ log = logging.getLogger(__name__)
 
 NAME = "file_map"
 ACTOR = "us_ag_mapper"
-PAGE_SIZE = 1_000
+PAGE_SIZE = 50_000  # source records per MapRecords (one commit each)
+ENUM_VALUES = 100  # distinct source values looked at for enumDetails
 WRITE_TIMEOUT = 120.0
 MAX_MESSAGE = 2_000
 BATCH = 10
 ACK_WAIT = 600.0
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(list[dict[str, Any]])
+_cells = msgspec.json.Decoder(dict[str, list[dict[str, Any]]])
 
 
 def principal(environment_id: str) -> Principal:
@@ -91,6 +106,26 @@ def destinations_of(sheet: SheetView) -> list[DestinationField]:
     return out
 
 
+class MappingFailedError(Exception):
+    """A mapping that failed after some pages landed; they were reverted."""
+
+
+def mapping_fields(plan: dict[str, Any]) -> list[FieldMapping]:
+    """The plan's edges as the record service's field mappings, enum details as value maps."""
+    if not plan.get("fieldMapping"):
+        raise ValidationFailedError("the plan maps no field; map at least one source field", key="fieldMapping")
+    out = []
+    for edge in plan.get("fieldMapping") or []:
+        values = {}
+        for pair in ((edge.get("enumDetails") or {}).get("mapping")) or []:
+            if pair.get("sourceValue") is not None and pair.get("destinationValue") is not None:
+                values[str(pair["sourceValue"])] = pair["destinationValue"]
+        out.append(
+            FieldMapping(source=edge["sourceField"]["key"], destination=edge["destinationField"]["key"], values=values)
+        )
+    return out
+
+
 class MapJob(msgspec.Struct, frozen=True, kw_only=True):
     job_id: str
     environment_id: str
@@ -107,52 +142,122 @@ class Mapping:
         self.rpc = rpc
         self.claims = claims
 
-    async def plan(self, m: MapJob) -> None:
+    async def plan(self, m: MapJob, conn: Conn) -> None:
         """Compute and store the plan; `initial`: the job service keeps a plan already set (a
-        redelivery keeps an edited plan)."""
+        redelivery keeps an edited plan). Mappings remembered from earlier imports into a sheet
+        of the same slug in the environment win; enum destinations get the source's values."""
         who = principal(m.environment_id)
         try:
             source, destination = await self._sheets(m)
-            plan = compute_plan(sources_of(source), destinations_of(destination))
+            destinations = destinations_of(destination)
+            rows = await conn.fetch(
+                "SELECT source_name, destination_key FROM remembered_mapping"
+                " WHERE environment_id = $1 AND destination_slug = $2",
+                m.environment_id,
+                destination.slug,
+            )
+            remembered = {r["source_name"]: r["destination_key"] for r in rows}
+            first = compute_plan(sources_of(source), destinations, remembered)
+            values = await self._enum_values(source.id, first, destinations)
+            plan = compute_plan(sources_of(source), destinations, remembered, values)
             await self._job(SetJobPlan(principal=who, job_id=m.job_id, plan=plan, initial=True))
         except (ConflictError, NotFoundError) as refused:
             log.info("workbook:map job %s not planned: %s", m.job_id, refused)
         except Exception as error:
             await self._fail(who, m.job_id, error)
 
-    async def run(self, m: MapJob) -> str:
-        """-> skipped, complete or failed."""
+    async def run(self, m: MapJob) -> tuple[str, dict[str, Any] | None, str | None]:
+        """-> (skipped, complete or failed; the plan it ran; the destination sheet's slug)."""
         who = principal(m.environment_id)
         try:
             await self._job(AckJob(principal=who, job_id=m.job_id, info="Mapping", progress=0))
         except (ConflictError, NotFoundError) as refused:
             log.info("workbook:map job %s not started: %s", m.job_id, refused)
-            return "skipped"
+            return "skipped", None, None
         try:
             source, destination = await self._sheets(m)
             planned = await self.rpc.request(job.SERVICE, GetJobPlan(principal=who, job_id=m.job_id), JobPlanView)
             plan = planned.plan or compute_plan(sources_of(source), destinations_of(destination))
-            fields = {d.key: d for d in destinations_of(destination)}
-            count = 0
-            last = 0
-            page = 1
-            while True:
-                rows = await self._page(source.id, page)
-                if rows:
-                    body = [map_record({k: c.get("value") for k, c in r["values"].items()}, plan, fields) for r in rows]
-                    written = await self._insert(who, destination.id, body, f"{m.job_id}:map:{page}")
-                    count, last = count + written.record_count, max(last, written.position)
-                    await self._job(AckJob(principal=who, job_id=m.job_id, info=f"Mapped {count} records"))
-                if len(rows) < PAGE_SIZE:
-                    break
-                page += 1
-            await self._settled(destination.id, last)
+            fields = mapping_fields(plan)
+            count = await self._map(who, m, source, destination, fields)
             outcome = {"acknowledge": False, "message": f"Mapped {count} records into {destination.name}"}
             await self._job(CompleteJob(principal=who, job_id=m.job_id, outcome=outcome))
         except Exception as error:
             await self._fail(who, m.job_id, error)
-            return "failed"
-        return "complete"
+            return "failed", None, None
+        return "complete", plan, destination.slug
+
+    async def _map(
+        self, who: Principal, m: MapJob, source: SheetView, destination: SheetView, fields: list[FieldMapping]
+    ) -> int:
+        """Page by page (one commit each, keyed by the job and the source row it starts after, so a
+        rerun replays what landed); any failure reverts the pages that landed, then raises."""
+        landed: list[tuple[str, int]] = []  # (idempotency key, records) of each page's commit
+        total = await self._source_total(source.id)
+        count = last = after = 0
+        try:
+            while True:
+                key = f"{m.job_id}:map:{after}"
+                command = MapRecords(
+                    principal=who,
+                    source_sheet_id=source.id,
+                    destination_sheet_id=destination.id,
+                    fields=fields,
+                    after_row=after,
+                    limit=PAGE_SIZE,
+                    idempotency_key=key,
+                )
+                page = await self.rpc.request(record.SERVICE, command, Mapped, timeout=WRITE_TIMEOUT)
+                if page.written.record_count:
+                    landed.append((key, page.written.record_count))
+                count += page.written.record_count
+                last = max(last, page.written.position)
+                after = page.last_row
+                if page.done:
+                    break
+                progress = min(99, int(100 * count / total)) if total else None
+                await self._job(
+                    AckJob(principal=who, job_id=m.job_id, info=f"Mapped {count} records", progress=progress)
+                )
+            await self._settled(destination.id, last)
+        except Exception as error:
+            if landed:
+                await self._revert(who, m.job_id, destination.id, landed)
+                raise MappingFailedError(f"{error}; the {count} records it had inserted were removed") from error
+            raise
+        return count
+
+    async def _revert(self, who: Principal, job_id: str, sheet_id: str, landed: list[tuple[str, int]]) -> None:
+        """Delete the records of the pages that landed (their ids derive from each page's key)."""
+        ids = [i for key, n in landed for i in derived_ids("record", f"{sheet_id}:{key}", n)]
+        for start in range(0, len(ids), MAX_IDS):
+            command = DeleteRecords(
+                principal=who,
+                sheet_id=sheet_id,
+                ids=ids[start : start + MAX_IDS],
+                idempotency_key=f"{job_id}:revert:{start}",
+            )
+            await self.rpc.request(record.SERVICE, command, Written, timeout=WRITE_TIMEOUT)
+
+    async def _source_total(self, sheet_id: str) -> int:
+        counts = await self.rpc.request(record.SERVICE, GetCounts(sheet_id=sheet_id), Counts)
+        return counts.total
+
+    async def _enum_values(
+        self, sheet_id: str, plan: dict[str, Any], destinations: list[DestinationField]
+    ) -> dict[str, list[Any]]:
+        """The distinct values (the most frequent ENUM_VALUES) of each source field mapped to an enum."""
+        enums = {d.key for d in destinations if d.options}
+        out: dict[str, list[Any]] = {}
+        for edge in plan["fieldMapping"]:
+            if edge["destinationField"]["key"] not in enums:
+                continue
+            key = edge["sourceField"]["key"]
+            query = GetCells(sheet_id=sheet_id, field_key=key, page_size=ENUM_VALUES)
+            reply = await self.rpc.request(record.SERVICE, query, CellsReply, timeout=WRITE_TIMEOUT)
+            cells = _cells.decode(await self.claims.unpack(reply.cells)).get(key, [])
+            out[key] = [c.get("value") for c in cells]
+        return out
 
     async def _sheets(self, m: MapJob) -> tuple[SheetView, SheetView]:
         if m.destination is None:
@@ -172,16 +277,6 @@ class Mapping:
         if sheet.environment_id != environment_id or sheet.workbook_id != workbook_id:
             raise ValidationFailedError(f"{side} sheet {sheet_id} is not in workbook {workbook_id}", key=side)
         return sheet
-
-    async def _page(self, sheet_id: str, page: int) -> list[dict[str, Any]]:
-        query = GetRecords(sheet_id=sheet_id, page_size=PAGE_SIZE, page_number=page, include_messages=False)
-        reply = await self.rpc.request(record.SERVICE, query, RecordsReply, timeout=WRITE_TIMEOUT)
-        return _decoder.decode(await self.claims.unpack(reply.records))
-
-    async def _insert(self, who: Principal, sheet_id: str, body: list[dict[str, Any]], key: str) -> Written:
-        payload = await self.claims.pack(_encoder.encode(body))
-        command = InsertRecords(principal=who, sheet_id=sheet_id, body=payload, idempotency_key=key)
-        return await self.rpc.request(record.SERVICE, command, Written, timeout=WRITE_TIMEOUT)
 
     async def _settled(self, sheet_id: str, position: int) -> None:
         """Until the records read model has the last insert: whoever sees the job complete sees the records."""
@@ -236,7 +331,7 @@ class MapJobs:
                     stored.seq,
                 )
                 if e.status == "planning":
-                    await self.work.plan(m)
+                    await self.work.plan(m, conn)
                 elif e.status == "ready":
                     await self._run(conn, e.job_id)
             case JobReady() as e:
@@ -250,9 +345,21 @@ class MapJobs:
         )
         if row is None:
             return
-        state = await self.work.run(MapJob(**dict(row)))
+        state, plan, slug = await self.work.run(MapJob(**dict(row)))
         if state != "skipped":
             await conn.execute("UPDATE map_job SET state = $2 WHERE job_id = $1", job_id, state)
+        if state == "complete" and plan is not None and slug is not None:
+            learned = remembered_edges(plan)
+            await conn.execute(
+                "INSERT INTO remembered_mapping (environment_id, destination_slug, source_name, destination_key)"
+                " SELECT $1, $2, * FROM unnest($3::text[], $4::text[])"
+                " ON CONFLICT (environment_id, destination_slug, source_name)"
+                " DO UPDATE SET destination_key = excluded.destination_key, used_at = now()",
+                row["environment_id"],
+                slug,
+                list(learned),
+                list(learned.values()),
+            )
 
 
 def _text(value: object) -> str | None:

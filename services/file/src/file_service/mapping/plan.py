@@ -3,13 +3,15 @@
 `compute_plan` matches by normalised names (lowercase, only a-z0-9): first an exact match of the
 source key or label with a destination key, label or alternative name; then the best token /
 edit-distance score at or above `THRESHOLD`. One destination per source, one source per
-destination. `map_record` applies a plan to one record's values, mapping enum values to the
-destination's option values (by normalised value, label or alternative name).
+destination. Remembered mappings (from earlier imports into the same destination) win; enum
+destinations get `enumDetails` (source value -> option value, by normalised value, label or
+alternative name), which the record service applies column-wise when the plan runs.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -80,25 +82,55 @@ def _destination(field: DestinationField) -> Json:
     return {"key": field.key, "label": field.label or field.key, "type": field.type}
 
 
-def compute_plan(sources: list[SourceField], destinations: list[DestinationField]) -> Json:
-    """The JobExecutionPlan: best pairs first (exact matches win), each field used at most once."""
-    pairs = [
-        (s, i, j)
-        for i, src in enumerate(sources)
-        for j, dst in enumerate(destinations)
-        if (s := score(src, dst)) >= THRESHOLD
-    ]
+def _certainty(score: float) -> str:
+    return "absolute" if score >= 1.0 else "strong" if score >= 0.9 else "moderate"
+
+
+def remembered_names(field: SourceField) -> list[str]:
+    """The names a remembered mapping is looked up by: the source's normalised key and label."""
+    return [n for n in dict.fromkeys(normalise(x) for x in _names(field.key, field.label)) if n]
+
+
+def compute_plan(
+    sources: list[SourceField],
+    destinations: list[DestinationField],
+    remembered: Mapping[str, str] | None = None,
+    source_values: Mapping[str, list[Any]] | None = None,
+) -> Json:
+    """The JobExecutionPlan: best pairs first, each field used at most once.
+
+    `remembered` (normalised source name -> destination key, from earlier imports into the same
+    destination) wins over any score; then exact name matches, then similarity. `source_values`
+    (source key -> its distinct values) gives enum destinations their `enumDetails`."""
+    known = {d.key: j for j, d in enumerate(destinations)}
+    pairs: list[tuple[float, int, int, str]] = []
+    for i, src in enumerate(sources):
+        for name in remembered_names(src):
+            j = known.get((remembered or {}).get(name, ""), -1)
+            if j >= 0:
+                pairs.append((2.0, i, j, "remembered"))
+                break
+        for j, dst in enumerate(destinations):
+            if (s := score(src, dst)) >= THRESHOLD:
+                pairs.append((s, i, j, "exact" if s >= 1.0 else "similarity"))
     pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
-    chosen: dict[int, int] = {}
+    chosen: dict[int, tuple[int, float, str]] = {}
     taken: set[int] = set()
-    for _, i, j in pairs:
+    for s, i, j, how in pairs:
         if i not in chosen and j not in taken:
-            chosen[i] = j
+            chosen[i] = (j, s, how)
             taken.add(j)
-    mapping = [
-        {"sourceField": _source(sources[i]), "destinationField": _destination(destinations[j])}
-        for i, j in sorted(chosen.items())
-    ]
+    mapping = []
+    for i, (j, s, how) in sorted(chosen.items()):
+        edge: Json = {
+            "sourceField": _source(sources[i]),
+            "destinationField": _destination(destinations[j]),
+            "metadata": {"certainty": _certainty(s), "confidence": min(s, 1.0), "source": how},
+        }
+        values = (source_values or {}).get(sources[i].key)
+        if destinations[j].options and values is not None:
+            edge["enumDetails"] = enum_details(values, destinations[j].options)
+        mapping.append(edge)
     return {
         "fieldMapping": mapping,
         "unmappedSourceFields": [{"sourceField": _source(s)} for i, s in enumerate(sources) if i not in chosen],
@@ -106,6 +138,41 @@ def compute_plan(sources: list[SourceField], destinations: list[DestinationField
             {"destinationField": _destination(d)} for j, d in enumerate(destinations) if j not in taken
         ],
     }
+
+
+def enum_details(values: list[Any], options: list[EnumChoice]) -> Json:
+    """Flatfile's `enumDetails`: each distinct source value -> the option it names, when it names one."""
+    mapping, unused = [], []
+    targeted: set[str] = set()
+    for value in values:
+        if value is None or value == "":
+            continue
+        found = enum_value(value, options)
+        if found is value and not any(found == o.value for o in options):
+            unused.append(value)
+            continue
+        mapping.append({"sourceValue": value, "destinationValue": found})
+        targeted.add(str(found))
+    return {
+        "mapping": mapping,
+        "unusedSourceValues": unused,
+        "unusedDestinationValues": [o.value for o in options if str(o.value) not in targeted],
+    }
+
+
+def remembered_edges(plan: Json) -> dict[str, str]:
+    """What a completed mapping teaches: normalised source name -> destination key, per edge."""
+    out: dict[str, str] = {}
+    for edge in plan.get("fieldMapping") or []:
+        source, destination = edge.get("sourceField") or {}, edge.get("destinationField") or {}
+        if not isinstance(source.get("key"), str) or not isinstance(destination.get("key"), str):
+            continue
+        field = SourceField(
+            key=source["key"], label=source.get("label") if isinstance(source.get("label"), str) else None
+        )
+        for name in remembered_names(field):
+            out[name] = destination["key"]
+    return out
 
 
 def enum_value(value: Any, options: list[EnumChoice]) -> Any:
@@ -117,19 +184,3 @@ def enum_value(value: Any, options: list[EnumChoice]) -> Any:
         if wanted in {normalise(str(n)) for n in _names(str(option.value), option.label, option.alternative_names)}:
             return option.value
     return value
-
-
-def map_record(values: dict[str, Any], plan: Json, destinations: dict[str, DestinationField]) -> Json:
-    """One record's `{sourceKey: value}` as the destination's `{destKey: {"value": v}}` body."""
-    out: Json = {}
-    for pair in plan.get("fieldMapping") or []:
-        source_key = pair["sourceField"]["key"]
-        destination_key = pair["destinationField"]["key"]
-        if source_key not in values:
-            continue
-        value = values[source_key]
-        field = destinations.get(destination_key)
-        if field is not None and field.options:
-            value = enum_value(value, field.options)
-        out[destination_key] = {"value": value}
-    return out

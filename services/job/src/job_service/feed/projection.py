@@ -82,6 +82,7 @@ class FeedProjection:
 
     name = NAME
     migrations: Path | None = MIGRATIONS
+    batch_size = 100  # it reads record events too (up to 512 KB each): a batch stays under ~50 MB
 
     def __init__(self, prefix: str = "evt") -> None:
         self.filter_subjects = [f"{prefix}.>"]

@@ -11,7 +11,7 @@ duplicate (the first attempt's ack was lost): never from what the retry decided.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import msgspec
@@ -30,10 +30,19 @@ from spaceport.errors import ConflictError, PayloadTooLargeError
 from spaceport.events import Envelope, decode_envelope
 from spaceport.ports import MAX_ATOMIC_BATCH, AppendContext, AppendResult
 
-Decided = tuple[list[StoredRecord], list[str]]  # (records written: full state, ids deleted)
+
+@dataclass(frozen=True)
+class Encoded:
+    """Records decided and encoded by the columnar path (`domain.columns`): StoredRecord JSON each."""
+
+    records: Sequence[bytes]
+
+
+Decided = tuple[list[StoredRecord] | Encoded, list[str]]  # (records written: full state, ids deleted)
 Decide = Callable[[Sheet, RecordQueries], Awaitable[Decided]]
 _lean_records = msgspec.json.Decoder(LeanRecords)
 _lean_commit = msgspec.json.Decoder(LeanCommit)
+_lean_record = msgspec.json.Decoder(LeanRecord)
 _encoder = msgspec.json.Encoder()
 
 
@@ -46,6 +55,7 @@ class Write:
     actor: str
     key: str | None
     disable_hooks: bool = False  # sent with `X-Disable-Hooks: true` (the listener's own writes)
+    reply_records: bool = True  # inserts: the reply carries the inserted records (bulk imports: no)
 
 
 @dataclass(frozen=True)
@@ -70,9 +80,9 @@ async def commit(ctx: Context, write: Write, sheet: Sheet, decide: Decide) -> Wr
         done = await run_command(
             ctx.store,
             sheet.ref,
-            partial(_attempt, ctx, write, decide),
+            partial(_attempt, ctx, write, decide, sheet),
             context,
-            landed=partial(landed, ctx, sheet, write.kind),
+            landed=partial(landed, ctx, sheet, write.kind if write.reply_records else "bulk"),
             on_conflict=ctx.catch_up,
         )
     return await _written(ctx, write, done)
@@ -85,10 +95,18 @@ async def _require_writable_space(ctx: Context, sheet: Sheet) -> None:
     require_writable(await ctx.model.space(sheet.space_id, position=version), sheet.space_id)
 
 
-async def _attempt(ctx: Context, write: Write, decide: Decide) -> Decision[Commit]:
-    await ctx.settled(write.sheet_id)
+async def _attempt(ctx: Context, write: Write, decide: Decide, known: Sheet) -> Decision[Commit]:
+    """`known`: the caller's read of the sheet. An insert into a sheet without unique keys or
+    references decides nothing from other records: it does not wait for this process's last
+    commit to be projected (the projection of one batch overlaps the decision of the next) and is
+    guarded by the position of that commit instead of the read model's version."""
+    overlap = write.kind == "insert" and not known.schema.uniques and not _has_refs(known)
+    if not overlap:
+        await ctx.settled(write.sheet_id)
     sheet = await ctx.sheet(write.sheet_id)
-    if any(rule.ref is not None for rule in sheet.schema.rules.values()):
+    if overlap and (own := ctx.written.get(sheet.id, 0)) > sheet.version:
+        sheet = replace(sheet, version=own)
+    if _has_refs(sheet):
         # References are resolved against other sheets' records: this process's own recent
         # commits to them must be projected first (read-your-writes).
         await ctx.wait_for(max(ctx.written.values(), default=0), timeout=60.0)
@@ -102,8 +120,13 @@ async def _attempt(ctx: Context, write: Write, decide: Decide) -> Decision[Commi
     return _decision(sheet, write, records, deleted)
 
 
-def _decision(sheet: Sheet, write: Write, records: list[StoredRecord], deleted: list[str]) -> Append[Commit]:
-    if not records and not deleted:
+def _has_refs(sheet: Sheet) -> bool:
+    return any(rule.ref is not None for rule in sheet.schema.rules.values())
+
+
+def _decision(sheet: Sheet, write: Write, decided: list[StoredRecord] | Encoded, deleted: list[str]) -> Append[Commit]:
+    records, encoded = ([], decided.records) if isinstance(decided, Encoded) else (decided, ())
+    if not records and not encoded and not deleted:
         return Append(Commit(None, 0, position=sheet.version), (), sheet.version)
     commit_id = keys.commit_id(sheet.id, write.key)
     events = domain.commit_events(
@@ -114,13 +137,18 @@ def _decision(sheet: Sheet, write: Write, records: list[StoredRecord], deleted: 
         created_by=write.actor,
         idempotency_key=write.key,
         disable_hooks=write.disable_hooks,
+        encoded=encoded,
     )
     if len(events) > MAX_ATOMIC_BATCH:
         raise PayloadTooLargeError("this write needs more than 1,000 events; split it into smaller requests")
-    inserted = [_wire(r, commit_id) for r in records] if write.kind == "insert" else []
+    inserted: list[WireRecord | RawWireRecord] = []
+    if write.kind == "insert" and write.reply_records:
+        inserted = [_wire(r, commit_id) for r in records]
+        inserted += [_raw_wire(_lean_record.decode(b), commit_id) for b in encoded]
     # Guarded by the version the write was decided at: a conflict never reads the sheet's
     # history, the write is decided again against the caught-up read model.
-    return Append(Commit(commit_id, len(records) + len(deleted), inserted), events, sheet.version)
+    count = len(records) + len(encoded) + len(deleted)
+    return Append(Commit(commit_id, count, inserted), events, sheet.version)
 
 
 async def landed(ctx: Context, sheet: Sheet, kind: str, result: AppendResult) -> Commit:
@@ -147,7 +175,8 @@ async def _written(ctx: Context, write: Write, done: Outcome[Commit]) -> Written
     # process waits for it first (read-your-writes), so the projection of this commit
     # overlaps the client's next request.
     ctx.committed(write.sheet_id, done.result.last_seq)
-    records = await ctx.claims.pack(_encoder.encode(done.value.records)) if write.kind == "insert" else None
+    reply = write.kind == "insert" and write.reply_records
+    records = await ctx.claims.pack(_encoder.encode(done.value.records)) if reply else None
     return Written(
         commit_id=done.value.commit_id,
         position=done.result.last_seq,

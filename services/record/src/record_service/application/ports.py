@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
+import polars as pl
 
 from spaceport.claimcheck import Payload
 from spaceport.contracts.record import RecordQuery, StoredRecord
@@ -87,6 +88,11 @@ class RecordQueries(Protocol):
 
     async def linked_values(self, workbook_id: str, slug: str, key: str, values: Collection[str]) -> set[str]:
         """Those of `values` some record of sheet `slug` of the workbook has under `key`."""
+        ...
+
+    async def source_frame(self, sheet_id: str, keys: Sequence[str], after_row: int, limit: int) -> pl.DataFrame:
+        """Up to `limit` records after row `after_row`, in row order, as columns: `row_no` (Int64)
+        and each of `keys` (String: the cell's value as text, null when absent or null)."""
         ...
 
     async def commit_by_key(self, sheet_id: str, key: str) -> CommitRow | None:

@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+import polars as pl
+
+from record_service.application.bulk import insert_frame
 from record_service.application.checks import checked
 from record_service.application.commit import Decided, Write, commit
 from record_service.application.context import Context, Sheet
@@ -42,8 +46,11 @@ class WriteHandlers:
         sheet = await self.ctx.sheet(cmd.sheet_id)
         restricted = _restricted(cmd.principal)
         domain.check_writable(sheet.schema, restricted)
-        ids = keys.record_ids(sheet.id, cmd.idempotency_key)
-        built = domain.build_inserts(sheet.schema, body, utcnow(), ids)
+        frame = None if any(r.ref is not None for r in sheet.schema.rules.values()) else as_frame(body)
+        if frame is not None:  # plain values, the same fields in every record: the columnar path
+            return await insert_frame(self.ctx, _write(cmd, "insert"), sheet, restricted, frame)
+        ids = keys.record_id_list(sheet.id, cmd.idempotency_key, len(body))
+        built = domain.build_inserts(sheet.schema, body, utcnow(), ids.__getitem__)
         domain.check_readonly_fields(sheet.schema, restricted, built)
 
         async def decide(sheet: Sheet, q: RecordQueries) -> Decided:
@@ -141,3 +148,33 @@ def _replace(value: Any, find: Any, replace: Any) -> Any:
     if isinstance(value, str) and isinstance(find, str) and find in value:
         return value.replace(find, "" if replace is None else str(replace))
     return replace if value == find else _UNCHANGED
+
+
+_PLAIN = (pl.String, pl.Int64, pl.Float64, pl.Boolean, pl.Null)
+
+
+def as_frame(body: list[dict[str, domain.CellInput]]) -> pl.DataFrame | None:
+    """The body as columns when every record has the same fields and every cell is a plain value
+    (no messages or metadata) of one JSON type per field; else None (the row path takes it)."""
+    if not body:
+        return None
+    columns: dict[str, list[Any]] = {key: [] for key in body[0]}
+    width = len(columns)
+    for row in body:
+        if len(row) != width:
+            return None
+        for key, cell in row.items():
+            value = cell
+            if isinstance(cell, domain.InCell):
+                if cell.messages is not None or cell.metadata or cell.value is msgspec.UNSET:
+                    return None
+                value = cell.value
+            column = columns.get(key)
+            if column is None:
+                return None
+            column.append(value)
+    try:
+        frame = pl.DataFrame(columns, strict=True)
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+        return None
+    return frame if all(dtype in _PLAIN for dtype in frame.dtypes) else None

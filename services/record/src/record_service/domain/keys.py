@@ -15,10 +15,11 @@ def fresh_record_id(_: int) -> str:
     return ids.new_id("record")
 
 
-def record_ids(sheet_id: str, key: str | None) -> RecordIds:
+def record_id_list(sheet_id: str, key: str | None, count: int) -> list[str]:
+    """The ids of a write's `count` records at once (one random read or one hash stream)."""
     if key is None:
-        return fresh_record_id
-    return lambda n: ids.derived_id("record", f"{sheet_id}:{key}#{n}")
+        return ids.new_ids("record", count)
+    return ids.derived_ids("record", f"{sheet_id}:{key}", count)
 
 
 def commit_id(sheet_id: str, key: str | None) -> str:

@@ -288,16 +288,19 @@ def commit_events(
     created_by: str,
     idempotency_key: str | None = None,
     disable_hooks: bool = False,
+    encoded: Sequence[bytes] = (),
 ) -> list[Event]:
-    """The events of one commit; `scope` holds sheet_id, workbook_id, space_id, commit_id."""
+    """The events of one commit; `scope` holds sheet_id, workbook_id, space_id, commit_id.
+
+    `encoded`: records already encoded (the columnar path), written after `records`."""
     events: list[Event] = []
-    if records:
+    if records or encoded:
         twin = RawRecordsInserted if kind == "insert" else RawRecordsUpdated
-        encoded = [_encoder.encode(r) for r in records]
-        events += [twin(**scope, records=[msgspec.Raw(b) for b in group]) for group in chunks(encoded)]
+        all_encoded = [_encoder.encode(r) for r in records] + list(encoded)
+        events += [twin(**scope, records=[msgspec.Raw(b) for b in group]) for group in chunks(all_encoded)]
     for start in range(0, len(deleted), MAX_RECORDS_PER_EVENT * 5):
         events.append(RecordsDeleted(**scope, record_ids=list(deleted[start : start + MAX_RECORDS_PER_EVENT * 5])))
-    count = len(records) + len(deleted)
+    count = len(records) + len(encoded) + len(deleted)
     commit = CommitCreated(
         **scope,
         kind=kind,  # type: ignore[arg-type]

@@ -165,7 +165,7 @@ def _as_number(rule: FieldRule, value: Any) -> tuple[Any, list[Message]]:
     if isinstance(value, int | float):
         return value, NO_MESSAGES
     if isinstance(value, str):
-        if value.isdigit():
+        if value.isascii() and value.isdigit():
             return int(value), NO_MESSAGES
         text = value.strip().replace(",", "")
         if _NUMBER.match(text):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from record_service.application.bulk import BulkHandlers
 from record_service.application.completion import CompletionHandlers
 from record_service.application.reads import ReadHandlers
 from record_service.application.writes import WriteHandlers
@@ -16,16 +17,22 @@ from spaceport.contracts.record import (
     GetRecords,
     GetSheetCounts,
     GetSheetScope,
+    ImportRecords,
     InsertRecords,
     ListCommits,
+    MapRecords,
     UpdateRecords,
 )
 from spaceport.messaging import RpcServer
 
 
-def bind(rpc: RpcServer, writes: WriteHandlers, reads: ReadHandlers, completions: CompletionHandlers) -> None:
+def bind(
+    rpc: RpcServer, writes: WriteHandlers, reads: ReadHandlers, completions: CompletionHandlers, bulk: BulkHandlers
+) -> None:
     """Subscribe every command and query; `rpc` decodes, calls and encodes the reply."""
     rpc.handle(InsertRecords)(writes.insert)
+    rpc.handle(ImportRecords)(bulk.import_records)
+    rpc.handle(MapRecords)(bulk.map_records)
     rpc.handle(UpdateRecords)(writes.update)
     rpc.handle(DeleteRecords)(writes.delete)
     rpc.handle(FindReplace)(writes.find_replace)

@@ -89,6 +89,7 @@ _lean_commit = msgspec.json.Decoder(LeanCommit)
 
 class RecordsProjection:
     migrations: Path | None = Path(__file__).parent / "migrations"
+    batch_size = 40  # events per batch: up to 40,000 records and 20 MB (events are bulk)
 
     def __init__(self, prefix: str = "evt", name: str = NAME) -> None:
         self.name = name
