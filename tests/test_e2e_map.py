@@ -111,3 +111,73 @@ def test_map_job_plans_patches_and_maps(api: httpx.Client) -> None:
 def test_plan_of_an_unknown_job_is_404(api: httpx.Client) -> None:
     assert api.get("/jobs/us_jb_nope/plan").status_code == 404
     assert api.put("/jobs/us_jb_nope/plan", json={}).status_code == 404
+
+
+def map_job(api: httpx.Client, source: tuple[str, str], destination: tuple[str, str]) -> tuple[str, dict[str, Any]]:
+    body = {
+        "type": "workbook",
+        "operation": "map",
+        "source": source[0],
+        "destination": destination[0],
+        "config": {"sourceSheetId": source[1], "destinationSheetId": destination[1]},
+    }
+    job_id = ok(api.post("/jobs", json=body))["id"]
+    found = wait(lambda: (p := ok(api.get(f"/jobs/{job_id}/plan")))["plan"] and p)
+    return job_id, found["plan"]
+
+
+def run(api: httpx.Client, job_id: str) -> dict[str, Any]:
+    assert api.post(f"/jobs/{job_id}/execute").status_code == 200
+    done: dict[str, Any] = wait(lambda: (j := ok(api.get(f"/jobs/{job_id}")))["status"] in ("complete", "failed") and j)
+    return done
+
+
+def test_a_hand_made_mapping_is_remembered_and_enum_values_are_planned(api: httpx.Client) -> None:
+    """A user maps `Tel.` to `phone` by hand once; the next import into a sheet of the same slug
+    starts from that mapping. An enum destination's plan maps the source's values to options."""
+    space_id = ok(api.post("/spaces", json={"name": "remembering"}))["id"]
+    fields = [
+        {"key": "phone", "type": "string", "label": "Phone"},
+        {
+            "key": "tier",
+            "type": "enum",
+            "config": {"options": [{"value": "gold", "label": "Gold"}, {"value": "silver", "label": "Silver"}]},
+        },
+    ]
+    source_fields = [{"key": "tel", "type": "string", "label": "Tel."}, {"key": "level", "type": "string"}]
+    destination = workbook(api, space_id, "Customers", fields)
+    source = workbook(api, space_id, "Upload", source_fields)
+    rows = [{"tel": {"value": "555"}, "level": {"value": "GOLD"}}, {"tel": {"value": "556"}, "level": {"value": "?"}}]
+    ok(api.post(f"/sheets/{source[1]}/records", json=rows))
+
+    job_id, plan = map_job(api, source, destination)
+    assert plan["fieldMapping"] == []  # nothing looks alike
+    edges = [
+        {"sourceField": {"key": "tel"}, "destinationField": {"key": "phone"}},
+        {
+            "sourceField": {"key": "level"},
+            "destinationField": {"key": "tier"},
+            "enumDetails": {"mapping": [{"sourceValue": "?", "destinationValue": "silver"}]},
+        },
+    ]
+    ok(api.put(f"/jobs/{job_id}/plan", json={"fieldMapping": edges}))
+    done = run(api, job_id)
+    assert done["status"] == "complete", done["outcome"]
+    records = ok(api.get(f"/sheets/{destination[1]}/records"))["records"]
+    # "GOLD" names the option by its label (the destination's own matching); "?" by the plan
+    assert sorted((r["values"]["phone"]["value"], r["values"]["tier"]["value"]) for r in records) == [
+        ("555", "gold"),
+        ("556", "silver"),
+    ]
+
+    # a second upload into another workbook of the same sheet: the plan remembers both edges
+    again_destination = workbook(api, space_id, "Customers", fields)
+    again_source = workbook(api, space_id, "Upload 2", [{"key": "TEL", "type": "string"}, *source_fields[1:]])
+    ok(api.post(f"/sheets/{again_source[1]}/records", json=[{"TEL": {"value": "1"}, "level": {"value": "Silver"}}]))
+    _, plan = map_job(api, again_source, again_destination)
+    pairs = {
+        e["sourceField"]["key"]: (e["destinationField"]["key"], e["metadata"]["source"]) for e in plan["fieldMapping"]
+    }
+    assert pairs == {"TEL": ("phone", "remembered"), "level": ("tier", "remembered")}
+    [tier] = [e for e in plan["fieldMapping"] if e["destinationField"]["key"] == "tier"]
+    assert tier["enumDetails"]["mapping"] == [{"sourceValue": "Silver", "destinationValue": "silver"}]

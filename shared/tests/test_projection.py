@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -18,6 +19,7 @@ from opentelemetry import trace
 from spaceport.events import EventRegistry, StoredEvent
 from spaceport.eventstore import AggregateRef, EventStore
 from spaceport.projection import ProjectionRunner, _sampled_trace
+from spaceport.projection.consumer import Batches
 from spaceport.readmodel import Conn
 from spaceport.testing.infra import InfraUrls
 
@@ -358,3 +360,42 @@ def test_only_sampled_trace_contexts_get_a_span_per_event() -> None:
     ctx = _sampled_trace({"traceparent": f"00-{trace_id}-{span_id}-01"})
     assert ctx is not None
     assert f"{trace.get_current_span(ctx).get_span_context().trace_id:032x}" == trace_id
+
+
+class DropsDeliveries(ProjectionRunner):
+    """Its client loses three messages of the first fetch, as nats-py does when a subscription's
+    pending queue overflows (slow consumer) or a fetch reply arrives too late."""
+
+    dropped = 0
+
+    async def _subscribe(self, *, resync: bool) -> Batches:
+        batches = await super()._subscribe(resync=resync)
+        sub: Any = batches._sub
+        fetch = sub.fetch
+
+        async def lossy(size: int, timeout: float | None = None) -> list[Msg]:
+            msgs: list[Msg] = await fetch(size, timeout=timeout)
+            if not self.dropped and len(msgs) > 5:
+                self.dropped = 3
+                return msgs[:2] + msgs[5:]
+            return msgs
+
+        sub.fetch = lossy
+        return batches
+
+
+async def test_deliveries_the_client_lost_are_applied_not_acknowledged_unseen(
+    store: EventStore, pool: asyncpg.Pool, unique_name: str
+) -> None:
+    """Acking the events after lost deliveries (AckAll) would acknowledge them unapplied: a gap in
+    the consumer's delivery sequence ends the session, which resumes from the checkpoint."""
+    for _ in range(30):
+        last = (await store.append(ref("c"), [CounterIncremented(by=1)], expected_version=None)).last_seq
+    runner = DropsDeliveries(store, pool, Totals(f"p_{unique_name}", store.prefix), batch_size=10)
+    await runner.start()
+    try:
+        assert await runner.wait_for(last, timeout=20)
+        assert runner.dropped == 3
+        assert await rows(pool, runner.schema) == [("c", 30, 30)]
+    finally:
+        await runner.stop()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -293,6 +294,21 @@ def _value(record: StoredRecord, key: str) -> Any:
 
 
 def _text(value: Any) -> str:
-    """A value as Postgres' `->>` gives it: strings as they are, anything else as JSON."""
-    return value if isinstance(value, str) else _json.encode(value).decode()
+    """A value as Postgres' `->>` gives it: strings as they are, anything else as jsonb's text."""
+    return value if isinstance(value, str) else _jsonb(value)
 
+
+def _jsonb(value: Any) -> str:
+    """jsonb's output form: numbers as numeric (no exponent, no negative zero), `, ` and `: `
+    separators, object keys ordered by length, then bytes (how jsonb stores them)."""
+    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+        return _json.encode(value).decode()
+    if isinstance(value, float):
+        text = format(Decimal(repr(value)), "f")
+        return text[1:] if text.startswith("-") and Decimal(text) == 0 else text
+    if isinstance(value, list):
+        return "[" + ", ".join(_jsonb(v) for v in value) + "]"
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: (len(k.encode()), k.encode()))
+        return "{" + ", ".join(f"{_json.encode(k).decode()}: {_jsonb(value[k])}" for k in keys) + "}"
+    return _json.encode(value).decode()

@@ -205,6 +205,16 @@ def start_concurrently(starters: Mapping[str, Callable[[], T]], on_started: Call
 # --------------------------------------------------------------------------- NATS
 
 
+GO_MEMORY_LIMIT = "256MiB"
+
+
+def go_memory_limit() -> dict[str, str]:
+    """The environment of a Go server (nats-server, weed): a soft heap limit (`GOMEMLIMIT`, unless
+    set) so that its garbage collector returns the memory of bulk traffic (claim-checked bodies,
+    cached stream blocks) instead of growing to gigabytes during a large import."""
+    return {**os.environ, "GOMEMLIMIT": os.environ.get("GOMEMLIMIT", GO_MEMORY_LIMIT)}
+
+
 def start_nats(data_dir: Path, port: int | None = None, log_path: Path | None = None) -> NatsHandle:
     """Run nats-server with JetStream storing into `data_dir`; returns once JetStream answers."""
     port = _choose_port(port)
@@ -214,6 +224,7 @@ def start_nats(data_dir: Path, port: int | None = None, log_path: Path | None = 
         "nats-server",
         [_executable("nats-server"), "-js", "-sd", data_dir, "-a", HOST, "-p", str(port)],
         log_path or _default_log(data_dir),
+        env=go_memory_limit(),
     )
     url = f"nats://{HOST}:{port}"
     try:
@@ -442,6 +453,7 @@ def start_s3(
         _weed_argv(data_dir, port, config, ports),
         log_path or _default_log(data_dir),
         cwd=data_dir,
+        env=go_memory_limit(),
     )
     endpoint = f"http://{HOST}:{port}"
     try:

@@ -68,7 +68,8 @@ log = logging.getLogger(__name__)
 
 NAME = "file_extract"
 ACTOR = "us_ag_extractor"
-BATCH_ROWS = 20_000  # records per ImportRecords (one commit each)
+BATCH_ROWS = 20_000  # records per ImportRecords (one commit each) ...
+MAX_BATCH_BYTES = 8 << 20  # ... or fewer, so that a batch's text stays under 8 MB (wide rows)
 WRITE_TIMEOUT = 120.0
 MAX_KEY = 255
 MAX_MESSAGE = 2_000
@@ -185,7 +186,7 @@ class Extraction:
             size = path.stat().st_size
             ticks = Ticks(self._job)
             for index, (table, sheet_id) in enumerate(zip(tables, sheet_ids, strict=True)):
-                batches = table.batches()
+                batches = bounded(table.batches(), MAX_BATCH_BYTES)
                 read = Read()
                 # the next batch is parsed (a thread) while this one is inserted
                 upcoming = asyncio.ensure_future(asyncio.to_thread(_next_body, batches, keys[index], read))
@@ -274,6 +275,18 @@ class Extraction:
 def _tables(path: Path, name: str, mimetype: str) -> list[Table]:
     fmt = detect(path, filename=name, mimetype=mimetype)
     return list(extract(path, fmt, batch_rows=BATCH_ROWS, name=Path(name).stem or "data"))
+
+
+def bounded(batches: Iterator[pa.RecordBatch], max_bytes: int) -> Iterator[pa.RecordBatch]:
+    """The batches sliced (zero-copy) so that none holds much more than `max_bytes`: the record
+    service holds a few encoded copies of a batch at once, and its memory stays bounded."""
+    for batch in batches:
+        if batch.nbytes <= max_bytes or batch.num_rows <= 1:
+            yield batch
+            continue
+        rows = max(1, batch.num_rows * max_bytes // batch.nbytes)
+        for start in range(0, batch.num_rows, rows):
+            yield batch.slice(start, rows)
 
 
 class Read:

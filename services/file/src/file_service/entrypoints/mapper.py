@@ -9,10 +9,11 @@ extractor:
   no plan yet, both sheets' fields are read (workbook service), the plan is computed
   (`file_service.mapping.plan`) and stored (`SetJobPlan`: the feed says `job:updated`);
 - its JobReady (after `POST /jobs/{id}/execute`) runs it: ack; read the (possibly edited) plan;
-  page through the source records, map each by the plan (enum values to option values), insert
-  each page into the destination with the idempotency key `<job id>:map:<page>` (a redelivery
-  inserts nothing twice); complete with "Mapped N records into <sheet>". Any failure fails the job
-  with the error as its outcome message.
+  `MapRecords` page by page (the record service maps and validates column-wise), each page one
+  commit with the idempotency key `<job id>:map:<row it starts after>` (a redelivery inserts
+  nothing twice; a retried job's later run uses `<job id>~<run>`); complete with "Mapped N
+  records into <sheet>". Any failure reverts the pages that landed and fails the job with the
+  error as its outcome message.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ log = logging.getLogger(__name__)
 
 NAME = "file_map"
 ACTOR = "us_ag_mapper"
-PAGE_SIZE = 50_000  # source records per MapRecords (one commit each)
+PAGE_SIZE = 20_000  # source records per MapRecords (one commit each; fewer when rows are wide)
 ENUM_VALUES = 100  # distinct source values looked at for enumDetails
 WRITE_TIMEOUT = 120.0
 MAX_MESSAGE = 2_000
@@ -133,6 +134,13 @@ class MapJob(msgspec.Struct, frozen=True, kw_only=True):
     destination: str | None
     source_sheet_id: str | None
     destination_sheet_id: str | None
+    run: int = 1  # which run of the job (a retried job runs again with fresh page keys)
+
+    @property
+    def keys(self) -> str:
+        """The prefix of this run's idempotency keys: a redelivery of the run replays the pages
+        that landed; a later run (after a revert) must not find them."""
+        return self.job_id if self.run == 1 else f"{self.job_id}~{self.run}"
 
 
 class Mapping:
@@ -197,7 +205,7 @@ class Mapping:
         count = last = after = 0
         try:
             while True:
-                key = f"{m.job_id}:map:{after}"
+                key = f"{m.keys}:map:{after}"
                 command = MapRecords(
                     principal=who,
                     source_sheet_id=source.id,
@@ -222,12 +230,12 @@ class Mapping:
             await self._settled(destination.id, last)
         except Exception as error:
             if landed:
-                await self._revert(who, m.job_id, destination.id, landed)
+                await self._revert(who, m.keys, destination.id, landed)
                 raise MappingFailedError(f"{error}; the {count} records it had inserted were removed") from error
             raise
         return count
 
-    async def _revert(self, who: Principal, job_id: str, sheet_id: str, landed: list[tuple[str, int]]) -> None:
+    async def _revert(self, who: Principal, keys: str, sheet_id: str, landed: list[tuple[str, int]]) -> None:
         """Delete the records of the pages that landed (their ids derive from each page's key)."""
         ids = [i for key, n in landed for i in derived_ids("record", f"{sheet_id}:{key}", n)]
         for start in range(0, len(ids), MAX_IDS):
@@ -235,7 +243,7 @@ class Mapping:
                 principal=who,
                 sheet_id=sheet_id,
                 ids=ids[start : start + MAX_IDS],
-                idempotency_key=f"{job_id}:revert:{start}",
+                idempotency_key=f"{keys}:revert:{start}",
             )
             await self.rpc.request(record.SERVICE, command, Written, timeout=WRITE_TIMEOUT)
 
@@ -345,7 +353,10 @@ class MapJobs:
         )
         if row is None:
             return
-        state, plan, slug = await self.work.run(MapJob(**dict(row)))
+        # counted in the consumer's transaction: a crash mid-run rolls it back, so the redelivered
+        # run replays its landed pages; a finished run commits it, so a retry starts afresh
+        run = await conn.fetchval("UPDATE map_job SET runs = runs + 1 WHERE job_id = $1 RETURNING runs", job_id)
+        state, plan, slug = await self.work.run(MapJob(**dict(row), run=run))
         if state != "skipped":
             await conn.execute("UPDATE map_job SET state = $2 WHERE job_id = $1", job_id, state)
         if state == "complete" and plan is not None and slug is not None:

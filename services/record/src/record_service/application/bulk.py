@@ -33,6 +33,8 @@ from spaceport.contracts.space import Principal
 from spaceport.errors import ForbiddenError, PayloadTooLargeError, ValidationFailedError
 from spaceport.events import utcnow
 
+MAX_PAGE_BYTES = 8 << 20  # a mapped page's source text: its encoded records are a few times that
+
 
 class BulkHandlers:
     """`ImportRecords` and `MapRecords` on the ports of `ctx`."""
@@ -63,6 +65,9 @@ class BulkHandlers:
         sources = list(dict.fromkeys(f.source for f in cmd.fields))
         async with self.ctx.model.session() as q:
             page = await q.source_frame(source.id, sources, cmd.after_row, cmd.limit)
+        full = page.height == cmd.limit
+        if page.height > 1 and (size := page.estimated_size()) > MAX_PAGE_BYTES:
+            page = page.head(max(1, int(page.height * MAX_PAGE_BYTES // size)))  # wide rows: fewer per commit
         last_row = int(page["row_no"][-1]) if page.height else cmd.after_row
         write = Write(
             sheet_id=destination.id,
@@ -75,7 +80,8 @@ class BulkHandlers:
             written = await insert_frame(self.ctx, write, destination, False, mapped(page, cmd.fields))
         else:
             written = Written(commit_id=None, position=destination.version, record_count=0)
-        return Mapped(written=written, read=page.height, last_row=last_row, done=page.height < cmd.limit)
+        done = not full and page.height < cmd.limit
+        return Mapped(written=written, read=page.height, last_row=last_row, done=done)
 
 
 async def insert_frame(ctx: Context, write: Write, sheet: Sheet, restricted: bool, frame: pl.DataFrame) -> Written:
