@@ -178,3 +178,23 @@ async def test_one_key_twice_and_no_keys(service: tuple[ServiceRuntime, ServiceC
     for keys in (["text"], ["text", "n", "extra"], []):
         real, folded = await frames(rt, ctx, keys, 0, 10)
         same(real, folded)
+
+
+async def test_commits_of_many_events_are_projected_in_order(service: tuple[ServiceRuntime, ServiceContext]) -> None:
+    """The projection COPYs a run of one sheet's RecordsInserted events at once (apply_batch):
+    rows keep the stream's order, numbered on across events and commits, counters add up."""
+    rt, ctx = service
+    first = await insert(ctx, [{"text": f"a{n}", "n": n if n % 7 else "x"} for n in range(2_600)])
+    second = await insert(ctx, [{"text": f"b{n}"} for n in range(1_500)], key="second")
+    assert first.record_count == 2_600 and second.record_count == 1_500
+    real, folded = await frames(rt, ctx, ["text"], 0, 10_000)
+    same(real, folded)
+    assert real["row_no"].to_list() == list(range(1, 4_101))
+    assert real["text"].to_list() == [f"a{n}" for n in range(2_600)] + [f"b{n}" for n in range(1_500)]
+    async with (await ctx.pool()).acquire() as conn:
+        sheet = await conn.fetchrow("SELECT total, valid, next_row FROM sheet WHERE id = $1", SHEET)
+        commits = await conn.fetchval("SELECT count(*) FROM record_commit WHERE sheet_id = $1", SHEET)
+        errors = await conn.fetchval("SELECT errors FROM field_errors WHERE sheet_id = $1 AND field = 'n'", SHEET)
+    invalid = len([n for n in range(2_600) if n % 7 == 0])
+    assert dict(sheet) == {"total": 4_100, "valid": 4_100 - invalid, "next_row": 4_100}
+    assert commits == 2 and errors == invalid

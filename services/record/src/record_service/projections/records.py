@@ -7,7 +7,7 @@ the projection never builds a Python object per cell, it hands bytes to a binary
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,25 @@ class RecordsProjection:
         self.name = name
         self.filter_subjects = [f"{prefix}.*.workbook.>", f"{prefix}.*.{AGGREGATE}.>"]
 
+    async def apply_batch(self, conn: Conn, events: Sequence[StoredEvent]) -> None:
+        """As `apply` on each event, but a run of `RecordsInserted` of one sheet (a bulk commit's
+        events) goes in with one COPY, one claims COPY and one counter update."""
+        run: list[tuple[LeanRecords, StoredEvent]] = []
+        for stored in events:
+            if stored.envelope.type == "RecordsInserted":
+                event = _lean_records.decode(stored.envelope.data)
+                if run and run[0][0].sheet_id != event.sheet_id:
+                    await self._inserted_run(conn, run)
+                    run = []
+                run.append((event, stored))
+                continue
+            if run:
+                await self._inserted_run(conn, run)
+                run = []
+            await self.apply(conn, stored)
+        if run:
+            await self._inserted_run(conn, run)
+
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
         kind = stored.envelope.type
         at = stored.envelope.occurred_at
@@ -114,35 +133,36 @@ class RecordsProjection:
     # ---- records ----------------------------------------------------------------------------
 
     async def _inserted(self, conn: Conn, event: LeanRecords, seq: int, at: datetime) -> None:
-        next_row = await conn.fetchval("SELECT next_row FROM sheet WHERE id = $1 FOR UPDATE", event.sheet_id)
+        await self._inserted_many(conn, event.sheet_id, [(event, seq, at)])
+
+    async def _inserted_run(self, conn: Conn, run: list[tuple[LeanRecords, StoredEvent]]) -> None:
+        events = [(event, stored.seq, stored.envelope.occurred_at) for event, stored in run]
+        await self._inserted_many(conn, run[0][0].sheet_id, events)
+
+    async def _inserted_many(self, conn: Conn, sheet_id: str, events: list[tuple[LeanRecords, int, datetime]]) -> None:
+        """Records events of one sheet, in stream order: rows numbered on from the sheet's next row."""
+        next_row = await conn.fetchval("SELECT next_row FROM sheet WHERE id = $1 FOR UPDATE", sheet_id)
         if next_row is None:
             return  # the sheet is unknown here (deleted before this projection existed)
-        rows = [
-            (
-                event.sheet_id,
-                next_row + i + 1,
-                r.id,
-                bytes(r.values).decode(),
-                bytes(r.metadata).decode(),
-                r.valid,
-                r.error_fields,
-                event.commit_id,
-                seq,
-                at,
-            )
-            for i, r in enumerate(event.records)
-        ]
+        rows = []
+        for event, seq, at in events:
+            commit = event.commit_id
+            for r in event.records:
+                next_row += 1
+                cells, metadata = bytes(r.values).decode(), bytes(r.metadata).decode()
+                rows.append((sheet_id, next_row, r.id, cells, metadata, r.valid, r.error_fields, commit, seq, at))
         await conn.copy_records_to_table("record", records=rows, columns=RECORD_COLUMNS)
-        valid = sum(1 for r in event.records if r.valid)
-        await self._claim(conn, event, fresh=True)
-        await _bump(conn, event.sheet_id, Counter(f for r in event.records if not r.valid for f in r.error_fields))
+        records = [r for event, _, _ in events for r in event.records]
+        merged = LeanRecords(sheet_id=sheet_id, commit_id=events[-1][0].commit_id, records=records)
+        await self._claim(conn, merged, fresh=True)
+        await _bump(conn, sheet_id, Counter(f for r in records if not r.valid for f in r.error_fields))
         await conn.execute(
             "UPDATE sheet SET total = total + $2, valid = valid + $3, next_row = next_row + $2, version = $4"
             " WHERE id = $1",
-            event.sheet_id,
+            sheet_id,
             len(rows),
-            valid,
-            seq,
+            sum(1 for r in records if r.valid),
+            events[-1][1],
         )
 
     async def _updated(self, conn: Conn, event: LeanRecords, seq: int, at: datetime) -> None:
