@@ -13,7 +13,7 @@ help:
 	@echo "make test       run the whole suite against real NATS, Postgres and S3"
 	@echo "make test-unit  fast tests that start no servers"
 	@echo "make lint       ruff + mypy strict"
-	@echo "make bench      event store and projection throughput against raw ceilings"
+	@echo "make bench      every benchmark part (foundation, records, events, imports) next to raw ceilings"
 
 $(UV):
 	@echo ">> bootstrapping uv into $(TOOLS)/ (once)"
