@@ -341,7 +341,9 @@ def test_a_bad_input_fails_its_job_clearly_and_leaves_nothing(
         lambda: f if (f := ok(api.get(f"/files/{file_id}")))["status"] == "failed" else None, "the file failed"
     )
     assert file["workbookId"] is None
-    assert name not in workbook_names(api, place)
+    # the partial workbook (made before a bad row was read) is deleted; the workbook list may show
+    # it for a moment after the job failed (its read model lags the delete), never for good
+    eventually(lambda: True if name not in workbook_names(api, place) else None, f"no workbook {name} in the space")
 
     assert_next_upload_works(api, place, platform)
 
@@ -406,14 +408,18 @@ class Good:
 
 PEOPLE = [{"name": "Ada", "city": "London"}, {"name": "Grace", "city": "Arlington"}]
 GOOD: dict[str, Good] = {
-    "csv": Good("people.csv", b"name,city\nAda,London\nGrace,Arlington\n", CSV_MIME, [(None, ["name", "city"], PEOPLE)]),
+    "csv": Good(
+        "people.csv", b"name,city\nAda,London\nGrace,Arlington\n", CSV_MIME, [(None, ["name", "city"], PEOPLE)]
+    ),
     "tsv": Good(
         "people.tsv",
         b"name\tcity\nAda\tLondon\nGrace\tArlington\n",
         "text/tab-separated-values",
         [(None, ["name", "city"], PEOPLE)],
     ),
-    "psv": Good("people.psv", b"name|city\nAda|London\nGrace|Arlington\n", "text/plain", [(None, ["name", "city"], PEOPLE)]),
+    "psv": Good(
+        "people.psv", b"name|city\nAda|London\nGrace|Arlington\n", "text/plain", [(None, ["name", "city"], PEOPLE)]
+    ),
     "semicolon csv": Good(
         "people.csv", b"name;city\nAda;London\nGrace;Arlington\n", CSV_MIME, [(None, ["name", "city"], PEOPLE)]
     ),
@@ -590,21 +596,11 @@ def test_the_sdk_drives_a_whole_import(platform: Platform, api: httpx.Client, pl
     ).data
     job_id = job.id
 
-    # While the job is planning without a plan, the SDK cannot read the reply (its JobPlan.plan is
-    # required): those refusals are collected and fail the test at the end, after the whole flow ran.
-    unreadable: list[str] = []
-
     def planned() -> Any:
-        try:
-            found = client.jobs.get_execution_plan(job_id).data
-        except pydantic.ValidationError as e:
-            raw = ok(api.get(f"/jobs/{job_id}/plan"))
-            unreadable.append(f"{e.errors()[0]['loc']}: {e.errors()[0]['msg']}; the reply was {raw}")
-            return None
+        found = client.jobs.get_execution_plan(job_id).data  # empty until planned
         return found if found.plan.field_mapping or found.plan.unmapped_source_fields else None
 
-    first = planned()  # at once: the job is still planning
-    plan = (first or eventually(planned, "the map job's plan", timeout=JOB_DEADLINE)).plan
+    plan = eventually(planned, "the map job's plan", timeout=JOB_DEADLINE).plan
     auto = {e.source_field.key: e.destination_field.key for e in plan.field_mapping}
     assert auto.get("e_mail") == "email", auto
 
@@ -633,7 +629,7 @@ def test_the_sdk_drives_a_whole_import(platform: Platform, api: httpx.Client, pl
     assert (done.outcome or {}).get("message") == "Mapped 2 records into Contacts"
 
     mapped = client.records.get(destination_sheet).data.records or []
-    by_name = {r.values["fullName"].value: r for r in mapped}
+    by_name = {str(r.values["fullName"].value): r for r in mapped}
     assert sorted(by_name) == ["Ada", "Bob"]
     ada, bob = by_name["Ada"], by_name["Bob"]
     assert (ada.values["email"].value, ada.values["age"].value, ada.valid) == ("ada@example.com", 36, True)
@@ -642,4 +638,34 @@ def test_the_sdk_drives_a_whole_import(platform: Platform, api: httpx.Client, pl
     assert bob.values["age"].value == "abc"  # kept as it came, with an error
     [problem] = bob.values["age"].messages or []
     assert problem.type == "error" and problem.message, problem
-    assert not unreadable, "the SDK could not read GET /v1/jobs/{id}/plan:\n" + "\n".join(unreadable[:1])
+
+
+def test_the_sdk_reads_the_plan_of_a_map_job_not_planned_yet(
+    platform: Platform, api: httpx.Client, place: dict[str, str]
+) -> None:
+    """The SDK's JobPlan requires `plan`: a job not planned yet has an empty plan, not null (a map
+    job in `created` is a deterministic way to read one: the planner only plans `planning` jobs)."""
+    client = Flatfile(token=platform.secret_key, base_url=platform.api)
+    fields = [{"key": "name", "type": "string"}]
+    made = [
+        ok(
+            api.post(
+                "/workbooks", json={"name": n, "spaceId": place["space"], "sheets": [{"name": n, "fields": fields}]}
+            )
+        )
+        for n in (f"plan-src-{tag()}", f"plan-dst-{tag()}")
+    ]
+    job = client.jobs.create(
+        type="workbook", operation="map", source=made[0]["id"], destination=made[1]["id"], status="created"
+    ).data
+    raw = ok(api.get(f"/jobs/{job.id}/plan"))
+    problem = None
+    try:
+        assert client.jobs.get_execution_plan(job.id).data.job.id == job.id
+    except pydantic.ValidationError as e:
+        problem = f"{e.errors()[0]['loc']}: {e.errors()[0]['msg']}"
+    assert problem is None, (
+        f"the SDK cannot read GET /v1/jobs/{job.id}/plan of a {raw['job']['status']} map job "
+        f"(reply data.plan = {raw['plan']!r}): {problem}"
+    )
+    assert raw["plan"] == {"fieldMapping": [], "unmappedSourceFields": [], "unmappedDestinationFields": []}

@@ -422,7 +422,7 @@ class Importer:
         }
         job_id = data(await self.api.post("/jobs", json=body))["id"]
         watch = self.watch("workbook:map plan")
-        while not (found := data(await self.api.get(f"/jobs/{job_id}/plan")))["plan"]:
+        while not (found := data(await self.api.get(f"/jobs/{job_id}/plan")))["plan"]["fieldMapping"]:
             watch.tick(job_state(found["job"]))
             await asyncio.sleep(POLL)
         self.stamp("planned")

@@ -259,9 +259,13 @@ class Extraction:
         """Best effort: no partial workbook left, the file marked failed."""
         if workbook_id is not None:
             try:
-                await self.rpc.request(
+                deleted = await self.rpc.request(
                     workbook.SERVICE, DeleteWorkbook(principal=who, workbook_id=workbook_id), WorkbookWritten
                 )
+                # whoever sees the job failed no longer lists the workbook
+                with contextlib.suppress(NotFoundError):
+                    query = GetWorkbook(workbook_id=workbook_id, min_position=deleted.position)
+                    await self.rpc.request(workbook.SERVICE, query, WorkbookView)
             except Exception:  # the job must still fail
                 log.exception("could not delete the partial workbook %s of file %s", workbook_id, file_id)
         try:

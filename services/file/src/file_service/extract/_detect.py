@@ -108,7 +108,9 @@ def detect(
             return Format.JSON
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         return Format.JSONL if len(lines) > 1 and lines[1].startswith("{") else (hint or Format.JSON)
-    return hint if hint is not None and hint.is_delimited else Format.CSV
+    # Named or declared JSON that is no array or object: its reader says what is wrong.
+    textual = hint is not None and (hint.is_delimited or hint in (Format.JSON, Format.JSONL))
+    return hint if textual and hint is not None else Format.CSV
 
 
 def _zip_format(head: bytes, path: Path | None, hint: Format | None) -> Format:

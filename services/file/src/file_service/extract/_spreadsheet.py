@@ -37,11 +37,16 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+_EXACT = 2**53  # integers up to this are exact in a double
+
+
 def _number_text(value: float) -> str:
     if isinstance(value, int):
         return str(value)
     if not math.isfinite(value):
         return str(value)
+    if value.is_integer() and abs(value) <= _EXACT:
+        return str(int(value))  # every digit of an integer a double holds exactly (ids, card numbers)
     # A spreadsheet keeps 15 significant digits; more would be binary noise (0.1 + 0.2 → 0.3, as shown).
     number = Decimal(f"{value:.15g}")
     if number == number.to_integral_value():

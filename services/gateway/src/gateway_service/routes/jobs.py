@@ -424,9 +424,15 @@ async def acknowledge_outcome(request: Request[Any, Any, Any], gateway: Gateway,
     return await _step(request, gateway, job_id, AcknowledgeJobOutcome, guests=True)
 
 
+# Before the mapper has planned a job its plan is empty, not null: the official SDK's
+# JobPlanResponse requires a plan object.
+EMPTY_PLAN: dict[str, Any] = {"fieldMapping": [], "unmappedSourceFields": [], "unmappedDestinationFields": []}
+
+
 async def _plan(gateway: Gateway, principal: Principal, job_id: str, position: int = 0) -> dict[str, object]:
     query = GetJobPlan(principal=principal, job_id=job_id, min_position=position)
-    return data(await gateway.rpc.request(SERVICE, query, JobPlanView))
+    view = await gateway.rpc.request(SERVICE, query, JobPlanView)
+    return data(view if view.plan is not None else msgspec.structs.replace(view, plan=EMPTY_PLAN))
 
 
 @get(ONE + "/plan")
