@@ -13,6 +13,7 @@ import msgspec
 import pyarrow as pa
 import pytest
 
+from record_service.application import bulk
 from record_service.application.bulk import BulkHandlers, write_ipc
 from record_service.application.context import Context
 from record_service.application.writes import WriteHandlers
@@ -590,3 +591,23 @@ async def test_map_records_refuses_a_bad_mapping(
         await map_page(ctx, 0, limit, fields=fields)
     assert await store.last_seq() == before
     assert await commits(store, DEST) == []
+
+
+@pytest.mark.parametrize("limit", [10, 3], ids=["last-page-capped", "full-pages-capped"])
+async def test_map_pages_capped_by_size_lose_no_row(
+    store: InMemoryEventStore, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    """Wide rows: a page is cut to MAX_PAGE_BYTES; the rows it read past the cut come with the
+    next page, also when the page read was the source's last (found with a 1 GB import)."""
+    monkeypatch.setattr(bulk, "MAX_PAGE_BYTES", 1)  # every page holds one row
+    ctx = context(store)
+    await import_ipc(ctx, ipc_strings(SOURCE_ROWS), sheet=SOURCE)
+    pages: list[Mapped] = []
+    after = 0
+    while not (pages and pages[-1].done):
+        page = await map_page(ctx, after, limit, key=f"job:map:{after}")
+        pages.append(page)
+        after = page.last_row
+    assert [p.read for p in pages] == [1, 1, 1, 1, 1]
+    assert [p.done for p in pages] == [False, False, False, False, True]
+    assert [r.values["full_name"].value for r in await live(ctx, DEST)] == ["Ann", "Bob", "Cy", "Di", "Ed"]

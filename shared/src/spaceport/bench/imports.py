@@ -42,7 +42,7 @@ import httpx
 import msgspec
 
 from spaceport.bench.harness import TIMES, Bench, Ceiling, Figure, env_int
-from spaceport.bench.records import urls
+from spaceport.bench.records import COPY_COLUMNS, urls
 from spaceport.devinfra.process import ManagedProcess, free_port
 from spaceport.devinfra.servers import start_s3
 
@@ -67,18 +67,6 @@ FIELDS: list[dict[str, Any]] = [
     {"key": "notes", "label": "notes", "type": "string"},
 ]
 TIERS = ("gold", "silver", "bronze")
-RECORD_COLUMNS = (
-    "sheet_id",
-    "row_no",
-    "id",
-    "cells",
-    "metadata",
-    "valid",
-    "error_fields",
-    "commit_id",
-    "seq",
-    "updated_at",
-)
 WRITE_CHUNK = 10_000  # rows per write() of the CSV
 COPY_BATCH = 20_000  # rows per binary COPY (built just before it, so memory stays bounded)
 POLL = 0.5  # seconds between job polls
@@ -197,7 +185,7 @@ async def binary_copy_ceiling(bench: Bench, total: int, pad: int) -> Figure:
                 cells, valid, errors = stored_cells(i, padding, stamp)
                 rows.append(("us_sh_bench", i + 1, f"us_rc_{i:012x}", cells, "{}", valid, errors, "c", 1, at))
             began = time.perf_counter()
-            await conn.copy_records_to_table("record", schema_name=schema, records=rows, columns=RECORD_COLUMNS)
+            await conn.copy_records_to_table("record", schema_name=schema, records=rows, columns=COPY_COLUMNS)
             seconds += time.perf_counter() - began
         await conn.execute(f"DROP SCHEMA {schema} CASCADE")
     figure = Figure(label, total, seconds, unit="rows/s", raw=True, note="only the COPY is timed")

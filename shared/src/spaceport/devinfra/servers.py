@@ -205,7 +205,7 @@ def start_concurrently(starters: Mapping[str, Callable[[], T]], on_started: Call
 # --------------------------------------------------------------------------- NATS
 
 
-GO_MEMORY_LIMIT = "256MiB"
+GO_MEMORY_LIMIT = "512MiB"
 
 
 def go_memory_limit() -> dict[str, str]:

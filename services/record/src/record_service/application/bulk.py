@@ -65,9 +65,10 @@ class BulkHandlers:
         sources = list(dict.fromkeys(f.source for f in cmd.fields))
         async with self.ctx.model.session() as q:
             page = await q.source_frame(source.id, sources, cmd.after_row, cmd.limit)
-        full = page.height == cmd.limit
+        more = page.height == cmd.limit  # rows may follow this page
         if page.height > 1 and (size := page.estimated_size()) > MAX_PAGE_BYTES:
             page = page.head(max(1, int(page.height * MAX_PAGE_BYTES // size)))  # wide rows: fewer per commit
+            more = True  # the rest of what was read comes with the next page
         last_row = int(page["row_no"][-1]) if page.height else cmd.after_row
         write = Write(
             sheet_id=destination.id,
@@ -80,8 +81,7 @@ class BulkHandlers:
             written = await insert_frame(self.ctx, write, destination, False, mapped(page, cmd.fields))
         else:
             written = Written(commit_id=None, position=destination.version, record_count=0)
-        done = not full and page.height < cmd.limit
-        return Mapped(written=written, read=page.height, last_row=last_row, done=done)
+        return Mapped(written=written, read=page.height, last_row=last_row, done=not more)
 
 
 async def insert_frame(ctx: Context, write: Write, sheet: Sheet, restricted: bool, frame: pl.DataFrame) -> Written:
