@@ -26,6 +26,7 @@ from ._source import ThrottledSource
 _CANDIDATES = (",", "\t", ";", "|")
 _PREFERRED = {Format.CSV: ",", Format.TSV: "\t", Format.PSV: "|"}
 _SNIFF_RECORDS = 200
+BATCH_BYTES = 8 << 20  # a batch of wide rows stops at ~8 MB of Arrow data (bounded memory downstream)
 _UTF8 = ("utf-8", "utf-8-sig")
 
 # csv.reader refuses fields beyond its default limit (128 KiB); our own cap applies later.
@@ -115,7 +116,7 @@ def extract_delimited(
         headers=headers,
         header_row=header.line,
         format=fmt,
-        read=(lambda: rebatch(reader.read(), batch_rows)) if has_data else (lambda: iter(())),
+        read=(lambda: rebatch(reader.read(), batch_rows, BATCH_BYTES)) if has_data else (lambda: iter(())),
         encoding=encoding,
         delimiter=delimiter,
     )

@@ -132,20 +132,24 @@ class Table:
         )
 
 
-def rebatch(batches: Iterator[pa.RecordBatch], batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """Batches of exactly ``batch_rows`` rows (the last may be shorter): big ones sliced (zero-copy),
-    small ones concatenated."""
+def rebatch(
+    batches: Iterator[pa.RecordBatch], batch_rows: int, max_bytes: int | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Batches of ``batch_rows`` rows (the last may be shorter), or fewer once they hold
+    ``max_bytes`` (wide rows): big ones sliced (zero-copy), small ones concatenated."""
     pending: list[pa.RecordBatch] = []
-    pending_rows = 0
+    pending_rows = pending_bytes = 0
     for batch in batches:
         offset = 0
         while offset < batch.num_rows:
             take = min(batch_rows - pending_rows, batch.num_rows - offset)
-            pending.append(batch.slice(offset, take))
+            piece = batch.slice(offset, take)
+            pending.append(piece)
             pending_rows += take
+            pending_bytes += piece.nbytes
             offset += take
-            if pending_rows == batch_rows:
+            if pending_rows == batch_rows or (max_bytes is not None and pending_bytes >= max_bytes):
                 yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
-                pending, pending_rows = [], 0
+                pending, pending_rows, pending_bytes = [], 0, 0
     if pending_rows:
         yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
