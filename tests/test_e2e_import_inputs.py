@@ -16,6 +16,8 @@ No XLSX writer is installed (no openpyxl/xlsxwriter): workbooks are written part
 from __future__ import annotations
 
 import codecs
+import dataclasses
+import datetime
 import io
 import json
 import random
@@ -497,6 +499,19 @@ GOOD: dict[str, Good] = {
             ("Orders", ["Order", "Total"], [{"order": "A-1", "total": "19.99"}, {"order": "A-2", "total": "-3"}]),
         ],
     ),
+    "legacy xls with two worksheets": Good(
+        "book.xls",
+        b"",  # written by _xls() below (xlwt), once
+        "application/vnd.ms-excel",
+        [
+            (
+                "People",
+                ["Name", "Born", "Card"],
+                [{"name": "Ada", "born": "2024-01-31", "card": "4111111111111111"}],
+            ),
+            ("Orders", ["Order", "Total"], [{"order": "A-1", "total": "19.99"}]),
+        ],
+    ),
     "json array of objects": Good(
         "people.json",
         json.dumps(
@@ -518,6 +533,30 @@ GOOD: dict[str, Good] = {
         [(None, ["name", "score", "active"], [{"name": "Ada", "score": "1.50"}, {"name": "Grace", "active": "true"}])],
     ),
 }
+
+
+def _xls() -> bytes:
+    """A BIFF8 workbook like the XLSX case's (xlwt, a dev-only writer of legacy files)."""
+    import xlwt  # type: ignore[import-untyped]  # noqa: PLC0415 - only the .xls case needs it
+
+    book = xlwt.Workbook()
+    people = book.add_sheet("People")
+    for column, value in enumerate(["Name", "Born", "Card"]):
+        people.write(0, column, value)
+    people.write(1, 0, "Ada")
+    people.write(1, 1, datetime.date(2024, 1, 31), xlwt.easyxf(num_format_str="YYYY-MM-DD"))
+    people.write(1, 2, 4111111111111111)
+    orders = book.add_sheet("Orders")
+    for column, value in enumerate(["Order", "Total"]):
+        orders.write(0, column, value)
+    orders.write(1, 0, "A-1")
+    orders.write(1, 1, 19.99)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+GOOD["legacy xls with two worksheets"] = dataclasses.replace(GOOD["legacy xls with two worksheets"], content=_xls())
 
 
 @pytest.mark.parametrize("case", list(GOOD.values()), ids=list(GOOD))

@@ -295,3 +295,37 @@ def test_xlsx_named_csv_is_detected_by_content(tmp_path: Path) -> None:
     renamed.write_bytes(xlsx.read_bytes())
     assert detect(renamed) is Format.XLSX
     assert [t.name for t in extract(renamed)] == ["S"]
+
+
+def test_legacy_xls_is_read_with_every_worksheet_and_real_cell_types(tmp_path: Path) -> None:
+    """A BIFF8 .xls (written with xlwt): two worksheets, a date, a 16-digit whole number, text
+    that looks like a number. (xlwt writes formulas without a cached value, so none here.)"""
+    import datetime  # noqa: PLC0415 - only this test needs it
+
+    import xlwt  # type: ignore[import-untyped]  # noqa: PLC0415 - a dev-only writer of test files
+
+    book = xlwt.Workbook()
+    people = book.add_sheet("People")
+    for column, header in enumerate(["id", "phone", "born", "card", "ratio"]):
+        people.write(0, column, header)
+    people.write(1, 0, 1)
+    people.write(1, 1, "00441234567890")
+    people.write(1, 2, datetime.date(2024, 1, 31), xlwt.easyxf(num_format_str="YYYY-MM-DD"))
+    people.write(1, 3, 4111111111111111)
+    people.write(1, 4, 0.1)
+    orders = book.add_sheet("Orders")
+    lines: list[list[str | float]] = [["order", "total"], ["A-1", 19.99], ["A-2", -3]]
+    for row, values in enumerate(lines):
+        for column, value in enumerate(values):
+            orders.write(row, column, value)
+    path = tmp_path / "legacy.xls"
+    book.save(str(path))
+
+    assert detect(path) is Format.XLS
+    tables = list(extract(path))
+    assert [t.name for t in tables] == ["People", "Orders"]
+    first, second = tables
+    assert _rows(first) == [
+        {"id": "1", "phone": "00441234567890", "born": "2024-01-31", "card": "4111111111111111", "ratio": "0.1"}
+    ]
+    assert _rows(second) == [{"order": "A-1", "total": "19.99"}, {"order": "A-2", "total": "-3"}]
