@@ -99,8 +99,10 @@ async def _attempt(ctx: Context, write: Write, decide: Decide, known: Sheet) -> 
     """`known`: the caller's read of the sheet. An insert into a sheet without unique keys or
     references decides nothing from other records: it does not wait for this process's last
     commit to be projected (the projection of one batch overlaps the decision of the next) and is
-    guarded by the position of that commit instead of the read model's version."""
-    overlap = write.kind == "insert" and not known.schema.uniques and not _has_refs(known)
+    guarded by the position of that commit instead of the read model's version. A write with an
+    idempotency key still waits: a retry later than JetStream's duplicate window is recognised
+    only by the read model (`commit_by_key`), which must have the earlier commit."""
+    overlap = write.kind == "insert" and write.key is None and not known.schema.uniques and not _has_refs(known)
     if not overlap:
         await ctx.settled(write.sheet_id)
     sheet = await ctx.sheet(write.sheet_id)
