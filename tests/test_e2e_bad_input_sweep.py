@@ -9,6 +9,7 @@ fails `test_every_route_is_swept` until it is added here (or skipped with a reas
 from __future__ import annotations
 
 import gzip
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -704,6 +705,7 @@ def world(api: httpx.Client) -> dict[str, str]:
     token = _ok(api.get(f"/v1/guests/{guest}/token", params={"spaceId": space}))["data"]["token"]
     form = {"spaceId": space, "environmentId": environment}
     file = _ok(api.post("/v1/files", data=form, files={"file": ("sweep.csv", b"name\nAda\n")}))["data"]["id"]
+    _settle_upload(api, space, file)
     rotated = _ok(api.post("/v1/environments/current/keys/rotate", params={"type": "publishable"}))["data"]
     return {
         "environment": environment,
@@ -722,6 +724,19 @@ def world(api: httpx.Client) -> dict[str, str]:
         "publishable": rotated["publishableKey"],
         **_other_world(api, tag),
     }
+
+
+def _settle_upload(api: httpx.Client, space: str, file: str) -> None:
+    """Until the upload's extraction is done and the space counts the file: the snapshots taken
+    before and after the sweep must not see that work land in between."""
+    deadline = time.monotonic() + 60
+    while True:
+        jobs = _ok(api.get("/v1/jobs", params={"fileId": file}))["data"]
+        counted = _ok(api.get(f"/v1/spaces/{space}"))["data"].get("filesCount")
+        if jobs and all(j["status"] in ("complete", "failed") for j in jobs) and counted == 1:
+            return
+        assert time.monotonic() < deadline, f"the sweep's upload did not settle: {jobs}, filesCount {counted}"
+        time.sleep(0.2)
 
 
 def _other_world(api: httpx.Client, tag: str) -> dict[str, str]:
