@@ -23,11 +23,9 @@ import json
 import random
 import time
 import uuid
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from xml.sax.saxutils import escape
 
 import httpx
 import pydantic
@@ -42,6 +40,7 @@ from flatfile import (
 )
 
 from spaceport.testing.platform import Platform
+from spaceport.testing.spreadsheets import xlsx_bytes
 
 T = TypeVar("T")
 JOB_DEADLINE = 60.0  # a file:extract or workbook:map job finishes within this
@@ -150,89 +149,6 @@ def assert_next_upload_works(api: httpx.Client, place: dict[str, str], platform:
 
 # ---- XLSX and OLE2 by hand ----------------------------------------------------------------------
 
-# A cell: a str (inline text), ("n", "123") a number, ("d", "45322") a date-formatted serial
-Cell = str | tuple[str, str]
-_NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
-_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG = "http://schemas.openxmlformats.org/package/2006"
-
-
-def _ref(row: int, col: int) -> str:
-    letters, n = "", col + 1
-    while n:
-        n, rem = divmod(n - 1, 26)
-        letters = chr(65 + rem) + letters
-    return f"{letters}{row + 1}"
-
-
-def _cell(ref: str, value: Cell) -> str:
-    if isinstance(value, str):
-        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>'
-    kind, text = value
-    style = ' s="1"' if kind == "d" else ""
-    return f'<c r="{ref}"{style}><v>{text}</v></c>'
-
-
-def xlsx(sheets: dict[str, list[list[Cell]]]) -> bytes:
-    """A minimal real XLSX (style 1 is the date format 14, m/d/yyyy)."""
-    n = len(sheets)
-    buffer = io.BytesIO()
-    overrides = "".join(
-        f'<Override PartName="/xl/worksheets/sheet{i}.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-        for i in range(1, n + 1)
-    )
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(
-            "[Content_Types].xml",
-            f'<?xml version="1.0"?><Types xmlns="{_PKG}/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" '
-            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/styles.xml" '
-            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-            f"{overrides}</Types>",
-        )
-        z.writestr(
-            "_rels/.rels",
-            f'<?xml version="1.0"?><Relationships xmlns="{_PKG}/relationships">'
-            f'<Relationship Id="rId1" Type="{_R}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
-        )
-        entries = "".join(
-            f'<sheet name="{escape(name)}" sheetId="{i}" r:id="rId{i}"/>' for i, name in enumerate(sheets, start=1)
-        )
-        z.writestr(
-            "xl/workbook.xml",
-            f'<?xml version="1.0"?><workbook {_NS} xmlns:r="{_R}"><sheets>{entries}</sheets></workbook>',
-        )
-        rels = "".join(
-            f'<Relationship Id="rId{i}" Type="{_R}/worksheet" Target="worksheets/sheet{i}.xml"/>'
-            for i in range(1, n + 1)
-        )
-        rels += f'<Relationship Id="rId{n + 1}" Type="{_R}/styles" Target="styles.xml"/>'
-        z.writestr(
-            "xl/_rels/workbook.xml.rels",
-            f'<?xml version="1.0"?><Relationships xmlns="{_PKG}/relationships">{rels}</Relationships>',
-        )
-        z.writestr(
-            "xl/styles.xml",
-            f'<?xml version="1.0"?><styleSheet {_NS}><fonts count="1"><font/></fonts><fills count="1"><fill/>'
-            '</fills><borders count="1"><border/></borders><cellStyleXfs count="1"><xf/></cellStyleXfs>'
-            '<cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="14" applyNumberFormat="1"/></cellXfs></styleSheet>',
-        )
-        for i, rows in enumerate(sheets.values(), start=1):
-            body = "".join(
-                f'<row r="{r + 1}">' + "".join(_cell(_ref(r, c), v) for c, v in enumerate(row)) + "</row>"
-                for r, row in enumerate(rows)
-            )
-            z.writestr(
-                f"xl/worksheets/sheet{i}.xml",
-                f'<?xml version="1.0"?><worksheet {_NS}><sheetData>{body}</sheetData></worksheet>',
-            )
-    return buffer.getvalue()
-
-
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
@@ -258,7 +174,7 @@ class Bad:
     says: tuple[str, ...]
 
 
-_GOOD_XLSX = xlsx({"S": [["a", "b"], ["1", "2"]] * 50})
+_GOOD_XLSX = xlsx_bytes({"S": [["a", "b"], ["1", "2"]] * 50})
 _WIDE = ",".join(f"c{i}" for i in range(10_000)) + "\n" + ",".join("1" for _ in range(10_000)) + "\n"
 
 BAD: dict[str, Bad] = {
@@ -476,7 +392,7 @@ GOOD: dict[str, Good] = {
     ),
     "xlsx with two worksheets": Good(
         "book.xlsx",
-        xlsx(
+        xlsx_bytes(
             {
                 "People": [
                     ["Name", "Born", "Card"],
