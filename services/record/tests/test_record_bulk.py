@@ -34,6 +34,7 @@ from spaceport.contracts.record import (
     RecordQuery,
     RecordsInserted,
     StoredRecord,
+    UpdateRecords,
     Written,
 )
 from spaceport.contracts.space import Principal, SpaceCreated
@@ -391,14 +392,49 @@ async def test_two_inserts_without_uniques_do_not_wait_for_the_projection(store:
     assert [r.values["note"].value for r in await live(ctx, PLAIN)] == ["a", "b", "c"]
 
 
-async def test_inserts_into_a_sheet_with_uniques_wait_for_the_projection(store: InMemoryEventStore) -> None:
+def _email_errors(written: Written) -> list[list[str]]:
+    return [[m["source"] for m in r["values"]["email"]["messages"]] for r in replied(written)]
+
+
+async def test_unique_inserts_overlap_and_still_flag_duplicates(store: InMemoryEventStore) -> None:
+    """The second insert does not wait for the first one's projection: the value the first one
+    claimed is held in memory, so the duplicate is flagged all the same (row and columnar path)."""
     ctx = context(store, lagging=True)
-    first = await insert_json(ctx, cells([{"email": "a@x.io"}]))
-    second = await insert_json(ctx, cells([{"email": "a@x.io"}]))
+    first = await insert_json(ctx, cells([{"name": "A", "email": "a@x.io"}]))
+    second = await insert_json(ctx, cells([{"name": "B", "email": "A@X.IO"}, {"name": "C", "email": "c@x.io"}]))
+    third = await import_ipc(ctx, ipc_strings([{"name": "D", "email": "c@x.io"}, {"name": "E", "email": "e@x.io"}]))
     model = ctx.model
     assert isinstance(model, FoldedRecords)
-    assert model.position >= first.position  # settled before deciding the unique value
-    assert [r["valid"] for r in replied(second)] == [False]
+    assert model.position < first.position  # nothing was waited for
+    assert _email_errors(first) == [[]]
+    assert _email_errors(second) == [["unique-constraint"], []]
+    stored = {r.values["name"].value: r for r in await live(ctx, PEOPLE)}
+    assert not stored["D"].valid and stored["E"].valid and third.record_count == 2
+    assert stored["B"].waits == {"email": "a@x.io"} and stored["D"].waits == {"email": "c@x.io"}
+
+
+async def test_an_update_settles_the_sheet_and_forgets_the_claims_in_memory(store: InMemoryEventStore) -> None:
+    ctx = context(store, lagging=True)
+    first = await insert_json(ctx, cells([{"name": "A", "email": "a@x.io"}]))
+    [record] = replied(first)
+    body = msgspec.json.encode([{"id": record["id"], "values": {"email": {"value": "z@x.io"}}}])
+    await WriteHandlers(ctx).update(UpdateRecords(principal=ME, sheet_id=PEOPLE, body=Payload(data=body)))
+    assert ctx.claimed.get(PEOPLE) is None
+    again = await insert_json(ctx, cells([{"name": "B", "email": "a@x.io"}]))
+    assert _email_errors(again) == [[]]  # a@x.io was given up by the update
+
+
+async def test_another_writer_freeing_a_value_is_seen_after_the_conflict(store: InMemoryEventStore) -> None:
+    """A inserts a@x.io (held in A's memory); B deletes that record, freeing the value; A's next
+    insert of a@x.io is refused by the append guard, forgets its claims, catches up and finds the
+    value free."""
+    a, b = context(store, lagging=True), context(store)
+    [record] = replied(await insert_json(a, cells([{"name": "A", "email": "a@x.io"}])))
+    await b.catch_up()
+    await WriteHandlers(b).delete(DeleteRecords(principal=ME, sheet_id=PEOPLE, ids=[record["id"]]))
+    again = await insert_json(a, cells([{"name": "B", "email": "a@x.io"}]))
+    assert _email_errors(again) == [[]]
+    assert [r.values["name"].value for r in await live(a, PEOPLE)] == ["B"]
 
 
 async def test_overlapping_inserts_on_a_lagging_model_append_after_another_writer(store: InMemoryEventStore) -> None:

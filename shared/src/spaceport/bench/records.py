@@ -129,8 +129,17 @@ def _wait_up(base: str, children: list[ManagedProcess], timeout: float = 60.0) -
     raise RuntimeError("the services did not come up")
 
 
-async def copy_ceiling(bench: Bench, total: int) -> Figure:
-    """Binary COPY of rows shaped like the record table's, cells as jsonb."""
+RECORD_INDEXES = (
+    "ALTER TABLE {schema}.record ADD PRIMARY KEY (sheet_id, row_no)",
+    "CREATE UNIQUE INDEX ON {schema}.record (id)",
+    "CREATE INDEX ON {schema}.record (sheet_id, row_no) WHERE NOT valid",
+    "CREATE INDEX ON {schema}.record (sheet_id, seq)",
+)
+
+
+async def copy_ceiling(bench: Bench, total: int, *, indexed: bool = False) -> Figure:
+    """Binary COPY of rows shaped like the record table's, cells as jsonb; with `indexed`, into a
+    table with the record table's primary key and indexes (the issue's "same records table")."""
     cells = [_encoder.encode(_stored(r)).decode() for r in (row(i) for i in range(min(total, 100_000)))]
     at = datetime.now(UTC)
     rows: list[tuple[Any, ...]] = [
@@ -144,6 +153,8 @@ async def copy_ceiling(bench: Bench, total: int) -> Figure:
             f"CREATE TABLE {schema}.record (sheet_id text, row_no bigint, id text, cells jsonb, metadata jsonb,"
             " valid boolean, error_fields text[], commit_id text, seq bigint, updated_at timestamptz)"
         )
+        for statement in RECORD_INDEXES if indexed else ():
+            await conn.execute(statement.format(schema=schema))
 
         async def copy() -> None:
             for start in range(0, total, 10_000):
@@ -151,9 +162,8 @@ async def copy_ceiling(bench: Bench, total: int) -> Figure:
                     "record", schema_name=schema, records=rows[start : start + 10_000], columns=COPY_COLUMNS
                 )
 
-        figure = await bench.measure(
-            "raw COPY of the same rows (binary, jsonb cells)", total, copy, unit="rows/s", raw=True
-        )
+        label = "raw COPY of the same rows (binary, jsonb cells)" + (", record table's indexes" if indexed else "")
+        figure = await bench.measure(label, total, copy, unit="rows/s", raw=True)
         await conn.execute(f"DROP SCHEMA {schema} CASCADE")
     return figure
 
@@ -196,6 +206,7 @@ async def run(bench: Bench) -> list[Figure]:
     bench.progress(f"generating {total:,} records as {batch:,}-record JSON bodies ...")
     payloads = bodies(total, batch)
     ceiling = await copy_ceiling(bench, total)
+    indexed = await copy_ceiling(bench, total, indexed=True)
     nats_url, database_url = await urls(bench)
     with platform(nats_url, database_url) as (api_url, secret):
         headers = {"Authorization": f"Bearer {secret}"}
@@ -217,12 +228,12 @@ async def run(bench: Bench) -> list[Figure]:
                 total,
                 insert,
                 unit="rows/s",
-                ceilings=(ceiling.as_ceiling(),),
+                ceilings=(ceiling.as_ceiling(), indexed.as_ceiling()),
             )
             counts = (await api.get(f"/sheets/{sheet}/counts")).json()["data"]["counts"]
             bench.progress(f"    counts: {counts}")
             pages = max(1, total // 1000)
-            figures = [ceiling, inserted]
+            figures = [ceiling, indexed, inserted]
             for label, extra, page_count in (
                 ("GET 1,000-record page, random pageNumber", {}, pages),
                 (

@@ -10,9 +10,10 @@ duplicate (the first attempt's ack was lost): never from what the retry decided.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any, cast
 
 import msgspec
 
@@ -67,6 +68,26 @@ class Commit:
     record_count: int
     records: Sequence[WireRecord | RawWireRecord] = ()
     position: int = 0
+    claims: dict[str, dict[str, str]] | None = None  # overlapped unique inserts: name -> value -> holder
+
+
+class WithClaims:
+    """The read model's queries, with the unique values this process's unprojected inserts hold
+    (`Context.claimed`) counted as held too."""
+
+    def __init__(self, queries: RecordQueries, claimed: dict[str, dict[str, str]]) -> None:
+        self.queries = queries
+        self.claimed = claimed
+
+    async def claims_held(self, sheet_id: str, name: str, values: Collection[str]) -> dict[str, str]:
+        found = await self.queries.claims_held(sheet_id, name, values)
+        mine = self.claimed.get(name)
+        if not mine:
+            return found
+        return {**{v: mine[v] for v in values if v in mine}, **found}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.queries, name)
 
 
 async def commit(ctx: Context, write: Write, sheet: Sheet, decide: Decide) -> Written:
@@ -77,15 +98,28 @@ async def commit(ctx: Context, write: Write, sheet: Sheet, decide: Decide) -> Wr
     await _require_writable_space(ctx, sheet)
     context = AppendContext(idempotency_key=keys.append_key(sheet.id, write.key))
     async with ctx.lock(sheet.id):
-        done = await run_command(
-            ctx.store,
-            sheet.ref,
-            partial(_attempt, ctx, write, decide, sheet),
-            context,
-            landed=partial(landed, ctx, sheet, write.kind if write.reply_records else "bulk"),
-            on_conflict=ctx.catch_up,
-        )
+        try:
+            done = await run_command(
+                ctx.store,
+                sheet.ref,
+                partial(_attempt, ctx, write, decide, sheet),
+                context,
+                landed=partial(landed, ctx, sheet, write.kind if write.reply_records else "bulk"),
+                on_conflict=partial(_conflicted, ctx, sheet.id),
+            )
+        except BaseException:
+            ctx.forget_claims(sheet.id)  # the append's outcome may be unknown: settle next time
+            raise
+        if done.result is not None and not done.result.duplicate and done.value.claims:
+            ctx.hold_claims(sheet.id, done.value.claims)  # under the lock: the next insert sees them
     return await _written(ctx, write, done)
+
+
+async def _conflicted(ctx: Context, sheet_id: str) -> None:
+    """Another writer got in first: it may have freed values this process holds in memory, and
+    once caught up the read model has every claim of this process's own commits."""
+    ctx.forget_claims(sheet_id)
+    await ctx.catch_up()
 
 
 async def _require_writable_space(ctx: Context, sheet: Sheet) -> None:
@@ -96,18 +130,26 @@ async def _require_writable_space(ctx: Context, sheet: Sheet) -> None:
 
 
 async def _attempt(ctx: Context, write: Write, decide: Decide, known: Sheet) -> Decision[Commit]:
-    """`known`: the caller's read of the sheet. An insert into a sheet without unique keys or
-    references decides nothing from other records: it does not wait for this process's last
-    commit to be projected (the projection of one batch overlaps the decision of the next) and is
-    guarded by the position of that commit instead of the read model's version. A write with an
-    idempotency key still waits: a retry later than JetStream's duplicate window is recognised
-    only by the read model (`commit_by_key`), which must have the earlier commit."""
-    overlap = write.kind == "insert" and write.key is None and not known.schema.uniques and not _has_refs(known)
+    """`known`: the caller's read of the sheet. An insert into a sheet without references does
+    not wait for this process's last commit to be projected (the projection of one batch overlaps
+    the decision of the next); it is guarded by the position of that commit instead of the read
+    model's version. Unique values are then decided against the read model plus the values this
+    process's unprojected inserts claimed (`Context.claimed`, valid while every write of this
+    process to the sheet since it last settled was such an insert; any other write settles and
+    forgets them). A write with an idempotency key still waits: a retry later than JetStream's
+    duplicate window is recognised only by the read model (`commit_by_key`)."""
+    eligible = write.kind == "insert" and write.key is None and not _has_refs(known)
+    # a unique insert overlaps only while the claims of all this process's unprojected commits
+    # to the sheet are in memory (an entry in ctx.claimed; none after any other write)
+    overlap = eligible and (not known.schema.uniques or ctx.may_claim(write.sheet_id))
     if not overlap:
         await ctx.settled(write.sheet_id)
+        ctx.forget_claims(write.sheet_id)
     sheet = await ctx.sheet(write.sheet_id)
     if overlap and (own := ctx.written.get(sheet.id, 0)) > sheet.version:
         sheet = replace(sheet, version=own)
+    # settled or not, from here on the read model plus these claims are all that is held
+    claimed = ctx.claimed.setdefault(sheet.id, {}) if eligible and sheet.schema.uniques else None
     if _has_refs(sheet):
         # References are resolved against other sheets' records: this process's own recent
         # commits to them must be projected first (read-your-writes).
@@ -118,15 +160,20 @@ async def _attempt(ctx: Context, write: Write, decide: Decide, known: Sheet) -> 
             return Replay(
                 AppendResult(first_seq=earlier.first_seq, last_seq=earlier.last_seq, event_ids=[], duplicate=True)
             )
-        records, deleted = await decide(sheet, q)
-    return _decision(sheet, write, records, deleted)
+        view = q if claimed is None else cast(RecordQueries, WithClaims(q, claimed))
+        records, deleted = await decide(sheet, view)
+    return _decision(sheet, write, records, deleted, claims=claimed is not None)
 
 
 def _has_refs(sheet: Sheet) -> bool:
     return any(rule.ref is not None for rule in sheet.schema.rules.values())
 
 
-def _decision(sheet: Sheet, write: Write, decided: list[StoredRecord] | Encoded, deleted: list[str]) -> Append[Commit]:
+def _decision(
+    sheet: Sheet, write: Write, decided: list[StoredRecord] | Encoded, deleted: list[str], *, claims: bool = False
+) -> Append[Commit]:
+    """`claims`: collect the unique values the records claim (an overlapped insert: they count as
+    held for this process's next insert until the sheet is settled)."""
     records, encoded = ([], decided.records) if isinstance(decided, Encoded) else (decided, ())
     if not records and not encoded and not deleted:
         return Append(Commit(None, 0, position=sheet.version), (), sheet.version)
@@ -150,7 +197,15 @@ def _decision(sheet: Sheet, write: Write, decided: list[StoredRecord] | Encoded,
     # Guarded by the version the write was decided at: a conflict never reads the sheet's
     # history, the write is decided again against the caught-up read model.
     count = len(records) + len(encoded) + len(deleted)
-    return Append(Commit(commit_id, count, inserted), events, sheet.version)
+    held: dict[str, dict[str, str]] | None = None
+    if claims:
+        held = {}
+        pairs = [(r.id, r.claims) for r in records]
+        pairs += [(lean.id, lean.claims) for lean in (_lean_record.decode(b) for b in encoded)]
+        for record_id, claimed in pairs:
+            for name, value in claimed.items():
+                held.setdefault(name, {})[value] = record_id
+    return Append(Commit(commit_id, count, inserted, claims=held), events, sheet.version)
 
 
 async def landed(ctx: Context, sheet: Sheet, kind: str, result: AppendResult) -> Commit:

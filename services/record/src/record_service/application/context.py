@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from record_service.projections.queries import PgRecordReadModel
 
 _config = msgspec.json.Decoder(SheetConfig)
+MAX_CLAIMED = 1_000_000  # unique values held in memory per sheet before an insert settles instead
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ class Context:
         self._schemas: dict[tuple[str, int], tuple[SheetConfig, Schema]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.written: dict[str, int] = {}  # sheet id -> position of this process's last commit to it
+        # sheet id -> unique key name -> value -> record: the claims of this process's inserts
+        # since it last settled the sheet (see commit._attempt)
+        self.claimed: dict[str, dict[str, dict[str, str]]] = {}
 
     def lock(self, sheet_id: str) -> asyncio.Lock:
         """Writes to one sheet are serialised in this process; across replicas the append guard does it."""
@@ -85,6 +89,21 @@ class Context:
         """Wait until the records projection applied every event it was sent (e.g. another
         service's WorkbookCreated, another replica's commit)."""
         await self.model.catch_up(timeout)
+
+    def may_claim(self, sheet_id: str) -> bool:
+        """Whether an insert may decide uniqueness against the read model plus the claims held in
+        memory without settling first: they are tracked for the sheet (every unprojected commit
+        of this process to it is an insert whose claims are there) and still few enough."""
+        held = self.claimed.get(sheet_id)
+        return held is not None and sum(len(v) for v in held.values()) < MAX_CLAIMED
+
+    def hold_claims(self, sheet_id: str, claims: dict[str, dict[str, str]]) -> None:
+        held = self.claimed.setdefault(sheet_id, {})
+        for name, values in claims.items():
+            held.setdefault(name, {}).update(values)
+
+    def forget_claims(self, sheet_id: str) -> None:
+        self.claimed.pop(sheet_id, None)
 
     def committed(self, sheet_id: str, position: int) -> None:
         """This process's commit to the sheet is at `position` (its next read or write waits for it)."""
