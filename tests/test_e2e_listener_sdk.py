@@ -91,6 +91,12 @@ async def test_listener_sdk_against_the_platform(
         bad = await finished(failed["id"])
         assert bad["status"] == "failed"
         assert bad["outcome"]["message"] == "the downstream system said no"
+        # the listener hears of the end a moment after the API shows it (feed, then the stream)
+        wanted = {("job:completed", "workbook:export"), ("job:failed", "workbook:broken")}
+        for _ in range(100):
+            if wanted <= set(seen):
+                break
+            await asyncio.sleep(0.1)
     finally:
         stop.set()
         serving.cancel()
