@@ -93,7 +93,7 @@ async def insert_frame(ctx: Context, write: Write, sheet: Sheet, restricted: boo
         _check_readonly(sheet, frame)
     ids = keys.record_id_list(sheet.id, write.key, frame.height)
     now = utcnow()
-    if any(rule.ref is not None for rule in sheet.schema.rules.values()):
+    if sheet.schema.has_references:
         body = [{k: domain.InCell(value=v) for k, v in row.items()} for row in frame.to_dicts()]
         built = domain.build_inserts(sheet.schema, body, now, ids.__getitem__)  # type: ignore[arg-type]
 

@@ -138,7 +138,7 @@ async def _attempt(ctx: Context, write: Write, decide: Decide, known: Sheet) -> 
     process to the sheet since it last settled was such an insert; any other write settles and
     forgets them). A write with an idempotency key still waits: a retry later than JetStream's
     duplicate window is recognised only by the read model (`commit_by_key`)."""
-    eligible = write.kind == "insert" and write.key is None and not _has_refs(known)
+    eligible = write.kind == "insert" and write.key is None and not known.schema.has_references
     # a unique insert overlaps only while the claims of all this process's unprojected commits
     # to the sheet are in memory (an entry in ctx.claimed; none after any other write)
     overlap = eligible and (not known.schema.uniques or ctx.may_claim(write.sheet_id))
@@ -150,7 +150,7 @@ async def _attempt(ctx: Context, write: Write, decide: Decide, known: Sheet) -> 
         sheet = replace(sheet, version=own)
     # settled or not, from here on the read model plus these claims are all that is held
     claimed = ctx.claimed.setdefault(sheet.id, {}) if eligible and sheet.schema.uniques else None
-    if _has_refs(sheet):
+    if sheet.schema.has_references:
         # References are resolved against other sheets' records: this process's own recent
         # commits to them must be projected first (read-your-writes).
         await ctx.wait_for(max(ctx.written.values(), default=0), timeout=60.0)
@@ -163,10 +163,6 @@ async def _attempt(ctx: Context, write: Write, decide: Decide, known: Sheet) -> 
         view = q if claimed is None else cast(RecordQueries, WithClaims(q, claimed))
         records, deleted = await decide(sheet, view)
     return _decision(sheet, write, records, deleted, claims=claimed is not None)
-
-
-def _has_refs(sheet: Sheet) -> bool:
-    return any(rule.ref is not None for rule in sheet.schema.rules.values())
 
 
 def _decision(
@@ -190,18 +186,19 @@ def _decision(
     )
     if len(events) > MAX_ATOMIC_BATCH:
         raise PayloadTooLargeError("this write needs more than 1,000 events; split it into smaller requests")
+    reply = write.kind == "insert" and write.reply_records
+    leans = [_lean_record.decode(b) for b in encoded] if reply or claims else []
     inserted: list[WireRecord | RawWireRecord] = []
-    if write.kind == "insert" and write.reply_records:
+    if reply:
         inserted = [_wire(r, commit_id) for r in records]
-        inserted += [_raw_wire(_lean_record.decode(b), commit_id) for b in encoded]
+        inserted += [_raw_wire(lean, commit_id) for lean in leans]
     # Guarded by the version the write was decided at: a conflict never reads the sheet's
     # history, the write is decided again against the caught-up read model.
     count = len(records) + len(encoded) + len(deleted)
     held: dict[str, dict[str, str]] | None = None
     if claims:
         held = {}
-        pairs = [(r.id, r.claims) for r in records]
-        pairs += [(lean.id, lean.claims) for lean in (_lean_record.decode(b) for b in encoded)]
+        pairs = [(r.id, r.claims) for r in records] + [(lean.id, lean.claims) for lean in leans]
         for record_id, claimed in pairs:
             for name, value in claimed.items():
                 held.setdefault(name, {})[value] = record_id

@@ -46,7 +46,7 @@ class WriteHandlers:
         sheet = await self.ctx.sheet(cmd.sheet_id)
         restricted = _restricted(cmd.principal)
         domain.check_writable(sheet.schema, restricted)
-        frame = None if any(r.ref is not None for r in sheet.schema.rules.values()) else as_frame(body)
+        frame = None if sheet.schema.has_references else as_frame(body)
         if frame is not None:  # plain values, the same fields in every record: the columnar path
             return await insert_frame(self.ctx, _write(cmd, "insert"), sheet, restricted, frame)
         ids = keys.record_id_list(sheet.id, cmd.idempotency_key, len(body))

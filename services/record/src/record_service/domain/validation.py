@@ -71,6 +71,12 @@ class Schema:
     def rule(self, key: str) -> FieldRule | None:
         return self.rules.get(key)
 
+    @property
+    def has_references(self) -> bool:
+        """Reference fields link to other sheets' records: their writes are decided row by row,
+        after this process's own commits are projected."""
+        return any(rule.ref is not None for rule in self.rules.values())
+
 
 def compile_schema(config: SheetConfig) -> Schema:
     rules = {f.key: _rule(f) for f in config.fields}

@@ -98,21 +98,21 @@ class RecordsProjection:
     async def apply_batch(self, conn: Conn, events: Sequence[StoredEvent]) -> None:
         """As `apply` on each event, but a run of `RecordsInserted` of one sheet (a bulk commit's
         events) goes in with one COPY, one claims COPY and one counter update."""
-        run: list[tuple[LeanRecords, StoredEvent]] = []
+        run: list[tuple[LeanRecords, int, datetime]] = []
         for stored in events:
             if stored.envelope.type == "RecordsInserted":
                 event = _lean_records.decode(stored.envelope.data)
                 if run and run[0][0].sheet_id != event.sheet_id:
-                    await self._inserted_run(conn, run)
+                    await self._inserted_many(conn, run[0][0].sheet_id, run)
                     run = []
-                run.append((event, stored))
+                run.append((event, stored.seq, stored.envelope.occurred_at))
                 continue
             if run:
-                await self._inserted_run(conn, run)
+                await self._inserted_many(conn, run[0][0].sheet_id, run)
                 run = []
             await self.apply(conn, stored)
         if run:
-            await self._inserted_run(conn, run)
+            await self._inserted_many(conn, run[0][0].sheet_id, run)
 
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
         kind = stored.envelope.type
@@ -134,10 +134,6 @@ class RecordsProjection:
 
     async def _inserted(self, conn: Conn, event: LeanRecords, seq: int, at: datetime) -> None:
         await self._inserted_many(conn, event.sheet_id, [(event, seq, at)])
-
-    async def _inserted_run(self, conn: Conn, run: list[tuple[LeanRecords, StoredEvent]]) -> None:
-        events = [(event, stored.seq, stored.envelope.occurred_at) for event, stored in run]
-        await self._inserted_many(conn, run[0][0].sheet_id, events)
 
     async def _inserted_many(self, conn: Conn, sheet_id: str, events: list[tuple[LeanRecords, int, datetime]]) -> None:
         """Records events of one sheet, in stream order: rows numbered on from the sheet's next row."""
