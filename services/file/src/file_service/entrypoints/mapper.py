@@ -24,7 +24,14 @@ from typing import Any
 
 import msgspec
 
-from file_service.mapping.plan import DestinationField, EnumChoice, SourceField, compute_plan, remembered_edges
+from file_service.mapping.plan import (
+    DestinationField,
+    EnumChoice,
+    SourceField,
+    add_enum_details,
+    compute_plan,
+    remembered_edges,
+)
 from spaceport import runtime
 from spaceport.claimcheck import ClaimCheck
 from spaceport.contracts import job, record, workbook
@@ -165,9 +172,8 @@ class Mapping:
                 destination.slug,
             )
             remembered = {r["source_name"]: r["destination_key"] for r in rows}
-            first = compute_plan(sources_of(source), destinations, remembered)
-            values = await self._enum_values(source.id, first, destinations)
-            plan = compute_plan(sources_of(source), destinations, remembered, values)
+            plan = compute_plan(sources_of(source), destinations, remembered)
+            add_enum_details(plan, destinations, await self._enum_values(source.id, plan, destinations))
             await self._job(SetJobPlan(principal=who, job_id=m.job_id, plan=plan, initial=True))
         except (ConflictError, NotFoundError) as refused:
             log.info("workbook:map job %s not planned: %s", m.job_id, refused)

@@ -127,17 +127,27 @@ def compute_plan(
             "destinationField": _destination(destinations[j]),
             "metadata": {"certainty": _certainty(s), "confidence": min(s, 1.0), "source": how},
         }
-        values = (source_values or {}).get(sources[i].key)
-        if destinations[j].options and values is not None:
-            edge["enumDetails"] = enum_details(values, destinations[j].options)
         mapping.append(edge)
-    return {
+    plan = {
         "fieldMapping": mapping,
         "unmappedSourceFields": [{"sourceField": _source(s)} for i, s in enumerate(sources) if i not in chosen],
         "unmappedDestinationFields": [
             {"destinationField": _destination(d)} for j, d in enumerate(destinations) if j not in taken
         ],
     }
+    if source_values:
+        add_enum_details(plan, destinations, source_values)
+    return plan
+
+
+def add_enum_details(plan: Json, destinations: list[DestinationField], source_values: Mapping[str, list[Any]]) -> None:
+    """Give each edge into an enum destination its `enumDetails` from the source's distinct values."""
+    options = {d.key: d.options for d in destinations if d.options}
+    for edge in plan["fieldMapping"]:
+        wanted = options.get(edge["destinationField"]["key"])
+        values = source_values.get(edge["sourceField"]["key"])
+        if wanted and values is not None:
+            edge["enumDetails"] = enum_details(values, wanted)
 
 
 def enum_details(values: list[Any], options: list[EnumChoice]) -> Json:
