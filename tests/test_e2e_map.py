@@ -141,7 +141,7 @@ def test_a_hand_made_mapping_is_remembered_and_enum_values_are_planned(api: http
     """A user maps `Tel.` to `phone` by hand once; the next import into a sheet of the same slug
     starts from that mapping. An enum destination's plan maps the source's values to options."""
     space_id = ok(api.post("/spaces", json={"name": "remembering"}))["id"]
-    fields = [
+    fields: list[dict[str, Any]] = [
         {"key": "phone", "type": "string", "label": "Phone"},
         {
             "key": "tier",
@@ -149,7 +149,10 @@ def test_a_hand_made_mapping_is_remembered_and_enum_values_are_planned(api: http
             "config": {"options": [{"value": "gold", "label": "Gold"}, {"value": "silver", "label": "Silver"}]},
         },
     ]
-    source_fields = [{"key": "tel", "type": "string", "label": "Tel."}, {"key": "level", "type": "string"}]
+    source_fields: list[dict[str, Any]] = [
+        {"key": "tel", "type": "string", "label": "Tel."},
+        {"key": "level", "type": "string"},
+    ]
     destination = workbook(api, space_id, "Customers", fields)
     source = workbook(api, space_id, "Upload", source_fields)
     rows = [{"tel": {"value": "555"}, "level": {"value": "GOLD"}}, {"tel": {"value": "556"}, "level": {"value": "?"}}]

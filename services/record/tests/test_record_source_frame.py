@@ -196,5 +196,6 @@ async def test_commits_of_many_events_are_projected_in_order(service: tuple[Serv
         commits = await conn.fetchval("SELECT count(*) FROM record_commit WHERE sheet_id = $1", SHEET)
         errors = await conn.fetchval("SELECT errors FROM field_errors WHERE sheet_id = $1 AND field = 'n'", SHEET)
     invalid = len([n for n in range(2_600) if n % 7 == 0])
+    assert sheet is not None
     assert dict(sheet) == {"total": 4_100, "valid": 4_100 - invalid, "next_row": 4_100}
     assert commits == 2 and errors == invalid

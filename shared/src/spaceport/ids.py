@@ -27,6 +27,11 @@ PREFIXES = {
     "agent": "us_ag",
     "key": "us_key",
     "secret": "us_sec",
+    "app": "us_app",
+    "constraint": "us_cn",
+    "role": "us_rol",
+    "actor_role": "us_acr",
+    "view": "us_vi",
 }
 
 
