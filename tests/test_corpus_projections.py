@@ -22,6 +22,7 @@ import pytest
 
 from file_service.projections.files import FileProjection
 from job_service.feed.projection import FeedProjection
+from job_service.metrics import MetricsProjection
 from job_service.projections.jobs import JobProjection
 from record_service.projections.records import RecordsProjection
 from space_service.projections.directory import SpaceDirectory
@@ -452,6 +453,15 @@ FEED_TOPICS: dict[str, tuple[str, ...]] = {
     "FileUpdated": ("file:updated",),
     "FileDeleted": ("file:deleted",),
     "EventAcknowledged": (),  # marks the acknowledged event's row instead (§5.6)
+    "ViewCreated": (),  # saved views have no Flatfile topic
+    "ViewUpdated": (),
+    "ViewDeleted": (),
+    "AppCreated": ("app:created",),  # Spaceport's own topics (contracts.feed.EXTENSION_TOPICS)
+    "AppUpdated": ("app:updated",),
+    "AppDeleted": ("app:deleted",),
+    "ConstraintCreated": (),  # Flatfile has no constraint topics
+    "ConstraintUpdated": (),
+    "ConstraintDeleted": (),
 }
 # topic prefix -> the event's domain (§5.1; records and commits are the workbook's, as in its example)
 FEED_DOMAINS = {
@@ -465,6 +475,7 @@ FEED_DOMAINS = {
     "commit": "workbook",
     "job": "job",
     "file": "file",
+    "app": "environment",
 }
 SLOTS = 1024  # an event's position is its domain event's stream position * 1024 + its ordinal (001_feed.sql)
 
@@ -540,6 +551,31 @@ def feed(typed: list[StoredEvent]) -> dict[str, Rows]:
     }
 
 
+def metrics(typed: list[StoredEvent]) -> dict[str, Rows]:
+    """Per space: its Flatfile events (as `_feed` derives them), records and files created."""
+    spaces: dict[str, list[Any]] = {}  # id -> [environment, app, events, inserted, updated, deleted, files]
+    for s in typed:
+        if isinstance(s.event, SpaceCreated):
+            spaces[s.event.space_id] = [s.event.environment_id, s.event.app_id, 0, 0, 0, 0, 0]
+        if isinstance(s.event, file.FileCreated) and s.event.space_id in spaces:
+            spaces[s.event.space_id][6] += 1
+        if s.envelope.aggregate == record.AGGREGATE and s.envelope.space_id in spaces:
+            data = msgspec.json.decode(s.envelope.data)
+            row = spaces[data["space_id"]]
+            kind = {"RecordsInserted": 3, "RecordsUpdated": 4}.get(s.envelope.type)
+            if kind is not None:
+                row[kind] += len(data["records"])
+            row[5] += len(data.get("record_ids", ()))
+    for _, events in _feed(typed):
+        for _, space, _ in events:
+            if space in spaces:
+                spaces[space][2] += 1
+    return {
+        "SELECT space_id, environment_id, app_id, events, records_created, records_updated, records_deleted,"
+        " files_created FROM {s}.space": sorted((i, *row) for i, row in spaces.items())
+    }
+
+
 EXPECTATIONS: dict[type, Expectations] = {
     KnownSpaces: known_spaces,
     FileProjection: files,
@@ -548,4 +584,5 @@ EXPECTATIONS: dict[type, Expectations] = {
     WorkbookCatalog: catalog,
     RecordsProjection: records,
     FeedProjection: feed,
+    MetricsProjection: metrics,
 }

@@ -23,6 +23,7 @@ from litestar.routes import HTTPRoute
 
 from gateway_service.app import MAX_BODY, create_app
 from gateway_service.routes import (
+    apps,
     documents,
     environments,
     events,
@@ -33,6 +34,7 @@ from gateway_service.routes import (
     secrets,
     sheets,
     spaces,
+    views,
     workbooks,
 )
 from spaceport.settings import Settings
@@ -72,6 +74,10 @@ PATH_KINDS = {
     "event_id": "event",
     "secret_id": "secret",
     "file_id": "file",
+    "app_id": "app",
+    "constraint_id": "constraint",
+    "version": "version",
+    "view_id": "view",
 }
 UNKNOWN = {
     "environment": "us_env_doesnotexist",
@@ -85,6 +91,10 @@ UNKNOWN = {
     "event": "us_evt_doesnotexist",
     "secret": "us_sec_doesnotexist",
     "file": "us_fl_doesnotexist",
+    "app": "us_app_doesnotexist",
+    "constraint": "us_cn_doesnotexist",
+    "version": "999",
+    "view": "us_vi_doesnotexist",
 }
 WRONG_KIND = {
     "environment": "space",
@@ -98,9 +108,13 @@ WRONG_KIND = {
     "event": "job",
     "secret": "space",
     "file": "document",
+    "app": "space",
+    "constraint": "app",
+    "version": "app",
+    "view": "sheet",
 }
 # Kinds whose real id in another environment (a `world` key) must be as unknown as a made-up one (404).
-OTHER_ENV = {"commit": "other_commit", "event": "other_event", "secret": "other_secret"}
+OTHER_ENV = {"commit": "other_commit", "event": "other_event", "secret": "other_secret", "app": "other_app"}
 PAGE_SIZES = ("-1", "0", "abc", "1000000000000")
 RECORD_QUERY: dict[str, tuple[str, ...]] = {
     "filter": ("bogus",),
@@ -258,6 +272,59 @@ def _upload_cases(method: str, path: str, ids: dict[str, str]) -> Iterator[Case]
 
 
 FILE_REFUSED = (As("publishable", 403), As("other_key", 404))
+VIEW_REFUSED = (As("publishable", 403), As("other_key", 404))
+
+
+def _view_bodies(ids: dict[str, str]) -> Iterator[tuple[str, object, int | None]]:
+    """Views wrong in one way each; a right one would be saved."""
+    good = {"sheetId": ids["sheet"], "name": "sweep", "config": {"sortField": "name"}}
+    for name in ("", "   ", "x" * 256):
+        yield f"name {name[:30]!r}", {**good, "name": name}, 400
+    yield "without name", {k: v for k, v in good.items() if k != "name"}, 400
+    yield "without config", {k: v for k, v in good.items() if k != "config"}, 400
+    for sheet in ("a.b", ">", ids["workbook"], LONG_ID):
+        yield f"sheetId {sheet[:30]!r}", {**good, "sheetId": sheet}, 400
+    yield "sheetId unknown", {**good, "sheetId": UNKNOWN["sheet"]}, 404
+    for key in ("sortField", "filterField", "searchField"):
+        yield f"config.{key} not a field", {**good, "config": {key: "unknown_field"}}, 400
+    for config in ({"filter": "bogus"}, {"sortDirection": "up"}, {"pageSize": 0}, {"ids": ["a.b"]}, {"x": 1}):
+        yield f"config {config}", {**good, "config": config}, 400
+
+
+VALID_APP = {"name": "SWEEP_REFUSED", "type": "CUSTOM"}
+APP_REFUSED = (As("publishable", 403, body=VALID_APP), As("guest_token", 403, body=VALID_APP))
+APP_OTHER = (*APP_REFUSED, As("other_key", 404))
+
+
+def _app_bodies(ids: dict[str, str]) -> Iterator[tuple[str, object, int | None]]:
+    """Apps wrong in one way each; a right one would be written."""
+    good = VALID_APP
+    yield "without name", {"type": "CUSTOM"}, 400
+    yield "without type", {"name": "n"}, 400
+    for app_type in ("BOGUS", "custom", "", "a.b"):
+        yield f"type {app_type!r}", {**good, "type": app_type}, 400
+    for name in ("namespace", "entity", "entityPlural"):
+        yield f"{name} of 256 chars", {**good, name: "x" * 256}, 400
+    yield "icon over 64k", {**good, "icon": "x" * 70_000}, 400
+    yield "blueprint not a list", {**good, "blueprint": {"a": 1}}, 400
+    yield "blueprint of numbers", {**good, "blueprint": [1]}, 400
+    yield "blueprint workbook without sheets", {**good, "blueprint": [{"name": "w"}]}, 400
+    bad_field = [{"name": "w", "sheets": [{"name": "s", "fields": [{"key": "k", "type": "bogus"}]}]}]
+    yield "blueprint field of an unknown type", {**good, "blueprint": bad_field}, 400
+    stored = [{"type": "stored", "validator": "nope"}]
+    unknown = [
+        {"name": "w", "sheets": [{"name": "s", "fields": [{"key": "k", "type": "string", "constraints": stored}]}]}
+    ]
+    yield "blueprint with an unknown stored validator", {**good, "blueprint": unknown}, 400
+
+
+def _constraint_bodies(ids: dict[str, str]) -> Iterator[tuple[str, object, int | None]]:
+    """Constraints wrong in one way each; a right one would be written."""
+    yield "without validator", {"label": "l"}, 400
+    for validator in ("", "a b", ">", "ñ", "x" * 256):
+        yield f"validator {validator[:30]!r}", {"validator": validator}, 400
+    yield "a validator the app has", {"validator": "SWEEP"}, 409
+    yield "another app's id", {"validator": "fresh", "appId": "us_app_other"}, 400
 
 
 ENDPOINTS: dict[tuple[str, str], Endpoint] = {
@@ -420,6 +487,69 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
         refused=SECRET_REFUSED,
     ),
     ("DELETE", "/v1/secrets/{secret_id:str}"): Endpoint(refused=(*SECRET_REFUSED, As("other_key", 404))),
+    # space metrics (a secret key's; a guest admin's of its space)
+    ("GET", "/v1/spaces/{space_id:str}/metrics"): Endpoint(refused=(As("publishable", 403), As("other_key", 404))),
+    ("GET", "/v1/metrics"): Endpoint(
+        query={
+            "environmentId": ("us_env_nope", "a.b", ">", Ref("other_environment")),
+            "appId": ("a.b", ">", "*", "us_sp_x", "x" * 300, LONG_ID),
+        },
+        refused=(
+            As("publishable", 403),
+            As("guest_token", 403),
+            As("other_key", 404, (("environmentId", Ref("environment")),)),
+        ),
+    ),
+    # apps and their constraints (a secret key's only)
+    ("GET", "/v1/apps"): Endpoint(refused=APP_REFUSED),
+    ("POST", "/v1/apps"): Endpoint(
+        body=apps.AppCreateBody,
+        long=("name", "namespace", "entity", "entityPlural"),
+        bodies=_app_bodies,
+        refused=APP_REFUSED,
+    ),
+    ("GET", "/v1/apps/{app_id:str}"): Endpoint(refused=APP_OTHER),
+    ("PATCH", "/v1/apps/{app_id:str}"): Endpoint(
+        body=apps.AppPatchBody, long=("name", "namespace", "entity", "entityPlural"), refused=APP_OTHER
+    ),
+    ("DELETE", "/v1/apps/{app_id:str}"): Endpoint(refused=APP_OTHER),
+    ("GET", "/v1/apps/{app_id:str}/constraints"): Endpoint(query={"includeBuiltins": ("maybe",)}, refused=APP_OTHER),
+    ("POST", "/v1/apps/{app_id:str}/constraints"): Endpoint(
+        body=apps.ConstraintBody, long=("validator", "label"), bodies=_constraint_bodies, refused=APP_OTHER
+    ),
+    ("GET", "/v1/apps/{app_id:str}/constraints/{constraint_id:str}"): Endpoint(refused=APP_OTHER),
+    ("PATCH", "/v1/apps/{app_id:str}/constraints/{constraint_id:str}"): Endpoint(
+        body=apps.ConstraintBody, long=("label",), refused=APP_OTHER
+    ),
+    ("DELETE", "/v1/apps/{app_id:str}/constraints/{constraint_id:str}"): Endpoint(refused=APP_OTHER),
+    ("GET", "/v1/apps/{app_id:str}/constraints/{constraint_id:str}/versions"): Endpoint(refused=APP_OTHER),
+    ("GET", "/v1/apps/{app_id:str}/constraints/{constraint_id:str}/versions/{version:str}"): Endpoint(
+        refused=APP_OTHER
+    ),
+    # views and entitlements
+    ("GET", "/v1/views"): Endpoint(
+        query={
+            "sheetId": ("us_sh_nope", "a.b", ">", "*", "", "us_wb_x", LONG_ID),
+            "pageSize": PAGE_SIZES,
+            "pageNumber": ("0", "abc", *BIG_PAGES),
+        },
+        refused=(
+            As("publishable", 403, (("sheetId", Ref("sheet")),)),
+            As("other_key", 404, (("sheetId", Ref("sheet")),)),
+        ),
+    ),
+    ("POST", "/v1/views"): Endpoint(body=views.ViewBody, long=("name", "sheetId"), bodies=_view_bodies),
+    ("GET", "/v1/views/{view_id:str}"): Endpoint(refused=VIEW_REFUSED),
+    ("PATCH", "/v1/views/{view_id:str}"): Endpoint(body=views.ViewBody, long=("name",), refused=VIEW_REFUSED),
+    ("DELETE", "/v1/views/{view_id:str}"): Endpoint(refused=VIEW_REFUSED),
+    ("GET", "/v1/entitlements"): Endpoint(
+        query={"resourceId": ("", "us_sp_doesnotexist", "a.b", ">", "*", "us_wb_x", LONG_ID, Ref("other_space"))},
+        refused=(
+            As("publishable", 403, (("resourceId", Ref("space")),)),
+            As("guest_token", 403, (("resourceId", Ref("other_space")),)),
+            As("other_key", 404, (("resourceId", Ref("space")),)),
+        ),
+    ),
     # files
     ("POST", "/v1/files"): Endpoint(raw=_upload_cases),
     ("GET", "/v1/files"): Endpoint(
@@ -441,6 +571,7 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
 # Fields a route needs before it looks at anything else; every body Struct ignores the ones it lacks.
 VALID_OBJECT = {"title": "t", "body": "b", "fieldKey": "name", "find": "zzz", "replace": "zzz"}
 DOCUMENTATION = "documentation, not an API: takes no input (test_e2e_events reads the OpenAPI and AsyncAPI ones)"
+ACCESS = "swept by tests/test_e2e_access_api.py::test_bad_input_to_the_access_routes_answers_4xx_and_changes_nothing"
 SKIPPED = {
     ("GET", "/health"): "takes no input (its probes are covered by test_e2e_foundation)",
     # Litestar's OpenAPI plugin: the schema, its Scalar page, and `/v1` + `/v1/{path}` (the plugin's
@@ -450,6 +581,14 @@ SKIPPED = {
     ("GET", "/v1/openapi.json"): DOCUMENTATION,
     ("GET", "/v1/docs"): DOCUMENTATION,
     ("GET", "/v1/asyncapi.json"): DOCUMENTATION,
+    ("GET", "/v1/auth/api-keys"): ACCESS,
+    ("POST", "/v1/auth/api-key"): ACCESS,
+    ("DELETE", "/v1/auth/api-key"): ACCESS,
+    ("GET", "/v1/auth/publishable-key"): ACCESS,
+    ("GET", "/v1/roles"): ACCESS,
+    ("GET", "/v1/guests/{guest_id:str}/roles"): ACCESS,
+    ("POST", "/v1/guests/{guest_id:str}/roles"): ACCESS,
+    ("DELETE", "/v1/guests/{guest_id:str}/roles/{actor_role_id:str}"): ACCESS,
 }
 
 
@@ -706,6 +845,10 @@ def world(api: httpx.Client) -> dict[str, str]:
     form = {"spaceId": space, "environmentId": environment}
     file = _ok(api.post("/v1/files", data=form, files={"file": ("sweep.csv", b"name\nAda\n")}))["data"]["id"]
     _settle_upload(api, space, file)
+    view_body = {"sheetId": sheet, "name": "sweep", "config": {"sortField": "name"}}
+    view = _ok(api.post("/v1/views", json=view_body))["data"]["id"]
+    app = _ok(api.post("/v1/apps", json={"name": f"sweep {tag}", "type": "CUSTOM"}))["data"]["id"]
+    constraint = _ok(api.post(f"/v1/apps/{app}/constraints", json={"validator": "SWEEP"}))["data"]["id"]
     rotated = _ok(api.post("/v1/environments/current/keys/rotate", params={"type": "publishable"}))["data"]
     return {
         "environment": environment,
@@ -720,6 +863,10 @@ def world(api: httpx.Client) -> dict[str, str]:
         "event": event,
         "secret": secret,
         "file": file,
+        "view": view,
+        "app": app,
+        "constraint": constraint,
+        "version": "1",
         "guest_token": token,
         "publishable": rotated["publishableKey"],
         **_other_world(api, tag),
@@ -750,7 +897,9 @@ def _other_world(api: httpx.Client, tag: str) -> dict[str, str]:
     commit = _ok(api.post(f"/v1/sheets/{sheet}/records", json=[{"name": "Other"}], headers=key))["data"]["commitId"]
     event = _ok(api.post("/v1/events", json=VALID_EVENT, headers=key))["data"]["id"]
     secret = _ok(api.post("/v1/secrets", json={"name": "OTHER", "value": "v"}, headers=key))["data"][0]["id"]
+    other_app = _ok(api.post("/v1/apps", json={"name": "other", "type": "CUSTOM"}, headers=key))["data"]["id"]
     return {
+        "other_app": other_app,
         "other_environment": made["id"],
         "other_key": made["secretKey"],
         "other_space": space,
@@ -778,13 +927,20 @@ def _snapshot(api: httpx.Client, ids: dict[str, str]) -> dict[str, Any]:
         "job": _ok(api.get(f"/v1/jobs/{ids['job']}")),
         "event": _ok(api.get(f"/v1/events/{ids['event']}")),
         "secrets": _ok(api.get("/v1/secrets")),
+        "apps": _ok(api.get("/v1/apps")),
+        "app": _ok(api.get(f"/v1/apps/{ids['app']}")),
+        "constraints": _ok(api.get(f"/v1/apps/{ids['app']}/constraints")),
+        "versions": _ok(api.get(f"/v1/apps/{ids['app']}/constraints/{ids['constraint']}/versions")),
         "commit": _ok(api.get(f"/v1/commits/{ids['commit']}")),
         "file": _ok(api.get(f"/v1/files/{ids['file']}")),
         "files": _ok(api.get("/v1/files", params={"spaceId": space, "pageSize": 1000})),
         "download": api.get(f"/v1/files/{ids['file']}/download").content,
+        "view": _ok(api.get(f"/v1/views/{ids['view']}")),
+        "views": _ok(api.get("/v1/views", params={"sheetId": sheet, "pageSize": 1000})),
         "other": {
             "event": _ok(api.get(f"/v1/events/{ids['other_event']}", headers=other)),
             "secrets": _ok(api.get("/v1/secrets", headers=other)),
+            "apps": _ok(api.get("/v1/apps", headers=other)),
             "commit": _ok(api.get(f"/v1/commits/{ids['other_commit']}", headers=other)),
         },
     }

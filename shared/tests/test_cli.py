@@ -38,7 +38,7 @@ async def test_rebuild_replays_the_stream_into_the_live_schema(settings: Setting
             expected_version=0,
         )
     try:
-        assert await cli.rebuild("job", settings) == ["job", "feed"]  # its read model and the Flatfile event feed
+        assert await cli.rebuild("job", settings) == ["job", "feed", "metrics"]  # read model, feed, metrics
         conn = await asyncpg.connect(settings.database_url)
         try:
             names = await conn.fetch("SELECT name FROM job.known_space ORDER BY name")

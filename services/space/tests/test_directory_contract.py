@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -23,11 +24,17 @@ from space_service.testing import World, world
 from space_service.testing.directory import FoldedDirectory
 from spaceport import readmodel
 from spaceport.contracts.space import (
+    AppFields,
     Authenticate,
     ChangeSpaceLifecycle,
+    ConstraintFields,
+    CreateApp,
+    CreateConstraint,
     CreateDocument,
     CreateEnvironment,
     CreateSpace,
+    DeleteApp,
+    DeleteConstraint,
     DeleteDocument,
     DeleteEnvironment,
     DeleteGuest,
@@ -42,6 +49,8 @@ from spaceport.contracts.space import (
     SpaceFields,
     SpaceSortField,
     SpaceTransition,
+    UpdateApp,
+    UpdateConstraint,
     UpdateDocument,
     UpdateSpace,
 )
@@ -279,4 +288,126 @@ async def _every_answer(directory: Directory, s: Scenario) -> list[object]:
         await directory.guest_ids_in_space(s.archived, "a@example.com"),
         await directory.key_holder(s.secret),
         await directory.guest_role(s.guest, s.live, s.env),
+    ]
+
+
+# ---- apps and their constraints ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppScenario:
+    world: World
+    env: str
+    other_env: str
+    app: str  # live: a constraint kept (updated twice), one deleted; a blueprint using the kept one
+    gone_app: str  # deleted
+    other_app: str  # of other_env
+    kept: str
+    gone: str
+
+
+@pytest.fixture
+async def apps() -> AppScenario:
+    w = world()
+    who, other = [
+        await w.app.auth.authenticate(
+            Authenticate(token=(await w.app.environments.create(CreateEnvironment(name=n))).secret_key or "")
+        )
+        for n in ("main", "other")
+    ]
+    env = who.environment_id
+    app, gone_app = [await _app(w, who, name) for name in ("Loads", "Gone")]
+    other_app = await _app(w, other, "Theirs")
+    kept, gone = [await _constraint(w, who, app, v) for v in ("UsPhone", "Email")]
+    for label in ("two", "three"):
+        cmd = UpdateConstraint(
+            principal=who, environment_id=env, app_id=app, constraint_id=kept, fields=ConstraintFields(label=label)
+        )
+        await w.app.apps.update_constraint(cmd)
+    await w.app.apps.delete_constraint(
+        DeleteConstraint(principal=who, environment_id=env, app_id=app, constraint_id=gone)
+    )
+    field = {"key": "phone", "type": "string", "constraints": [{"type": "stored", "validator": "UsPhone"}]}
+    blueprint = [{"name": "WB", "sheets": [{"name": "Contacts", "fields": [field]}]}]
+    fields = AppFields(blueprint=blueprint, entity="Sync", activated_at=datetime(2024, 1, 1, tzinfo=UTC))
+    await w.app.apps.update(UpdateApp(principal=who, environment_id=env, app_id=app, fields=fields))
+    await w.app.apps.delete(DeleteApp(principal=who, environment_id=env, app_id=gone_app))
+    return AppScenario(
+        world=w,
+        env=env,
+        other_env=other.environment_id,
+        app=app,
+        gone_app=gone_app,
+        other_app=other_app,
+        kept=kept,
+        gone=gone,
+    )
+
+
+async def _app(w: World, who: Principal, name: str) -> str:
+    fields = AppFields(name=name, metadata={"n": name}, environment_filters={"type": ["PROD"]}, icon="<svg/>")
+    cmd = CreateApp(principal=who, environment_id=who.environment_id, type="PORTAL", fields=fields)
+    return (await w.app.apps.create(cmd)).app_id
+
+
+async def _constraint(w: World, who: Principal, app_id: str, validator: str) -> str:
+    fields = ConstraintFields(validator=validator, label="one", function="f()", options={"a": 1})
+    cmd = CreateConstraint(principal=who, environment_id=who.environment_id, app_id=app_id, fields=fields)
+    return (await w.app.apps.create_constraint(cmd)).constraint_id
+
+
+async def test_apps_are_read_while_live_in_their_environment(project: Project, apps: AppScenario) -> None:
+    s, directory = apps, await project(apps.world)
+    found = await directory.app(s.env, s.app)
+    assert found is not None and (found.name, found.type, found.entity, found.icon) == (
+        "Loads",
+        "PORTAL",
+        "Sync",
+        "<svg/>",
+    )
+    assert found.blueprint is not None and found.blueprint[0]["sheets"][0]["slug"] == "contacts"
+    assert found.activated_at == datetime(2024, 1, 1, tzinfo=UTC)
+    assert await directory.app(s.env, s.gone_app) is None
+    assert await directory.app(s.env, s.other_app) is None
+    assert [a.id for a in await directory.apps(s.env)] == [s.app]
+    assert [a.id for a in await directory.apps(s.other_env)] == [s.other_app]
+
+
+async def test_constraints_keep_their_versions_until_deleted(project: Project, apps: AppScenario) -> None:
+    s, directory = apps, await project(apps.world)
+    [kept] = await directory.constraints(s.app)
+    assert (kept.id, kept.version, kept.label, kept.options) == (s.kept, 3, "three", {"a": 1})
+    assert kept.created_at < kept.updated_at
+    versions = await directory.constraint_versions(s.app, s.kept)
+    assert [(v.version, v.label, v.function) for v in versions] == [
+        (1, "one", "f()"),
+        (2, "two", "f()"),
+        (3, "three", "f()"),
+    ]
+    assert await directory.constraint_versions(s.app, s.gone) == []
+    assert await directory.constraint_versions(s.other_app, s.kept) == []
+    assert await directory.constraints(s.other_app) == []
+
+
+async def test_the_fake_answers_app_queries_as_postgres_does(
+    infra: InfraUrls, unique_name: str, apps: AppScenario
+) -> None:
+    s = apps
+    pool, postgres = await _postgres(infra, unique_name)
+    try:
+        answers = [await _app_answers(d, s) for d in (FoldedDirectory(s.world.store), await postgres(s.world))]
+    finally:
+        await pool.execute(f"DROP SCHEMA IF EXISTS {unique_name} CASCADE")
+        await pool.close()
+    folded, real = answers
+    assert folded == real
+
+
+async def _app_answers(directory: Directory, s: AppScenario) -> list[object]:
+    return [
+        *[await directory.app(s.env, a) for a in (s.app, s.gone_app, s.other_app)],
+        await directory.apps(s.env),
+        await directory.apps(s.other_env),
+        await directory.constraints(s.app),
+        *[await directory.constraint_versions(s.app, c) for c in (s.kept, s.gone)],
     ]

@@ -14,18 +14,24 @@ from nats.aio.msg import Msg
 
 from gateway_service import errors, ids
 from gateway_service.routes import (
+    apps,
     commits,
     documents,
+    entitlements,
     environments,
     events,
     files,
     guests,
     health,
     jobs,
+    keys,
+    metrics,
     records,
+    roles,
     secrets,
     sheets,
     spaces,
+    views,
     workbooks,
 )
 from gateway_service.state import Gateway, RateLimiter
@@ -88,6 +94,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *jobs.ROUTES,
             *events.ROUTES,
             *secrets.ROUTES,
+            *apps.ROUTES,
+            *keys.ROUTES,
+            *roles.ROUTES,
+            *metrics.ROUTES,
+            *views.ROUTES,
+            *entitlements.ROUTES,
         ],
         dependencies={"gateway": Provide(gateway, sync_to_thread=False)},
         before_request=ids.check_ids,

@@ -5,6 +5,8 @@ Who may do what (docs/api.md has the full table):
 - publishable key `pk_…`: only `POST /v1/spaces` in its environment.
 - guest token `gt_…`: only inside its one space, by role: viewer reads, editor also writes content
   (documents, workbooks, records), admin also updates the space and manages its guests.
+  A guest whose grant names workbooks (`Principal.workbook_ids`) sees only those workbooks of the
+  space: any other workbook, its sheets, records, commits, jobs and files answer 404.
 Another environment's resources answer 404, never 403, so ids and names never leak.
 """
 
@@ -17,6 +19,7 @@ from litestar import Request
 
 from gateway_service.state import Gateway
 from spaceport.contracts.space import Principal
+from spaceport.contracts.workbook import WorkbookView
 from spaceport.errors import ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError
 
 Level = Literal["read", "write", "admin"]
@@ -84,6 +87,24 @@ def require_admin(principal: Principal) -> None:
         raise ForbiddenError(f"a guest with role '{principal.role}' may not manage guests")
 
 
+def sees_workbook(principal: Principal, workbook_id: str | None) -> bool:
+    """Does `principal` see this workbook of a space it may enter? (None: the thing is of no workbook.)"""
+    return principal.workbook_ids is None or workbook_id is None or workbook_id in principal.workbook_ids
+
+
+def require_workbook(principal: Principal, workbook_id: str | None, asked: tuple[str, str]) -> None:
+    """404 naming `asked` (kind, id) for a workbook the guest's grant does not name: never confirm it exists."""
+    if not sees_workbook(principal, workbook_id):
+        kind, named = asked
+        raise NotFoundError(f"{kind} {named} not found", key=f"{kind}Id")
+
+
+def require_unlimited(principal: Principal, what: str) -> None:
+    """Some writes are for callers that see the whole space (a new workbook would be outside the grant)."""
+    if principal.workbook_ids is not None:
+        raise ForbiddenError(f"a guest limited to some workbooks may not {what}")
+
+
 def require_space_access(
     principal: Principal,
     environment_id: str,
@@ -91,6 +112,7 @@ def require_space_access(
     *,
     write: bool,
     asked: tuple[str, str] | None = None,
+    workbook_id: str | None = None,
 ) -> None:
     """May `principal` read (or write) inside space `space_id` of `environment_id`?
 
@@ -99,10 +121,13 @@ def require_space_access(
     (the caller must not learn that it exists), so callers pass the environment the space is in.
     `asked` = (kind, id) of what the caller named when the space was looked up from it (a
     workbook, sheet or commit): the 404 then names that, never the space the caller did not send.
+    `workbook_id`: the workbook the thing belongs to, for guests limited to some workbooks.
     """
     if environment_id != principal.environment_id:
         kind, named = asked or ("space", space_id)
         raise NotFoundError(f"{kind} {named} not found", key=f"{kind}Id")
+    if principal.kind == "guest" and principal.space_id == space_id:
+        require_workbook(principal, workbook_id, asked or ("workbook", workbook_id or ""))
     require_space_role(principal, space_id, "write" if write else "read")
 
 
@@ -150,7 +175,17 @@ async def view_in_space(
     asked: tuple[str, str],
     write: bool,
 ) -> V:
-    """`query`'s view, if `principal` may read (or write) inside its space; 404 naming `asked` if not."""
+    """`query`'s view, if `principal` may read (or write) inside its space and workbook; 404 naming `asked` if not."""
     view = await gateway.rpc.request(service, query, view_type)
-    require_space_access(principal, view.environment_id, view.space_id, write=write, asked=asked)
+    require_space_access(
+        principal, view.environment_id, view.space_id, write=write, asked=asked, workbook_id=workbook_of(view)
+    )
     return view
+
+
+def workbook_of(view: object) -> str | None:
+    """The workbook a view belongs to (a workbook is its own); None for views of no workbook."""
+    if isinstance(view, WorkbookView):
+        return view.id
+    found = getattr(view, "workbook_id", None)
+    return found if isinstance(found, str) else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from space_service.adapters.workbooks import RpcWorkbooks
 from space_service.application import secretbox, tokens
 from space_service.application.app import SpaceApplication
 from space_service.entrypoints import rpc
@@ -12,6 +13,7 @@ from spaceport import runtime, telemetry
 from spaceport.contracts import file, workbook
 from spaceport.contracts import space as contract
 from spaceport.contracts.space import CreateEnvironment
+from spaceport.messaging import RpcClient
 from spaceport.settings import Settings
 
 
@@ -27,6 +29,7 @@ def build(settings: Settings) -> tuple[runtime.ServiceRuntime, SpaceApplication]
         AuthBroadcast(rt.broker),
         tokens.GuestTokens(secret=tokens.server_secret(settings), ttl=settings.guest_token_ttl),
         secrets_box=secretbox.box_of(settings),
+        workbooks=RpcWorkbooks(RpcClient(rt.broker, settings.command_prefix, settings.request_timeout)),
     )
     rpc.bind(rt.rpc, app)
     return rt, app

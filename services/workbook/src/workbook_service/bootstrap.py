@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 from spaceport import runtime, telemetry
-from spaceport.contracts import space, workbook
+from spaceport.contracts import space, view, workbook
 from spaceport.known_spaces import KnownSpaces
 from spaceport.settings import Settings
 from workbook_service.application.app import WorkbookApplication
 from workbook_service.application.commands import WorkbookCommands
 from workbook_service.application.queries import WorkbookQueries
+from workbook_service.application.views import ViewCommands, ViewQueries
 from workbook_service.entrypoints import rpc
 from workbook_service.projections.catalog import SCHEMA, WorkbookCatalog
-from workbook_service.projections.queries import CatalogQueries
+from workbook_service.projections.view_queries import ViewCatalogQueries
 
 NAME = "workbook"
 
 
 def build(settings: Settings) -> tuple[runtime.ServiceRuntime, WorkbookApplication]:
-    rt = runtime.ServiceRuntime(settings, (*space.EVENTS, *workbook.EVENTS))
+    rt = runtime.ServiceRuntime(settings, (*space.EVENTS, *workbook.EVENTS, *view.EVENTS))
     rt.add_projection(KnownSpaces(NAME, settings.event_prefix))
     rt.add_projection(WorkbookCatalog(settings.event_prefix))
-    catalog = CatalogQueries(lambda: rt.pool)
+    catalog = ViewCatalogQueries(lambda: rt.pool)
     # Each waits for its own runner: KnownSpaces never reaches a workbook event's position.
     app = WorkbookApplication(
         commands=WorkbookCommands(rt.store, catalog, lambda position: rt.runner(NAME).wait_for(position)),
         queries=WorkbookQueries(catalog, lambda position: rt.runner(SCHEMA).wait_for(position)),
+        views=ViewCommands(rt.store, catalog),
+        view_queries=ViewQueries(catalog, lambda position: rt.runner(SCHEMA).wait_for(position)),
     )
     rpc.bind(rt.rpc, app)
     return rt, app

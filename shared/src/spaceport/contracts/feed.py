@@ -64,6 +64,20 @@ TOPICS_BY_PREFIX: dict[str, tuple[str, ...]] = {
     ),
 }
 TOPICS: tuple[str, ...] = tuple(f"{prefix}:{name}" for prefix, names in TOPICS_BY_PREFIX.items() for name in names)
+# Spaceport's own topics, outside the SDK's `EventTopic`. The official SDK parses an event list
+# as a union tagged by those 66 topics and fails on any other, so these are delivered (listed,
+# streamed) only to a filter that names them: `topic=app:created` or `topic=app:*`.
+EXTENSION_TOPICS_BY_PREFIX: dict[str, tuple[str, ...]] = {"app": ("created", "updated", "deleted")}
+EXTENSION_TOPICS: tuple[str, ...] = tuple(
+    f"{prefix}:{name}" for prefix, names in EXTENSION_TOPICS_BY_PREFIX.items() for name in names
+)
+
+
+def names_extension(topic: str | None) -> bool:
+    """Does the filter `topic` ask for Spaceport's own topics (`app:created`, `app:*`)?"""
+    return topic is not None and topic.partition(":")[0] in EXTENSION_TOPICS_BY_PREFIX
+
+
 # Flatfile's `Domain` (Python SDK 1.0.0).
 DOMAINS: tuple[str, ...] = (
     "file",
@@ -97,6 +111,7 @@ DOMAIN_OF_PREFIX: dict[str, str] = {
     "data-clip": "data-clip",
     "agent": "environment",
     "action": "workbook",
+    "app": "environment",
 }
 
 
@@ -193,6 +208,8 @@ class EventFilter(msgspec.Struct, frozen=True, kw_only=True):
     topic: str | None = None
     since: datetime | None = None
     include_acknowledged: bool = False
+    # A guest limited to some workbooks: events of other workbooks are left out (None: no limit).
+    workbook_ids: list[str] | None = None
 
 
 class ListEvents(msgspec.Struct, frozen=True, kw_only=True):
@@ -269,14 +286,15 @@ def topic_problem(topic: str) -> str | None:
 
     Globs: `*` or `**` (every topic), `<prefix>:*` (e.g. `job:*`), `*:<name>` (e.g. `*:created`).
     """
-    if topic in TOPICS or topic in ("*", "**"):
+    if topic in TOPICS or topic in EXTENSION_TOPICS or topic in ("*", "**"):
         return None
     prefix, colon, name = topic.partition(":")
-    if colon and prefix in TOPICS_BY_PREFIX and name == "*":
+    if colon and (prefix in TOPICS_BY_PREFIX or prefix in EXTENSION_TOPICS_BY_PREFIX) and name == "*":
         return None
     if colon and prefix == "*" and any(name in names for names in TOPICS_BY_PREFIX.values()):
         return None
-    return f"unknown topic {topic[:100]!r}; valid topics are {', '.join(TOPICS)} (or a glob such as job:* or *:created)"
+    valid = ", ".join((*TOPICS, *EXTENSION_TOPICS))
+    return f"unknown topic {topic[:100]!r}; valid topics are {valid} (or a glob such as job:* or *:created)"
 
 
 def domain_problem(domain: str) -> str | None:

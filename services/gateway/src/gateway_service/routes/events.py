@@ -20,7 +20,13 @@ from faststream.specification import AsyncAPI
 from litestar import Request, Response, get, post
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from gateway_service.auth import environment_of, principal_of, refuse_publishable, require_space_role
+from gateway_service.auth import (
+    environment_of,
+    principal_of,
+    refuse_publishable,
+    require_space_role,
+    require_workbook,
+)
 from gateway_service.body import MAX_JSON_BODY, SUCCESS, data, decode
 from gateway_service.query import bool_param, int_param, param
 from gateway_service.routes.records import claims, json_response
@@ -106,6 +112,7 @@ def _filter(request: Request[Any, Any, Any], principal: Principal, *, acknowledg
         topic=topic,
         since=_since(request),
         include_acknowledged=bool_param(request, "includeAcknowledged", acknowledged),
+        workbook_ids=principal.workbook_ids if principal.kind == "guest" else None,
     )
 
 
@@ -130,7 +137,9 @@ async def get_event(request: Request[Any, Any, Any], gateway: Gateway, event_id:
     principal = await principal_of(request, gateway)
     refuse_publishable(principal)
     query = GetEvent(environment_id=principal.environment_id, event_id=event_id, space_id=_guest_space(principal))
-    return data(await gateway.rpc.request(SERVICE, query, FlatfileEvent))
+    event = await gateway.rpc.request(SERVICE, query, FlatfileEvent)
+    require_workbook(principal, event.context.workbook_id, ("event", event_id))
+    return data(event)
 
 
 @post("/v1/events/{event_id:str}/ack", status_code=200)

@@ -27,7 +27,14 @@ from minio import Minio
 from minio.error import S3Error
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
-from gateway_service.auth import environment_of, principal_of, refuse_publishable, require_space_role
+from gateway_service.auth import (
+    environment_of,
+    principal_of,
+    refuse_publishable,
+    require_space_role,
+    require_workbook,
+    sees_workbook,
+)
 from gateway_service.body import MAX_JSON_BODY, SUCCESS, data, decode
 from gateway_service.query import int_param, param
 from gateway_service.state import Gateway
@@ -343,8 +350,15 @@ async def _created(gateway: Gateway, upload: Upload) -> FileWritten:
 
 
 async def _file(gateway: Gateway, principal: Principal, file_id: str, position: int = 0) -> dict[str, object]:
+    return data(await _visible_file(gateway, principal, file_id, position))
+
+
+async def _visible_file(gateway: Gateway, principal: Principal, file_id: str, position: int = 0) -> FileView:
+    """The file; a file of a workbook the guest's grant does not name answers 404."""
     query = GetFile(principal=principal, file_id=file_id, min_position=position)
-    return data(await gateway.rpc.request(SERVICE, query, FileView))
+    view = await gateway.rpc.request(SERVICE, query, FileView)
+    require_workbook(principal, view.workbook_id, ("file", file_id))
+    return view
 
 
 async def _caller(request: Request[Any, Any, Any], gateway: Gateway) -> Principal:
@@ -358,7 +372,7 @@ async def _writer(request: Request[Any, Any, Any], gateway: Gateway, file_id: st
     """A caller that may write in the file's space (a viewer guest may not)."""
     principal = await _caller(request, gateway)
     if principal.kind == "guest":
-        view = await gateway.rpc.request(SERVICE, GetFile(principal=principal, file_id=file_id), FileView)
+        view = await _visible_file(gateway, principal, file_id)
         require_space_role(principal, view.space_id, "write")
     return principal
 
@@ -394,7 +408,10 @@ async def list_files(request: Request[Any, Any, Any], gateway: Gateway) -> FileP
         page_size=int_param(request, "pageSize", 20),
         page_number=int_param(request, "pageNumber", 1),
     )
-    return await gateway.rpc.request(SERVICE, query, FilePage)
+    page = await gateway.rpc.request(SERVICE, query, FilePage)
+    if principal.workbook_ids is None:
+        return page
+    return msgspec.structs.replace(page, data=[f for f in page.data if sees_workbook(principal, f.workbook_id)])
 
 
 @get(ONE)
@@ -421,6 +438,8 @@ async def delete_file(request: Request[Any, Any, Any], gateway: Gateway, file_id
 @get(ONE + "/download")
 async def download_file(request: Request[Any, Any, Any], gateway: Gateway, file_id: str) -> Stream:
     principal = await _caller(request, gateway)
+    if principal.workbook_ids is not None:
+        await _visible_file(gateway, principal, file_id)
     found = await gateway.rpc.request(SERVICE, GetFileObject(principal=principal, file_id=file_id), FileObject)
     try:
         response = await asyncio.to_thread(gateway.s3.get_object, found.bucket, found.object_key)

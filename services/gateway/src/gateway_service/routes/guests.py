@@ -1,7 +1,9 @@
 """`/v1/guests`: invite (a JSON array), list by space, get, update, delete, issue a guest token.
 
 A grant's `role` (admin | editor | viewer, default editor) is Spaceport's addition to Flatfile's
-`spaces: [{id, workbooks?}]`; the SDK models accept it as an extra field.
+`spaces: [{id, workbooks?}]`; the SDK models accept it as an extra field. A grant that names
+`workbooks` limits the guest to those workbooks of the space; each must be a live workbook of that
+space (404 otherwise, checked here against the workbook service before anything is written).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from gateway_service.auth import admin_principal, environment_of, secret_princip
 from gateway_service.body import MAX_JSON_BODY, SUCCESS, data, decode
 from gateway_service.query import OptionalSpaceId
 from gateway_service.state import Gateway
+from spaceport.contracts import workbook
 from spaceport.contracts.space import (
     SERVICE,
     DeleteGuest,
@@ -32,6 +35,10 @@ from spaceport.contracts.space import (
     Principal,
     UpdateGuest,
 )
+from spaceport.errors import NotFoundError, ValidationFailedError
+from spaceport.ids import PREFIXES
+
+MAX_WORKBOOKS = 100  # per grant
 
 
 class WorkbookRef(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,6 +68,25 @@ class GuestPatchBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     spaces: list[GuestSpaceBody] | None = None
 
 
+async def _check_workbooks(gateway: Gateway, principal: Principal, spaces: list[GuestSpaceBody]) -> None:
+    """Every workbook a grant names is a live workbook of that grant's space (and environment)."""
+    for space in spaces:
+        named = [w.id for w in space.workbooks or []]
+        if len(named) > MAX_WORKBOOKS:
+            raise ValidationFailedError(f"a grant names at most {MAX_WORKBOOKS} workbooks", key="workbooks")
+        for workbook_id in dict.fromkeys(named):
+            if not workbook_id.startswith(PREFIXES["workbook"] + "_") or len(workbook_id) > 100:
+                raise NotFoundError(f"workbook {workbook_id[:80]!r} not found", key="workbooks")
+            try:
+                found = await gateway.rpc.request(
+                    workbook.SERVICE, workbook.GetWorkbook(workbook_id=workbook_id), workbook.WorkbookView
+                )
+            except NotFoundError:
+                found = None
+            if found is None or (found.environment_id, found.space_id) != (principal.environment_id, space.id):
+                raise NotFoundError(f"workbook {workbook_id} not found in space {space.id}", key="workbooks")
+
+
 async def _views(gateway: Gateway, principal: Principal, written: GuestsWritten) -> list[GuestView]:
     return [
         await gateway.rpc.request(
@@ -84,6 +110,7 @@ async def invite_guests(request: Request[Any, Any, Any], gateway: Gateway) -> di
     specs = []
     for body in bodies:
         environment_of(principal, body.environment_id)
+        await _check_workbooks(gateway, principal, body.spaces)
         specs.append(GuestSpec(email=body.email, name=body.name, spaces=[s.grant() for s in body.spaces]))
     command = InviteGuests(principal=principal, environment_id=principal.environment_id, guests=specs)
     written = await gateway.rpc.request(SERVICE, command, GuestsWritten)
@@ -114,6 +141,7 @@ async def update_guest(request: Request[Any, Any, Any], gateway: Gateway, guest_
     principal = await admin_principal(request, gateway)
     body = await decode(request, GuestPatchBody)
     environment_of(principal, body.environment_id)
+    await _check_workbooks(gateway, principal, body.spaces or [])
     command = UpdateGuest(
         principal=principal,
         environment_id=principal.environment_id,

@@ -25,6 +25,8 @@ from gateway_service.auth import (
     require_secret,
     require_space_access,
     require_space_role,
+    require_workbook,
+    sees_workbook,
 )
 from gateway_service.body import MAX_JSON_BODY, SUCCESS, data, decode
 from gateway_service.query import bool_param, int_param, param
@@ -150,12 +152,21 @@ async def _target(gateway: Gateway, principal: Principal, body: NewJobBody) -> T
         wb = await gateway.rpc.request(
             workbook.SERVICE, workbook.GetWorkbook(workbook_id=source), workbook.WorkbookView
         )
-        require_space_access(principal, wb.environment_id, wb.space_id, write=True, asked=("workbook", source))
+        require_space_access(
+            principal, wb.environment_id, wb.space_id, write=True, asked=("workbook", source), workbook_id=wb.id
+        )
         sheets = [s.id for s in wb.sheets or []]
         return Target(space_id=wb.space_id, workbook_id=wb.id, actions=wb.actions, sheet_ids=sheets)
     if body.type == "sheet":
         sheet = await gateway.rpc.request(workbook.SERVICE, workbook.GetSheet(sheet_id=source), workbook.SheetView)
-        require_space_access(principal, sheet.environment_id, sheet.space_id, write=True, asked=("sheet", source))
+        require_space_access(
+            principal,
+            sheet.environment_id,
+            sheet.space_id,
+            write=True,
+            asked=("sheet", source),
+            workbook_id=sheet.workbook_id,
+        )
         actions = sheet.config.actions or []
         return Target(
             space_id=sheet.space_id,
@@ -286,7 +297,15 @@ def _spec(body: NewJobBody, target: Target, action: Json | None) -> JobSpec:
 
 async def _job(gateway: Gateway, principal: Principal, job_id: str, position: int = 0) -> dict[str, object]:
     query = GetJob(principal=principal, job_id=job_id, min_position=position)
-    return data(await gateway.rpc.request(SERVICE, query, JobView))
+    view = await gateway.rpc.request(SERVICE, query, JobView)
+    require_workbook(principal, view.workbook_id, ("job", job_id))
+    return data(view)
+
+
+async def _visible_job(gateway: Gateway, principal: Principal, job_id: str) -> None:
+    """Before a guest limited to some workbooks acts on a job: 404 for a job of another workbook."""
+    if principal.workbook_ids is not None:
+        await _job(gateway, principal, job_id)
 
 
 async def _written(gateway: Gateway, principal: Principal, command: msgspec.Struct) -> dict[str, object]:
@@ -349,7 +368,11 @@ async def list_jobs(request: Request[Any, Any, Any], gateway: Gateway) -> JobPag
         page_size=int_param(request, "pageSize", 20),
         page_number=int_param(request, "pageNumber", 1),
     )
-    return await gateway.rpc.request(SERVICE, query, JobPage)
+    page = await gateway.rpc.request(SERVICE, query, JobPage)
+    if principal.workbook_ids is None:
+        return page
+    require_workbook(principal, query.workbook_id, ("workbook", query.workbook_id or ""))
+    return msgspec.structs.replace(page, data=[j for j in page.data if sees_workbook(principal, j.workbook_id)])
 
 
 @get(ONE)
@@ -390,6 +413,7 @@ async def _step(
 ) -> dict[str, object]:
     """One lifecycle step: who may take it, its optional body, the command; answers the job after it."""
     principal = await (_guest_or_secret if guests else _secret)(request, gateway)
+    await _visible_job(gateway, principal, job_id)
     fields = msgspec.structs.asdict(await decode(request, body)) if body is not None else {}
     return await _written(gateway, principal, command(principal=principal, job_id=job_id, **fields))
 
@@ -437,7 +461,9 @@ async def _plan(gateway: Gateway, principal: Principal, job_id: str, position: i
 
 @get(ONE + "/plan")
 async def get_plan(request: Request[Any, Any, Any], gateway: Gateway, job_id: str) -> dict[str, object]:
-    return await _plan(gateway, await _guest_or_secret(request, gateway), job_id)
+    principal = await _guest_or_secret(request, gateway)
+    await _visible_job(gateway, principal, job_id)
+    return await _plan(gateway, principal, job_id)
 
 
 async def _set_plan(request: Request[Any, Any, Any], gateway: Gateway, job_id: str, merge: bool) -> dict[str, object]:

@@ -67,17 +67,30 @@ def claims(gateway: Gateway) -> ClaimCheck:
     return found
 
 
-async def authorize(
-    request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str, *, write: bool
-) -> tuple[Principal, SheetScope]:
-    principal = await principal_of(request, gateway)
+async def sheet_scope(gateway: Gateway, sheet_id: str) -> SheetScope:
+    """The sheet's workbook, space and environment (remembered: they never change)."""
     scope = _scopes.get(sheet_id)
     if scope is None:
         scope = await gateway.rpc.request(SERVICE, GetSheetScope(sheet_id=sheet_id), SheetScope)
         if len(_scopes) > 100_000:
             _scopes.clear()
         _scopes[sheet_id] = scope
-    require_space_access(principal, scope.environment_id, scope.space_id, write=write, asked=("sheet", sheet_id))
+    return scope
+
+
+async def authorize(
+    request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str, *, write: bool
+) -> tuple[Principal, SheetScope]:
+    principal = await principal_of(request, gateway)
+    scope = await sheet_scope(gateway, sheet_id)
+    require_space_access(
+        principal,
+        scope.environment_id,
+        scope.space_id,
+        write=write,
+        asked=("sheet", sheet_id),
+        workbook_id=scope.workbook_id,
+    )
     return principal, scope
 
 

@@ -8,8 +8,16 @@ import msgspec
 from litestar import Request, delete, get, patch, post
 from litestar.params import QueryParameter
 
-from gateway_service.auth import environment_of, principal_of, refuse_publishable, secret_principal, space_principal
+from gateway_service.auth import (
+    environment_of,
+    principal_of,
+    refuse_publishable,
+    require_secret,
+    secret_principal,
+    space_principal,
+)
 from gateway_service.body import MAX_JSON_BODY, SUCCESS, data, decode
+from gateway_service.ids import is_id
 from gateway_service.query import PageNumber, PageSize
 from gateway_service.state import Gateway
 from spaceport.contracts.space import (
@@ -29,11 +37,12 @@ from spaceport.contracts.space import (
     UpdateSpace,
     Written,
 )
-from spaceport.errors import ForbiddenError
+from spaceport.errors import ForbiddenError, ValidationFailedError
 
 
 class SpaceBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """Flatfile's SpaceConfig; unknown fields (appId, spaceConfigId, …) are accepted and ignored."""
+    """Flatfile's SpaceConfig, plus Spaceport's `templateId` (a template space to copy) and
+    `allowedDomains`; unknown fields (spaceConfigId, …) are accepted and ignored."""
 
     environment_id: str | None = None
     name: str | None = None
@@ -51,10 +60,13 @@ class SpaceBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     allowed_domains: list[str] | None = None
     auto_configure: bool | None = None
     is_collaborative: bool | None = None
+    app_id: str | None = None
+    is_app_template: bool | None = None
+    template_id: str | None = None
 
     def fields(self) -> SpaceFields:
         values = msgspec.structs.asdict(self)
-        for extra in ("environment_id", "auto_configure", "is_collaborative"):
+        for extra in ("environment_id", "auto_configure", "is_collaborative", "app_id", "template_id"):
             del values[extra]
         return SpaceFields(**values)
 
@@ -72,6 +84,10 @@ async def create_space(request: Request[Any, Any, Any], gateway: Gateway) -> dic
     if principal.kind == "guest":
         raise ForbiddenError("guests cannot create spaces")
     body = await decode(request, SpaceBody)
+    # A copy reads the template's content, and a new template decides what later spaces of its
+    # app hold: both take a secret key (a publishable key is public).
+    if body.template_id is not None or body.is_app_template:
+        require_secret(principal)
     command = CreateSpace(
         principal=principal,
         environment_id=environment_of(principal, body.environment_id),
@@ -79,6 +95,8 @@ async def create_space(request: Request[Any, Any, Any], gateway: Gateway) -> dic
         auto_configure=bool(body.auto_configure),
         is_collaborative=bool(body.is_collaborative),
         idempotency_key=request.headers.get("idempotency-key"),
+        app_id=body.app_id,
+        template_id=body.template_id,
     )
     return await _written(gateway, principal, command)
 
@@ -103,10 +121,14 @@ async def list_spaces(  # noqa: PLR0917 - one parameter per query-string filter
     sort_field: Annotated[SpaceSortField, QueryParameter(name="sortField")] = "createdAt",
     sort_direction: Annotated[SortDirection, QueryParameter(name="sortDirection")] = "desc",
     is_collaborative: Annotated[bool | None, QueryParameter(name="isCollaborative")] = None,
+    app_id: Annotated[str | None, QueryParameter(name="appId")] = None,
+    is_app_template: Annotated[bool | None, QueryParameter(name="isAppTemplate")] = None,
 ) -> SpacePage:
     """Secret keys list their environment's spaces; a guest sees only its own space."""
     principal = await principal_of(request, gateway)
     refuse_publishable(principal)
+    if app_id is not None and not is_id(app_id, "app"):
+        raise ValidationFailedError(f"appId {app_id[:80]!r} is not an app id", key="appId")
     query = ListSpaces(
         environment_id=environment_of(principal, environment_id),
         page_size=page_size,
@@ -116,6 +138,8 @@ async def list_spaces(  # noqa: PLR0917 - one parameter per query-string filter
         archived=archived,
         search=search,
         is_collaborative=is_collaborative,
+        app_id=app_id,
+        is_app_template=is_app_template,
         sort_field=sort_field,
         sort_direction=sort_direction,
     )
@@ -127,10 +151,27 @@ async def update_space(request: Request[Any, Any, Any], gateway: Gateway, space_
     principal = await space_principal(request, gateway, space_id, "admin")
     body = await decode(request, SpaceBody)
     environment_of(principal, body.environment_id)  # moving a space to another environment is not possible
+    if body.is_app_template is not None:  # what a template holds is copied into every new space of its app
+        require_secret(principal)
+    if body.app_id is not None or body.template_id is not None:
+        await _unchanged_origin(gateway, principal, space_id, body)
     command = UpdateSpace(
         principal=principal, environment_id=principal.environment_id, space_id=space_id, fields=body.fields()
     )
     return await _written(gateway, principal, command)
+
+
+async def _unchanged_origin(gateway: Gateway, principal: Principal, space_id: str, body: SpaceBody) -> None:
+    """`appId` and `templateId` are set when a space is created; a PATCH may only repeat them."""
+    current = await gateway.rpc.request(
+        SERVICE, GetSpace(environment_id=principal.environment_id, space_id=space_id), SpaceView
+    )
+    for key, sent, now in (
+        ("appId", body.app_id, current.app_id),
+        ("templateId", body.template_id, current.template_id),
+    ):
+        if sent is not None and sent != now:
+            raise ValidationFailedError(f"{key} is set when a space is created and cannot change", key=key)
 
 
 async def _lifecycle(

@@ -17,7 +17,14 @@ from litestar import Request, delete, get, patch, post
 from litestar.params import QueryParameter
 
 from gateway_service import compose
-from gateway_service.auth import environment_of, principal_of, require_space_access, view_in_space
+from gateway_service.auth import (
+    environment_of,
+    principal_of,
+    require_space_access,
+    require_unlimited,
+    sees_workbook,
+    view_in_space,
+)
 from gateway_service.body import SUCCESS, data, decode
 from gateway_service.query import OptionalSpaceId
 from gateway_service.state import Gateway
@@ -85,6 +92,7 @@ async def create_workbook(request: Request[Any, Any, Any], gateway: Gateway) -> 
     if body.name is None:
         raise ValidationFailedError("name is required", key="name")
     require_space_access(principal, principal.environment_id, body.space_id, write=True)
+    require_unlimited(principal, "create workbooks")
     command = CreateWorkbook(
         principal=principal,
         space_id=body.space_id,
@@ -132,7 +140,8 @@ async def list_workbooks(
         include_sheets=include_sheets,
     )
     listed = await gateway.rpc.request(SERVICE, query, WorkbookList)
-    return data(await compose.workbooks(gateway, listed.data))
+    shown = [w for w in listed.data if sees_workbook(principal, w.id)]  # a guest limited to some workbooks
+    return data(await compose.workbooks(gateway, shown))
 
 
 @get("/v1/workbooks/{workbook_id:str}")

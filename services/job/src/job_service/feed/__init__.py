@@ -15,7 +15,7 @@ from job_service.feed.projection import NAME, FeedProjection
 from job_service.feed.relay import Relay
 from job_service.feed.service import FeedService
 from spaceport import runtime
-from spaceport.contracts import feed, file, record, workbook
+from spaceport.contracts import feed, file, record, view, workbook
 from spaceport.contracts.feed import AckEvent, GetEvent, ListEvents, PublishEvent, ReadEvents
 from spaceport.contracts.space.secret import SECRET_EVENTS
 from spaceport.settings import Settings
@@ -45,7 +45,8 @@ STREAM_READERS = 256  # SSE connections one job-service process serves at once (
 
 def install(rt: runtime.ServiceRuntime, settings: Settings) -> None:
     """Register the feed's event types, projection, RPC handlers and background tasks on `rt`."""
-    rt.registry.register(*WORKBOOK_EVENTS, *RECORD_EVENTS, *SECRET_EVENTS, *file.EVENTS, *feed.EVENTS)
+    # Views have no Flatfile topic, but the feed reads every subject: it decodes them to skip them.
+    rt.registry.register(*WORKBOOK_EVENTS, *RECORD_EVENTS, *SECRET_EVENTS, *file.EVENTS, *feed.EVENTS, *view.EVENTS)
     rt.add_projection(FeedProjection(settings.event_prefix))
     signal = FeedSignal(settings.database_url)
     service = FeedService(

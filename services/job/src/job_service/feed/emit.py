@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from job_service.feed.lookups import Lookups
+from job_service.feed.lookups import Lookups, SpaceInfo
 from spaceport import ids
 from spaceport.contracts.feed import ACCOUNT_ID, FlatfileContext, FlatfileEvent, domain_of
 from spaceport.events import Event, StoredEvent
@@ -88,8 +88,16 @@ def camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+def space_namespaces(lookups: Lookups, info: SpaceInfo | None) -> list[str]:
+    """A space's namespace, and its app's (`app:<namespace>`) when the space belongs to an app."""
+    if info is None:
+        return []
+    app = lookups.app(info.app_id)
+    return namespaced("space", info.namespace) + namespaced("app", app.namespace if app else None)
+
+
 def space_context(out: Out, lookups: Lookups, space_id: str, **values: Any) -> FlatfileContext:
     info = lookups.space(space_id)
-    namespaces = namespaced("space", info.namespace if info else None)
+    namespaces = space_namespaces(lookups, info)
     environment_id = info.environment_id if info else out.stored.envelope.environment_id
     return out.context(environment_id=environment_id, space_id=space_id, namespaces=namespaces or None, **values)

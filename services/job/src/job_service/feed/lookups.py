@@ -14,12 +14,13 @@ from typing import Any, Literal, TypeAlias
 import msgspec
 
 Json = dict[str, Any]
-Kind = Literal["space", "workbook", "sheet", "job", "guest"]
+Kind = Literal["space", "workbook", "sheet", "job", "guest", "app"]
 
 
 class SpaceInfo(msgspec.Struct, frozen=True, kw_only=True):
     environment_id: str
     namespace: str | None = None
+    app_id: str | None = None  # the app the space belongs to: its events carry the app's namespace too
 
 
 class WorkbookInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,13 +54,19 @@ class GuestInfo(msgspec.Struct, frozen=True, kw_only=True):
     space_ids: list[str] = msgspec.field(default_factory=list)
 
 
-Info: TypeAlias = SpaceInfo | WorkbookInfo | SheetInfo | JobInfo | GuestInfo
+class AppInfo(msgspec.Struct, frozen=True, kw_only=True):
+    environment_id: str
+    namespace: str
+
+
+Info: TypeAlias = SpaceInfo | WorkbookInfo | SheetInfo | JobInfo | GuestInfo | AppInfo
 TYPES: dict[str, type[Info]] = {
     "space": SpaceInfo,
     "workbook": WorkbookInfo,
     "sheet": SheetInfo,
     "job": JobInfo,
     "guest": GuestInfo,
+    "app": AppInfo,
 }
 _decoders = {kind: msgspec.json.Decoder(cls) for kind, cls in TYPES.items()}
 _encoder = msgspec.json.Encoder()
@@ -100,6 +107,10 @@ class Lookups:
     def guest(self, guest_id: str) -> GuestInfo:
         found = self.facts.get(("guest", guest_id))
         return found if isinstance(found, GuestInfo) else GuestInfo()
+
+    def app(self, app_id: str | None) -> AppInfo | None:
+        found = self.facts.get(("app", app_id or ""))
+        return found if isinstance(found, AppInfo) else None
 
     def put(self, kind: Kind, key: str, info: Info) -> None:
         self.facts[(kind, key)] = info

@@ -42,8 +42,11 @@ class FeedSignal(Loop):
         event.set()
 
     async def wait(self, signal: asyncio.Event, timeout: float) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that races the
+        # timeout, and a stopping runtime would then wait forever for this task.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(signal.wait(), min(timeout, POLL))
+            async with asyncio.timeout(min(timeout, POLL)):
+                await signal.wait()
 
     async def run(self) -> None:
         while True:

@@ -41,16 +41,19 @@ def row(position: int, event: FlatfileEvent) -> Row:
 
 
 def wanted(events: Sequence[StoredEvent]) -> set[tuple[str, str]]:
-    """The facts the batch may read: its spaces, workbooks, sheets, jobs and guests."""
+    """The facts the batch may read: its spaces, workbooks, sheets, jobs, guests and apps."""
     keys: set[tuple[str, str]] = set()
     for stored in events:
         if stored.envelope.space_id:
             keys.add(("space", stored.envelope.space_id))
         event = stored.event
-        for kind in ("space", "workbook", "sheet", "job", "guest"):
+        for kind in ("space", "workbook", "sheet", "job", "guest", "app"):
             value = getattr(event, f"{kind}_id", None)
             if isinstance(value, str):
                 keys.add((kind, value))
+        for grant in getattr(event, "spaces", None) or ():  # a guest's grants: the spaces its topics are in
+            if isinstance(value := getattr(grant, "space_id", None), str):
+                keys.add(("space", value))
     return keys
 
 
@@ -74,6 +77,12 @@ async def lookups_for(conn: Conn, events: Sequence[StoredEvent]) -> Lookups:
     # A job's context names its workbook, whose namespace the job's events carry too.
     jobs: list[Info] = [info for (kind, _), info in lookups.facts.items() if kind == "job"]
     await load(conn, {("workbook", w) for j in jobs if (w := getattr(j, "workbook_id", None))}, lookups)
+    # A guest's earlier grants: its space:guestRemoved events are in those spaces.
+    guests: list[Info] = [info for (kind, _), info in lookups.facts.items() if kind == "guest"]
+    await load(conn, {("space", s) for g in guests for s in getattr(g, "space_ids", ())}, lookups)
+    # A space of an app: its events carry the app's namespace.
+    spaces: list[Info] = [info for (kind, _), info in lookups.facts.items() if kind == "space"]
+    await load(conn, {("app", a) for s in spaces if (a := getattr(s, "app_id", None))}, lookups)
     return lookups
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from spaceport.contracts import feed
 from spaceport.contracts.feed import EventFilter, FlatfileEvent
 from spaceport.readmodel import Conn
 
@@ -60,6 +61,11 @@ def where(f: EventFilter, params: list[Any]) -> str:
         clauses.append(f"topic LIKE {add(like(f.topic))}")
     elif f.topic is not None:
         clauses.append(f"topic = {add(f.topic)}")
+    if not feed.names_extension(f.topic):  # Spaceport's own topics only when asked for by name
+        clauses.append(f"topic <> ALL({add(list(feed.EXTENSION_TOPICS))})")
+    if f.workbook_ids is not None:
+        in_workbook = "body->'context'->>'workbookId'"
+        clauses.append(f"({in_workbook} IS NULL OR {in_workbook} = ANY({add(f.workbook_ids)}))")
     if f.since is not None:
         clauses.append(f"created_at >= {add(f.since)}")
     if not f.include_acknowledged:

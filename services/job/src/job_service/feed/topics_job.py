@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
-from job_service.feed.emit import Handler, Out, namespaced
+from job_service.feed.emit import Handler, Out, namespaced, space_namespaces
 from job_service.feed.lookups import JobInfo, Lookups
 from spaceport.contracts import job
 from spaceport.events import Event
@@ -33,7 +33,7 @@ def _emit(out: Out, lookups: Lookups, job_id: str, info: JobInfo, topic: str) ->
     envelope = out.stored.envelope
     space = lookups.space(envelope.space_id)
     workbook = lookups.workbook(info.workbook_id)
-    namespaces = namespaced("space", space.namespace if space else None)
+    namespaces = space_namespaces(lookups, space)
     namespaces += namespaced("workbook", workbook.namespace if workbook else None)
     context = out.context(
         job_id=job_id,

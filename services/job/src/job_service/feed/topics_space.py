@@ -33,7 +33,8 @@ def _environment(
 
 
 def _space_created(e: sp.SpaceCreated, out: Out, lookups: Lookups) -> None:
-    lookups.put("space", e.space_id, SpaceInfo(environment_id=e.environment_id, namespace=e.namespace))
+    info = SpaceInfo(environment_id=e.environment_id, namespace=e.namespace, app_id=e.app_id)
+    lookups.put("space", e.space_id, info)
     payload = {"spaceId": e.space_id, "environmentId": e.environment_id, "name": e.name}
     out.emit("space:created", space_context(out, lookups, e.space_id), payload)
 

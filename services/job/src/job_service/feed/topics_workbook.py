@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from job_service.feed.emit import Handler, Out, changes, namespaced
+from job_service.feed.emit import Handler, Out, changes, namespaced, space_namespaces
 from job_service.feed.lean import LeanRecordsInserted, LeanRecordsUpdated
 from job_service.feed.lookups import Lookups, SheetInfo, WorkbookInfo
 from spaceport.contracts import record
@@ -32,7 +32,7 @@ def workbook_context(out: Out, lookups: Lookups, workbook_id: str, **values: Any
     info = lookups.workbook(workbook_id)
     space_id = info.space_id if info else out.stored.envelope.space_id
     space = lookups.space(space_id)
-    namespaces = namespaced("space", space.namespace if space else None)
+    namespaces = space_namespaces(lookups, space)
     namespaces += namespaced("workbook", info.namespace if info else None)
     environment_id = info.environment_id if info else out.stored.envelope.environment_id
     return out.context(

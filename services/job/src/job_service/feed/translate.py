@@ -7,7 +7,7 @@ positions: `emit`. Topics by domain: `topics_space`, `topics_workbook`, `topics_
 
 from __future__ import annotations
 
-from job_service.feed import topics_file, topics_job, topics_space, topics_workbook
+from job_service.feed import topics_app, topics_file, topics_job, topics_space, topics_workbook
 from job_service.feed.emit import POSITION_SLOTS, Handler, Out, event_id
 from job_service.feed.lookups import Lookups
 from spaceport.contracts.feed import FlatfileEvent
@@ -18,6 +18,7 @@ HANDLERS: dict[type[Event], Handler] = {
     **topics_workbook.HANDLERS,
     **topics_job.HANDLERS,
     **topics_file.HANDLERS,
+    **topics_app.HANDLERS,
 }
 
 __all__ = ["HANDLERS", "POSITION_SLOTS", "event_id", "translate"]

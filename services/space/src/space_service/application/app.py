@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from space_service.application import keys, tokens
+from space_service.application.apps import AppHandlers
 from space_service.application.documents import DocumentHandlers
 from space_service.application.environments import EnvironmentHandlers
 from space_service.application.guests import GuestHandlers
@@ -11,6 +12,7 @@ from space_service.application.revocations import Revocations
 from space_service.application.secretbox import SecretBox
 from space_service.application.secrets import SecretHandlers
 from space_service.application.spaces import SpaceHandlers
+from space_service.application.templates import SpaceCreation, WorkbookPort
 from spaceport.contracts.space import (
     Authenticate,
     Caught,
@@ -45,10 +47,17 @@ class AuthHandlers:
         claims = tokens.verify(self.token_secret, token)
         if claims is None:
             raise UnauthorizedError("the guest token is not valid or has expired")
-        role = await self.reads.guest_role(claims.g, claims.s, claims.e)
-        if role is None:
+        grant = await self.reads.guest_grant(claims.g, claims.s, claims.e)
+        if grant is None:
             raise UnauthorizedError("the guest token is no longer valid (guest or space removed)")
-        return Principal(environment_id=claims.e, kind="guest", actor=claims.g, space_id=claims.s, role=role)
+        return Principal(
+            environment_id=claims.e,
+            kind="guest",
+            actor=claims.g,
+            space_id=claims.s,
+            role=grant.role,
+            workbook_ids=grant.workbook_ids or None,  # none named: the whole space
+        )
 
 
 class SpaceApplication:
@@ -65,6 +74,7 @@ class SpaceApplication:
         guest_tokens: tokens.GuestTokens,
         *,
         secrets_box: SecretBox | None = None,
+        workbooks: WorkbookPort | None = None,
     ) -> None:
         self.caught_up = caught_up
         revocations = Revocations(caught_up, broadcast)
@@ -76,6 +86,9 @@ class SpaceApplication:
             store, directory, caught_up, revocations, spaces=self.spaces, guest_tokens=guest_tokens
         )
         self.secrets = SecretHandlers(store, directory, caught_up, self.spaces, secrets_box)
+        self.apps = AppHandlers(store, directory, caught_up, self.environments)
+        # `CreateSpace`, plain or copied from a template (`workbooks` None: copies answer 503).
+        self.creation = SpaceCreation(self.spaces, self.documents, workbooks, self.apps.get)
 
     async def create_environment(
         self, cmd: CreateEnvironment, *, secret_key: str | None = None

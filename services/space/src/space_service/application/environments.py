@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import msgspec
 
 from space_service.application import keys
 from space_service.application.ports import EnvironmentReads, WaitFor
@@ -12,8 +15,11 @@ from space_service.domain import limits
 from spaceport import ids
 from spaceport.aggregate import Executed, Folder, execute
 from spaceport.contracts.space import (
+    ApiKeyCreated,
     ApiKeysView,
+    ApiKeyView,
     AuthInvalidated,
+    CreateApiKey,
     CreateEnvironment,
     DeleteEnvironment,
     EnvironmentCreatedReply,
@@ -21,8 +27,11 @@ from spaceport.contracts.space import (
     EnvironmentView,
     GetEnvironment,
     KeysRotated,
+    ListApiKeys,
     ListEnvironments,
+    NewApiKeyView,
     Pagination,
+    RevokeApiKey,
     RotateKeys,
     UpdateEnvironment,
     Written,
@@ -104,6 +113,39 @@ class EnvironmentHandlers:
             environment_id=cmd.environment_id, secret_key=raw.get("secret"), publishable_key=raw.get("publishable")
         )
         return KeysRotated(keys=view, position=done.result.last_seq)
+
+    async def create_key(self, cmd: CreateApiKey) -> ApiKeyCreated:
+        """The raw key is answered this once; only its hash is stored."""
+        raw = keys.new_key(cmd.kind)
+        issued = keys.issued(raw, cmd.kind)
+        done = await self._execute(
+            cmd.environment_id,
+            lambda state: domain.issue(state, cmd.environment_id, issued),
+            AppendContext(actor=cmd.actor),
+        )
+        view = None
+        if await self.caught_up(done.position):
+            view = next((k for k in await self.reads.api_keys(cmd.environment_id) if k.id == issued.key_id), None)
+        if view is None:  # the read model is late: answer from the event rather than lose the raw key
+            view = keys.view(issued, cmd.environment_id, datetime.now(UTC))
+        fields = msgspec.structs.asdict(view)
+        return ApiKeyCreated(key=NewApiKeyView(**fields, raw_key=raw), position=done.position)
+
+    async def revoke_key(self, cmd: RevokeApiKey) -> Written:
+        """The key stops authenticating on every gateway once the read model has the revocation."""
+        done = await self._execute(
+            cmd.environment_id,
+            lambda state: domain.revoke(state, cmd.environment_id, cmd.key_id),
+            AppendContext(actor=cmd.actor),
+        )
+        change = AuthInvalidated(reason="keys_rotated", environment_id=cmd.environment_id)
+        await self.revocations.announce(done.position, change)
+        return Written(position=done.position)
+
+    async def list_keys(self, query: ListApiKeys) -> list[ApiKeyView]:
+        await self.view(query.environment_id, query.min_position)  # 404 for a deleted environment
+        found = await self.reads.api_keys(query.environment_id)
+        return [k for k in found if query.kind is None or k.type == query.kind.upper()]
 
     async def get(self, query: GetEnvironment) -> EnvironmentView:
         return await self.view(query.environment_id, query.min_position)

@@ -1,7 +1,11 @@
 """Guests: commands on the Guest aggregate (scope: the environment), tokens, queries on the read model.
 
 Guest principals (a guest admin managing its space's guests) only ever see and change grants on
-their own space; the gateway has already checked the role.
+their own space; the gateway has already checked the role. A guest admin limited to some workbooks
+grants at most those workbooks.
+
+Roles: the built-in guest roles (admin, editor, viewer) have stable ids (`role_id`); a guest's grant
+on a space is its ActorRole (`actor_role_id(guest, space)`), so assigning a role is a grant change.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import get_args
 
 from space_service.application import tokens
 from space_service.application.ports import GuestReads, WaitFor
@@ -19,26 +24,43 @@ from space_service.domain import limits
 from space_service.domain import space as space_domain
 from spaceport import ids
 from spaceport.aggregate import Executed, Folder, execute
+from spaceport.contracts.feed import ACCOUNT_ID
 from spaceport.contracts.space import (
+    GUEST_ROLE_NAMES,
+    ActorRoleView,
+    ActorRoleWritten,
+    AssignGuestRole,
     AuthInvalidated,
     DeleteGuest,
+    DeleteGuestRole,
     GetGuest,
     GuestGrant,
+    GuestRole,
     GuestsWritten,
     GuestTokenView,
     GuestView,
     InviteGuests,
     IssueGuestToken,
+    ListGuestRoles,
     ListGuests,
+    ListRoles,
     Principal,
+    RoleView,
     UpdateGuest,
+    actor_role_id,
+    role_id,
 )
-from spaceport.errors import ForbiddenError, NotFoundError, ValidationFailedError
+from spaceport.errors import ForbiddenError, NotFoundError, ServiceUnavailableError, ValidationFailedError
 from spaceport.events import Event
 from spaceport.ports import AggregateRef, AppendContext, EventStorePort
 
 GUESTS = Folder(domain.initial, domain.evolve)
 MAX_INVITES = 100
+BUILT_IN = datetime(2024, 1, 1, tzinfo=UTC)  # createdAt/updatedAt of the built-in roles
+ROLES = [
+    RoleView(id=role_id(r), name=GUEST_ROLE_NAMES[r], account_id=ACCOUNT_ID, created_at=BUILT_IN, updated_at=BUILT_IN)
+    for r in get_args(GuestRole)
+]
 
 
 def guest_id_for(environment_id: str, email: str) -> str:
@@ -88,11 +110,16 @@ class GuestHandlers:
 
     async def update(self, cmd: UpdateGuest) -> GuestsWritten:
         state = await self._visible(cmd.principal, cmd.environment_id, cmd.guest_id)
+        if cmd.principal.kind == "guest":
+            self._within_own_workbooks(cmd.principal, state.grant_on(cmd.principal.space_id or ""))
         spaces = cmd.spaces
         if spaces is not None:
             await self._check_grants(cmd.principal, cmd.environment_id, spaces, cmd.email or state.email)
             if cmd.principal.kind == "guest":  # a space admin rewrites its own grant only
                 spaces = domain.merged(tuple(g for g in state.grants if g.space_id != cmd.principal.space_id), spaces)
+        if cmd.email is not None:  # a new address must fit every space the guest keeps
+            kept = state.space_ids if spaces is None else [g.space_id for g in spaces]
+            await self._check_domains(cmd.environment_id, kept, limits.email(cmd.email))
         done = await self._execute(
             cmd.environment_id,
             cmd.guest_id,
@@ -106,7 +133,9 @@ class GuestHandlers:
         return GuestsWritten(guest_ids=[cmd.guest_id], position=position)
 
     async def delete(self, cmd: DeleteGuest) -> GuestsWritten:
-        await self._visible(cmd.principal, cmd.environment_id, cmd.guest_id)
+        state = await self._visible(cmd.principal, cmd.environment_id, cmd.guest_id)
+        if cmd.principal.kind == "guest":
+            self._within_own_workbooks(cmd.principal, state.grant_on(cmd.principal.space_id or ""))
         space_id = cmd.principal.space_id if cmd.principal.kind == "guest" else cmd.space_id
         done = await self._execute(
             cmd.environment_id,
@@ -123,6 +152,56 @@ class GuestHandlers:
         )
         await self.revocations.announce(position, change)
         return GuestsWritten(guest_ids=[cmd.guest_id], position=position)
+
+    async def list_roles(self, _: ListRoles) -> list[RoleView]:
+        return ROLES
+
+    async def guest_roles(self, query: ListGuestRoles) -> list[ActorRoleView]:
+        await self.caught_up(query.min_position)
+        visible = GetGuest(principal=query.principal, environment_id=query.environment_id, guest_id=query.guest_id)
+        await self.get(visible)  # 404 unless the guest is live and visible to the principal
+        found = await self.reads.guest_roles(query.environment_id, query.guest_id)
+        if query.principal.kind == "guest":  # a guest admin sees its own space's grant only
+            return [r for r in found if r.resource_id == query.principal.space_id]
+        return found
+
+    async def assign_role(self, cmd: AssignGuestRole) -> ActorRoleWritten:
+        """Grant or change the guest's role on a space; its workbooks, if limited, stay as they were."""
+        role = domain.role_named(cmd.role_id)
+        state = await self._visible(cmd.principal, cmd.environment_id, cmd.guest_id)
+        current = state.grant_on(cmd.resource_id)
+        workbooks = current.workbook_ids if current else (cmd.principal.workbook_ids or [])
+        grant = GuestGrant(space_id=cmd.resource_id, role=role, workbook_ids=workbooks)
+        try:
+            await self._check_grants(cmd.principal, cmd.environment_id, [grant], state.email)
+        except NotFoundError as missing:
+            raise NotFoundError(missing.message, key="resourceId") from None
+        done = await self._execute(
+            cmd.environment_id,
+            cmd.guest_id,
+            lambda s: domain.assign(s, cmd.guest_id, cmd.environment_id, grant),
+            AppendContext(actor=cmd.principal.actor),
+        )
+        change = AuthInvalidated(reason="guest_changed", environment_id=cmd.environment_id, guest_id=cmd.guest_id)
+        await self.revocations.announce(done.position, change)
+        await self.caught_up(done.position)
+        wanted = actor_role_id(cmd.guest_id, cmd.resource_id)
+        found = [r for r in await self.reads.guest_roles(cmd.environment_id, cmd.guest_id) if r.id == wanted]
+        if not found:
+            raise ServiceUnavailableError(f"the role was assigned but cannot be read yet ({wanted})")
+        return ActorRoleWritten(actor_role=found[0], position=done.position)
+
+    async def delete_role(self, cmd: DeleteGuestRole) -> GuestsWritten:
+        """Remove one grant; removing the guest's last grant removes the guest (as DELETE /guests does)."""
+        state = await self._visible(cmd.principal, cmd.environment_id, cmd.guest_id)
+        space_id = domain.space_of(state, cmd.guest_id, cmd.actor_role_id)
+        if cmd.principal.kind == "guest" and space_id != cmd.principal.space_id:
+            raise NotFoundError(f"actor role {cmd.actor_role_id} not found", key="actorRoleId")
+        return await self.delete(
+            DeleteGuest(
+                principal=cmd.principal, environment_id=cmd.environment_id, guest_id=cmd.guest_id, space_id=space_id
+            )
+        )
 
     async def token(self, cmd: IssueGuestToken) -> GuestTokenView:
         state = await self._visible(cmd.principal, cmd.environment_id, cmd.guest_id)
@@ -171,13 +250,27 @@ class GuestHandlers:
         for grant in grants:
             if principal.kind == "guest" and grant.space_id != principal.space_id:
                 raise ForbiddenError("a guest admin may only grant access to its own space", key="spaces")
-            space = await self.spaces.require_live(environment_id, grant.space_id)
+            if principal.kind == "guest":
+                self._within_own_workbooks(principal, grant)
+        await self._check_domains(environment_id, [g.space_id for g in grants], email)
+
+    async def _check_domains(self, environment_id: str, space_ids: list[str], email: str) -> None:
+        """Each space is live and, if it lists allowedDomains, `email` is in one of them."""
+        for space_id in space_ids:
+            space = await self.spaces.require_live(environment_id, space_id)
             if not space_domain.email_allowed(space, email):
                 raise ForbiddenError(
-                    f"{email} is not in the allowed domains of space {grant.space_id}"
-                    f" ({', '.join(space.allowed_domains)})",
+                    f"{email} is not in the allowed domains of space {space_id} ({', '.join(space.allowed_domains)})",
                     key="email",
                 )
+
+    @staticmethod
+    def _within_own_workbooks(principal: Principal, grant: GuestGrant | None) -> None:
+        """A guest admin limited to some workbooks manages (and grants) grants within those workbooks only."""
+        if principal.workbook_ids is None or grant is None:
+            return
+        if not grant.workbook_ids or not set(grant.workbook_ids) <= set(principal.workbook_ids):
+            raise ForbiddenError("a guest admin limited to some workbooks may only grant those workbooks", key="spaces")
 
     async def _execute(
         self,

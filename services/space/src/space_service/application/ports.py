@@ -12,9 +12,15 @@ from typing import Protocol
 import msgspec
 
 from spaceport.contracts.space import (
+    ActorRoleView,
+    ApiKeyView,
+    AppView,
     AuthInvalidated,
+    ConstraintVersionView,
+    ConstraintView,
     DocumentView,
     EnvironmentView,
+    GuestGrant,
     GuestView,
     ListSpaces,
     Principal,
@@ -35,6 +41,10 @@ class EnvironmentReads(Protocol):
 
     async def environments(self, page_size: int, page_number: int) -> tuple[list[EnvironmentView], int]:
         """One page of the live environments, oldest first, and how many there are."""
+        ...
+
+    async def api_keys(self, environment_id: str) -> list[ApiKeyView]:
+        """The environment's unrevoked keys, oldest first (none once it is deleted)."""
         ...
 
 
@@ -71,6 +81,10 @@ class GuestReads(Protocol):
         """Guests granted on the space (with that email, if given), oldest first (at most 1000)."""
         ...
 
+    async def guest_roles(self, environment_id: str, guest_id: str) -> list[ActorRoleView]:
+        """The live guest's grants as ActorRoles, by space id."""
+        ...
+
 
 class SecretRow(msgspec.Struct, frozen=True, kw_only=True):
     """A secret as the read model holds it: its value still sealed."""
@@ -94,6 +108,24 @@ class SecretReads(Protocol):
         ...
 
 
+class AppReads(Protocol):
+    async def app(self, environment_id: str, app_id: str) -> AppView | None:
+        """The live (not deleted) app of the environment."""
+        ...
+
+    async def apps(self, environment_id: str) -> list[AppView]:
+        """The environment's live apps, oldest first (at most 1000)."""
+        ...
+
+    async def constraints(self, app_id: str) -> list[ConstraintView]:
+        """The app's live constraints (their latest version), oldest first (at most 1000)."""
+        ...
+
+    async def constraint_versions(self, app_id: str, constraint_id: str) -> list[ConstraintVersionView]:
+        """Every version of the app's live constraint, oldest first (empty when there is no such constraint)."""
+        ...
+
+
 class CredentialReads(Protocol):
     async def key_holder(self, key_hash: str) -> Principal | None:
         """Whose unrevoked API key this is, if its environment is live."""
@@ -103,6 +135,12 @@ class CredentialReads(Protocol):
         """The guest's role on the space, if guest, space and environment are all live."""
         ...
 
+    async def guest_grant(self, guest_id: str, space_id: str, environment_id: str) -> GuestGrant | None:
+        """The guest's grant on the space (role and workbooks), if guest, space and environment are all live."""
+        ...
 
-class Directory(EnvironmentReads, SpaceReads, DocumentReads, GuestReads, SecretReads, CredentialReads, Protocol):
+
+class Directory(
+    EnvironmentReads, SpaceReads, DocumentReads, GuestReads, SecretReads, AppReads, CredentialReads, Protocol
+):
     """The whole read model, as one adapter implements it."""

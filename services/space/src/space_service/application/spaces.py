@@ -51,7 +51,8 @@ class SpaceHandlers:
         self.revocations = revocations
         self.environments = environments
 
-    async def create(self, cmd: CreateSpace) -> SpaceWritten:
+    async def create(self, cmd: CreateSpace, copied_from: str | None = None) -> SpaceWritten:
+        """`copied_from`: the template (space or app id) the caller copies into it (`templates.py`)."""
         domain.check_fields(cmd.fields)  # before the environment lookup: bad input is a 400 either way
         await self.environments.require_live(cmd.environment_id)
         key = cmd.idempotency_key
@@ -59,7 +60,7 @@ class SpaceHandlers:
         done = await self._execute(
             cmd.environment_id,
             space_id,
-            lambda state: domain.create(state, space_id, cmd),
+            lambda state: domain.create(state, space_id, cmd, copied_from),
             AppendContext(actor=cmd.principal.actor, idempotency_key=key),
         )
         assert done.result is not None

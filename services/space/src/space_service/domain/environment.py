@@ -15,8 +15,10 @@ from spaceport.contracts.space import (
     KeyKind,
     UpdateEnvironment,
 )
-from spaceport.errors import ConflictError, NotFoundError
+from spaceport.errors import ConflictError, NotFoundError, ValidationFailedError
 from spaceport.events import Event
+
+MAX_KEYS = 50  # live keys per environment
 
 
 class EnvironmentState(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,3 +105,28 @@ def rotate(state: EnvironmentState, environment_id: str, fresh: list[ApiKeyIssue
     kinds = {key.kind for key in fresh}
     revoked: list[Event] = [ApiKeyRevoked(key_id=key_id) for key_id, kind in state.keys if kind in kinds]
     return [*revoked, *fresh]
+
+
+def issue(state: EnvironmentState, environment_id: str, key: ApiKeyIssued) -> list[Event]:
+    """One more key; the environment's other keys keep working."""
+    require_live(state, environment_id)
+    if len(state.keys) >= MAX_KEYS:
+        raise ValidationFailedError(
+            f"an environment holds at most {MAX_KEYS} live keys: delete one first", key="environmentId"
+        )
+    return [key]
+
+
+def revoke(state: EnvironmentState, environment_id: str, key_id: str) -> list[Event]:
+    """Revoke one live key, unless it is the last secret key (nobody could manage the environment then)."""
+    require_live(state, environment_id)
+    kind = next((k for i, k in state.keys if i == key_id), None)
+    if kind is None:
+        raise NotFoundError(f"API key {key_id} not found", key="key")
+    if kind == "secret" and sum(k == "secret" for _, k in state.keys) == 1:
+        raise ValidationFailedError(
+            f"{key_id} is the environment's last secret key: create another one"
+            " (POST /v1/auth/api-key?type=SECRET) before deleting it",
+            key="key",
+        )
+    return [ApiKeyRevoked(key_id=key_id)]

@@ -5,7 +5,16 @@ from __future__ import annotations
 import msgspec
 
 from space_service.domain import limits
-from spaceport.contracts.space import GuestCreated, GuestDeleted, GuestGrant, GuestSpec, GuestUpdated
+from spaceport.contracts.space import (
+    GUEST_ROLE_IDS,
+    GuestCreated,
+    GuestDeleted,
+    GuestGrant,
+    GuestRole,
+    GuestSpec,
+    GuestUpdated,
+    actor_role_id,
+)
 from spaceport.errors import NotFoundError, ValidationFailedError
 from spaceport.events import Event
 
@@ -19,6 +28,9 @@ class GuestState(msgspec.Struct, frozen=True, kw_only=True):
 
     def role_in(self, space_id: str) -> str | None:
         return next((g.role for g in self.grants if g.space_id == space_id), None)
+
+    def grant_on(self, space_id: str) -> GuestGrant | None:
+        return next((g for g in self.grants if g.space_id == space_id), None)
 
     @property
     def space_ids(self) -> list[str]:
@@ -53,11 +65,37 @@ def require_live(state: GuestState, guest_id: str, environment_id: str) -> None:
         raise NotFoundError(f"guest {guest_id} not found", key="guestId")
 
 
+MAX_WORKBOOKS = 100  # workbooks named in one grant
+
+
 def check_grants(grants: list[GuestGrant]) -> None:
     if not grants:
         raise ValidationFailedError("a guest needs at least one space", key="spaces")
     if len({g.space_id for g in grants}) != len(grants):
         raise ValidationFailedError("a space is listed twice", key="spaces")
+    for grant in grants:
+        if len(grant.workbook_ids) > MAX_WORKBOOKS:
+            raise ValidationFailedError(f"a grant names at most {MAX_WORKBOOKS} workbooks", key="workbooks")
+        if len(set(grant.workbook_ids)) != len(grant.workbook_ids):
+            raise ValidationFailedError(f"a workbook is listed twice for space {grant.space_id}", key="workbooks")
+
+
+def role_named(role_id: str) -> GuestRole:
+    """The built-in guest role with this id (`GET /v1/roles`)."""
+    role = GUEST_ROLE_IDS.get(role_id)
+    if role is None:
+        raise ValidationFailedError(
+            f"role {role_id[:80]!r} is not a guest role; GET /v1/roles lists them", key="roleId"
+        )
+    return role
+
+
+def space_of(state: GuestState, guest_id: str, role_assignment: str) -> str:
+    """The space of the guest's grant whose ActorRole id is `role_assignment`."""
+    for grant in state.grants:
+        if actor_role_id(guest_id, grant.space_id) == role_assignment:
+            return grant.space_id
+    raise NotFoundError(f"actor role {role_assignment} of guest {guest_id} not found", key="actorRoleId")
 
 
 def merged(current: tuple[GuestGrant, ...], new: list[GuestGrant]) -> list[GuestGrant]:
@@ -110,3 +148,12 @@ def remove(state: GuestState, guest_id: str, environment_id: str, space_id: str 
     if len(rest) == len(state.grants):
         raise NotFoundError(f"guest {guest_id} not found", key="guestId")
     return [GuestUpdated(guest_id=guest_id, spaces=rest)] if rest else [GuestDeleted(guest_id=guest_id)]
+
+
+def assign(state: GuestState, guest_id: str, environment_id: str, grant: GuestGrant) -> list[Event]:
+    """Grant or change the guest's role on `grant.space_id`; assigning the role it has changes nothing."""
+    require_live(state, guest_id, environment_id)
+    check_grants([grant])
+    if state.grant_on(grant.space_id) == grant:
+        return []
+    return [GuestUpdated(guest_id=guest_id, spaces=merged(state.grants, [grant]))]

@@ -29,6 +29,7 @@ class SpaceState(msgspec.Struct, frozen=True, kw_only=True):
     archived: bool = False
     environment_id: str = ""
     allowed_domains: tuple[str, ...] = ()
+    app_id: str | None = None
 
 
 def initial() -> SpaceState:
@@ -37,8 +38,8 @@ def initial() -> SpaceState:
 
 def evolve(state: SpaceState, event: Event) -> SpaceState:
     match event:
-        case SpaceCreated(environment_id=environment_id, allowed_domains=domains):
-            return SpaceState(exists=True, environment_id=environment_id, allowed_domains=tuple(domains))
+        case SpaceCreated(environment_id=environment_id, allowed_domains=domains, app_id=app_id):
+            return SpaceState(exists=True, environment_id=environment_id, allowed_domains=tuple(domains), app_id=app_id)
         case SpaceUpdated(allowed_domains=list() as domains):
             return msgspec.structs.replace(state, allowed_domains=tuple(domains))
         case SpaceArchived():
@@ -68,11 +69,21 @@ def check_fields(fields: SpaceFields) -> None:
         )
 
 
-def create(state: SpaceState, space_id: str, cmd: CreateSpace) -> list[Event]:
+def require_app_for_template(app_id: str | None, is_app_template: bool | None) -> None:
+    """A space can be the template only of the app it belongs to."""
+    if is_app_template and app_id is None:
+        raise ValidationFailedError(
+            "isAppTemplate needs the space to belong to an app: create it with appId", key="isAppTemplate"
+        )
+
+
+def create(state: SpaceState, space_id: str, cmd: CreateSpace, template_id: str | None = None) -> list[Event]:
+    """`template_id`: what the space was copied from (a template space, or an app's blueprint)."""
     if state.exists:
         raise ConflictError(f"space {space_id} already exists")
     f = cmd.fields
     check_fields(f)
+    require_app_for_template(cmd.app_id, f.is_app_template)
     return [
         SpaceCreated(
             space_id=space_id,
@@ -93,6 +104,9 @@ def create(state: SpaceState, space_id: str, cmd: CreateSpace) -> list[Event]:
             display_order=f.display_order,
             allowed_domains=[normalise_domain(d) for d in f.allowed_domains or []],
             is_collaborative=cmd.is_collaborative,
+            app_id=cmd.app_id,
+            is_app_template=bool(f.is_app_template),
+            template_id=template_id,
         )
     ]
 
@@ -106,6 +120,7 @@ def require_live(state: SpaceState, space_id: str, environment_id: str | None = 
 def update(state: SpaceState, space_id: str, environment_id: str, fields: SpaceFields) -> list[Event]:
     require_live(state, space_id, environment_id)
     check_fields(fields)
+    require_app_for_template(state.app_id, fields.is_app_template)
     changes = msgspec.structs.asdict(fields)
     if fields.allowed_domains is not None:
         changes["allowed_domains"] = [normalise_domain(d) for d in fields.allowed_domains]

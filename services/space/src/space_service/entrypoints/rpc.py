@@ -4,28 +4,47 @@ from __future__ import annotations
 
 from space_service.application.app import SpaceApplication
 from spaceport.contracts.space import (
+    AssignGuestRole,
     Authenticate,
     Caught,
     ChangeSpaceLifecycle,
+    CreateApiKey,
+    CreateApp,
+    CreateConstraint,
     CreateDocument,
     CreateEnvironment,
     CreateSpace,
+    DeleteApp,
+    DeleteConstraint,
     DeleteDocument,
     DeleteEnvironment,
     DeleteGuest,
+    DeleteGuestRole,
     DeleteSecret,
+    GetApp,
+    GetConstraint,
+    GetConstraintVersion,
     GetDocument,
     GetEnvironment,
     GetGuest,
     GetSpace,
     InviteGuests,
     IssueGuestToken,
+    ListApiKeys,
+    ListApps,
+    ListConstraints,
+    ListConstraintVersions,
     ListDocuments,
     ListEnvironments,
+    ListGuestRoles,
     ListGuests,
+    ListRoles,
     ListSecrets,
     ListSpaces,
+    RevokeApiKey,
     RotateKeys,
+    UpdateApp,
+    UpdateConstraint,
     UpdateDocument,
     UpdateEnvironment,
     UpdateGuest,
@@ -44,6 +63,7 @@ def bind(rpc: RpcServer, app: SpaceApplication) -> None:
     _documents(rpc, app)
     _guests(rpc, app)
     _secrets(rpc, app)
+    _apps(rpc, app)
 
 
 def _environments(rpc: RpcServer, app: SpaceApplication) -> None:
@@ -53,10 +73,13 @@ def _environments(rpc: RpcServer, app: SpaceApplication) -> None:
     rpc.handle(UpdateEnvironment)(app.environments.update)
     rpc.handle(DeleteEnvironment)(app.environments.delete)
     rpc.handle(RotateKeys)(app.environments.rotate)
+    rpc.handle(CreateApiKey)(app.environments.create_key)
+    rpc.handle(RevokeApiKey)(app.environments.revoke_key)
+    rpc.handle(ListApiKeys)(app.environments.list_keys)
 
 
 def _spaces(rpc: RpcServer, app: SpaceApplication) -> None:
-    rpc.handle(CreateSpace)(app.spaces.create)
+    rpc.handle(CreateSpace)(app.creation.create)
     rpc.handle(UpdateSpace)(app.spaces.update)
     rpc.handle(ChangeSpaceLifecycle)(app.spaces.change_lifecycle)
     rpc.handle(GetSpace)(app.spaces.get)
@@ -78,9 +101,28 @@ def _guests(rpc: RpcServer, app: SpaceApplication) -> None:
     rpc.handle(GetGuest)(app.guests.get)
     rpc.handle(ListGuests)(app.guests.list_guests)
     rpc.handle(IssueGuestToken)(app.guests.token)
+    rpc.handle(ListRoles)(app.guests.list_roles)
+    rpc.handle(ListGuestRoles)(app.guests.guest_roles)
+    rpc.handle(AssignGuestRole)(app.guests.assign_role)
+    rpc.handle(DeleteGuestRole)(app.guests.delete_role)
 
 
 def _secrets(rpc: RpcServer, app: SpaceApplication) -> None:
     rpc.handle(UpsertSecret)(app.secrets.upsert)
     rpc.handle(DeleteSecret)(app.secrets.delete)
     rpc.handle(ListSecrets)(app.secrets.list_secrets)
+
+
+def _apps(rpc: RpcServer, app: SpaceApplication) -> None:
+    rpc.handle(CreateApp)(app.apps.create)
+    rpc.handle(UpdateApp)(app.apps.update)
+    rpc.handle(DeleteApp)(app.apps.delete)
+    rpc.handle(GetApp)(app.apps.get)
+    rpc.handle(ListApps)(app.apps.list_apps)
+    rpc.handle(CreateConstraint)(app.apps.create_constraint)
+    rpc.handle(UpdateConstraint)(app.apps.update_constraint)
+    rpc.handle(DeleteConstraint)(app.apps.delete_constraint)
+    rpc.handle(ListConstraints)(app.apps.list_constraints)
+    rpc.handle(GetConstraint)(app.apps.get_constraint)
+    rpc.handle(ListConstraintVersions)(app.apps.list_versions)
+    rpc.handle(GetConstraintVersion)(app.apps.get_version)

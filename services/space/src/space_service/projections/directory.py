@@ -1,5 +1,5 @@
-"""The space service's read model: environments, API keys (hashed), spaces, documents, guests and
-secrets (their values sealed).
+"""The space service's read model: environments, API keys (hashed), spaces, documents, guests,
+secrets (their values sealed) and apps with their stored constraints (every version kept).
 
 It also folds the workbook service's events (`evt.*.workbook.>`) and the file service's
 (`evt.*.file.>`) into the space row: a space's `workbooks_count`, `files_count` and
@@ -17,6 +17,12 @@ from spaceport.contracts.file import FileCreated, FileDeleted, FileUpdated
 from spaceport.contracts.space import (
     ApiKeyIssued,
     ApiKeyRevoked,
+    AppCreated,
+    AppDeleted,
+    AppUpdated,
+    ConstraintCreated,
+    ConstraintDeleted,
+    ConstraintUpdated,
     DocumentCreated,
     DocumentDeleted,
     DocumentUpdated,
@@ -66,6 +72,18 @@ SPACE_UPDATES = {
     "language_override": "language_override",
     "display_order": "display_order",
     "allowed_domains": "allowed_domains::jsonb",
+    "is_app_template": "is_app_template",
+}
+APP_UPDATES = {
+    "name": "name",
+    "namespace": "namespace",
+    "entity": "entity",
+    "entity_plural": "entity_plural",
+    "icon": "icon",
+    "metadata": "metadata::jsonb",
+    "environment_filters": "environment_filters::jsonb",
+    "blueprint": "blueprint::jsonb",
+    "activated_at": "activated_at",
 }
 DOCUMENT_UPDATES = {
     "title": "title",
@@ -77,6 +95,11 @@ DOCUMENT_UPDATES = {
 
 def _param(value: object) -> object:
     return js(value) if isinstance(value, list | dict) else value
+
+
+def _jsonb(value: object | None) -> str | None:
+    """A nullable jsonb parameter: SQL NULL for None."""
+    return None if value is None else js(value)
 
 
 def _changes(event: msgspec.Struct, columns: dict[str, str]) -> tuple[str, list[object]]:
@@ -100,7 +123,7 @@ class SpaceDirectory:
         self.name = name
         self.filter_subjects = [
             f"{prefix}.*.{aggregate}.>"
-            for aggregate in ("environment", "space", "document", "guest", "secret", "workbook", "file")
+            for aggregate in ("environment", "space", "document", "guest", "secret", "app", "workbook", "file")
         ]
 
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
@@ -116,6 +139,10 @@ class SpaceDirectory:
                 await self._guest(conn, stored, at)
             case SecretCreated() | SecretUpdated() | SecretDeleted():
                 await self._secret(conn, stored, at)
+            case AppCreated() | AppUpdated() | AppDeleted():
+                await self._app(conn, stored, at)
+            case ConstraintCreated() | ConstraintUpdated() | ConstraintDeleted():
+                await self._constraint(conn, stored, at)
             case _ if isinstance(stored.event, WORKBOOK_EVENTS):
                 await self._workbook(conn, stored, at)
             case FileCreated() | FileUpdated() | FileDeleted():
@@ -164,9 +191,9 @@ class SpaceDirectory:
                     "INSERT INTO space (id, environment_id, name, namespace, labels, metadata, settings,"
                     " auto_configure, created_by, created_at, updated_at, last_activity_at, position, access,"
                     " guest_authentication, actions, primary_workbook_id, translations_path, language_override,"
-                    " display_order, allowed_domains, is_collaborative)"
+                    " display_order, allowed_domains, is_collaborative, app_id, is_app_template, template_id)"
                     " VALUES ($1,$2,$3,$4,$5::jsonb,$6::jsonb,$7::jsonb,$8,$9,$10,$10,$10,$11,$12::jsonb,"
-                    "$13::jsonb,$14::jsonb,$15,$16,$17,$18,$19::jsonb,$20) ON CONFLICT DO NOTHING",
+                    "$13::jsonb,$14::jsonb,$15,$16,$17,$18,$19::jsonb,$20,$21,$22,$23) ON CONFLICT DO NOTHING",
                     e.space_id,
                     e.environment_id,
                     e.name,
@@ -187,6 +214,9 @@ class SpaceDirectory:
                     e.display_order,
                     js(e.allowed_domains),
                     e.is_collaborative,
+                    e.app_id,
+                    e.is_app_template,
+                    e.template_id,
                 )
             case SpaceUpdated() as e:
                 await self._update(conn, "space", e.space_id, at=at, event=e, columns=SPACE_UPDATES, seq=stored.seq)
@@ -263,7 +293,7 @@ class SpaceDirectory:
                     at,
                     stored.seq,
                 )
-                await self._grants(conn, e.guest_id, e.spaces)
+                await self._grants(conn, e.guest_id, e.spaces, at)
             case GuestUpdated() as e:
                 await conn.execute(
                     "UPDATE guest SET email = coalesce($2, email), name = coalesce($3, name), updated_at = $4,"
@@ -275,7 +305,7 @@ class SpaceDirectory:
                     stored.seq,
                 )
                 if e.spaces is not None:
-                    await self._grants(conn, e.guest_id, e.spaces)
+                    await self._grants(conn, e.guest_id, e.spaces, at)
             case GuestDeleted() as e:
                 await conn.execute("DELETE FROM guest WHERE id = $1", e.guest_id)
 
@@ -305,11 +335,95 @@ class SpaceDirectory:
             case SecretDeleted() as e:
                 await conn.execute("DELETE FROM secret WHERE id = $1", e.secret_id)
 
-    async def _grants(self, conn: Conn, guest_id: str, grants: list[GuestGrant]) -> None:
-        await conn.execute("DELETE FROM guest_space WHERE guest_id = $1", guest_id)
+    async def _app(self, conn: Conn, stored: StoredEvent, at: datetime) -> None:
+        match stored.event:
+            case AppCreated() as e:
+                await conn.execute(
+                    "INSERT INTO app (id, environment_id, name, namespace, type, entity, entity_plural, icon, metadata,"
+                    " environment_filters, blueprint, created_by, created_at, updated_at, position)"
+                    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10::jsonb,$11::jsonb,$12,$13,$13,$14)"
+                    " ON CONFLICT DO NOTHING",
+                    e.app_id,
+                    e.environment_id,
+                    e.name,
+                    e.namespace,
+                    e.app_type,
+                    e.entity,
+                    e.entity_plural,
+                    e.icon,
+                    _jsonb(e.metadata),
+                    _jsonb(e.environment_filters),
+                    _jsonb(e.blueprint),
+                    e.created_by,
+                    at,
+                    stored.seq,
+                )
+            case AppUpdated() as e:
+                await self._update(conn, "app", e.app_id, at=at, event=e, columns=APP_UPDATES, seq=stored.seq)
+            case AppDeleted() as e:
+                await conn.execute(
+                    "UPDATE app SET deleted_at = $2, position = $3 WHERE id = $1", e.app_id, at, stored.seq
+                )
+
+    async def _constraint(self, conn: Conn, stored: StoredEvent, at: datetime) -> None:
+        """The latest version in `app_constraint`, every version in `app_constraint_version`."""
+        match stored.event:
+            case ConstraintCreated() as e:
+                await conn.execute(
+                    "INSERT INTO app_constraint VALUES ($1,$2,$3,1,$4,$5,$6::jsonb,$7,$8,$8,$9) ON CONFLICT DO NOTHING",
+                    e.constraint_id,
+                    e.app_id,
+                    e.validator,
+                    e.description,
+                    e.function,
+                    _jsonb(e.options),
+                    e.label,
+                    at,
+                    stored.seq,
+                )
+                await self._version(conn, e.constraint_id, 1, at)
+            case ConstraintUpdated() as e:
+                await conn.execute(
+                    "UPDATE app_constraint SET version = $2, description = $3, function = $4, options = $5::jsonb,"
+                    " label = $6, updated_at = $7, position = $8 WHERE id = $1 AND version < $2",
+                    e.constraint_id,
+                    e.version,
+                    e.description,
+                    e.function,
+                    _jsonb(e.options),
+                    e.label,
+                    at,
+                    stored.seq,
+                )
+                await self._version(conn, e.constraint_id, e.version, at)
+            case ConstraintDeleted() as e:
+                await conn.execute("DELETE FROM app_constraint_version WHERE constraint_id = $1", e.constraint_id)
+                await conn.execute("DELETE FROM app_constraint WHERE id = $1", e.constraint_id)
+
+    async def _version(self, conn: Conn, constraint_id: str, version: int, at: datetime) -> None:
+        """Version `version` as the constraint now stands (just written to `app_constraint`)."""
+        await conn.execute(
+            "INSERT INTO app_constraint_version"
+            " SELECT id, version, app_id, validator, description, function, options, label, $3"
+            " FROM app_constraint WHERE id = $1 AND version = $2 ON CONFLICT DO NOTHING",
+            constraint_id,
+            version,
+            at,
+        )
+
+    async def _grants(self, conn: Conn, guest_id: str, grants: list[GuestGrant], at: datetime) -> None:
+        """Replace the guest's grants; a grant that stays keeps its created_at (and updated_at if unchanged)."""
+        await conn.execute(
+            "DELETE FROM guest_space WHERE guest_id = $1 AND NOT space_id = ANY($2::text[])",
+            guest_id,
+            [g.space_id for g in grants],
+        )
         await conn.executemany(
-            "INSERT INTO guest_space (guest_id, space_id, role, workbook_ids) VALUES ($1,$2,$3,$4::jsonb)",
-            [(guest_id, g.space_id, g.role, js(g.workbook_ids)) for g in grants],
+            "INSERT INTO guest_space (guest_id, space_id, role, workbook_ids, created_at, updated_at)"
+            " VALUES ($1,$2,$3,$4::jsonb,$5,$5) ON CONFLICT (guest_id, space_id) DO UPDATE SET"
+            " role = $3, workbook_ids = $4::jsonb, updated_at = CASE WHEN guest_space.role = $3"
+            " AND guest_space.workbook_ids = $4::jsonb THEN guest_space.updated_at ELSE $5 END",
+            [(guest_id, g.space_id, g.role, js(g.workbook_ids), at) for g in grants],
         )
 
     async def _update(

@@ -12,7 +12,21 @@ import asyncpg
 
 from space_service.application.ports import SecretRow
 from space_service.projections import rows
-from spaceport.contracts.space import DocumentView, EnvironmentView, GuestView, ListSpaces, Principal, SpaceView
+from spaceport.contracts.space import (
+    ActorRoleView,
+    ApiKeyView,
+    AppView,
+    ConstraintVersionView,
+    ConstraintView,
+    DocumentView,
+    EnvironmentView,
+    GuestGrant,
+    GuestView,
+    ListSpaces,
+    Principal,
+    SpaceView,
+)
+from spaceport.readmodel import from_jsonb
 
 Pool = Callable[[], "asyncpg.Pool[Any]"]
 """The runtime's pool once it has started (the queries are built before it exists)."""
@@ -52,6 +66,15 @@ class DirectoryQueries:
                 (page_number - 1) * page_size,
             )
         return [rows.environment_view(r) for r in found], total
+
+    async def api_keys(self, environment_id: str) -> list[ApiKeyView]:
+        found = await self._rows(
+            "SELECT k.key_id, k.kind, k.environment_id, k.created_at FROM api_key k"
+            " JOIN environment e ON e.id = k.environment_id AND e.deleted_at IS NULL"
+            " WHERE k.environment_id = $1 AND NOT k.revoked ORDER BY k.created_at, k.key_id",
+            environment_id,
+        )
+        return [rows.api_key_view(r) for r in found]
 
     # ---- spaces -------------------------------------------------------------------------
 
@@ -116,6 +139,15 @@ class DirectoryQueries:
         )
         return [r["id"] for r in found]
 
+    async def guest_roles(self, environment_id: str, guest_id: str) -> list[ActorRoleView]:
+        found = await self._rows(
+            "SELECT gs.* FROM guest_space gs JOIN guest g ON g.id = gs.guest_id"
+            " WHERE gs.guest_id = $1 AND g.environment_id = $2 ORDER BY gs.space_id",
+            guest_id,
+            environment_id,
+        )
+        return [rows.actor_role_view(r) for r in found]
+
     # ---- secrets ------------------------------------------------------------------------
 
     async def secrets(self, environment_id: str, space_id: str | None, actor_id: str | None) -> list[SecretRow]:
@@ -134,6 +166,25 @@ class DirectoryQueries:
         row = await self._row(sql, secret_id, environment_id)
         return None if row is None else SecretRow(**dict(row))
 
+    # ---- apps ---------------------------------------------------------------------------
+
+    async def app(self, environment_id: str, app_id: str) -> AppView | None:
+        sql = "SELECT * FROM app WHERE id = $1 AND environment_id = $2 AND deleted_at IS NULL"
+        row = await self._row(sql, app_id, environment_id)
+        return None if row is None else _app_view(row)
+
+    async def apps(self, environment_id: str) -> list[AppView]:
+        sql = "SELECT * FROM app WHERE environment_id = $1 AND deleted_at IS NULL ORDER BY created_at, id LIMIT 1000"
+        return [_app_view(r) for r in await self._rows(sql, environment_id)]
+
+    async def constraints(self, app_id: str) -> list[ConstraintView]:
+        sql = "SELECT * FROM app_constraint WHERE app_id = $1 ORDER BY created_at, id LIMIT 1000"
+        return [_constraint_view(r) for r in await self._rows(sql, app_id)]
+
+    async def constraint_versions(self, app_id: str, constraint_id: str) -> list[ConstraintVersionView]:
+        sql = "SELECT * FROM app_constraint_version WHERE app_id = $1 AND constraint_id = $2 ORDER BY version"
+        return [_version_view(r) for r in await self._rows(sql, app_id, constraint_id)]
+
     # ---- credentials --------------------------------------------------------------------
 
     async def key_holder(self, key_hash: str) -> Principal | None:
@@ -148,8 +199,12 @@ class DirectoryQueries:
         return Principal(environment_id=row["environment_id"], kind=row["kind"], actor=row["key_id"])
 
     async def guest_role(self, guest_id: str, space_id: str, environment_id: str) -> str | None:
+        grant = await self.guest_grant(guest_id, space_id, environment_id)
+        return None if grant is None else grant.role
+
+    async def guest_grant(self, guest_id: str, space_id: str, environment_id: str) -> GuestGrant | None:
         row = await self._row(
-            "SELECT gs.role FROM guest_space gs JOIN guest g ON g.id = gs.guest_id"
+            "SELECT gs.role, gs.workbook_ids FROM guest_space gs JOIN guest g ON g.id = gs.guest_id"
             " JOIN space s ON s.id = gs.space_id AND s.deleted_at IS NULL"
             " JOIN environment e ON e.id = g.environment_id AND e.deleted_at IS NULL"
             " WHERE gs.guest_id = $1 AND gs.space_id = $2 AND g.environment_id = $3",
@@ -157,7 +212,9 @@ class DirectoryQueries:
             space_id,
             environment_id,
         )
-        return None if row is None else str(row["role"])
+        if row is None:
+            return None
+        return GuestGrant(space_id=space_id, role=row["role"], workbook_ids=from_jsonb(row["workbook_ids"]))
 
     async def _row(self, sql: str, *args: object) -> asyncpg.Record | None:
         async with self._pool().acquire() as conn:
@@ -166,6 +223,56 @@ class DirectoryQueries:
     async def _rows(self, sql: str, *args: object) -> list[asyncpg.Record]:
         async with self._pool().acquire() as conn:
             return await conn.fetch(sql, *args)
+
+
+def _app_view(row: asyncpg.Record) -> AppView:
+    return AppView(
+        id=row["id"],
+        name=row["name"],
+        namespace=row["namespace"],
+        type=row["type"],
+        entity=row["entity"],
+        entity_plural=row["entity_plural"],
+        environment_id=row["environment_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        icon=row["icon"],
+        metadata=from_jsonb(row["metadata"]),
+        environment_filters=from_jsonb(row["environment_filters"]),
+        blueprint=from_jsonb(row["blueprint"]),
+        deleted_at=row["deleted_at"],
+        activated_at=row["activated_at"],
+    )
+
+
+def _constraint_view(row: asyncpg.Record) -> ConstraintView:
+    return ConstraintView(
+        id=row["id"],
+        app_id=row["app_id"],
+        validator=row["validator"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        description=row["description"],
+        function=row["function"],
+        options=from_jsonb(row["options"]),
+        label=row["label"],
+        version=row["version"],
+    )
+
+
+def _version_view(row: asyncpg.Record) -> ConstraintVersionView:
+    return ConstraintVersionView(
+        id=row["constraint_id"],
+        app_id=row["app_id"],
+        validator=row["validator"],
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["created_at"],
+        description=row["description"],
+        function=row["function"],
+        options=from_jsonb(row["options"]),
+        label=row["label"],
+    )
 
 
 def _filters(query: ListSpaces) -> tuple[str, list[object]]:
@@ -186,4 +293,8 @@ def _filters(query: ListSpaces) -> tuple[str, list[object]]:
         add("strpos(lower(name), lower($?)) > 0", query.search)
     if query.is_collaborative is not None:
         add("is_collaborative = $?", query.is_collaborative)
+    if query.app_id is not None:
+        add("app_id = $?", query.app_id)
+    if query.is_app_template is not None:
+        add("is_app_template = $?", query.is_app_template)
     return " AND ".join(clauses), params

@@ -7,12 +7,17 @@ from collections.abc import Sequence
 import asyncpg
 
 from spaceport.contracts.space import (
+    KEY_OPERATIONS,
+    ActorRoleView,
+    ApiKeyView,
     DocumentView,
     EnvironmentView,
     GuestSpaceView,
     GuestView,
     GuestWorkbookView,
     SpaceView,
+    actor_role_id,
+    role_id,
 )
 from spaceport.readmodel import from_jsonb as js
 
@@ -21,7 +26,7 @@ SPACE_COLUMNS = (
     "id, environment_id, name, namespace, labels, metadata, settings, auto_configure, created_by,"
     " created_at, updated_at, archived_at, last_activity_at, workbooks_count, files_count, access,"
     " guest_authentication, actions, primary_workbook_id, translations_path, language_override,"
-    " display_order, allowed_domains, is_collaborative"
+    " display_order, allowed_domains, is_collaborative, app_id, is_app_template, template_id"
 )
 
 
@@ -65,6 +70,9 @@ def space_view(row: asyncpg.Record) -> SpaceView:
         language_override=row["language_override"],
         display_order=row["display_order"],
         allowed_domains=js(row["allowed_domains"]),
+        app_id=row["app_id"],
+        is_app_template=row["is_app_template"],
+        template_id=row["template_id"],
     )
 
 
@@ -95,6 +103,28 @@ def guest_view(row: asyncpg.Record, grants: Sequence[asyncpg.Record]) -> GuestVi
         email=row["email"],
         name=row["name"],
         spaces=spaces,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def api_key_view(row: asyncpg.Record) -> ApiKeyView:
+    return ApiKeyView(
+        id=row["key_id"],
+        type="SECRET" if row["kind"] == "secret" else "PUBLISHABLE",
+        environment_id=row["environment_id"],
+        account_id=ACCOUNT_ID,
+        operations=list(KEY_OPERATIONS[row["kind"]]),
+        created_at=row["created_at"],
+    )
+
+
+def actor_role_view(row: asyncpg.Record) -> ActorRoleView:
+    return ActorRoleView(
+        id=actor_role_id(row["guest_id"], row["space_id"]),
+        role_id=role_id(row["role"]),
+        actor_id=row["guest_id"],
+        resource_id=row["space_id"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

@@ -13,13 +13,25 @@ from typing import Any
 
 import msgspec
 
+from space_service.application import keys
 from space_service.application.ports import SecretRow
 from space_service.projections.queries import SORT_COLUMNS
 from space_service.projections.rows import ACCOUNT_ID
 from spaceport.contracts import workbook
 from spaceport.contracts.space import (
+    ActorRoleView,
     ApiKeyIssued,
     ApiKeyRevoked,
+    ApiKeyView,
+    AppCreated,
+    AppDeleted,
+    AppUpdated,
+    AppView,
+    ConstraintCreated,
+    ConstraintDeleted,
+    ConstraintUpdated,
+    ConstraintVersionView,
+    ConstraintView,
     DocumentCreated,
     DocumentDeleted,
     DocumentUpdated,
@@ -46,6 +58,8 @@ from spaceport.contracts.space import (
     SpaceUnarchived,
     SpaceUpdated,
     SpaceView,
+    actor_role_id,
+    role_id,
 )
 from spaceport.contracts.workbook import WorkbookCreated, WorkbookDeleted
 from spaceport.events import Event, StoredEvent
@@ -74,6 +88,10 @@ class _Model:
     documents: dict[str, DocumentView] = field(default_factory=dict)
     guests: dict[str, GuestView] = field(default_factory=dict)
     secrets: dict[str, SecretRow] = field(default_factory=dict)
+    key_views: dict[str, ApiKeyView] = field(default_factory=dict)  # live keys by key id
+    grant_times: dict[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)  # (guest, space)
+    apps: dict[str, AppView] = field(default_factory=dict)  # live ones
+    versions: dict[str, list[ConstraintVersionView]] = field(default_factory=dict)  # live constraints' versions
 
     def live_environment(self, environment_id: str) -> bool:
         return environment_id in self.environments and environment_id not in self.deleted_environments
@@ -154,19 +172,66 @@ class FoldedDirectory:
         row = (await self._fold()).secrets.get(secret_id)
         return row if row is not None and row.environment_id == environment_id else None
 
+    async def app(self, environment_id: str, app_id: str) -> AppView | None:
+        view = (await self._fold()).apps.get(app_id)
+        return view if view is not None and view.environment_id == environment_id else None
+
+    async def apps(self, environment_id: str) -> list[AppView]:
+        found = [v for v in (await self._fold()).apps.values() if v.environment_id == environment_id]
+        return sorted(found, key=lambda v: (v.created_at, v.id))[:1000]
+
+    async def constraints(self, app_id: str) -> list[ConstraintView]:
+        found = [_latest(v) for v in (await self._fold()).versions.values() if v[0].app_id == app_id]
+        return sorted(found, key=lambda v: (v.created_at, v.id))[:1000]
+
+    async def constraint_versions(self, app_id: str, constraint_id: str) -> list[ConstraintVersionView]:
+        versions = (await self._fold()).versions.get(constraint_id, [])
+        return [v for v in versions if v.app_id == app_id]
+
     async def key_holder(self, key_hash: str) -> Principal | None:
         model = await self._fold()
         _, holder = model.keys.get(key_hash, ("", None))
         return holder if holder is not None and model.live_environment(holder.environment_id) else None
 
     async def guest_role(self, guest_id: str, space_id: str, environment_id: str) -> str | None:
+        grant = await self.guest_grant(guest_id, space_id, environment_id)
+        return None if grant is None else grant.role
+
+    async def guest_grant(self, guest_id: str, space_id: str, environment_id: str) -> GuestGrant | None:
         model = await self._fold()
         guest = model.guests.get(guest_id)
         if guest is None or guest.environment_id != environment_id or not model.live_environment(environment_id):
             return None
         if model.live_space(None, space_id) is None:
             return None
-        return next((s.role for s in guest.spaces if s.id == space_id), None)
+        found = next((s for s in guest.spaces if s.id == space_id), None)
+        if found is None:
+            return None
+        return GuestGrant(space_id=space_id, role=found.role, workbook_ids=[w.id for w in found.workbooks])
+
+    async def api_keys(self, environment_id: str) -> list[ApiKeyView]:
+        model = await self._fold()
+        if not model.live_environment(environment_id):
+            return []
+        found = [v for v in model.key_views.values() if v.environment_id == environment_id]
+        return sorted(found, key=lambda v: (v.created_at, v.id))
+
+    async def guest_roles(self, environment_id: str, guest_id: str) -> list[ActorRoleView]:
+        model = await self._fold()
+        guest = model.guests.get(guest_id)
+        if guest is None or guest.environment_id != environment_id:
+            return []
+        return [
+            ActorRoleView(
+                id=actor_role_id(guest_id, s.id),
+                role_id=role_id(s.role),
+                actor_id=guest_id,
+                resource_id=s.id,
+                created_at=model.grant_times[guest_id, s.id][0],
+                updated_at=model.grant_times[guest_id, s.id][1],
+            )
+            for s in guest.spaces
+        ]
 
     async def _fold(self) -> _Model:
         model = _Model()
@@ -187,6 +252,8 @@ def _listed(query: ListSpaces, view: SpaceView) -> bool:
         query.namespace is None or view.namespace == query.namespace,
         not query.search or query.search.lower() in view.name.lower(),
         query.is_collaborative is None or view.is_collaborative == query.is_collaborative,
+        query.app_id is None or view.app_id == query.app_id,
+        query.is_app_template is None or view.is_app_template == query.is_app_template,
     ]
     return all(checks)
 
@@ -209,7 +276,7 @@ def _changes(event: Event, *, skip: str) -> dict[str, Any]:
 
 
 def _apply(model: _Model, stored: StoredEvent) -> None:
-    for fold in (_environment, _space, _document, _guest, _secret, _workbook):
+    for fold in (_environment, _space, _document, _guest, _secret, _app, _constraint, _workbook):
         fold(model, stored)
 
 
@@ -229,11 +296,14 @@ def _environment(model: _Model, stored: StoredEvent) -> None:
         case EnvironmentDeleted() as e:
             model.deleted_environments.add(e.environment_id)
             model.keys = {h: k for h, k in model.keys.items() if k[1].environment_id != e.environment_id}
+            model.key_views = {i: v for i, v in model.key_views.items() if v.environment_id != e.environment_id}
         case ApiKeyIssued() as e:
             holder = Principal(environment_id=stored.envelope.environment_id, kind=e.kind, actor=e.key_id)
             model.keys.setdefault(e.key_hash, (e.key_id, holder))
+            model.key_views.setdefault(e.key_id, keys.view(e, stored.envelope.environment_id, at))
         case ApiKeyRevoked() as e:
             model.keys = {h: k for h, k in model.keys.items() if k[0] != e.key_id}
+            model.key_views.pop(e.key_id, None)
 
 
 def _space(model: _Model, stored: StoredEvent) -> None:
@@ -287,6 +357,7 @@ def _document(model: _Model, stored: StoredEvent) -> None:
 
 def _guest(model: _Model, stored: StoredEvent) -> None:
     at = stored.envelope.occurred_at
+    _grant_times(model, stored.event, at)
     match stored.event:
         case GuestCreated() as e:
             model.guests[e.guest_id] = GuestView(
@@ -305,6 +376,24 @@ def _guest(model: _Model, stored: StoredEvent) -> None:
             model.guests[e.guest_id] = msgspec.structs.replace(model.guests[e.guest_id], updated_at=at, **changes)
         case GuestDeleted() as e:
             model.guests.pop(e.guest_id, None)
+
+
+def _grant_times(model: _Model, event: Event | None, at: datetime) -> None:
+    """When each grant was made and last changed, as the projection's guest_space upsert keeps them."""
+    match event:
+        case GuestCreated(guest_id=guest_id, spaces=spaces) | GuestUpdated(guest_id=guest_id, spaces=list() as spaces):
+            current = model.guests.get(guest_id)
+            before = {} if current is None or isinstance(event, GuestCreated) else {v.id: v for v in current.spaces}
+            times = {}
+            for view in _grants(spaces):
+                created, updated = model.grant_times.get((guest_id, view.id), (at, at))
+                old = before.get(view.id)
+                times[guest_id, view.id] = (at, at) if old is None else (created, updated if old == view else at)
+            model.grant_times = {k: v for k, v in model.grant_times.items() if k[0] != guest_id} | times
+        case GuestDeleted(guest_id=guest_id):
+            model.grant_times = {k: v for k, v in model.grant_times.items() if k[0] != guest_id}
+        case SpaceDeleted(space_id=space_id):
+            model.grant_times = {k: v for k, v in model.grant_times.items() if k[1] != space_id}
 
 
 def _grants(grants: list[GuestGrant]) -> list[GuestSpaceView]:
@@ -340,3 +429,84 @@ def _secret(model: _Model, stored: StoredEvent) -> None:
             model.secrets[e.secret_id] = msgspec.structs.replace(model.secrets[e.secret_id], ciphertext=e.ciphertext)
         case SecretDeleted() as e:
             model.secrets.pop(e.secret_id, None)
+
+
+def _app(model: _Model, stored: StoredEvent) -> None:
+    at = stored.envelope.occurred_at
+    match stored.event:
+        case AppCreated() as e if e.app_id not in model.apps:
+            model.apps[e.app_id] = AppView(
+                id=e.app_id,
+                name=e.name,
+                namespace=e.namespace,
+                type=e.app_type,
+                entity=e.entity,
+                entity_plural=e.entity_plural,
+                environment_id=e.environment_id,
+                created_at=at,
+                updated_at=at,
+                icon=e.icon,
+                metadata=e.metadata,
+                environment_filters=e.environment_filters,
+                blueprint=e.blueprint,
+            )
+        case AppUpdated() as e if e.app_id in model.apps:
+            changes = _changes(e, skip="app_id")
+            model.apps[e.app_id] = msgspec.structs.replace(model.apps[e.app_id], updated_at=at, **changes)
+        case AppDeleted() as e:
+            model.apps.pop(e.app_id, None)
+
+
+def _constraint(model: _Model, stored: StoredEvent) -> None:
+    """Every version of each live constraint, in order; the last one is the constraint."""
+    at = stored.envelope.occurred_at
+    match stored.event:
+        case ConstraintCreated() as e if e.constraint_id not in model.versions:
+            model.versions[e.constraint_id] = [
+                ConstraintVersionView(
+                    id=e.constraint_id,
+                    app_id=e.app_id,
+                    validator=e.validator,
+                    version=1,
+                    created_at=at,
+                    updated_at=at,
+                    description=e.description,
+                    function=e.function,
+                    options=e.options,
+                    label=e.label,
+                )
+            ]
+        case ConstraintUpdated() as e if e.constraint_id in model.versions:
+            versions = model.versions[e.constraint_id]
+            if e.version > versions[-1].version:
+                versions.append(
+                    msgspec.structs.replace(
+                        versions[0],
+                        version=e.version,
+                        created_at=at,
+                        updated_at=at,
+                        description=e.description,
+                        function=e.function,
+                        options=e.options,
+                        label=e.label,
+                    )
+                )
+        case ConstraintDeleted() as e:
+            model.versions.pop(e.constraint_id, None)
+
+
+def _latest(versions: list[ConstraintVersionView]) -> ConstraintView:
+    """The constraint as its latest version has it, created when its first version was."""
+    first, last = versions[0], versions[-1]
+    return ConstraintView(
+        id=last.id,
+        app_id=last.app_id,
+        validator=last.validator,
+        created_at=first.created_at,
+        updated_at=last.created_at,
+        description=last.description,
+        function=last.function,
+        options=last.options,
+        label=last.label,
+        version=last.version,
+    )

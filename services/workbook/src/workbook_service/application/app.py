@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 from workbook_service.application.commands import WorkbookCommands
 from workbook_service.application.queries import WorkbookQueries
+from workbook_service.application.views import ViewCommands, ViewQueries
 
 
 @dataclass(frozen=True)
 class WorkbookApplication:
     commands: WorkbookCommands
     queries: WorkbookQueries
+    views: ViewCommands
+    view_queries: ViewQueries

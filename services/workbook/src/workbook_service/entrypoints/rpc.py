@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from spaceport.contracts.view import CreateView, DeleteView, GetView, ListViews, UpdateView
 from spaceport.contracts.workbook import (
     CreateWorkbook,
     DeleteSheet,
@@ -33,3 +34,8 @@ def bind(rpc: RpcServer, app: WorkbookApplication) -> None:
     rpc.handle(ListWorkbooks)(queries.list_workbooks)
     rpc.handle(GetSheet)(queries.get_sheet)
     rpc.handle(ListSheets)(queries.list_sheets)
+    rpc.handle(CreateView)(app.views.create_view)
+    rpc.handle(UpdateView)(app.views.update_view)
+    rpc.handle(DeleteView)(app.views.delete_view)
+    rpc.handle(GetView)(app.view_queries.get_view)
+    rpc.handle(ListViews)(app.view_queries.list_views)

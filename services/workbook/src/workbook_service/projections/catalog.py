@@ -23,6 +23,7 @@ from spaceport.contracts.workbook import (
 from spaceport.events import StoredEvent
 from spaceport.readmodel import Conn
 from spaceport.readmodel import to_jsonb as js
+from workbook_service.projections.views import VIEW_EVENTS, apply_view, view_filter
 
 SCHEMA = "workbook_catalog"
 
@@ -36,10 +37,13 @@ class WorkbookCatalog:
 
     def __init__(self, prefix: str = "evt", name: str = SCHEMA) -> None:
         self.name = name
-        self.filter_subjects = [f"{prefix}.*.workbook.>"]
+        self.filter_subjects = [f"{prefix}.*.workbook.>", view_filter(prefix)]
 
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
         at, seq = stored.envelope.occurred_at, stored.seq
+        if isinstance(stored.event, VIEW_EVENTS):
+            await apply_view(conn, stored)
+            return
         match stored.event:
             case WorkbookCreated() as e:
                 await self._workbook(conn, e, at, seq)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar, Literal
 
 import msgspec
@@ -10,6 +11,8 @@ from spaceport.contracts.space.common import Json, Pagination, Wire
 from spaceport.events import Event
 
 KeyKind = Literal["secret", "publishable"]
+KeyType = Literal["SECRET", "PUBLISHABLE"]  # Flatfile's `ApiKey.type`
+KEY_TYPES: dict[KeyType, KeyKind] = {"SECRET": "secret", "PUBLISHABLE": "publishable"}
 
 # ---- events ----------------------------------------------------------------------------
 
@@ -85,6 +88,37 @@ class ApiKeysView(Wire, frozen=True, kw_only=True):
     publishable_key: str | None = None
 
 
+class ApiKeyOperation(Wire, frozen=True, kw_only=True):
+    path: str
+    method: str
+
+
+# What each kind of key may call (Flatfile's `ApiKey.operations` allow-list); `*` = anything.
+KEY_OPERATIONS: dict[KeyKind, tuple[ApiKeyOperation, ...]] = {
+    "secret": (ApiKeyOperation(path="*", method="*"),),
+    "publishable": (ApiKeyOperation(path="/v1/spaces", method="POST"),),
+}
+
+
+class ApiKeyView(Wire, frozen=True, kw_only=True):
+    """Flatfile's `ApiKey` without its raw value (only hashes are stored)."""
+
+    id: str
+    type: KeyType
+    environment_id: str
+    account_id: str
+    operations: list[ApiKeyOperation]
+    created_at: datetime
+    updated_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+
+class NewApiKeyView(ApiKeyView, frozen=True, kw_only=True):
+    """The answer to a create: the raw key is shown this once and never again."""
+
+    raw_key: str
+
+
 class EnvironmentPage(msgspec.Struct, frozen=True, kw_only=True):
     data: list[EnvironmentView]
     pagination: Pagination
@@ -149,3 +183,32 @@ class RotateKeys(msgspec.Struct, frozen=True, kw_only=True):
 class KeysRotated(msgspec.Struct, frozen=True, kw_only=True):
     keys: ApiKeysView
     position: int
+
+
+class CreateApiKey(msgspec.Struct, frozen=True, kw_only=True):
+    """One more key for the environment; the others keep working."""
+
+    actor: str
+    environment_id: str
+    kind: KeyKind
+
+
+class ApiKeyCreated(msgspec.Struct, frozen=True, kw_only=True):
+    key: NewApiKeyView
+    position: int
+
+
+class RevokeApiKey(msgspec.Struct, frozen=True, kw_only=True):
+    """Revoke one key (never the environment's last secret key); -> Written."""
+
+    actor: str
+    environment_id: str
+    key_id: str
+
+
+class ListApiKeys(msgspec.Struct, frozen=True, kw_only=True):
+    """-> list[ApiKeyView]: the environment's live keys, oldest first."""
+
+    environment_id: str
+    kind: KeyKind | None = None
+    min_position: int = 0

@@ -7,11 +7,26 @@ from typing import ClassVar, Literal
 
 import msgspec
 
+from spaceport import ids
 from spaceport.contracts.space.common import Wire
 from spaceport.contracts.space.principal import Principal
 from spaceport.events import Event
 
 GuestRole = Literal["admin", "editor", "viewer"]
+GUEST_ROLE_NAMES: dict[GuestRole, str] = {"admin": "Guest Admin", "editor": "Guest Editor", "viewer": "Guest Viewer"}
+
+
+def role_id(role: GuestRole) -> str:
+    """The built-in role's stable id (`us_rol_…`), the same on every installation."""
+    return ids.derived_id("role", f"guest:{role}")
+
+
+def actor_role_id(guest_id: str, space_id: str) -> str:
+    """The id of a guest's grant on a space as an ActorRole (`us_acr_…`); a role change keeps it."""
+    return ids.derived_id("actor_role", f"{guest_id}:{space_id}")
+
+
+GUEST_ROLE_IDS: dict[str, GuestRole] = {role_id(r): r for r in GUEST_ROLE_NAMES}
 
 # ---- events ----------------------------------------------------------------------------
 
@@ -76,6 +91,25 @@ class GuestTokenView(Wire, frozen=True, kw_only=True):
     expires_at: datetime
 
 
+class RoleView(Wire, frozen=True, kw_only=True):
+    id: str
+    name: str
+    account_id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ActorRoleView(Wire, frozen=True, kw_only=True):
+    """A guest's grant on one space, as Flatfile's ActorRole."""
+
+    id: str
+    role_id: str
+    actor_id: str
+    resource_id: str
+    created_at: datetime
+    updated_at: datetime
+
+
 # ---- commands and queries --------------------------------------------------------------
 
 
@@ -133,3 +167,40 @@ class IssueGuestToken(msgspec.Struct, frozen=True, kw_only=True):
     environment_id: str
     guest_id: str
     space_id: str
+
+
+class ListRoles(msgspec.Struct, frozen=True, kw_only=True):
+    """-> list[RoleView]: the built-in roles."""
+
+
+class ListGuestRoles(msgspec.Struct, frozen=True, kw_only=True):
+    """-> list[ActorRoleView]: one per space grant of the guest (a guest admin sees its space's only)."""
+
+    principal: Principal
+    environment_id: str
+    guest_id: str
+    min_position: int = 0
+
+
+class AssignGuestRole(msgspec.Struct, frozen=True, kw_only=True):
+    """Grant (or change) the guest's role on space `resource_id`."""
+
+    principal: Principal
+    environment_id: str
+    guest_id: str
+    role_id: str
+    resource_id: str
+
+
+class ActorRoleWritten(msgspec.Struct, frozen=True, kw_only=True):
+    actor_role: ActorRoleView
+    position: int
+
+
+class DeleteGuestRole(msgspec.Struct, frozen=True, kw_only=True):
+    """Remove one grant of the guest (the guest goes with its last one); -> GuestsWritten."""
+
+    principal: Principal
+    environment_id: str
+    guest_id: str
+    actor_role_id: str

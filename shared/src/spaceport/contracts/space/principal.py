@@ -13,6 +13,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     actor: str
     space_id: str | None = None
     role: str | None = None
+    # A guest limited to some workbooks of its space (its grant's `workbook_ids`); None: the whole space.
+    workbook_ids: list[str] | None = None
 
 
 class Authenticate(msgspec.Struct, frozen=True, kw_only=True):

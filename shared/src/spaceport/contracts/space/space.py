@@ -39,6 +39,9 @@ class SpaceCreated(Event, frozen=True, kw_only=True):
     display_order: int | None = None
     allowed_domains: list[str] = msgspec.field(default_factory=list)
     is_collaborative: bool = False
+    app_id: str | None = None  # the app the space belongs to
+    is_app_template: bool = False  # the space is its app's template
+    template_id: str | None = None  # the template space (or app, `us_app_…`) it was made from
 
 
 class SpaceUpdated(Event, frozen=True, kw_only=True):
@@ -59,6 +62,7 @@ class SpaceUpdated(Event, frozen=True, kw_only=True):
     language_override: str | None = None
     display_order: int | None = None
     allowed_domains: list[str] | None = None
+    is_app_template: bool | None = None
 
 
 class SpaceArchived(Event, frozen=True, kw_only=True):
@@ -104,6 +108,9 @@ class SpaceView(Wire, frozen=True, kw_only=True):
     language_override: str | None = None
     display_order: int | None = None
     allowed_domains: list[str] = msgspec.field(default_factory=list)
+    app_id: str | None = None
+    is_app_template: bool = False
+    template_id: str | None = None
 
 
 class SpacePage(msgspec.Struct, frozen=True, kw_only=True):
@@ -130,6 +137,7 @@ class SpaceFields(msgspec.Struct, frozen=True, kw_only=True):
     language_override: str | None = None
     display_order: int | None = None
     allowed_domains: list[str] | None = None
+    is_app_template: bool | None = None  # only on a space that belongs to an app
 
 
 class CreateSpace(msgspec.Struct, frozen=True, kw_only=True):
@@ -139,6 +147,8 @@ class CreateSpace(msgspec.Struct, frozen=True, kw_only=True):
     auto_configure: bool = False
     is_collaborative: bool = False
     idempotency_key: str | None = None
+    app_id: str | None = None  # the app the space belongs to: its template space (or blueprint) is copied
+    template_id: str | None = None  # Spaceport addition: copy this space (a template) explicitly
 
 
 class UpdateSpace(msgspec.Struct, frozen=True, kw_only=True):
@@ -181,5 +191,7 @@ class ListSpaces(msgspec.Struct, frozen=True, kw_only=True):
     archived: bool | None = None  # None: live spaces only (Flatfile's default); True: archived only
     search: str | None = None
     is_collaborative: bool | None = None
+    app_id: str | None = None
+    is_app_template: bool | None = None
     sort_field: SpaceSortField = "createdAt"
     sort_direction: SortDirection = "desc"

@@ -1,0 +1,1 @@
+"""Outbound adapters: the space service's ports on other services (NATS request/reply)."""
