@@ -21,7 +21,7 @@ import job_service.feed as feed_package
 import record_service.domain as record_domain
 from file_service.domain import file
 from job_service.domain import job
-from space_service.domain import document, environment, guest, secret, space
+from space_service.domain import app, document, environment, guest, secret, space
 from spaceport.aggregate import Folder
 from spaceport.contracts import feed, record
 from spaceport.contracts.file import FileCreated, FileDeleted
@@ -41,6 +41,9 @@ from spaceport.contracts.job import (
 from spaceport.contracts.space import (
     ApiKeyIssued,
     ApiKeyRevoked,
+    ConstraintCreated,
+    ConstraintDeleted,
+    ConstraintUpdated,
     EnvironmentUpdated,
     GuestDeleted,
     GuestUpdated,
@@ -50,11 +53,12 @@ from spaceport.contracts.space import (
     SpaceArchived,
     SpaceUnarchived,
 )
+from spaceport.contracts.view import ViewUpdated
 from spaceport.contracts.workbook import SheetAdded, SheetConfigChanged, SheetDeleted, SheetLocked, SheetUnlocked
 from spaceport.events import Envelope, Event, StoredEvent
 from spaceport.eventstore import Loaded
 from spaceport.testing import corpus
-from workbook_service.domain import workbook
+from workbook_service.domain import view, workbook
 
 pytestmark = pytest.mark.unit
 
@@ -68,6 +72,8 @@ FOLDERS: dict[str, Folder[Any]] = {
     "job": Folder(job.initial, job.evolve),
     "secret": Folder(secret.initial, secret.evolve),
     "file": Folder(file.initial, file.evolve),
+    "app": Folder(app.initial, app.evolve),
+    "view": Folder(view.initial, view.evolve),
 }
 # Aggregates without folded state (see the module docstring): their commands decide against a read model.
 UNFOLDED = (record.AGGREGATE, feed.AGGREGATE)
@@ -104,6 +110,12 @@ SHOWS: dict[type[Event], Callable[[Any, Any], bool]] = {
     SecretDeleted: lambda state, _: not state.live,
     FileCreated: lambda state, e: state.exists and state.object_key == e.object_key,
     FileDeleted: lambda state, _: state.deleted,
+    ConstraintCreated: lambda state, e: state.constraints[e.constraint_id].validator == e.validator,
+    ConstraintUpdated: lambda state, e: state.constraints[e.constraint_id].version > 1,
+    ConstraintDeleted: lambda state, e: e.constraint_id not in state.constraints,
+    ViewUpdated: lambda state, e: (
+        (e.name is None or state.name == e.name) and (e.config is None or state.config == e.config)
+    ),
 }
 
 # aggregate kind -> (exists, deleted) of its state, where its state does not say `exists` and `deleted`

@@ -226,3 +226,27 @@ def test_a_hook_run_recomputes_its_messages_so_a_fixed_cell_loses_its_old_error(
     again.add_error("email", "Invalid email address")  # same verdict as the stored one: nothing to write
     assert not again.changed
     assert again.messages("email")[-1]["message"] == "Invalid email address"
+
+
+async def test_job_handler_waits_for_a_job_the_server_cannot_read_yet() -> None:
+    """The feed can be ahead of the jobs read model: a just-heard job answers 404 for a moment."""
+    server = FakeFlatfileServer()
+    event = server.add_job_ready("space:configure")
+    job_id = event["context"]["jobId"]
+    misses = [3]
+
+    async def lagging(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path == f"/v1/jobs/{job_id}" and misses[0] > 0:
+            misses[0] -= 1
+            return httpx.Response(404, json={"errors": [{"message": f"job {job_id} not found", "key": "jobId"}]})
+        return await server.handle(request)
+
+    connection = Connection("http://spaceport.test/v1", "sk_test", transport=httpx.MockTransport(lagging))
+    calls: list[str] = []
+    await (
+        FlatfileListener()
+        .use(job_handler("space:*", lambda e, tick: calls.append(e.id)))
+        .dispatch_event(event, connection)
+    )
+    assert misses == [0] and calls == [event["id"]]
+    assert server.jobs[job_id]["status"] == "complete"

@@ -7,11 +7,13 @@ crashed after completing but before saving its cursor does not run the job twice
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+from flatfile.core.api_error import ApiError
 from flatfile.core.pydantic_utilities import parse_obj_as
 from flatfile.jobs import JobAckDetails, JobCompleteDetails
 
@@ -23,6 +25,7 @@ __all__ = ["FINISHED_STATUSES", "JobHandler", "Tick", "job_handler"]
 log = logging.getLogger("spaceport_listener")
 
 FINISHED_STATUSES = frozenset({"complete", "failed", "canceled"})
+NOT_YET_READABLE_TRIES, NOT_YET_READABLE_PAUSE = 50, 0.1  # up to ~5 s for a just-created job to be readable
 DEFAULT_COMPLETION: Mapping[str, Any] = {"info": "Job complete", "outcome": {"message": "Job complete"}}
 
 
@@ -83,5 +86,18 @@ def completion_details(result: Any) -> Mapping[str, Any]:
 
 
 async def _already_finished(event: FlatfileEvent, job_id: str) -> bool:
-    job = await event.api.jobs.get(job_id)
-    return str(job.data.status) in FINISHED_STATUSES
+    """Was the job finished before this delivery (a redelivered `job:ready`)?
+
+    The event feed can be a moment ahead of the server's jobs read model: a job just heard of may
+    answer 404 for a short while. It exists (its event says so), so ask again briefly; if it is
+    still not readable, treat it as not finished and let the ack decide."""
+    for _ in range(NOT_YET_READABLE_TRIES):
+        try:
+            job = await event.api.jobs.get(job_id)
+        except ApiError as problem:
+            if problem.status_code != 404:
+                raise
+            await asyncio.sleep(NOT_YET_READABLE_PAUSE)
+            continue
+        return str(job.data.status) in FINISHED_STATUSES
+    return False
