@@ -371,6 +371,14 @@ def test_a_file_of_another_workbook_is_not_found_for_a_limited_guest(platform: P
         listed = _list(http.get("/files", params={"spaceId": env.space}, headers=limited))
         assert file_id not in [f["id"] for f in listed]
         assert file_id in [f["id"] for f in _list(http.get("/files", params={"spaceId": env.space}, headers=whole))]
+        # the pages count what the guest sees, not the whole space (no hint of the other workbooks)
+        for path in ("/files", "/jobs"):
+            page = http.get(path, params={"spaceId": env.space, "pageSize": 100}, headers=limited).json()
+            assert page["pagination"]["totalCount"] == len(page["data"]), (path, page["pagination"])
+            everything = http.get(path, params={"spaceId": env.space, "pageSize": 100}, headers=whole).json()
+            assert everything["pagination"]["totalCount"] == len(everything["data"])
+        files = http.get("/files", params={"spaceId": env.space, "pageSize": 100}, headers=whole).json()
+        assert files["pagination"]["totalCount"] > len(listed)
 
 
 def test_a_grant_names_only_workbooks_of_its_space(platform: Platform, env: Env) -> None:

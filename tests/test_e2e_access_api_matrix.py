@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from spaceport.contracts.space import actor_role_id, role_id
+from spaceport.testing.matrix import Findings, send
 from spaceport.testing.platform import Platform
 
 PRINCIPALS = ("sk_a", "sk_b", "pk_a", "admin_s", "editor_s", "viewer_s", "limited_s", "guest_t", "none", "garbage")
@@ -199,8 +200,7 @@ def _fresh(template: str, world: World) -> dict[str, str]:
 
 
 def test_access_authorization_matrix(platform: Platform, world: World) -> None:
-    wrong: list[str] = []
-    leaks: list[str] = []
+    findings = Findings()
     with httpx.Client(base_url=platform.api, timeout=30) as http:
         for method, template, body, overrides in TABLE:
             expected_by = {**DEFAULT, **overrides}
@@ -211,20 +211,9 @@ def test_access_authorization_matrix(platform: Platform, world: World) -> None:
                 payload = _fill(body, world, fresh)
                 token = world.tokens[principal]
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
-                try:
-                    reply = http.request(method, path, json=payload, headers=headers)
-                except httpx.RemoteProtocolError:  # a pooled connection closed just as it was reused
-                    reply = http.request(method, path, json=payload, headers=headers)
+                reply = send(http, method, path, payload, headers)  # once more if a pooled connection closed
                 cell = f"{principal:9} {method:6} {template}"
-                if reply.status_code != expected:
-                    wrong.append(f"{cell}: expected {expected}, got {reply.status_code} {reply.text[:160]}")
-                if reply.status_code >= 400 and "errors" not in reply.json():
-                    wrong.append(f"{cell}: error body without the errors envelope: {reply.text[:160]}")
                 if reply.status_code == 200 and "rawKey" in reply.text and method != "POST":
-                    leaks.append(f"{cell}: a raw key in {reply.text[:200]}")
-                asked = f"{path} {payload}"
-                seen = [m for m in world.markers(principal) if m in reply.text and m not in asked]
-                if seen:
-                    leaks.append(f"{cell}: leaked {seen} in {reply.text[:200]}")
-    assert not wrong, "wrong cells:\n" + "\n".join(wrong)
-    assert not leaks, "leaking cells:\n" + "\n".join(leaks)
+                    findings.leaks.append(f"{cell}: a raw key in {reply.text[:200]}")
+                findings.check(reply, cell, expected, world.markers(principal), asked=f"{path} {payload}")
+    findings.assert_clean()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from spaceport.testing.matrix import Findings
 from spaceport.testing.platform import Platform
 
 PRINCIPALS = ("sk_a", "sk_b", "pk_a", "admin_s", "editor_s", "viewer_s", "none", "garbage")
@@ -139,8 +140,7 @@ def _body(body: object) -> object:
 
 
 def test_authorization_matrix(platform: Platform, world: World) -> None:
-    wrong: list[str] = []
-    leaks: list[str] = []
+    findings = Findings()
     with httpx.Client(base_url=platform.api, timeout=15) as http:
         for method, template, body, overrides in TABLE:
             expected_by = {**DEFAULT, **overrides}
@@ -151,15 +151,8 @@ def test_authorization_matrix(platform: Platform, world: World) -> None:
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
                 reply = http.request(method, path, json=_body(body), headers=headers)
                 cell = f"{principal:9} {method:6} {template}"
-                if reply.status_code != expected:
-                    wrong.append(f"{cell}: expected {expected}, got {reply.status_code} {reply.text[:160]}")
-                if reply.status_code >= 400 and "errors" not in reply.json():
-                    wrong.append(f"{cell}: error body without the errors envelope: {reply.text[:160]}")
-                seen = [m for m in world.markers(principal) if m in reply.text and m not in path]
-                if seen:
-                    leaks.append(f"{cell}: leaked {seen} in {reply.text[:200]}")
-    assert not wrong, "wrong cells:\n" + "\n".join(wrong)
-    assert not leaks, "leaking cells:\n" + "\n".join(leaks)
+                findings.check(reply, cell, expected, world.markers(principal), asked=path)
+    findings.assert_clean()
 
 
 def test_another_environment_lists_none_of_env_as_apps(platform: Platform, world: World) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from spaceport.testing.matrix import Findings, send
 from spaceport.testing.platform import Platform
 
 PRINCIPALS = ("sk_a", "sk_b", "pk_a", "admin_s", "editor_s", "viewer_s", "guest_t", "none", "garbage")
@@ -185,22 +186,8 @@ def _fresh(template: str, world: World) -> dict[str, str]:
     return {name: make() for name, make in makers.items() if "{" + name + "}" in template}
 
 
-def _send(http: httpx.Client, method: str, path: str, payload: object, headers: dict[str, str]) -> httpx.Response:
-    """One request; sent again once if the server closed the pooled connection before reading it.
-
-    A keep-alive connection the gateway closes just as the client reuses it (seen once in ~10
-    fresh-clone runs, after an early 4xx on a request with a body) fails with "Server disconnected
-    without sending a response": nothing was processed, so sending it again is safe.
-    """
-    try:
-        return http.request(method, path, json=payload, headers=headers)
-    except httpx.RemoteProtocolError:
-        return http.request(method, path, json=payload, headers=headers)
-
-
 def test_data_authorization_matrix(platform: Platform, world: World) -> None:
-    wrong: list[str] = []
-    leaks: list[str] = []
+    findings = Findings()
     with httpx.Client(base_url=platform.api, timeout=30) as http:
         for method, template, body, overrides in TABLE:
             expected_by = {**DEFAULT, **overrides}
@@ -211,18 +198,10 @@ def test_data_authorization_matrix(platform: Platform, world: World) -> None:
                 payload = _fill(body, world, fresh)
                 token = world.tokens[principal]
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
-                reply = _send(http, method, path, payload, headers)
+                reply = send(http, method, path, payload, headers)
                 cell = f"{principal:9} {method:6} {template}"
-                if reply.status_code != expected:
-                    wrong.append(f"{cell}: expected {expected}, got {reply.status_code} {reply.text[:160]}")
-                if reply.status_code >= 400 and "errors" not in reply.json():
-                    wrong.append(f"{cell}: error body without the errors envelope: {reply.text[:160]}")
-                asked = f"{path} {payload}"
-                seen = [m for m in world.markers(principal) if m in reply.text and m not in asked]
-                if seen:
-                    leaks.append(f"{cell}: leaked {seen} in {reply.text[:200]}")
-    assert not wrong, "wrong cells:\n" + "\n".join(wrong)
-    assert not leaks, "leaking cells:\n" + "\n".join(leaks)
+                findings.check(reply, cell, expected, world.markers(principal), asked=f"{path} {payload}")
+    findings.assert_clean()
 
 
 def test_each_principal_lists_only_the_workbooks_it_may_see(platform: Platform, world: World) -> None:

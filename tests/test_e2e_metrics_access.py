@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from spaceport.testing.matrix import Findings
 from spaceport.testing.platform import Platform
 
 PRINCIPALS = ("sk_a", "sk_b", "pk_a", "admin_s", "editor_s", "viewer_s", "guest_t", "none", "garbage")
@@ -118,8 +119,7 @@ TABLE: list[tuple[str, Expect]] = [
 
 
 def test_authorization_matrix(platform: Platform, world: World) -> None:
-    wrong: list[str] = []
-    leaks: list[str] = []
+    findings = Findings()
     with httpx.Client(base_url=platform.api, timeout=15) as http:
         for template, overrides in TABLE:
             path = template.format(env_a=world.env_a, env_b=world.env_b, space_s=world.space_s, space_t=world.space_t)
@@ -129,17 +129,8 @@ def test_authorization_matrix(platform: Platform, world: World) -> None:
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
                 reply = http.get(path, headers=headers)
                 cell = f"{principal:9} GET {template}"
-                if reply.status_code != expected_by[principal]:
-                    wrong.append(
-                        f"{cell}: expected {expected_by[principal]}, got {reply.status_code} {reply.text[:160]}"
-                    )
-                if reply.status_code >= 400 and "errors" not in reply.json():
-                    wrong.append(f"{cell}: error body without the errors envelope: {reply.text[:160]}")
-                seen = [m for m in world.markers(principal) if m in reply.text and m not in path]
-                if seen:
-                    leaks.append(f"{cell}: leaked {seen} in {reply.text[:200]}")
-    assert not wrong, "wrong cells:\n" + "\n".join(wrong)
-    assert not leaks, "leaking cells:\n" + "\n".join(leaks)
+                findings.check(reply, cell, expected_by[principal], world.markers(principal), asked=path)
+    findings.assert_clean()
 
 
 def test_what_a_guest_admin_reads_is_its_space(platform: Platform, world: World) -> None:

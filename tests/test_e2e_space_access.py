@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from spaceport.testing.matrix import Findings
 from spaceport.testing.platform import Platform
 
 PRINCIPALS = ("sk_a", "sk_b", "pk_a", "admin_s", "editor_s", "viewer_s", "guest_t", "none", "garbage")
@@ -177,8 +178,7 @@ def _body(body: object, world: World) -> object:
 
 
 def test_authorization_matrix(platform: Platform, world: World) -> None:
-    wrong: list[str] = []
-    leaks: list[str] = []
+    findings = Findings()
     with httpx.Client(base_url=platform.api, timeout=15) as http:
         for method, template, body, overrides in TABLE:
             expected_by = {**DEFAULT, **overrides}
@@ -192,16 +192,9 @@ def test_authorization_matrix(platform: Platform, world: World) -> None:
                 payload = _body(body, world)
                 reply = http.request(method, path, json=payload, headers=headers)
                 cell = f"{principal:9} {method:6} {template}"
-                if reply.status_code != expected:
-                    wrong.append(f"{cell}: expected {expected}, got {reply.status_code} {reply.text[:160]}")
-                if reply.status_code >= 400 and "errors" not in reply.json():
-                    wrong.append(f"{cell}: error body without the errors envelope: {reply.text[:160]}")
-                asked = f"{path} {payload}"
-                seen = [m for m in world.markers(principal) if m in reply.text and m not in asked]
-                if seen and template != "/environments":  # listing is account-wide by design
-                    leaks.append(f"{cell}: leaked {seen} in {reply.text[:200]}")
-    assert not wrong, "wrong cells:\n" + "\n".join(wrong)
-    assert not leaks, "leaking cells:\n" + "\n".join(leaks)
+                markers = set() if template == "/environments" else world.markers(principal)  # account-wide listing
+                findings.check(reply, cell, expected, markers, asked=f"{path} {payload}")
+    findings.assert_clean()
 
 
 def test_a_guest_list_of_spaces_holds_only_its_space(platform: Platform, world: World) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from spaceport.testing.matrix import Findings
 from spaceport.testing.platform import Platform
 
 PRINCIPALS = ("sk_a", "sk_b", "pk_a", "admin_s", "editor_s", "viewer_s", "none", "garbage")
@@ -103,8 +104,7 @@ def _fill(value: object, world: World) -> object:
 
 
 def test_authorization_matrix_of_app_spaces(platform: Platform, world: World) -> None:
-    wrong: list[str] = []
-    leaks: list[str] = []
+    findings = Findings()
     with httpx.Client(base_url=platform.api, timeout=30) as http:
         for method, template, body, overrides in TABLE:
             expected_by = {**DEFAULT, **overrides}
@@ -114,17 +114,8 @@ def test_authorization_matrix_of_app_spaces(platform: Platform, world: World) ->
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
                 reply = http.request(method, path, json=payload, headers=headers)
                 cell = f"{principal:9} {method:6} {template} {body}"
-                if reply.status_code != expected_by[principal]:
-                    wrong.append(
-                        f"{cell}: expected {expected_by[principal]}, got {reply.status_code} {reply.text[:160]}"
-                    )
-                if reply.status_code >= 400 and "errors" not in reply.json():
-                    wrong.append(f"{cell}: error body without the errors envelope: {reply.text[:160]}")
-                seen = [m for m in world.markers(principal) if m in reply.text and m not in f"{path} {payload}"]
-                if seen:
-                    leaks.append(f"{cell}: leaked {seen} in {reply.text[:200]}")
-    assert not wrong, "wrong cells:\n" + "\n".join(wrong)
-    assert not leaks, "leaking cells:\n" + "\n".join(leaks)
+                findings.check(reply, cell, expected_by[principal], world.markers(principal), asked=f"{path} {payload}")
+    findings.assert_clean()
 
 
 def test_a_guest_lists_only_its_own_space_of_the_app(platform: Platform, world: World) -> None:

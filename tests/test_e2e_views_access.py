@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from spaceport.testing.matrix import Findings, send
 from spaceport.testing.platform import Platform
 
 PRINCIPALS = ("sk_a", "sk_b", "pk_a", "admin_s", "editor_s", "viewer_s", "guest_t", "none", "garbage")
@@ -139,18 +140,8 @@ def _fill(value: Any, world: World, fresh: dict[str, str]) -> Any:
     return value
 
 
-def _send(http: httpx.Client, method: str, path: str, payload: object, headers: dict[str, str]) -> httpx.Response:
-    """One request; sent again once if the server closed the pooled connection before reading it
-    (nothing was processed then: see tests/test_e2e_data_access.py)."""
-    try:
-        return http.request(method, path, json=payload, headers=headers)
-    except httpx.RemoteProtocolError:
-        return http.request(method, path, json=payload, headers=headers)
-
-
 def test_views_authorization_matrix(platform: Platform, world: World) -> None:
-    wrong: list[str] = []
-    leaks: list[str] = []
+    findings = Findings()
     with httpx.Client(base_url=platform.api, timeout=30) as http:
         for method, template, body, overrides in TABLE:
             expected_by = {**DEFAULT, **overrides}
@@ -160,20 +151,10 @@ def test_views_authorization_matrix(platform: Platform, world: World) -> None:
                 payload = _fill(body, world, fresh)
                 token = world.tokens[principal]
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
-                reply = _send(http, method, path, payload, headers)
+                reply = send(http, method, path, payload, headers)
                 cell = f"{principal:9} {method:6} {template}"
-                if reply.status_code != expected_by[principal]:
-                    wrong.append(
-                        f"{cell}: expected {expected_by[principal]}, got {reply.status_code} {reply.text[:160]}"
-                    )
-                if reply.status_code >= 400 and "errors" not in reply.json():
-                    wrong.append(f"{cell}: error body without the errors envelope: {reply.text[:160]}")
-                asked = f"{path} {payload}"
-                seen = [m for m in world.markers(principal) if m in reply.text and m not in asked]
-                if seen:
-                    leaks.append(f"{cell}: leaked {seen} in {reply.text[:200]}")
-    assert not wrong, "wrong cells:\n" + "\n".join(wrong)
-    assert not leaks, "leaking cells:\n" + "\n".join(leaks)
+                findings.check(reply, cell, expected_by[principal], world.markers(principal), asked=f"{path} {payload}")
+    findings.assert_clean()
 
 
 def test_refused_writes_leave_the_views_as_they_were(platform: Platform, world: World) -> None:

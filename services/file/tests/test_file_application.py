@@ -91,6 +91,7 @@ class FoldedFiles:
             and r.environment_id == environment_id
             and r.view.mode == query.mode
             and query.space_id in (None, r.view.space_id)
+            and (query.principal.workbook_ids is None or r.view.workbook_id in (None, *query.principal.workbook_ids))
         ]
         start = (query.page_number - 1) * query.page_size
         return found[start : start + query.page_size], len(found)

@@ -187,6 +187,7 @@ def _matches(view: JobView, query: ListJobs) -> bool:
         query.file_id in (None, view.file_id),
         query.parent_id in (None, view.parent_id),
         not (query.exclude_child_jobs and view.parent_id is not None),
+        query.principal.workbook_ids is None or view.workbook_id in (None, *query.principal.workbook_ids),
     )
     return all(wanted)
 

@@ -68,6 +68,9 @@ class FileQueries:
         if query.space_id is not None:
             params.append(query.space_id)
             where += " AND space_id = $3"
+        if (limited := query.principal.workbook_ids) is not None:  # a guest granted some workbooks only
+            params.append(limited)
+            where += f" AND (workbook_id IS NULL OR workbook_id = ANY(${len(params)}))"
         offset = (query.page_number - 1) * query.page_size
         async with self._pool().acquire() as conn:
             total = int(await conn.fetchval(f"SELECT count(*) FROM file WHERE {where}", *params))

@@ -50,6 +50,8 @@ def _filters(query: ListJobs) -> tuple[str, list[object]]:
         add("parent_id = $?", query.parent_id)
     if query.exclude_child_jobs:
         clauses.append("parent_id IS NULL")
+    if (limited := query.principal.workbook_ids) is not None:  # a guest granted some workbooks only
+        add("(workbook_id IS NULL OR workbook_id = ANY($?))", limited)
     return " AND ".join(clauses), params
 
 
