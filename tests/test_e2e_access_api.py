@@ -348,6 +348,8 @@ def test_a_limited_guest_reads_no_events_of_other_workbooks(platform: Platform, 
         assert w1.id in workbooks and w2.id not in workbooks
         assert any(e["context"].get("workbookId") is None for e in seen)  # space-level events stay visible
         _error(http.get(f"/events/{of_w2[0]['id']}", headers=token), 404)
+        _error(http.post(f"/events/{of_w2[0]['id']}/ack", headers=token), 404)
+        assert http.get(f"/events/{of_w2[0]['id']}", headers=sk).json()["data"]["acknowledgedAt"] is None
         assert http.get(f"/events/{of_w2[0]['id']}", headers=sk).status_code == 200
 
 

@@ -146,6 +146,10 @@ async def get_event(request: Request[Any, Any, Any], gateway: Gateway, event_id:
 async def ack_event(request: Request[Any, Any, Any], gateway: Gateway, event_id: str) -> dict[str, object]:
     principal = await principal_of(request, gateway)
     refuse_publishable(principal)
+    if principal.workbook_ids is not None:  # a guest limited to some workbooks acks only what it may read
+        query = GetEvent(environment_id=principal.environment_id, event_id=event_id, space_id=principal.space_id)
+        event = await gateway.rpc.request(SERVICE, query, FlatfileEvent)
+        require_workbook(principal, event.context.workbook_id, ("event", event_id))
     await gateway.rpc.request(SERVICE, AckEvent(principal=principal, event_id=event_id), Acked)
     return SUCCESS
 
