@@ -168,6 +168,8 @@ class Endpoint:
     bodies: BadBodies | None = None  # whole bodies wrong in one way: (name, JSON value, status or None)
     refused: tuple[As, ...] = ()  # credentials that may not do this
     raw: Callable[[str, str, dict[str, str]], Iterator[Case]] | None = None  # hand-made requests (multipart)
+    # parameter combinations that must answer 400 together (each value alone may be fine)
+    combos: tuple[tuple[tuple[str, str | Ref], ...], ...] = ()
 
 
 # Events: the filter GET /v1/events and the stream share. An unknown spaceId is no error (it lists nothing).
@@ -392,6 +394,14 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
             "includeCounts": ("maybe",),
         },
         ids_param=True,
+        # a commit's records with a parameter it cannot honour: 400, never the parameter ignored
+        combos=(
+            (("commitId", Ref("commit")), ("sortField", "name")),
+            (("commitId", Ref("commit")), ("sinceCommitId", Ref("commit"))),
+            (("commitId", Ref("commit")), ("searchField", "unknown_field"), ("searchValue", "x")),
+            (("commitId", Ref("commit")), ("filter", "error"), ("filterField", "unknown_field")),
+            (("commitId", Ref("commit")), ("includeCounts", "true")),
+        ),
     ),
     ("POST", "/v1/sheets/{sheet_id:str}/records"): Endpoint(body="records"),
     ("PUT", "/v1/sheets/{sheet_id:str}/records"): Endpoint(body="updates"),
@@ -773,6 +783,10 @@ def _query_cases(method: str, template: str, spec: Endpoint, ids: dict[str, str]
     for header, values in spec.headers.items():
         for value in (_resolve(v, ids) for v in values):
             yield Case(f"{header}: {value[:30]!r}", method, path, base, body, {**headers, header: value}, 400)
+    for combo in spec.combos:
+        params = [(k, _resolve(v, ids)) for k, v in combo]
+        named = "&".join(k for k, _ in combo)
+        yield Case(f"combination {named}", method, path, [*base, *params], body, headers, 400)
     if spec.ids_param:
         many = [("ids", "a")] * (records.MAX_QUERY_IDS + 1)  # short: httpx refuses URLs over 64k
         yield Case("ids repeated 10,001 times", method, path, [*base, *many], body, headers, 400)

@@ -401,3 +401,53 @@ def test_readonly_sheets_and_fields_bind_guests_not_secret_keys(api: httpx.Clien
     assert now[row["id"]]["values"]["code"]["value"] == "C1"
     assert now[row["id"]]["values"]["name"]["value"] == "b"
     assert counts(api, ids["locked"])["total"] == 1
+
+
+def test_a_commits_records_honour_every_selection_parameter(
+    api: httpx.Client, sdk: Flatfile, sheets: dict[str, str]
+) -> None:
+    """Issue 14's defect: with `commitId`, searchField/searchValue (and the other selection
+    parameters) used to be ignored and every record of the commit came back."""
+    sheet = sheets["contacts"]
+    rows = [{"name": {"value": f"u{n}"}, "email": {"value": f"u{n}@x.io"}, "age": {"value": n}} for n in range(6)]
+    rows.append({"email": {"value": "nobody@x.io"}})  # no name: a required-constraint error
+    written = api.post(f"/sheets/{sheet}/records", json=rows)
+    assert written.status_code == 200, written.text
+    commit = written.json()["data"]["commitId"]
+    records = sdk.records.get(sheet, commit_id=commit, search_field="email", search_value="u3@x.io").data.records
+    assert [r.values["email"].value for r in records] == ["u3@x.io"]
+
+    def at(**params: Any) -> list[dict[str, Any]]:
+        reply = api.get(f"/sheets/{sheet}/records", params={"commitId": commit, **params})
+        assert reply.status_code == 200, reply.text
+        found: list[dict[str, Any]] = reply.json()["data"]["records"]
+        return found
+
+    def emails(found: list[dict[str, Any]]) -> list[str]:
+        return [r["values"]["email"]["value"] for r in found]
+
+    assert emails(at(searchValue="U4")) == ["u4@x.io"]  # any field, any case
+    assert emails(at(searchValue='"u5"')) == ["u5@x.io"]  # quoted: exact
+    assert emails(at(searchValue="5", searchField="age")) == ["u5@x.io"]
+    assert emails(at(filter="error")) == ["nobody@x.io"]
+    assert emails(at(filter="error", filterField="name")) == ["nobody@x.io"]
+    assert at(filter="error", filterField="email") == []
+    assert len(at(filter="valid")) == 6
+    ids = [r["id"] for r in at()]
+    assert [r["id"] for r in at(ids=ids[:2])] == ids[:2]
+    assert [r["id"] for r in at(filter="valid", ids=ids[:2])] == ids[2:6]  # with a filter: exclusions
+    shown = at(fields="email", includeMessages="false", filter="error")
+    assert list(shown[0]["values"]) == ["email"] and "messages" not in shown[0]["values"]["email"]
+    messaged = at(filter="error")[0]["values"]
+    assert any(cell.get("messages") for cell in messaged.values()), messaged
+    assert len(at(pageSize=2, pageNumber=3)) == 2
+    for refused, key in (
+        ({"sortField": "name"}, "sortField"),
+        ({"sinceCommitId": commit}, "sinceCommitId"),
+        ({"searchField": "nope", "searchValue": "x"}, "searchField"),
+        ({"filter": "error", "filterField": "nope"}, "filterField"),
+        ({"includeCounts": "true"}, "commitId"),
+    ):
+        reply = api.get(f"/sheets/{sheet}/records", params={"commitId": commit, **refused})
+        assert reply.status_code == 400, (refused, reply.text)
+        assert reply.json()["errors"][0]["key"] == key, (refused, reply.text)

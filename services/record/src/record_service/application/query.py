@@ -47,7 +47,7 @@ class Selection:
         return " AND ".join(self.conditions)
 
 
-def _check_field(sheet: Sheet, key: str | None, what: str) -> None:
+def check_field(sheet: Sheet, key: str | None, what: str) -> None:
     if key is not None and key not in sheet.field_keys:
         raise ValidationFailedError(f"{what} {key!r} is not a field of this sheet", key=what)
 
@@ -86,7 +86,7 @@ def select(sheet: Sheet, query: RecordQuery, since_seq: int | None = None) -> Se
         (query.search_field, "searchField"),
         (query.sort_field, "sortField"),
     ):
-        _check_field(sheet, key, what)
+        check_field(sheet, key, what)
     sel = Selection(conditions=["r.sheet_id = $1"], params=[sheet.id], plain=True)
     filtering = query.filter in ("valid", "error", "all") or query.search_value is not None
     if query.filter == "error":

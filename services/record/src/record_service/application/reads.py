@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from record_service.application import at_commit
 from record_service.application.context import ServiceContext, Sheet
 from record_service.application.query import (
     QUERY_TIMEOUT,
@@ -131,26 +132,29 @@ class ReadHandlers:
         return text.encode()
 
     async def _at_commit(self, conn: Conn, sheet: Sheet, query: GetRecords) -> bytes:
-        """The records a commit wrote, as it wrote them (read back from its events)."""
+        """The records a commit wrote, as it wrote them (read back from its events), selected by
+        the query's parameters (`at_commit`)."""
+        at_commit.check(sheet, query.query)
         commit = await commit_row(conn, sheet.id, query.query.commit_id)
-        wanted = query.query
-        out: list[RawWireRecord] = []
-        for event in await self._commit_events(sheet, commit["first_seq"], commit["last_seq"]):
-            for r in event.records:
-                if (wanted.filter == "valid" and not r.valid) or (wanted.filter == "error" and r.valid):
-                    continue
-                if wanted.ids and wanted.filter in (None, "none") and r.id not in wanted.ids:
-                    continue
-                out.append(
-                    RawWireRecord(
-                        id=r.id,
-                        values=r.values,
-                        valid=r.valid,
-                        metadata=r.metadata,
-                        commit_id=event.commit_id,
-                        version_id=event.commit_id,
-                    )
-                )
+        written = [
+            (event.commit_id, r)
+            for event in await self._commit_events(sheet, commit["first_seq"], commit["last_seq"])
+            for r in event.records
+        ]
+        rows = ((r.id, r.valid, r.error_fields, bytes(r.values)) for _, r in written)
+        out: list[dict[str, Any]] = []
+        for index, cells in at_commit.select(rows, query.query, query.fields, query.include_messages):
+            commit_id, r = written[index]
+            out.append(
+                {
+                    "id": r.id,
+                    "values": cells,
+                    "valid": r.valid,
+                    "metadata": msgspec.json.decode(r.metadata),
+                    "commitId": commit_id,
+                    "versionId": commit_id,
+                }
+            )
         start = (query.page_number - 1) * query.page_size
         return _encoder.encode(out[start : start + query.page_size])
 

@@ -1,0 +1,101 @@
+"""`GET …/records?commitId=X`: the selection parameters applied to the records a commit wrote.
+
+A commit's records are read back from its events (as written), not from the read model, so the
+SQL selection (`query.select`) cannot serve them. This applies the same parameters in Python with
+the same meaning: `filter` (valid/error, per `filterField`), `searchValue` (substring, any case;
+quoted: exact; per `searchField` or over every field), `ids` (only these; with a filter or a
+search: all but these, as `select` does), `fields` and `includeMessages`. A parameter that has no
+meaning for one commit's records answers 400 naming it — never silently ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import msgspec
+
+from record_service.application.context import Sheet
+from record_service.application.query import check_field
+from spaceport.contracts.record import RecordQuery
+from spaceport.errors import ValidationFailedError
+
+# with commitId, these parameters are refused: what they would mean is not one commit's records
+UNSUPPORTED = {
+    "sort_field": "sortField",
+    "since_commit_id": "sinceCommitId",
+}
+
+
+def check(sheet: Sheet, query: RecordQuery) -> None:
+    """400 for a parameter that cannot be combined with `commitId`, or a field the sheet lacks."""
+    for attr, name in UNSUPPORTED.items():
+        if getattr(query, attr) is not None:
+            raise ValidationFailedError(
+                f"{name} cannot be combined with commitId (a commit's records are listed in the order"
+                " it wrote them); drop one of the two",
+                key=name,
+            )
+    check_field(sheet, query.filter_field, "filterField")
+    check_field(sheet, query.search_field, "searchField")
+
+
+def _text(value: Any) -> str | None:
+    """A cell value as Postgres' `->>'value'` gives it (JSON text for non-strings)."""
+    if value is None:
+        return None
+    return value if isinstance(value, str) else msgspec.json.encode(value).decode()
+
+
+def _found(cells: dict[str, Any], query: RecordQuery) -> bool:
+    value = query.search_value
+    assert value is not None
+    exact = len(value) >= 2 and value.startswith('"') and value.endswith('"')  # as query._pattern reads it
+    pattern = value[1:-1] if exact else value
+    keys = [query.search_field] if query.search_field else list(cells)
+    for key in keys:
+        cell = cells.get(key)
+        text = _text(cell.get("value")) if isinstance(cell, dict) else None
+        if text is None:
+            continue
+        if text == pattern if exact else pattern.lower() in text.lower():
+            return True
+    return False
+
+
+def matches(record_id: str, valid: bool, error_fields: list[str], cells: dict[str, Any], query: RecordQuery) -> bool:
+    """Does a record (as the commit wrote it) belong to the answer of `query`?"""
+    field = query.filter_field
+    if query.filter == "error" and not (not valid and (field is None or field in error_fields)):
+        return False
+    if query.filter == "valid" and not (field not in error_fields if field else valid):
+        return False
+    if query.search_value is not None and not _found(cells, query):
+        return False
+    if query.ids:
+        filtering = query.filter in ("valid", "error", "all") or query.search_value is not None
+        if (record_id in query.ids) == filtering:  # a filter's ids are exclusions, as in select()
+            return False
+    return True
+
+
+def shaped(cells: dict[str, Any], fields: list[str], include_messages: bool) -> dict[str, Any]:
+    """The cells the answer shows: only `fields` (when given), without messages when not wanted."""
+    kept = {k: v for k, v in cells.items() if not fields or k in fields}
+    if include_messages:
+        return kept
+    return {k: {n: x for n, x in v.items() if n != "messages"} if isinstance(v, dict) else v for k, v in kept.items()}
+
+
+def select(
+    records: Iterable[tuple[str, bool, list[str], bytes]],
+    query: RecordQuery,
+    fields: list[str],
+    include_messages: bool,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(index in `records`, cells to show) of each matching record, in order;
+    `records` = (id, valid, error fields, values JSON) as the commit wrote them."""
+    for index, (record_id, valid, error_fields, values) in enumerate(records):
+        cells: dict[str, Any] = msgspec.json.decode(values)
+        if matches(record_id, valid, error_fields, cells, query):
+            yield index, shaped(cells, fields, include_messages)
