@@ -418,7 +418,14 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
         query={**RECORD_QUERY, **COMMIT_IDS, "byField": ("maybe",)}, ids_param=True
     ),
     ("GET", "/v1/sheets/{sheet_id:str}/cells"): Endpoint(
-        query={**RECORD_QUERY, **RECORD_PAGING, **COMMIT_IDS, "fieldKey": ("unknown_field", "a.b", ">")},
+        query={
+            **RECORD_QUERY,
+            **RECORD_PAGING,
+            **COMMIT_IDS,
+            "fieldKey": ("unknown_field", "a.b", ">"),
+            "distinct": ("false", "maybe"),
+            "includeCounts": ("maybe",),
+        },
         base_query={"fieldKey": "name"},
         ids_param=True,
     ),

@@ -451,3 +451,34 @@ def test_a_commits_records_honour_every_selection_parameter(
         reply = api.get(f"/sheets/{sheet}/records", params={"commitId": commit, **refused})
         assert reply.status_code == 400, (refused, reply.text)
         assert reply.json()["errors"][0]["key"] == key, (refused, reply.text)
+
+
+def test_cells_honour_distinct_counts_and_sort(api: httpx.Client, sdk: Flatfile, sheets: dict[str, str]) -> None:
+    """`GET …/cells`: includeCounts and sortField used to be ignored (counts always, by frequency)."""
+    sheet = sheets["contacts"]
+    tiers = ["gold", "silver", "gold", "gold", "silver", None]
+    rows = [{"name": {"value": f"c{n}"}, "tier": {"value": t}} for n, t in enumerate(tiers)]
+    assert api.post(f"/sheets/{sheet}/records", json=rows).status_code == 200
+    path = f"/sheets/{sheet}/cells"
+
+    def cells(**params: Any) -> list[dict[str, Any]]:
+        reply = api.get(path, params={"fieldKey": "tier", **params})
+        assert reply.status_code == 200, reply.text
+        found: list[dict[str, Any]] = reply.json()["data"]["tier"]
+        return found
+
+    assert [c["value"] for c in cells()] == ["gold", "silver", None]  # most frequent first
+    assert all("counts" not in c for c in cells())
+    assert [(c["value"], c["counts"]["total"]) for c in cells(includeCounts="true")] == [
+        ("gold", 3),
+        ("silver", 2),
+        (None, 1),
+    ]
+    assert [c["value"] for c in cells(sortField="tier", sortDirection="desc")] == ["silver", "gold", None]
+    assert [c["value"] for c in cells(sortField="tier")] == ["gold", "silver", None]
+    assert cells(includeCounts="true")[0]["counts"] == {"total": 3, "valid": 3, "error": 0}
+    found = sdk.sheets.get_cell_values(sheet, distinct=True, field_key="tier", include_counts=True)
+    assert found.data is not None and [c.counts.total for c in found.data["tier"] if c.counts] == [3, 2, 1]
+    for refused, key in (({"sortField": "name"}, "sortField"), ({"distinct": "false"}, "distinct")):
+        reply = api.get(path, params={"fieldKey": "tier", **refused})
+        assert reply.status_code == 400 and reply.json()["errors"][0]["key"] == key, reply.text

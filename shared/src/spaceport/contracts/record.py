@@ -366,13 +366,15 @@ class CommitList(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class GetCells(msgspec.Struct, frozen=True, kw_only=True):
-    """-> CellsReply: distinct values of one field with counts (`/sheets/{id}/cells`)."""
+    """-> CellsReply: distinct values of one field (`/sheets/{id}/cells`), most frequent first, or
+    by value when `query.sort_field` is the field itself; `include_counts`: each with its count."""
 
     sheet_id: str
     field_key: str
     query: RecordQuery = msgspec.field(default_factory=RecordQuery)
     page_size: int = 1000
     page_number: int = 1
+    include_counts: bool = True
 
 
 class CellsReply(msgspec.Struct, frozen=True, kw_only=True):

@@ -251,12 +251,17 @@ async def get_cells(request: Request[Any, Any, Any], gateway: Gateway, sheet_id:
     field_key = param(request, "fieldKey")
     if field_key is None:
         raise ValidationFailedError("fieldKey is required", key="fieldKey")
+    if not bool_param(request, "distinct", True):
+        raise ValidationFailedError(
+            "only distinct values are served: distinct must be true (as Flatfile requires)", key="distinct"
+        )
     query = GetCells(
         sheet_id=sheet_id,
         field_key=field_key,
         query=record_query(request),
         page_size=int_param(request, "pageSize", 1000),
         page_number=int_param(request, "pageNumber", 1),
+        include_counts=bool_param(request, "includeCounts", False),
     )
     reply = await gateway.rpc.request(SERVICE, query, CellsReply, timeout=READ_TIMEOUT)
     return json_response(b'{"data":' + await claims(gateway).unpack(reply.cells) + b"}")

@@ -201,15 +201,30 @@ class ReadHandlers:
         if query.field_key not in sheet.field_keys:
             raise ValidationFailedError(f"{query.field_key!r} is not a field of this sheet", key="fieldKey")
         check_paging(query.page_size, query.page_number)
+        sort = query.query.sort_field
+        if sort not in (None, query.field_key):
+            raise ValidationFailedError(
+                f"sortField must be the fieldKey ({query.field_key!r}) or left out: distinct values of one"
+                " field sort by their own value (or, without sortField, by how often they occur)",
+                key="sortField",
+            )
+        if sort is None:
+            order = "n DESC, v"
+        else:
+            direction = "DESC" if query.query.sort_direction == "desc" else "ASC"
+            order = f"(v IS NULL OR v = 'null'::jsonb), v {direction}"  # empty cells last either way
+        # Flatfile's RecordCounts: the records holding the value, and how many of them have it valid
+        counts = ", 'counts', json_build_object('total', n, 'valid', n - e, 'error', e)" if query.include_counts else ""
         async with (await self.ctx.pool()).acquire() as conn:
             sel = select(sheet, query.query, await since_position(conn, sheet, query.query))
             key = sel.param(query.field_key)
             skip = (query.page_number - 1) * query.page_size
             text = await conn.fetchval(
-                "SELECT coalesce(json_agg(json_build_object('value', v, 'valid', true, 'messages', '[]'::json,"
-                " 'counts', json_build_object('total', n)) ORDER BY n DESC, v), '[]')::text FROM ("
-                f" SELECT r.cells->{key}->'value' AS v, count(*) AS n FROM record r WHERE {sel.where}"
-                f" GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {query.page_size} OFFSET {skip}) c",
+                "SELECT coalesce(json_agg(json_build_object('value', v, 'valid', e = 0, 'messages', '[]'::json"
+                f"{counts}) ORDER BY {order}), '[]')::text FROM ("
+                f" SELECT * FROM (SELECT r.cells->{key}->'value' AS v, count(*) AS n,"
+                f" count(*) FILTER (WHERE {key} = ANY(r.error_fields)) AS e FROM record r"
+                f" WHERE {sel.where} GROUP BY 1) g ORDER BY {order} LIMIT {query.page_size} OFFSET {skip}) c",
                 *sel.params,
             )
         body = b'{"' + query.field_key.encode() + b'":' + str(text).encode() + b"}"
