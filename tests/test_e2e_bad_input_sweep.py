@@ -429,6 +429,9 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
         base_query={"fieldKey": "name"},
         ids_param=True,
     ),
+    ("GET", "/v1/sheets/{sheet_id:str}/records/indices"): Endpoint(
+        query={**RECORD_QUERY, **COMMIT_IDS}, base_query={"ids": "us_rc_sweep"}, ids_param=True
+    ),
     ("GET", "/v1/sheets/{sheet_id:str}/download"): Endpoint(query={**RECORD_QUERY, **COMMIT_IDS}, ids_param=True),
     ("GET", "/v1/sheets/{sheet_id:str}/commits"): Endpoint(),
     ("GET", "/v1/commits/{commit_id:str}"): Endpoint(refused=(As("publishable", 403), As("other_key", 404))),

@@ -161,6 +161,7 @@ TABLE: list[tuple[str, str, object, Expect]] = [
     ("PUT", "/sheets/{sheet}/find-replace", {"fieldKey": "note", "find": "zz", "replace": "yy"}, WRITE),
     ("GET", "/sheets/{sheet}/counts", None, READ),
     ("GET", "/sheets/{sheet}/cells?fieldKey=name", None, READ),
+    ("GET", "/sheets/{sheet}/records/indices?ids=us_rc_matrix", None, READ),
     ("GET", "/sheets/{sheet}/download", None, READ),
     ("GET", "/sheets/{sheet}/commits", None, READ),
     ("GET", "/commits/{commit}", None, READ),

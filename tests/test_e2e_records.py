@@ -482,3 +482,25 @@ def test_cells_honour_distinct_counts_and_sort(api: httpx.Client, sdk: Flatfile,
     for refused, key in (({"sortField": "name"}, "sortField"), ({"distinct": "false"}, "distinct")):
         reply = api.get(path, params={"fieldKey": "tier", **refused})
         assert reply.status_code == 400 and reply.json()["errors"][0]["key"] == key, reply.text
+
+
+def test_record_indices_follow_the_filter_and_sort(api: httpx.Client, sdk: Flatfile, sheets: dict[str, str]) -> None:
+    """`GET …/records/indices`: each id's position in the filtered, sorted view (-1 when not in it)."""
+    sheet = sheets["contacts"]
+    names = ["delta", "alpha", "charlie", "bravo"]
+    rows = [{"name": {"value": n}, "age": {"value": i}} for i, n in enumerate(names)]
+    rows.append({"email": {"value": "nameless@x.io"}})  # invalid: name is required
+    written = api.post(f"/sheets/{sheet}/records", json=rows).json()["data"]["records"]
+    by_name = {r["values"].get("name", {}).get("value"): r["id"] for r in written}
+    ids = [by_name["charlie"], by_name["delta"], by_name[None], "us_rc_unknown"]
+    found = sdk.records.indices(sheet, ids=ids, sort_field="name", filter="valid")
+    assert [(i.id, i.index) for i in found] == [(ids[0], 2), (ids[1], 3), (ids[2], -1), (ids[3], -1)]
+    reply = api.get(f"/sheets/{sheet}/records/indices", params={"ids": ids[:3]})  # row order, every record
+    assert [i["index"] for i in reply.json()] == [2, 0, 4]
+    reply = api.get(
+        f"/sheets/{sheet}/records/indices", params={"ids": ids[0], "sortField": "age", "sortDirection": "desc"}
+    )
+    assert reply.json() == [{"id": ids[0], "index": 1}]  # bravo (3), then charlie (2)
+    for params, key in (({}, "ids"), ({"ids": ids[0], "sortField": "nope"}, "sortField")):
+        refused = api.get(f"/sheets/{sheet}/records/indices", params=params)
+        assert refused.status_code == 400 and refused.json()["errors"][0]["key"] == key, refused.text

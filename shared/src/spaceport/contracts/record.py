@@ -381,6 +381,25 @@ class CellsReply(msgspec.Struct, frozen=True, kw_only=True):
     cells: Payload
 
 
+class GetRecordIndices(msgspec.Struct, frozen=True, kw_only=True):
+    """-> RecordIndices: where each of `ids` stands (0-based) among the records `query` selects, in
+    its order (`sortField`, else row order); -1 for a record it does not select (or that is gone)."""
+
+    sheet_id: str
+    ids: list[str]
+    query: RecordQuery = msgspec.field(default_factory=RecordQuery)
+    min_position: int = 0
+
+
+class RecordIndex(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    index: int
+
+
+class RecordIndices(msgspec.Struct, frozen=True, kw_only=True):
+    indices: list[RecordIndex]
+
+
 # ---- sheet counts in bulk (the gateway composes `Sheet.recordCounts` with it) ------------------
 
 

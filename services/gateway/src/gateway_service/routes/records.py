@@ -32,10 +32,12 @@ from spaceport.contracts.record import (
     FindReplace,
     GetCells,
     GetCounts,
+    GetRecordIndices,
     GetRecords,
     GetSheetScope,
     InsertRecords,
     ListCommits,
+    RecordIndices,
     RecordQuery,
     RecordsReply,
     SheetScope,
@@ -267,6 +269,18 @@ async def get_cells(request: Request[Any, Any, Any], gateway: Gateway, sheet_id:
     return json_response(b'{"data":' + await claims(gateway).unpack(reply.cells) + b"}")
 
 
+@get("/v1/sheets/{sheet_id:str}/records/indices")
+async def record_indices(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
+    """Where records stand in a filtered, sorted view: a bare `[{id, index}]`, as the SDK parses it."""
+    await authorize(request, gateway, sheet_id, write=False)
+    selection = record_query(request)
+    if not selection.ids:
+        raise ValidationFailedError("ids is required: the records whose positions you want", key="ids")
+    query = GetRecordIndices(sheet_id=sheet_id, ids=selection.ids, query=msgspec.structs.replace(selection, ids=[]))
+    reply = await gateway.rpc.request(SERVICE, query, RecordIndices, timeout=READ_TIMEOUT)
+    return json_response(_encoder.encode(reply.indices))
+
+
 @get("/v1/sheets/{sheet_id:str}/download")
 async def download(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Stream:
     await authorize(request, gateway, sheet_id, write=False)
@@ -306,6 +320,7 @@ ROUTES = [
     find_replace,
     get_counts,
     get_cells,
+    record_indices,
     download,
     list_commits,
 ]

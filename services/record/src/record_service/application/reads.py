@@ -44,10 +44,13 @@ from spaceport.contracts.record import (
     GetCells,
     GetCommit,
     GetCounts,
+    GetRecordIndices,
     GetRecords,
     GetSheetCounts,
     GetSheetScope,
     ListCommits,
+    RecordIndex,
+    RecordIndices,
     RecordsReply,
     SheetCountsList,
     SheetScope,
@@ -57,6 +60,7 @@ from spaceport.events import decode_envelope
 from spaceport.readmodel import Conn
 
 _lean = msgspec.json.Decoder(LeanRecords)
+MAX_INDEX_IDS = 10_000  # ids per `GET …/records/indices`, as for every ids parameter
 _encoder = msgspec.json.Encoder()
 
 
@@ -229,6 +233,26 @@ class ReadHandlers:
             )
         body = b'{"' + query.field_key.encode() + b'":' + str(text).encode() + b"}"
         return CellsReply(cells=await self.ctx.claims.pack(body))
+
+    async def indices(self, query: GetRecordIndices) -> RecordIndices:
+        """One window over the selection (a scan of the selected records: no index serves an
+        arbitrary sort), then the asked ids' positions."""
+        if not 1 <= len(query.ids) <= MAX_INDEX_IDS:
+            raise ValidationFailedError(f"pass 1 to {MAX_INDEX_IDS} ids", key="ids")
+        await self.ctx.settled(query.sheet_id, query.min_position)
+        sheet = await self.ctx.sheet(query.sheet_id)
+        async with (await self.ctx.pool()).acquire() as conn:
+            sel = select(sheet, query.query, await since_position(conn, sheet, query.query))
+            _, order, _ = page_bounds(sheet, sel, 1, 1, self.cursors)
+            wanted = sel.param(query.ids)
+            rows = await conn.fetch(
+                f"SELECT id, idx FROM (SELECT r.id, row_number() OVER (ORDER BY {order}) - 1 AS idx"
+                f" FROM record r WHERE {sel.where}) w WHERE id = ANY({wanted}::text[])",
+                *sel.params,
+                timeout=QUERY_TIMEOUT,
+            )
+        found = {r["id"]: int(r["idx"]) for r in rows}
+        return RecordIndices(indices=[RecordIndex(id=i, index=found.get(i, -1)) for i in query.ids])
 
     async def download(self, query: DownloadChunk) -> CsvChunk:
         await self.ctx.settled(query.sheet_id)

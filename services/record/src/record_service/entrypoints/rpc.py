@@ -14,6 +14,7 @@ from spaceport.contracts.record import (
     GetCells,
     GetCommit,
     GetCounts,
+    GetRecordIndices,
     GetRecords,
     GetSheetCounts,
     GetSheetScope,
@@ -42,6 +43,7 @@ def bind(
     rpc.handle(GetCounts)(reads.counts)
     rpc.handle(DownloadChunk)(reads.download)
     rpc.handle(GetCells)(reads.cells)
+    rpc.handle(GetRecordIndices)(reads.indices)
     rpc.handle(GetCommit)(reads.commit)
     rpc.handle(ListCommits)(reads.commits)
     rpc.handle(GetSheetCounts)(reads.sheet_counts)
