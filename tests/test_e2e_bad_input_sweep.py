@@ -392,6 +392,7 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
             **COMMIT_IDS,
             "includeMessages": ("maybe",),
             "includeCounts": ("maybe",),
+            "for": ("us_evt_doesnotexist", "a.b", ">", "*", LONG_ID),
         },
         ids_param=True,
         # a commit's records with a parameter it cannot honour: 400, never the parameter ignored

@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import json
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -504,3 +505,27 @@ def test_record_indices_follow_the_filter_and_sort(api: httpx.Client, sdk: Flatf
     for params, key in (({}, "ids"), ({"ids": ids[0], "sortField": "nope"}, "sortField")):
         refused = api.get(f"/sheets/{sheet}/records/indices", params=params)
         assert refused.status_code == 400 and refused.json()["errors"][0]["key"] == key, refused.text
+
+
+def test_for_an_event_reads_the_records_its_data_url_names(api: httpx.Client, sheets: dict[str, str]) -> None:
+    """`for=<eventId>`: the record query is taken from that event (a commit:created's commit)."""
+    sheet = sheets["contacts"]
+    assert api.post(f"/sheets/{sheet}/records", json=[{"name": {"value": "first"}}]).status_code == 200
+    second = api.post(f"/sheets/{sheet}/records", json=[{"name": {"value": "second"}}]).json()["data"]["commitId"]
+    space = api.get(f"/sheets/{sheet}").json()["data"]["spaceId"]
+    events: list[dict[str, Any]] = []
+    for _ in range(200):  # the feed projects a moment after the write answers
+        listed = api.get("/events", params={"spaceId": space, "topic": "commit:created", "pageSize": 100})
+        events = [e for e in listed.json()["data"] if e["context"].get("commitId") == second]
+        if events:
+            break
+        time.sleep(0.1)
+    assert events, "no commit:created for the second commit"
+    records = api.get(f"/sheets/{sheet}/records", params={"for": events[0]["id"]}).json()["data"]["records"]
+    assert [r["values"]["name"]["value"] for r in records] == ["second"]
+    missing = api.get(f"/sheets/{sheet}/records", params={"for": "us_evt_doesnotexist"})
+    assert missing.status_code == 404 and missing.json()["errors"][0]["key"] == "for", missing.text
+    other = api.get("/events", params={"spaceId": space, "topic": "space:created"}).json()["data"]
+    assert other, "no space:created event"
+    refused = api.get(f"/sheets/{sheet}/records", params={"for": other[0]["id"]})
+    assert refused.status_code == 400 and refused.json()["errors"][0]["key"] == "for", refused.text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 from litestar import Request, Response, delete, get, post, put
@@ -21,6 +22,8 @@ from gateway_service.body import body_bytes, decode
 from gateway_service.query import bool_param, int_param, list_param, param
 from gateway_service.state import Gateway
 from spaceport.claimcheck import ClaimCheck
+from spaceport.contracts.feed import SERVICE as EVENTS
+from spaceport.contracts.feed import FlatfileEvent, GetEvent
 from spaceport.contracts.record import (
     SERVICE,
     CellsReply,
@@ -45,7 +48,7 @@ from spaceport.contracts.record import (
     Written,
 )
 from spaceport.contracts.space import Principal
-from spaceport.errors import ValidationFailedError
+from spaceport.errors import NotFoundError, ValidationFailedError
 
 MAX_QUERY_IDS = 10_000
 READ_TIMEOUT = 60.0  # a page, a download chunk or counts of a large sheet
@@ -167,12 +170,40 @@ async def _write_body(
     return await _write(gateway, command)
 
 
+# what `for=<eventId>` takes from the event's dataUrl (its record query), unless the request sets it
+FOR_EVENT = {"commitId": "commit_id", "versionId": "commit_id", "sinceCommitId": "since_commit_id"}
+
+
+async def for_event(
+    gateway: Gateway, principal: Principal, sheet_id: str, query: RecordQuery, event_id: str
+) -> RecordQuery:
+    """`for=<eventId>`: the query that event's `dataUrl` names (e.g. a commit:created's commitId)."""
+    guest_space = principal.space_id if principal.kind == "guest" else None
+    asked = GetEvent(environment_id=principal.environment_id, event_id=event_id, space_id=guest_space)
+    try:
+        event = await gateway.rpc.request(EVENTS, asked, FlatfileEvent)
+    except NotFoundError:
+        raise NotFoundError(f"event {event_id[:80]} not found", key="for") from None
+    url = urlsplit(event.data_url or "")
+    if not url.path.rstrip("/").endswith(f"sheets/{sheet_id}/records"):
+        raise ValidationFailedError(f"event {event_id} names no records of sheet {sheet_id} (its dataUrl)", key="for")
+    taken: dict[str, str] = {}
+    for name, values in parse_qs(url.query).items():
+        field = FOR_EVENT.get(name)
+        if field is not None and getattr(query, field) is None and values:
+            taken[field] = values[0]
+    return msgspec.structs.replace(query, **taken)
+
+
 @get("/v1/sheets/{sheet_id:str}/records")
 async def get_records(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
-    await authorize(request, gateway, sheet_id, write=False)
+    principal, _ = await authorize(request, gateway, sheet_id, write=False)
+    selection = record_query(request)
+    if (event_id := param(request, "for")) is not None:
+        selection = await for_event(gateway, principal, sheet_id, selection, event_id)
     query = GetRecords(
         sheet_id=sheet_id,
-        query=record_query(request),
+        query=selection,
         page_size=int_param(request, "pageSize", 10_000),
         page_number=int_param(request, "pageNumber", 1),
         fields=list_param(request, "fields"),
