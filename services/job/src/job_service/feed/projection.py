@@ -52,8 +52,8 @@ def wanted(events: Sequence[StoredEvent]) -> set[tuple[str, str]]:
             if isinstance(value, str):
                 keys.add((kind, value))
         for grant in getattr(event, "spaces", None) or ():  # a guest's grants: the spaces its topics are in
-            if isinstance(value := getattr(grant, "space_id", None), str):
-                keys.add(("space", value))
+            if isinstance(granted := getattr(grant, "space_id", None), str):
+                keys.add(("space", granted))
     return keys
 
 
@@ -69,6 +69,17 @@ async def load(conn: Conn, keys: set[tuple[str, str]], into: Lookups) -> None:
     )
     for found in rows:
         into.facts[(found["kind"], found["key"])] = decode(found["kind"], found["info"])
+
+
+async def save_lookups(conn: Conn, lookups: Lookups) -> None:
+    """Write back the facts the batch's translation changed (into the schema on the search_path)."""
+    changed = lookups.take_changed()
+    if changed:
+        await conn.executemany(
+            "INSERT INTO lookup (kind, key, info) VALUES ($1, $2, $3)"
+            " ON CONFLICT (kind, key) DO UPDATE SET info = EXCLUDED.info",
+            changed,
+        )
 
 
 async def lookups_for(conn: Conn, events: Sequence[StoredEvent]) -> Lookups:
@@ -115,12 +126,6 @@ class FeedProjection:
                 "UPDATE event SET acknowledged_at = $2, acknowledged_by = $3 WHERE id = $1 AND acknowledged_at IS NULL",
                 acks,
             )
-        changed = lookups.take_changed()
-        if changed:
-            await conn.executemany(
-                "INSERT INTO lookup (kind, key, info) VALUES ($1, $2, $3)"
-                " ON CONFLICT (kind, key) DO UPDATE SET info = EXCLUDED.info",
-                changed,
-            )
+        await save_lookups(conn, lookups)
         if rows or acks:
             await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, str(rows[-1][1] if rows else 0))

@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 
 from job_service.feed.lookups import Lookups
-from job_service.feed.projection import lookups_for
+from job_service.feed.projection import lookups_for, save_lookups
 from job_service.feed.translate import translate
 from job_service.metrics import counting
 from job_service.metrics.counting import Delta, SheetChange, SheetClosed, SheetOpened, SpaceCounters, WorkbookClosed
@@ -104,11 +104,5 @@ class MetricsProjection:
         changed = fold_all(await load_spaces(conn, {d.space_id for d in deltas}), deltas)
         if changed:
             await conn.executemany(UPSERT, [tuple(getattr(row, c) for c in COLUMNS) for row in changed.values()])
-        facts = lookups.take_changed()
-        if facts:
-            await conn.executemany(
-                "INSERT INTO lookup (kind, key, info) VALUES ($1, $2, $3)"
-                " ON CONFLICT (kind, key) DO UPDATE SET info = EXCLUDED.info",
-                facts,
-            )
+        await save_lookups(conn, lookups)
         await apply_sheets(conn, sheets)

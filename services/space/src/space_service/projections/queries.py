@@ -171,19 +171,19 @@ class DirectoryQueries:
     async def app(self, environment_id: str, app_id: str) -> AppView | None:
         sql = "SELECT * FROM app WHERE id = $1 AND environment_id = $2 AND deleted_at IS NULL"
         row = await self._row(sql, app_id, environment_id)
-        return None if row is None else _app_view(row)
+        return None if row is None else rows.app_view(row)
 
     async def apps(self, environment_id: str) -> list[AppView]:
         sql = "SELECT * FROM app WHERE environment_id = $1 AND deleted_at IS NULL ORDER BY created_at, id LIMIT 1000"
-        return [_app_view(r) for r in await self._rows(sql, environment_id)]
+        return [rows.app_view(r) for r in await self._rows(sql, environment_id)]
 
     async def constraints(self, app_id: str) -> list[ConstraintView]:
         sql = "SELECT * FROM app_constraint WHERE app_id = $1 ORDER BY created_at, id LIMIT 1000"
-        return [_constraint_view(r) for r in await self._rows(sql, app_id)]
+        return [rows.constraint_view(r) for r in await self._rows(sql, app_id)]
 
     async def constraint_versions(self, app_id: str, constraint_id: str) -> list[ConstraintVersionView]:
         sql = "SELECT * FROM app_constraint_version WHERE app_id = $1 AND constraint_id = $2 ORDER BY version"
-        return [_version_view(r) for r in await self._rows(sql, app_id, constraint_id)]
+        return [rows.constraint_version_view(r) for r in await self._rows(sql, app_id, constraint_id)]
 
     # ---- credentials --------------------------------------------------------------------
 
@@ -223,56 +223,6 @@ class DirectoryQueries:
     async def _rows(self, sql: str, *args: object) -> list[asyncpg.Record]:
         async with self._pool().acquire() as conn:
             return await conn.fetch(sql, *args)
-
-
-def _app_view(row: asyncpg.Record) -> AppView:
-    return AppView(
-        id=row["id"],
-        name=row["name"],
-        namespace=row["namespace"],
-        type=row["type"],
-        entity=row["entity"],
-        entity_plural=row["entity_plural"],
-        environment_id=row["environment_id"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        icon=row["icon"],
-        metadata=from_jsonb(row["metadata"]),
-        environment_filters=from_jsonb(row["environment_filters"]),
-        blueprint=from_jsonb(row["blueprint"]),
-        deleted_at=row["deleted_at"],
-        activated_at=row["activated_at"],
-    )
-
-
-def _constraint_view(row: asyncpg.Record) -> ConstraintView:
-    return ConstraintView(
-        id=row["id"],
-        app_id=row["app_id"],
-        validator=row["validator"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        description=row["description"],
-        function=row["function"],
-        options=from_jsonb(row["options"]),
-        label=row["label"],
-        version=row["version"],
-    )
-
-
-def _version_view(row: asyncpg.Record) -> ConstraintVersionView:
-    return ConstraintVersionView(
-        id=row["constraint_id"],
-        app_id=row["app_id"],
-        validator=row["validator"],
-        version=row["version"],
-        created_at=row["created_at"],
-        updated_at=row["created_at"],
-        description=row["description"],
-        function=row["function"],
-        options=from_jsonb(row["options"]),
-        label=row["label"],
-    )
 
 
 def _filters(query: ListSpaces) -> tuple[str, list[object]]:

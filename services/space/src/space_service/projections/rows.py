@@ -10,6 +10,9 @@ from spaceport.contracts.space import (
     KEY_OPERATIONS,
     ActorRoleView,
     ApiKeyView,
+    AppView,
+    ConstraintVersionView,
+    ConstraintView,
     DocumentView,
     EnvironmentView,
     GuestSpaceView,
@@ -127,4 +130,54 @@ def actor_role_view(row: asyncpg.Record) -> ActorRoleView:
         resource_id=row["space_id"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+    )
+
+
+def app_view(row: asyncpg.Record) -> AppView:
+    return AppView(
+        id=row["id"],
+        name=row["name"],
+        namespace=row["namespace"],
+        type=row["type"],
+        entity=row["entity"],
+        entity_plural=row["entity_plural"],
+        environment_id=row["environment_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        icon=row["icon"],
+        metadata=js(row["metadata"]),
+        environment_filters=js(row["environment_filters"]),
+        blueprint=js(row["blueprint"]),
+        deleted_at=row["deleted_at"],
+        activated_at=row["activated_at"],
+    )
+
+
+def constraint_view(row: asyncpg.Record) -> ConstraintView:
+    return ConstraintView(
+        id=row["id"],
+        app_id=row["app_id"],
+        validator=row["validator"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        description=row["description"],
+        function=row["function"],
+        options=js(row["options"]),
+        label=row["label"],
+        version=row["version"],
+    )
+
+
+def constraint_version_view(row: asyncpg.Record) -> ConstraintVersionView:
+    return ConstraintVersionView(
+        id=row["constraint_id"],
+        app_id=row["app_id"],
+        validator=row["validator"],
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["created_at"],
+        description=row["description"],
+        function=row["function"],
+        options=js(row["options"]),
+        label=row["label"],
     )
