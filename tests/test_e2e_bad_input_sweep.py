@@ -415,6 +415,7 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("PUT", "/v1/sheets/{sheet_id:str}/find-replace"): Endpoint(
         body=records.FindReplaceBody, long=("fieldKey",), query={**RECORD_QUERY, **COMMIT_IDS}, ids_param=True
     ),
+    ("POST", "/v1/sheets/{sheet_id:str}/validate"): Endpoint(),
     ("GET", "/v1/sheets/{sheet_id:str}/counts"): Endpoint(
         query={**RECORD_QUERY, **COMMIT_IDS, "byField": ("maybe",)}, ids_param=True
     ),

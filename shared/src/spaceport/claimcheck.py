@@ -20,7 +20,8 @@ from nats.js.object_store import ObjectStore
 
 from spaceport.eventstore import direct_get
 
-INLINE_LIMIT = 600 * 1024  # bytes travel base64-encoded in JSON: 600 KB -> 800 KB
+INLINE_LIMIT = 600 * 1024  # bytes travel base64-encoded in JSON: 600 KB -> 800 KB (1 MB servers)
+ENVELOPE_ROOM = 64 * 1024  # the request's other fields, JSON, headers
 BUCKET = "spaceport-bodies"
 TTL_SECONDS = 300.0
 CHUNK_TIMEOUT = 10.0  # seconds for each chunk of a burst
@@ -65,8 +66,14 @@ class ClaimCheck:
                 self._store = await js.create_object_store(self.bucket, config)
         return self._store
 
+    def inline_limit(self) -> int:
+        """The largest body sent inline: what fits base64-encoded in the server's max_payload
+        (announced on connect; 1 MB by default, 8 MB on the servers Spaceport starts)."""
+        max_payload = self._nc.max_payload if self._nc is not None and self._nc.is_connected else 0
+        return max(INLINE_LIMIT, (max_payload - ENVELOPE_ROOM) * 3 // 4)
+
     async def pack(self, data: bytes) -> Payload:
-        if len(data) <= INLINE_LIMIT:
+        if len(data) <= self.inline_limit():
             return Payload(data=data)
         name = uuid.uuid4().hex
         await (await self._obs()).put(name, data)

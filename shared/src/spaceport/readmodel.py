@@ -101,8 +101,11 @@ async def save_checkpoint(conn: Conn, name: str, position: int) -> None:
     await conn.execute("UPDATE projection_checkpoint SET position = $2 WHERE name = $1", name, position)
 
 
-async def create_pool(dsn: str, schema: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool[Any]:
-    """A pool whose connections read `schema` by default."""
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, server_settings={"search_path": schema})
+async def create_pool(
+    dsn: str, schema: str, min_size: int = 1, max_size: int = 10, settings: dict[str, str] | None = None
+) -> asyncpg.Pool[Any]:
+    """A pool whose connections read `schema` by default (plus any other server `settings`)."""
+    server_settings = {"search_path": schema, **(settings or {})}
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, server_settings=server_settings)
     assert pool is not None
     return pool

@@ -24,6 +24,7 @@ from record_service.entrypoints.projector import Projector, is_projector, watch_
 from record_service.projections.queries import PgRecordReadModel
 from record_service.projections.records import NAME as PROJECTION
 from record_service.projections.records import RecordsProjection
+from record_service.projections.sheet_indexes import SheetIndexer
 from spaceport import readmodel, runtime, telemetry
 from spaceport.contracts import record, space, workbook
 from spaceport.events import Event
@@ -42,6 +43,7 @@ def build(settings: Settings, *, project: bool = True) -> tuple[runtime.ServiceR
     rt.add_projection(KnownSpaces(NAME, settings.event_prefix))
     if project:
         rt.add_projection(RecordsProjection(settings.event_prefix))
+        rt.add_background(SheetIndexer(settings.database_url, PROJECTION))
     ctx = ServiceContext(rt, PgRecordReadModel(rt, spaces=NAME))
     rpc.bind(rt.rpc, WriteHandlers(ctx), ReadHandlers(ctx), CompletionHandlers(ctx), BulkHandlers(ctx))
     return rt, ctx
@@ -50,6 +52,7 @@ def build(settings: Settings, *, project: bool = True) -> tuple[runtime.ServiceR
 def build_projector(settings: Settings) -> runtime.ServiceRuntime:
     rt = runtime.ServiceRuntime(settings, EVENTS)
     rt.add_projection(RecordsProjection(settings.event_prefix))
+    rt.add_background(SheetIndexer(settings.database_url, PROJECTION))
     return rt
 
 

@@ -173,7 +173,7 @@ class FoldedRecords:
             self.position = stored.seq
 
     def _selected(self, sheet_id: str, query: RecordQuery) -> list[_Row]:
-        if query.search_value is not None or query.since_commit_id is not None or query.filter_field is not None:
+        if query.search_value is not None or query.q or query.since_commit_id is not None or query.filter_field:
             raise NotImplementedError("FoldedRecords selects by filter and ids only")
         rows = sorted(self._state.rows.get(sheet_id, {}).values(), key=lambda r: r.row_no)
         wanted = {"valid": [True], "error": [False]}.get(query.filter or "all", [True, False])

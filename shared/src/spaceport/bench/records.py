@@ -234,6 +234,8 @@ async def run(bench: Bench) -> list[Figure]:
             bench.progress(f"    counts: {counts}")
             pages = max(1, total // 1000)
             figures = [ceiling, indexed, inserted]
+            ready = await indexes_ready(bench, sheet, 1 + len(FIELDS))
+            figures.append(ready)
             for label, extra, page_count in (
                 ("GET 1,000-record page, random pageNumber", {}, pages),
                 (
@@ -255,9 +257,10 @@ async def run(bench: Bench) -> list[Figure]:
                 figures.append(
                     Figure(label, len(params), seconds, unit="req/s", note=f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
                 )
-            queries = env_int("BENCH_RECORDS_QUERY_SAMPLES", 20)
+            queries = env_int("BENCH_RECORDS_QUERY_SAMPLES", 50)
             pick = random.Random(11)  # noqa: S311 - search terms, not secrets
             sequence = iter(range(1, queries + 1))
+            desc_sequence = iter(range(1, queries + 1))
             for label, make in (
                 (
                     "GET searchValue (any field), 1,000-record page",
@@ -268,11 +271,29 @@ async def run(bench: Bench) -> list[Figure]:
                     lambda: {"searchValue": f"user{pick.randrange(total)}@", "searchField": "email"},
                 ),
                 (
+                    "GET searchValue + filter=error, 1,000-record page",
+                    lambda: {"searchValue": f"First{pick.randrange(total // 10)}0", "filter": "error"},
+                ),
+                (
+                    "GET filter=error + filterField=age + sortField=email, first page",
+                    lambda: {"filter": "error", "filterField": "age", "sortField": "email"},
+                ),
+                ("GET sortField=last asc, first page", lambda: {"sortField": "last"}),
+                ("GET sortField=last desc, first page", lambda: {"sortField": "last", "sortDirection": "desc"}),
+                ("GET sortField=age desc, first page", lambda: {"sortField": "age", "sortDirection": "desc"}),
+                ("GET sortField=last, sequential pages", lambda: {"sortField": "last", "pageNumber": next(sequence)}),
+                (
+                    "GET sortField=born desc, sequential pages",
+                    lambda: {"sortField": "born", "sortDirection": "desc", "pageNumber": next(desc_sequence)},
+                ),
+                (
+                    "GET searchValue=City 7 + sortField=first, first page",
+                    lambda: {"searchValue": f"City {pick.randrange(100, 1000)}", "sortField": "first"},
+                ),
+                (
                     "GET sortField=last, 1,000-record page, random pageNumber",
                     lambda: {"sortField": "last", "pageNumber": pick.randint(1, pages)},
                 ),
-                ("GET sortField=last, first page", lambda: {"sortField": "last", "sortDirection": "desc"}),
-                ("GET sortField=last, sequential pages", lambda: {"sortField": "last", "pageNumber": next(sequence)}),
             ):
                 params = [{"pageSize": 1000, **make()} for _ in range(queries)]
                 p50, p99, seconds = await latencies(api, f"/sheets/{sheet}/records", params)
@@ -284,7 +305,77 @@ async def run(bench: Bench) -> list[Figure]:
             figures.append(
                 Figure("GET /counts", samples, seconds, unit="req/s", note=f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
             )
+            figures += await big_pages_and_indexed_insert(
+                bench, api, sheet, total=total, batch=batch, ceilings=(ceiling, indexed)
+            )
     return figures
+
+
+async def big_pages_and_indexed_insert(
+    bench: Bench, api: httpx.AsyncClient, sheet: str, *, total: int, batch: int, ceilings: tuple[Figure, Figure]
+) -> list[Figure]:
+    """50,000-record pages (streamed), then 100,000 more rows into the now indexed sheet."""
+    ceiling, indexed = ceilings
+    pick = random.Random(13)  # noqa: S311 - page numbers, not secrets
+    found: list[Figure] = []
+    big = [{"pageSize": 50_000, "pageNumber": pick.randint(1, max(1, total // 50_000))} for _ in range(5)]
+    p50, p99, seconds = await latencies(api, f"/sheets/{sheet}/records", big)
+    found.append(
+        Figure(
+            "GET 50,000-record page (streamed)",
+            50_000 * len(big),
+            seconds,
+            unit="rows/s",
+            note=f"p50 {p50:.0f} ms, p99 {p99:.0f} ms",
+        )
+    )
+    more = bodies(min(total, 100_000), batch)
+
+    async def insert_more() -> None:
+        for body in more:
+            reply = await api.post(
+                f"/sheets/{sheet}/records",
+                content=body.replace(b'@example.com"', b'@again.com"'),
+                headers={"Content-Type": "application/json"},
+            )
+            reply.raise_for_status()
+
+    found.append(
+        await bench.measure(
+            f"POST /records into the indexed sheet ({len(FIELDS) + 1} query indexes), {batch:,} per request",
+            min(total, 100_000),
+            insert_more,
+            unit="rows/s",
+            ceilings=(ceiling.as_ceiling(), indexed.as_ceiling()),
+        )
+    )
+    return found
+
+
+async def indexes_ready(bench: Bench, sheet: str, expected: int) -> Figure:
+    """How long after the last insert the sheet's query indexes are all built (the record
+    service builds them once the sheet is big and quiet: `sheet_indexes`)."""
+    began = time.perf_counter()
+    bench.progress(f"waiting for the sheet's {expected} query indexes ...")
+    async with bench.pool.acquire() as conn:
+        while time.perf_counter() - began < 1800:
+            built = await conn.fetchval(
+                "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                " WHERE c.relname LIKE $1 AND i.indisvalid",
+                f"rx\\_{sheet}\\_%",
+            )
+            if built >= expected:
+                break
+            await asyncio.sleep(0.5)
+    seconds = time.perf_counter() - began
+    bench.progress(f"    {expected} indexes ready {seconds:.1f} s after the last insert")
+    return Figure(
+        "query indexes built after the bulk load (until then queries scan)",
+        expected,
+        seconds,
+        unit="indexes/s",
+        note=f"{seconds:.1f} s",
+    )
 
 
 if __name__ == "__main__":

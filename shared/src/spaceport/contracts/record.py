@@ -55,8 +55,26 @@ class Cell(msgspec.Struct, frozen=True, kw_only=True, rename="camel", gc=False):
     updated_at: datetime | None = None
 
 
+class CellConfig(Wire, frozen=True, kw_only=True, gc=False):
+    """Flatfile's `CellConfig`: `readonly` binds guests and publishable keys (not secret keys)."""
+
+    readonly: bool | None = None
+
+
+class RecordConfig(Wire, frozen=True, kw_only=True, gc=False):
+    """Flatfile's `RecordConfig` (`record.config`): a readonly record, readonly cells, a mark.
+
+    Stored and served as written; `readonly` and `fields.<key>.readonly` bind guests and
+    publishable keys, who may not change the config either (services/record/README.md)."""
+
+    readonly: bool | None = None
+    fields: dict[str, CellConfig] | None = None
+    marked_for_deletion: bool | None = None
+
+
 class StoredRecord(Wire, frozen=True, kw_only=True, gc=False):
-    """A record's full state after a write. `errorFields` is derived from the cells."""
+    """A record's full state after a write. `errorFields` is derived from the cells.
+    `config`: the record's config (None: none; absent in events written before it existed)."""
 
     id: str
     values: dict[str, Cell]
@@ -66,6 +84,7 @@ class StoredRecord(Wire, frozen=True, kw_only=True, gc=False):
     claims: dict[str, str] = msgspec.field(default_factory=dict)  # unique key name -> value held
     # unique key name -> value wanted but held by another record (flagged `unique-constraint`)
     waits: dict[str, str] = msgspec.field(default_factory=dict)
+    config: RecordConfig | None = None
 
 
 class WireRecord(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -158,6 +177,7 @@ class RecordQuery(msgspec.Struct, frozen=True, kw_only=True):
     ids: list[str] = msgspec.field(default_factory=list)
     commit_id: str | None = None
     since_commit_id: str | None = None
+    q: str | None = None  # FFQL (record_service.domain.ffql)
 
 
 class GetSheetScope(msgspec.Struct, frozen=True, kw_only=True):
@@ -185,6 +205,10 @@ class GetRecords(msgspec.Struct, frozen=True, kw_only=True):
     include_messages: bool = True
     include_counts: bool = False
     min_position: int = 0
+    include_links: bool = False  # reference cells get `links`: the records they point to
+    # one chunk of the page: its records [offset, offset + limit) (pages above 10,000 records)
+    offset: int = 0
+    limit: int | None = None
 
 
 class Counts(Wire, frozen=True, kw_only=True):
@@ -310,6 +334,24 @@ class FindReplace(msgspec.Struct, frozen=True, kw_only=True):
     query: RecordQuery = msgspec.field(default_factory=RecordQuery)
     idempotency_key: str | None = None
     disable_hooks: bool = False  # `X-Disable-Hooks: true`: CommitCreated.disable_hooks
+
+
+class ValidateSheet(msgspec.Struct, frozen=True, kw_only=True):
+    """`POST /v1/sheets/{id}/validate`: every record of the sheet validated again against the
+    sheet's current fields and constraints; the records whose state changes are written (one
+    commit per 10,000 records read, kind `update`). -> Validated."""
+
+    principal: Principal
+    sheet_id: str
+    disable_hooks: bool = False
+
+
+class Validated(msgspec.Struct, frozen=True, kw_only=True):
+    """The commits `ValidateSheet` made (none when no record changed), records rewritten, position."""
+
+    commit_ids: list[str]
+    record_count: int
+    position: int
 
 
 class Written(msgspec.Struct, frozen=True, kw_only=True):

@@ -215,14 +215,21 @@ def go_memory_limit() -> dict[str, str]:
     return {**os.environ, "GOMEMLIMIT": os.environ.get("GOMEMLIMIT", GO_MEMORY_LIMIT)}
 
 
+# Largest NATS message (NATS' recommended maximum; the default is 1 MB): a 1,000-record page
+# (~1 MB of JSON, base64 in the RPC reply) then travels inline rather than by claim check.
+MAX_PAYLOAD = 8 * 1024 * 1024
+
+
 def start_nats(data_dir: Path, port: int | None = None, log_path: Path | None = None) -> NatsHandle:
     """Run nats-server with JetStream storing into `data_dir`; returns once JetStream answers."""
     port = _choose_port(port)
     _require_free(port, "NATS")
     data_dir.mkdir(parents=True, exist_ok=True)
+    config = data_dir / "nats-server.conf"
+    config.write_text(f"max_payload: {MAX_PAYLOAD}\n")  # no command-line flag sets it
     process = ManagedProcess.start(
         "nats-server",
-        [_executable("nats-server"), "-js", "-sd", data_dir, "-a", HOST, "-p", str(port)],
+        [_executable("nats-server"), "-c", config, "-js", "-sd", data_dir, "-a", HOST, "-p", str(port)],
         log_path or _default_log(data_dir),
         env=go_memory_limit(),
     )

@@ -45,14 +45,18 @@ from spaceport.contracts.record import (
     RecordsReply,
     SheetScope,
     UpdateRecords,
+    Validated,
+    ValidateSheet,
     Written,
 )
 from spaceport.contracts.space import Principal
 from spaceport.errors import NotFoundError, ValidationFailedError
 
 MAX_QUERY_IDS = 10_000
+PAGE_CHUNK = 5_000  # records per reply of a bigger page (streamed)
 READ_TIMEOUT = 60.0  # a page, a download chunk or counts of a large sheet
 WRITE_TIMEOUT = 120.0  # a write of up to a whole body of records
+VALIDATE_TIMEOUT = 600.0  # every record of a sheet decided again (~100k records/s, writes aside)
 FILTERS = ("valid", "error", "all", "none")
 _encoder = msgspec.json.Encoder()
 _scopes: dict[str, SheetScope] = {}  # a sheet never changes space: safe to remember
@@ -117,8 +121,6 @@ def record_query(request: Request[Any, Any, Any]) -> RecordQuery:
     direction = (param(request, "sortDirection") or "asc").lower()
     if direction not in ("asc", "desc"):
         raise ValidationFailedError("sortDirection must be asc or desc", key="sortDirection")
-    if param(request, "q") is not None:
-        raise ValidationFailedError("q (FFQL) is not supported yet; use filter, searchValue and ids", key="q")
     ids = list_param(request, "ids")
     if len(ids) > MAX_QUERY_IDS:
         raise ValidationFailedError(f"at most {MAX_QUERY_IDS} ids", key="ids")
@@ -132,6 +134,7 @@ def record_query(request: Request[Any, Any, Any]) -> RecordQuery:
         ids=ids,
         commit_id=param(request, "commitId", "versionId"),
         since_commit_id=param(request, "sinceCommitId", "sinceVersionId"),
+        q=request.query_params.get("q"),
     )
 
 
@@ -196,7 +199,7 @@ async def for_event(
 
 
 @get("/v1/sheets/{sheet_id:str}/records")
-async def get_records(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
+async def get_records(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes] | Stream:
     principal, _ = await authorize(request, gateway, sheet_id, write=False)
     selection = record_query(request)
     if (event_id := param(request, "for")) is not None:
@@ -209,11 +212,44 @@ async def get_records(request: Request[Any, Any, Any], gateway: Gateway, sheet_i
         fields=list_param(request, "fields"),
         include_messages=bool_param(request, "includeMessages", True),
         include_counts=bool_param(request, "includeCounts", False) or bool_param(request, "includeLength", False),
+        include_links=bool_param(request, "includeLinks", False),
     )
+    if query.page_size > PAGE_CHUNK:
+        return await _streamed_page(gateway, query)
     reply = await gateway.rpc.request(SERVICE, query, RecordsReply, timeout=READ_TIMEOUT)
     records = await claims(gateway).unpack(reply.records)
     counts = b',"counts":' + _encoder.encode(reply.counts) if reply.counts is not None else b""
     return json_response(b'{"data":{"success":true,"records":' + records + counts + b"}}")
+
+
+async def _streamed_page(gateway: Gateway, query: GetRecords) -> Stream:
+    """A page above PAGE_CHUNK records (Flatfile allows 50,000) goes out as it is read, chunk by
+    chunk, so neither service holds it whole. The first chunk is read before the response
+    starts, so a bad query still gets its 4xx; chunks after it see later writes, if any (each
+    continues where the previous one ended)."""
+    first = msgspec.structs.replace(query, limit=PAGE_CHUNK)
+    reply = await gateway.rpc.request(SERVICE, first, RecordsReply, timeout=READ_TIMEOUT)
+    head = await claims(gateway).unpack(reply.records)
+    counts = b',"counts":' + _encoder.encode(reply.counts) if reply.counts is not None else b""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"data":{"success":true,"records":['
+        body, offset, written = head, 0, False
+        while True:
+            inner = body.strip()[1:-1]
+            if inner.strip():
+                yield (b"," if written else b"") + inner
+                written = True
+            offset += PAGE_CHUNK
+            if offset >= query.page_size or not inner.strip():
+                break
+            limit = min(PAGE_CHUNK, query.page_size - offset)
+            chunk = msgspec.structs.replace(query, offset=offset, limit=limit, include_counts=False)
+            reply = await gateway.rpc.request(SERVICE, chunk, RecordsReply, timeout=READ_TIMEOUT)
+            body = await claims(gateway).unpack(reply.records)
+        yield b"]" + counts + b"}}"
+
+    return Stream(chunks(), media_type="application/json")
 
 
 @post("/v1/sheets/{sheet_id:str}/records", status_code=200)
@@ -235,7 +271,7 @@ async def update_records(request: Request[Any, Any, Any], gateway: Gateway, shee
 async def delete_records(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
     principal, _ = await authorize(request, gateway, sheet_id, write=True)
     query = record_query(request)
-    by_query = query.filter in ("valid", "error", "all") or query.search_value is not None
+    by_query = query.filter in ("valid", "error", "all") or query.search_value is not None or bool(query.q)
     if not by_query and not query.ids:
         raise ValidationFailedError("pass ids=… or a filter (filter=all deletes every record)", key="ids")
     command = DeleteRecords(
@@ -265,6 +301,17 @@ async def find_replace(request: Request[Any, Any, Any], gateway: Gateway, sheet_
         disable_hooks=hooks_disabled(request),
     )
     return _versioned(await _write(gateway, command))
+
+
+@post("/v1/sheets/{sheet_id:str}/validate", status_code=200)
+async def validate_sheet(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
+    """Every record validated again against the sheet's current config; Flatfile's `Success`.
+    The commits it makes always trigger hooks (that is the endpoint's purpose; the SDK sends
+    `X-Disable-Hooks: true` on every call)."""
+    principal, _ = await authorize(request, gateway, sheet_id, write=True)
+    command = ValidateSheet(principal=principal, sheet_id=sheet_id)
+    await gateway.rpc.request(SERVICE, command, Validated, timeout=VALIDATE_TIMEOUT)
+    return json_response(data({"success": True}))
 
 
 # ---- counts, cells, download, commits ----------------------------------------------------------
@@ -349,6 +396,7 @@ ROUTES = [
     update_records,
     delete_records,
     find_replace,
+    validate_sheet,
     get_counts,
     get_cells,
     record_indices,

@@ -36,6 +36,8 @@ def check(sheet: Sheet, query: RecordQuery) -> None:
                 " it wrote them); drop one of the two",
                 key=name,
             )
+    if query.q:  # FFQL is compiled to SQL only; a commit's records are selected in Python
+        raise ValidationFailedError("q is not supported with commitId", key="q")
     check_field(sheet, query.filter_field, "filterField")
     check_field(sheet, query.search_field, "searchField")
 

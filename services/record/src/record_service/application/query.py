@@ -14,13 +14,15 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from record_service.application import ffql_sql
 from record_service.application.context import Sheet
 from spaceport import paging
 from spaceport.contracts.record import Counts, RecordQuery
 from spaceport.errors import NotFoundError, UnprocessableError, ValidationFailedError
 from spaceport.readmodel import Conn
 
-MAX_PAGE_SIZE = 10_000
+MAX_PAGE_SIZE = 50_000  # Flatfile's maximum; pages above MAX_REPLY are streamed in chunks by the gateway
+MAX_REPLY = 10_000  # records in one reply (one chunk of a bigger page)
 # Work cap of one search/filter/sort query (RECORDS_QUERY_TIMEOUT seconds): they scan the sheet.
 QUERY_TIMEOUT = float(os.environ.get("RECORDS_QUERY_TIMEOUT", "30"))
 T = TypeVar("T")
@@ -61,9 +63,10 @@ def _pattern(value: str) -> tuple[bool, str]:
 
 
 def _prefilter(sel: Selection, value: str, exact: bool, pattern: str) -> str:
-    """A cheap necessary condition for a search over every field (no index: measured 1.7x faster
-    than `jsonb_each` alone): the JSON text of the cells' values contains the searched text.
-    Skipped when JSON would escape a character of it (quotes, backslashes, control characters)."""
+    """A cheap necessary condition of a search: the JSON text of the cells' values contains the
+    searched text. A big sheet's trigram index serves it (`sheet_indexes.SEARCH_TEXT`, the same
+    expression); without one it still beats `jsonb_each` alone (measured 1.7x). Skipped when JSON
+    would escape a character of it (quotes, backslashes, control characters)."""
     inner = value[1:-1] if exact else value
     if any(c in inner for c in '"\\') or any(ord(c) < 0x20 for c in inner):
         return ""
@@ -88,7 +91,7 @@ def select(sheet: Sheet, query: RecordQuery, since_seq: int | None = None) -> Se
     ):
         check_field(sheet, key, what)
     sel = Selection(conditions=["r.sheet_id = $1"], params=[sheet.id], plain=True)
-    filtering = query.filter in ("valid", "error", "all") or query.search_value is not None
+    filtering = query.filter in ("valid", "error", "all") or query.search_value is not None or bool(query.q)
     if query.filter == "error":
         sel.conditions.append(f"{sel.param(query.filter_field)} = ANY(r.error_fields)" if query.filter_field else "")
         sel.conditions.append("NOT r.valid")
@@ -100,13 +103,16 @@ def select(sheet: Sheet, query: RecordQuery, since_seq: int | None = None) -> Se
     if query.search_value is not None:
         exact, pattern = _pattern(query.search_value)
         op = "=" if exact else "ILIKE"
+        # the prefilter is what a big sheet's search index serves (`sheet_indexes`)
+        sel.conditions.append(_prefilter(sel, query.search_value, exact, pattern))
         if query.search_field:
             sel.conditions.append(f"r.cells->{sel.param(query.search_field)}->>'value' {op} {sel.param(pattern)}")
         else:
-            sel.conditions.append(_prefilter(sel, query.search_value, exact, pattern))
             sel.conditions.append(
                 f"EXISTS (SELECT 1 FROM jsonb_each(r.cells) e WHERE e.value->>'value' {op} {sel.param(pattern)})"
             )
+    # FFQL (a malformed one: 400 naming the position)
+    sel.conditions.append(ffql_sql.condition(query.q, sel, sheet) if query.q else "")
     if query.ids:
         negate = "NOT " if filtering else ""
         sel.conditions.append(f"{negate}(r.id = ANY({sel.param(query.ids)}::text[]))")
@@ -121,73 +127,101 @@ def select(sheet: Sheet, query: RecordQuery, since_seq: int | None = None) -> Se
 
 
 class Cursors:
-    """Where the next page of a query starts, remembered per (query, page) and sheet version:
-    the last row_no, or with `sortField` the last (sort value as JSON text or None, row_no)."""
+    """Where the rows of a query from a given position on start, remembered per (query, position)
+    and sheet version: the last row_no before it, or with `sortField` the last (sort value as
+    JSON text or None, row_no). A page (or a chunk of one) leaves the cursor of the next."""
 
     def __init__(self, size: int = 2048) -> None:
         self.size = size
-        self._items: OrderedDict[tuple[str, str, int, int], tuple[int, Any]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str, int], tuple[int, Any]] = OrderedDict()
 
-    def get(self, sheet: Sheet, sel: Selection, page_size: int, page_number: int) -> Any:
-        hit = self._items.get((sheet.id, sel.signature, page_size, page_number))
+    def get(self, sheet: Sheet, sel: Selection, skip: int) -> Any:
+        hit = self._items.get((sheet.id, sel.signature, skip))
         if hit is None or hit[0] != sheet.version:
             return None
         return hit[1]
 
-    def put(self, sheet: Sheet, sel: Selection, page_size: int, page_number: int, after: Any) -> None:
-        self._items[(sheet.id, sel.signature, page_size, page_number)] = (sheet.version, after)
+    def put(self, sheet: Sheet, sel: Selection, skip: int, after: Any) -> None:
+        self._items[(sheet.id, sel.signature, skip)] = (sheet.version, after)
         while len(self._items) > self.size:
             self._items.popitem(last=False)
 
 
-def check_paging(page_size: int, page_number: int) -> None:
-    """Every paged read: `pageSize` 1..MAX_PAGE_SIZE, `pageNumber` from 1."""
-    paging.check(page_size, page_number, MAX_PAGE_SIZE)
+def check_paging(page_size: int, page_number: int, max_page_size: int = MAX_PAGE_SIZE) -> None:
+    """Every paged read: `pageSize` 1..max_page_size, `pageNumber` from 1."""
+    paging.check(page_size, page_number, max_page_size)
 
 
-def page_bounds(
-    sheet: Sheet, sel: Selection, page_size: int, page_number: int, cursors: Cursors
-) -> tuple[str, str, str]:
-    """(extra WHERE, ORDER BY, LIMIT/OFFSET) for one page of `sel`."""
-    check_paging(page_size, page_number)
-    skip = (page_number - 1) * page_size
+@dataclass(frozen=True)
+class Page:
+    """One page of a selection: `source` is a subquery yielding its rows (alias `r`, every
+    column of `record`), `order` the ORDER BY that lists them in the query's order."""
+
+    source: str
+    order: str
+
+
+def page_bounds(sheet: Sheet, sel: Selection, skip: int, page_size: int, cursors: Cursors) -> Page:
+    """The `page_size` rows of `sel` after its first `skip`."""
     if sel.sort_key is not None:
-        return _sorted_bounds(sheet, sel, page_size, page_number, cursors)
+        return _sorted_page(sheet, sel, skip, page_size, cursors)
+    bound = ""
     if skip == 0:
-        return "", "r.row_no", f"LIMIT {page_size}"
-    if sel.plain and sheet.deleted_rows == 0:
-        return f"r.row_no > {sel.param(skip)}", "r.row_no", f"LIMIT {page_size}"
-    after = cursors.get(sheet, sel, page_size, page_number)
-    if after is not None:
-        return f"r.row_no > {sel.param(after)}", "r.row_no", f"LIMIT {page_size}"
-    # Random access into a sheet with holes: one index-only walk to the page's first row.
-    bound = f"(SELECT r.row_no FROM record r WHERE {sel.where} ORDER BY r.row_no OFFSET {skip - 1} LIMIT 1)"
-    return f"r.row_no > {bound}", "r.row_no", f"LIMIT {page_size}"
+        pass
+    elif sel.plain and sheet.deleted_rows == 0:
+        bound = f" AND r.row_no > {sel.param(skip)}"
+    elif (after := cursors.get(sheet, sel, skip)) is not None:
+        bound = f" AND r.row_no > {sel.param(after)}"
+    else:  # random access into a sheet with holes: one index-only walk to the page's first row
+        first = f"(SELECT r.row_no FROM record r WHERE {sel.where} ORDER BY r.row_no OFFSET {skip - 1} LIMIT 1)"
+        bound = f" AND r.row_no > {first}"
+    return Page(f"SELECT * FROM record r WHERE {sel.where}{bound} ORDER BY r.row_no LIMIT {page_size}", "r.row_no")
 
 
-def _sorted_bounds(
-    sheet: Sheet, sel: Selection, page_size: int, page_number: int, cursors: Cursors
-) -> tuple[str, str, str]:
+def sort_expr(sel: Selection) -> str:
     assert sel.sort_key is not None
-    # No index per field (measured: an expression index costs ~30% of COPY throughput), so a
-    # sorted page is a scan + top-N sort; the next page of the same query is a keyset bound
-    # on (value, row_no) from the previous page's cursor, deeper random pages use OFFSET.
+    if "sort_expr" not in sel.extra:
+        sel.extra["sort_expr"] = f"r.cells->{sel.param(sel.sort_key)}->'value'"
+    return str(sel.extra["sort_expr"])
+
+
+def sort_order(sel: Selection) -> str:
+    """The order of a sorted selection: cells with a value by it (`sortDirection`), ties by
+    insertion order (reversed with desc, so desc is exactly asc backwards), then the empty cells
+    (no value: the key is missing) in insertion order, whichever the direction."""
+    expr = sort_expr(sel)
+    if not sel.sort_desc:
+        return f"{expr} ASC NULLS LAST, r.row_no"
+    return f"{expr} DESC NULLS LAST, CASE WHEN {expr} IS NULL THEN r.row_no ELSE -r.row_no END"
+
+
+def _sorted_page(sheet: Sheet, sel: Selection, skip: int, page_size: int, cursors: Cursors) -> Page:
+    """A sorted page as two ordered scans, cells with a value then empty cells, each of which
+    the sheet's sort index on (value, row_no) serves in either direction (`sheet_indexes`):
+    the first page reads ~page_size index entries, the next page of the same query starts at
+    the previous page's cursor (a row comparison, also served by the index), a random deep page
+    skips with OFFSET (it reads every row before it)."""
+    expr = sort_expr(sel)
+    order = sort_order(sel)
+    cursor = cursors.get(sheet, sel, skip) if skip else None
+    valued, empty = f" AND {expr} IS NOT NULL", f" AND {expr} IS NULL"
+    if cursor is not None:
+        value, row_no = cursor
+        after_row = sel.param(row_no)
+        if value is None:  # the previous page ended among the empty cells
+            valued += " AND false"
+            empty += f" AND r.row_no > {after_row}"
+        else:
+            beyond = "<" if sel.sort_desc else ">"
+            valued += f" AND ({expr}, r.row_no) {beyond} ({sel.param(value)}::jsonb, {after_row})"
+        skip = 0
     direction = "DESC" if sel.sort_desc else "ASC"
-    expr = f"r.cells->{sel.param(sel.sort_key)}->'value'"
-    order = f"{expr} {direction} NULLS LAST, r.row_no"
-    sel.extra["sort_expr"] = expr
-    skip = (page_number - 1) * page_size
-    cursor = cursors.get(sheet, sel, page_size, page_number) if skip else None
-    if cursor is None:
-        return "", order, f"LIMIT {page_size} OFFSET {skip}"
-    value, row_no = cursor
-    after_row = sel.param(row_no)
-    if value is None:
-        return f"{expr} IS NULL AND r.row_no > {after_row}", order, f"LIMIT {page_size}"
-    v = sel.param(value)
-    beyond = "<" if sel.sort_desc else ">"
-    bound = f"({expr} {beyond} {v}::jsonb OR ({expr} = {v}::jsonb AND r.row_no > {after_row}) OR {expr} IS NULL)"
-    return bound, order, f"LIMIT {page_size}"
+    reach = skip + page_size
+    both = (
+        f"(SELECT * FROM record r WHERE {sel.where}{valued} ORDER BY {expr} {direction}, r.row_no {direction}"
+        f" LIMIT {reach}) UNION ALL (SELECT * FROM record r WHERE {sel.where}{empty} ORDER BY r.row_no LIMIT {reach})"
+    )
+    return Page(f"SELECT * FROM ({both}) r ORDER BY {order} LIMIT {page_size} OFFSET {skip}", order)
 
 
 async def commit_row(conn: Conn, sheet_id: str, commit_id: str | None) -> Any:

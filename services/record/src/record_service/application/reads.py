@@ -12,9 +12,10 @@ from typing import Any
 
 import msgspec
 
-from record_service.application import at_commit
+from record_service.application import at_commit, links, tombstones
 from record_service.application.context import ServiceContext, Sheet
 from record_service.application.query import (
+    MAX_REPLY,
     QUERY_TIMEOUT,
     Cursors,
     Selection,
@@ -29,6 +30,7 @@ from record_service.application.query import (
     page_bounds,
     select,
     since_position,
+    sort_order,
 )
 from record_service.projections.records import LeanRecords
 from spaceport import subjects
@@ -62,6 +64,41 @@ from spaceport.readmodel import Conn
 _lean = msgspec.json.Decoder(LeanRecords)
 MAX_INDEX_IDS = 10_000  # ids per `GET …/records/indices`, as for every ids parameter
 _encoder = msgspec.json.Encoder()
+
+
+def _record_json(row: Any) -> bytes:
+    commit = _encoder.encode(row["commit_id"])
+    return b"".join(
+        (
+            b'{"id":',
+            _encoder.encode(row["id"]),
+            b',"values":',
+            row["cells"].encode(),
+            b',"valid":true' if row["valid"] else b',"valid":false',
+            b',"metadata":',
+            row["metadata"].encode(),
+            b',"config":',
+            row["config"].encode(),
+            b',"commitId":',
+            commit,
+            b',"versionId":',
+            commit,
+            b"}",
+        )
+    )
+
+
+def window(query: GetRecords) -> tuple[int, int]:
+    """(rows skipped, rows returned) of one reply: the page, or the chunk `offset`/`limit` of it
+    (a page above MAX_REPLY records is asked for, and streamed, in chunks)."""
+    check_paging(query.page_size, query.page_number)
+    limit = query.page_size - query.offset if query.limit is None else query.limit
+    if not 0 <= query.offset < query.page_size or not 1 <= limit <= min(MAX_REPLY, query.page_size - query.offset):
+        raise ValidationFailedError(
+            f"a reply holds 1 to {MAX_REPLY:,} records of its page: ask for a bigger page in chunks (offset, limit)",
+            key="pageSize",
+        )
+    return (query.page_number - 1) * query.page_size + query.offset, limit
 
 
 class RawWireRecord(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -102,38 +139,34 @@ class ReadHandlers:
                 since = await since_position(conn, sheet, query.query)
                 sel = select(sheet, query.query, since)
                 page = await self._page(conn, sheet, sel, query)
+                page = await tombstones.appended(conn, sheet, query, since, page)
+            if query.include_links:
+                page = await links.attach(conn, sheet, page)
             counts = await counts_of(conn, sheet, query.query) if query.include_counts else None
         return RecordsReply(records=await self.ctx.claims.pack(page), counts=counts, position=sheet.version)
 
     async def _page(self, conn: Conn, sheet: Sheet, sel: Selection, query: GetRecords) -> bytes:
-        bound, order, limit = page_bounds(sheet, sel, query.page_size, query.page_number, self.cursors)
-        where = f"{sel.where} AND {bound}" if bound else sel.where
+        """One page as a JSON array, joined from each row's JSON text: Postgres renders the jsonb
+        columns, no Python object per cell (measured: half the time of a `json_agg` page)."""
+        skip, count = window(query)
+        page = page_bounds(sheet, sel, skip, count, self.cursors)
         cells = cells_expr(sel, query.fields, query.include_messages)
         sorted_by = sel.extra.get("sort_expr")
-        tail = (
-            f", (array_agg(({sorted_by})::text ORDER BY {order}))[count(*)] AS last_value,"
-            f" (array_agg(r.row_no ORDER BY {order}))[count(*)] AS last_row, count(*) AS n"
-            if sorted_by
-            else ""
-        )
-        row = await bounded(
-            conn.fetchrow(
-                "SELECT coalesce(json_agg(json_build_object('id', r.id, 'values', "
-                f"{cells}, 'valid', r.valid, 'metadata', r.metadata, 'commitId', r.commit_id,"
-                f" 'versionId', r.commit_id) ORDER BY {order}), '[]')::text AS page, max(r.row_no) AS last{tail}"
-                f" FROM (SELECT * FROM record r WHERE {where} ORDER BY {order} {limit}) r",
+        sort_value = f", ({sorted_by})::text AS sort_value" if sorted_by else ""
+        rows = await bounded(
+            conn.fetch(
+                f"SELECT r.id, ({cells})::text AS cells, r.valid, r.metadata::text AS metadata,"
+                f" r.config::text AS config, r.commit_id, r.row_no{sort_value}"
+                f" FROM ({page.source}) r ORDER BY {page.order}",
                 *sel.params,
                 timeout=QUERY_TIMEOUT if not sel.plain or sorted_by else None,
             )
         )
-        assert row is not None
-        if sorted_by is None and row["last"] is not None:
-            self.cursors.put(sheet, sel, query.page_size, query.page_number + 1, row["last"])
-        elif sorted_by is not None and row["n"] == query.page_size:
-            after = (row["last_value"], row["last_row"])
-            self.cursors.put(sheet, sel, query.page_size, query.page_number + 1, after)
-        text: str = row["page"]
-        return text.encode()
+        if rows and sorted_by is None:
+            self.cursors.put(sheet, sel, skip + len(rows), rows[-1]["row_no"])
+        elif rows and len(rows) == count:
+            self.cursors.put(sheet, sel, skip + count, (rows[-1]["sort_value"], rows[-1]["row_no"]))
+        return b"[" + b",".join(_record_json(r) for r in rows) + b"]"
 
     async def _at_commit(self, conn: Conn, sheet: Sheet, query: GetRecords) -> bytes:
         """The records a commit wrote, as it wrote them (read back from its events), selected by
@@ -159,8 +192,8 @@ class ReadHandlers:
                     "versionId": commit_id,
                 }
             )
-        start = (query.page_number - 1) * query.page_size
-        return _encoder.encode(out[start : start + query.page_size])
+        start, count = window(query)
+        return _encoder.encode(out[start : start + count])
 
     async def _commit_events(self, sheet: Sheet, first: int, last: int) -> list[LeanRecords]:
         """The commit's record events: the sheet's events from `first` to `last`, read back."""
@@ -204,7 +237,7 @@ class ReadHandlers:
         sheet = await self.ctx.sheet(query.sheet_id)
         if query.field_key not in sheet.field_keys:
             raise ValidationFailedError(f"{query.field_key!r} is not a field of this sheet", key="fieldKey")
-        check_paging(query.page_size, query.page_number)
+        check_paging(query.page_size, query.page_number, MAX_REPLY)
         sort = query.query.sort_field
         if sort not in (None, query.field_key):
             raise ValidationFailedError(
@@ -243,7 +276,7 @@ class ReadHandlers:
         sheet = await self.ctx.sheet(query.sheet_id)
         async with (await self.ctx.pool()).acquire() as conn:
             sel = select(sheet, query.query, await since_position(conn, sheet, query.query))
-            _, order, _ = page_bounds(sheet, sel, 1, 1, self.cursors)
+            order = sort_order(sel) if sel.sort_key is not None else "r.row_no"
             wanted = sel.param(query.ids)
             rows = await conn.fetch(
                 f"SELECT id, idx FROM (SELECT r.id, row_number() OVER (ORDER BY {order}) - 1 AS idx"
@@ -261,7 +294,7 @@ class ReadHandlers:
             since = await since_position(conn, sheet, query.query)
             sel = select(sheet, query.query, since)
             if sel.sort_key is not None:
-                order = f"r.cells->{sel.param(sel.sort_key)}->'value' {'DESC' if sel.sort_desc else 'ASC'} NULLS LAST"
+                order = sort_order(sel)
                 bound, limit = "", f"LIMIT {query.limit} OFFSET {query.offset}"
             else:
                 order, bound, limit = "r.row_no", f" AND r.row_no > {sel.param(query.after)}", f"LIMIT {query.limit}"

@@ -1,19 +1,21 @@
-"""Write commands: insert, update, delete, find-and-replace. Each is one commit (`commit.py`).
+"""Write commands: insert, update, delete, find-and-replace, validate. Each is one commit (`commit.py`);
+validate is one per 10,000 records.
 
 A command checks what it can without the rest of the sheet, then hands `commit` a `decide`
-that builds the commit's records against the read model at the sheet's version.
+that builds the commit's records against the read model at the sheet's version. Readonly
+(sheet, field, record `config`) binds restricted principals (guests, publishable keys).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
 import polars as pl
 
 from record_service.application.bulk import insert_frame
-from record_service.application.checks import checked
+from record_service.application.checks import checked, linked
 from record_service.application.commit import Decided, Write, commit
 from record_service.application.context import Context, Sheet
 from record_service.application.ports import RecordQueries
@@ -26,7 +28,11 @@ from spaceport.contracts.record import (
     DeleteRecords,
     FindReplace,
     InsertRecords,
+    RecordQuery,
+    StoredRecord,
     UpdateRecords,
+    Validated,
+    ValidateSheet,
     Written,
 )
 from spaceport.contracts.space import Principal
@@ -41,20 +47,21 @@ class WriteHandlers:
         self.ctx = ctx
 
     async def insert(self, cmd: InsertRecords) -> Written:
-        body = domain.decode_body(domain.INSERT_BODY, await self.ctx.claims.unpack(cmd.body))
+        body, configs = domain.decode_inserts(await self.ctx.claims.unpack(cmd.body))
         _limit(len(body))
         sheet = await self.ctx.sheet(cmd.sheet_id)
         restricted = _restricted(cmd.principal)
         domain.check_writable(sheet.schema, restricted)
-        frame = None if sheet.schema.has_references else as_frame(body)
+        frame = None if sheet.schema.has_references or configs is not None else as_frame(body)
         if frame is not None:  # plain values, the same fields in every record: the columnar path
             return await insert_frame(self.ctx, _write(cmd, "insert"), sheet, restricted, frame)
         ids = keys.record_id_list(sheet.id, cmd.idempotency_key, len(body))
-        built = domain.build_inserts(sheet.schema, body, utcnow(), ids.__getitem__)
+        built = domain.build_inserts(sheet.schema, body, utcnow(), ids.__getitem__, configs)
         domain.check_readonly_fields(sheet.schema, restricted, built)
+        domain.check_record_config(restricted, built)
 
         async def decide(sheet: Sheet, q: RecordQueries) -> Decided:
-            return await checked(q, sheet, built), []
+            return await _configs_kept(q, sheet, await checked(q, sheet, built), built), []
 
         return await commit(self.ctx, _write(cmd, "insert"), sheet, decide)
 
@@ -68,13 +75,16 @@ class WriteHandlers:
         if len(cmd.ids) > MAX_IDS:
             raise ValidationFailedError(f"at most {MAX_IDS} ids per request", key="ids")
         sheet = await self.ctx.sheet(cmd.sheet_id)
-        domain.check_writable(sheet.schema, _restricted(cmd.principal))
+        restricted = _restricted(cmd.principal)
+        domain.check_writable(sheet.schema, restricted)
 
         async def decide(sheet: Sheet, q: RecordQueries) -> Decided:
             if cmd.query is not None:
                 deleted = await q.matching(sheet, cmd.query)
             else:
                 deleted = await q.existing(sheet.id, cmd.ids)
+            if restricted:  # a readonly record (config.readonly) is deleted with a secret key only
+                domain.check_deletable(restricted, (await q.current(sheet.id, deleted)).values())
             # records flagged as duplicates of a value the deleted records held are decided again
             return await checked(q, sheet, [], deleted, replaces=True), deleted
 
@@ -103,9 +113,108 @@ class WriteHandlers:
             current = await q.current(sheet.id, [i.id for i in items])
             built = domain.build_updates(sheet.schema, items, current, utcnow())
             domain.check_readonly_fields(sheet.schema, restricted, built, current)
-            return await checked(q, sheet, built, replaces=True), []
+            domain.check_record_config(restricted, built, current)
+            return await _configs_kept(q, sheet, await checked(q, sheet, built, replaces=True), built), []
 
         return await commit(self.ctx, write, sheet, decide)
+
+    async def validate(self, cmd: ValidateSheet) -> Validated:
+        """Every record decided again against the sheet's current fields and constraints (after a
+        config change); those whose cells or unique claims change are written, in row order, one
+        commit per `VALIDATE_CHUNK` records read. Values never change, so readonly does not bind."""
+        await self.ctx.catch_up()  # the sheet's config as last changed (another service's event)
+        sheet = await self.ctx.sheet(cmd.sheet_id)
+        await self.ctx.settled(sheet.id)
+        async with self.ctx.model.session() as q:
+            ids = await q.matching(sheet, RecordQuery())
+        write = Write(
+            sheet_id=sheet.id, kind="update", actor=cmd.principal.actor, key=None, disable_hooks=cmd.disable_hooks
+        )
+        commit_ids: list[str] = []
+        count, position = 0, sheet.version
+        for start in range(0, len(ids), VALIDATE_CHUNK):
+            chunk = ids[start : start + VALIDATE_CHUNK]
+
+            async def decide(sheet: Sheet, q: RecordQueries, chunk: list[str] = chunk) -> Decided:
+                return await validated(q, sheet, chunk), []
+
+            written = await commit(self.ctx, write, sheet, decide)
+            if written.commit_id is not None:
+                commit_ids.append(written.commit_id)
+                count += written.record_count
+            position = max(position, written.position)
+        return Validated(commit_ids=commit_ids, record_count=count, position=position)
+
+
+VALIDATE_CHUNK = 10_000  # records read (and at most written, plus healed ones) per validate commit
+
+
+async def validated(q: RecordQueries, sheet: Sheet, ids: Sequence[str]) -> list[StoredRecord]:
+    """The records of `ids` (and waiters healed by values they give up) whose state changes when
+    decided again: cells from `domain.revalidate`, then uniqueness with the current holders kept
+    (a record holding a value it still wants keeps it; freed values go to their first waiter),
+    then reference links."""
+    current = await q.current(sheet.id, ids)
+    now = utcnow()
+    fresh = [domain.revalidate(sheet.schema, current[i], now) for i in ids if i in current]
+    held_by: dict[str, dict[str, str]] = {}
+    claims = await q.claims_of(sheet.id, list(current))
+    for record_id, name, value in claims:
+        held_by.setdefault(record_id, {})[name] = value
+    decided = await linked(q, sheet, await _uniques_again(q, sheet, fresh, claims))
+    out: list[StoredRecord] = []
+    for record in decided:
+        before = current.get(record.id)
+        if before is None:  # a waiter outside `ids` that a freed value heals
+            out.append(record)
+        elif (changed := domain.unchanged(before, record, held_by.get(record.id, {}))) is not None:
+            out.append(changed)
+    return await _configs_kept(q, sheet, out, current)
+
+
+async def _uniques_again(
+    q: RecordQueries, sheet: Sheet, records: list[StoredRecord], claims: Sequence[tuple[str, str, str]]
+) -> list[StoredRecord]:
+    """As `checks.checked`, except that the records' own claims stay held (by them): validating
+    again never moves a value from its holder to a record that waits for it."""
+    uniques = sheet.schema.uniques
+    if not uniques:
+        return records
+    ids = {r.id for r in records}
+    released = domain.released_claims(uniques, claims, records)
+    healed: list[StoredRecord] = []
+    if released:
+        order = await q.waiters(sheet.id, released, ids)
+        waiting = await q.current(sheet.id, order)
+        healed = [domain.strip_uniques(waiting[i]) for i in order if i in waiting]
+    candidates = healed + records
+    freed = set(released)
+    held: dict[str, dict[str, str]] = {}
+    for name, values in domain.wanted_claims(uniques, candidates).items():
+        if values:
+            found = await q.claims_held(sheet.id, name, set(values.values()))
+            held[name] = {value: holder for value, holder in found.items() if (name, value) not in freed}
+    return domain.apply_uniques(uniques, candidates, lambda name: held.get(name, {}))
+
+
+async def _configs_kept(
+    q: RecordQueries,
+    sheet: Sheet,
+    decided: list[StoredRecord],
+    known: Sequence[StoredRecord] | Mapping[str, StoredRecord],
+) -> list[StoredRecord]:
+    """`checks.linked` rebuilds a record whose `unlinked` message changes without its `config`:
+    put it back, from `known` (the records as built or read) or, for a healed waiter, the read model."""
+    if not sheet.schema.has_references:
+        return decided
+    configs = {r.id: r.config for r in (known.values() if isinstance(known, Mapping) else known)}
+    missing = [r.id for r in decided if r.config is None and r.id not in configs]
+    if missing:
+        configs.update({i: r.config for i, r in (await q.current(sheet.id, missing)).items()})
+    return [
+        msgspec.structs.replace(r, config=configs[r.id]) if r.config is None and configs.get(r.id) else r
+        for r in decided
+    ]
 
 
 def _write(cmd: InsertRecords | UpdateRecords | DeleteRecords | FindReplace, kind: str) -> Write:

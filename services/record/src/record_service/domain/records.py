@@ -1,9 +1,11 @@
 """Deciding a write: request bodies -> validated records -> the events of one commit. Pure.
 
 `build_inserts`/`build_updates` turn decoded bodies into `StoredRecord`s (full state, cells in
-wire form); `apply_uniques` adds unique-constraint errors given the values already held in the
-sheet; `commit_events` splits the records into events of at most 1,000 records and ~512 KB and
-appends the `CommitCreated` that closes the commit.
+wire form; a record's `config` from POST's reserved key `__c` or PUT's `config`); `revalidate`
+decides a stored record again against the sheet's current fields; `apply_uniques` adds
+unique-constraint errors given the values already held in the sheet; `commit_events` splits
+the records into events of at most 1,000 records and ~512 KB and appends the `CommitCreated`
+that closes the commit.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from spaceport.contracts.record import (
     MAX_EVENT_BYTES,
     MAX_RECORDS_PER_EVENT,
     Cell,
+    CellConfig,
     CommitCompleted,
     CommitCreated,
     Message,
     RawRecordsInserted,
     RawRecordsUpdated,
+    RecordConfig,
     RecordsDeleted,
     StoredRecord,
 )
@@ -52,13 +56,20 @@ CellInput = InCell | str | int | float | bool | None | list[Any]
 
 
 class UpdateItem(msgspec.Struct, frozen=True, kw_only=True):
+    """`config` None: unchanged; `{}` clears it."""
+
     id: str
     values: dict[str, CellInput] = msgspec.field(default_factory=dict)
     metadata: dict[str, Any] | None = None
+    config: RecordConfig | None = None
 
 
+CONFIG_KEY = "__c"  # a POST record's config (Flatfile's v2 records.jsonl key); not a field key
 INSERT_BODY = msgspec.json.Decoder(list[dict[str, CellInput]])
 UPDATE_BODY = msgspec.json.Decoder(list[UpdateItem])
+_RAW_INSERTS = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
+_CELL_INPUT: msgspec.json.Decoder[CellInput] = msgspec.json.Decoder(CellInput)
+_RECORD_CONFIG = msgspec.json.Decoder(RecordConfig)
 _encoder = msgspec.json.Encoder()
 
 
@@ -71,6 +82,44 @@ def decode_body(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
         raise ValidationFailedError(f"malformed JSON body: {problem}") from None
     except RecursionError:  # msgspec's guard against deeply nested input, not a DecodeError
         raise ValidationFailedError("malformed JSON body: nested too deeply") from None
+
+
+def decode_inserts(body: bytes) -> tuple[list[dict[str, CellInput]], list[RecordConfig | None] | None]:
+    """A POST body and, when some record carries `__c`, each record's config (else None).
+
+    Only a body that mentions `"__c"` takes the slower two-step decode."""
+    if b'"__c"' not in body:
+        return decode_body(INSERT_BODY, body), None
+    rows: list[dict[str, CellInput]] = []
+    configs: list[RecordConfig | None] = []
+    for n, raw in enumerate(decode_body(_RAW_INSERTS, body)):
+        config = raw.pop(CONFIG_KEY, None)
+        configs.append(None if config is None else normal_config(_part(_RECORD_CONFIG, config, f"{n}].__c")))
+        rows.append({key: _part(_CELL_INPUT, value, f"{n}].{key}") for key, value in raw.items()})
+    return rows, configs if any(c is not None for c in configs) else None
+
+
+def _part(decoder: msgspec.json.Decoder[Any], raw: msgspec.Raw, where: str) -> Any:
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError as problem:
+        raise ValidationFailedError(f"invalid records body at $[{where}: {problem}") from None
+
+
+def normal_config(config: RecordConfig | None) -> RecordConfig | None:
+    """None for a config that says nothing (`{}`, only nulls, empty `fields`)."""
+    if config is None:
+        return None
+    fields = {k: c for k, c in (config.fields or {}).items() if c != CellConfig()} or None
+    if config.readonly is None and fields is None and config.marked_for_deletion is None:
+        return None
+    return config if fields == config.fields else msgspec.structs.replace(config, fields=fields)
+
+
+def _check_config(schema: Schema, config: RecordConfig | None) -> None:
+    for key in (config.fields or {}) if config is not None else ():
+        if key not in schema.rules and not schema.allow_additional:
+            raise ValidationFailedError(f"config.fields names {key!r}, which is not a field of the sheet", key="config")
 
 
 def _incell(raw: CellInput) -> InCell:
@@ -111,16 +160,27 @@ def make_cell(schema: Schema, key: str, incoming: InCell, previous: Cell | None,
     return Cell(value=stored, valid=valid, messages=messages, updated_at=now)
 
 
-def finish(record_id: str, values: dict[str, Cell], metadata: dict[str, Any]) -> StoredRecord:
+def finish(
+    record_id: str, values: dict[str, Cell], metadata: dict[str, Any], config: RecordConfig | None = None
+) -> StoredRecord:
     errors = [k for k, c in values.items() if not c.valid]
-    return StoredRecord(id=record_id, values=values, valid=not errors, metadata=metadata, error_fields=errors)
+    return StoredRecord(
+        id=record_id, values=values, valid=not errors, metadata=metadata, error_fields=errors, config=config
+    )
 
 
 def build_inserts(
-    schema: Schema, body: list[dict[str, CellInput]], now: datetime, record_id: RecordIds = fresh_record_id
+    schema: Schema,
+    body: list[dict[str, CellInput]],
+    now: datetime,
+    record_id: RecordIds = fresh_record_id,
+    configs: Sequence[RecordConfig | None] | None = None,
 ) -> list[StoredRecord]:
+    """`configs`: each record's config (`decode_inserts`), None when no record has one."""
     required = [r for r in schema.rules.values() if r.required]
     out: list[StoredRecord] = []
+    for config in configs or ():
+        _check_config(schema, config)
     for n, raw in enumerate(body):
         _check_keys(schema, raw)
         values = {k: make_cell(schema, k, _incell(v), None, now) for k, v in raw.items()}
@@ -131,7 +191,7 @@ def build_inserts(
         for v in raw.values():
             if isinstance(v, InCell) and v.metadata:
                 metadata.update(v.metadata)
-        out.append(finish(record_id(n), values, metadata))
+        out.append(finish(record_id(n), values, metadata, configs[n] if configs else None))
     return out
 
 
@@ -149,15 +209,99 @@ def build_updates(
         for key, raw in item.values.items():
             values[key] = make_cell(schema, key, _incell(raw), before.values.get(key), now)
         metadata = before.metadata if item.metadata is None else item.metadata
+        config = before.config if item.config is None else normal_config(item.config)
+        if item.config is not None:
+            _check_config(schema, config)
         # unique-constraint messages of cells not written here are decided again too
-        out.append(strip_uniques(finish(item.id, values, metadata)))
+        out.append(strip_uniques(finish(item.id, values, metadata, config)))
     return out
+
+
+def revalidate(schema: Schema, record: StoredRecord, now: datetime) -> StoredRecord:
+    """The stored record decided again against the sheet's current `schema` (POST …/validate):
+    every cell's server messages recomputed from its stored value (client messages stay; a cell
+    under a removed field keeps only those), a missing required cell added, unique messages
+    stripped (the caller decides uniqueness and links again). Compare with `unchanged`."""
+    values = {key: make_cell(schema, key, InCell(), cell, now) for key, cell in record.values.items()}
+    for rule in schema.rules.values():
+        if rule.required and rule.key not in values:
+            values[rule.key] = make_cell(schema, rule.key, InCell(value=None), None, now)
+    return strip_uniques(finish(record.id, values, record.metadata, record.config))
+
+
+def _message_key(m: Message) -> tuple[str, str, str, str, str]:
+    return (m.source, m.type, m.message, m.field or "", m.path or "")
+
+
+def same_cell(a: Cell, b: Cell) -> bool:
+    """Same value, validity and messages (in any order); `updatedAt` aside."""
+    if a.value != b.value or a.valid != b.valid or len(a.messages) != len(b.messages):
+        return False
+    return sorted(map(_message_key, a.messages)) == sorted(map(_message_key, b.messages))
+
+
+def unchanged(before: StoredRecord, after: StoredRecord, held: dict[str, str]) -> StoredRecord | None:
+    """`after` with every cell that did not change taken from `before` (its `updatedAt` too), or
+    None when nothing changed: cells, and the unique claims (`held`: those `before` holds now)."""
+    values = {
+        k: before.values[k] if k in before.values and same_cell(c, before.values[k]) else c
+        for k, c in after.values.items()
+    }
+    same = values.keys() == before.values.keys() and all(values[k] is before.values[k] for k in values)
+    if same and after.claims == held:
+        return None
+    done = finish(after.id, values, after.metadata, after.config)
+    return msgspec.structs.replace(done, claims=after.claims, waits=after.waits)
 
 
 def check_writable(schema: Schema, restricted: bool) -> None:
     """A readonly sheet refuses every write of a restricted principal (guests, publishable keys)."""
     if restricted and schema.sheet_readonly:
         raise ForbiddenError("this sheet is readonly; its records can only be changed with a secret key")
+
+
+def _changed(record: StoredRecord, old: StoredRecord | None, key: str) -> bool:
+    """Does the write set or change the value of `key` (re-sending the current value does not)?"""
+    cell = record.values.get(key)
+    value = None if cell is None else cell.value
+    previous = None if old is None or key not in old.values else old.values[key].value
+    return not ((is_empty(value) and is_empty(previous)) or value == previous)
+
+
+def check_record_config(
+    restricted: bool, records: Sequence[StoredRecord], before: dict[str, StoredRecord] | None = None
+) -> None:
+    """A restricted principal may not set or change a record's config, change a value of a
+    record whose `config.readonly` is true, or of a field it marks `config.fields.<key>.readonly`.
+    `before`: the records' current state (updates); None for inserts."""
+    if not restricted:
+        return
+    for record in records:
+        old = before.get(record.id) if before is not None else None
+        old_config = None if old is None else old.config
+        if record.config != old_config:
+            raise ForbiddenError(
+                f"the config of record {record.id} can only be set or changed with a secret key", key="config"
+            )
+        if old is None or old_config is None:
+            continue
+        if old_config.readonly and any(_changed(record, old, k) for k in {*record.values, *old.values}):
+            raise ForbiddenError(f"record {record.id} is readonly; it can only be changed with a secret key", key="id")
+        for key, cell in (old_config.fields or {}).items():
+            if cell.readonly and _changed(record, old, key):
+                raise ForbiddenError(
+                    f"field {key!r} of record {record.id} is readonly; it can only be changed with a secret key",
+                    key=key,
+                )
+
+
+def check_deletable(restricted: bool, records: Iterable[StoredRecord]) -> None:
+    """A restricted principal may not delete a record whose `config.readonly` is true."""
+    if not restricted:
+        return
+    for record in records:
+        if record.config is not None and record.config.readonly:
+            raise ForbiddenError(f"record {record.id} is readonly; it can only be deleted with a secret key", key="ids")
 
 
 def check_readonly_fields(
@@ -172,10 +316,7 @@ def check_readonly_fields(
     for record in records:
         old = before.get(record.id) if before is not None else None
         for key in schema.readonly:
-            cell = record.values.get(key)
-            value = None if cell is None else cell.value
-            previous = None if old is None or key not in old.values else old.values[key].value
-            if (is_empty(value) and is_empty(previous)) or value == previous:
+            if not _changed(record, old, key):
                 continue
             raise ForbiddenError(f"field {key!r} is readonly; it can only be changed with a secret key", key=key)
 
@@ -243,7 +384,7 @@ def strip_uniques(record: StoredRecord) -> StoredRecord:
             changed = True
     if not changed:
         return msgspec.structs.replace(record, waits={}) if record.waits else record
-    done = finish(record.id, values, record.metadata)
+    done = finish(record.id, values, record.metadata, record.config)
     return msgspec.structs.replace(done, claims=record.claims)
 
 
@@ -259,7 +400,7 @@ def _with_uniques(
             cell = values.get(key) or Cell(value=None)
             message = error(f"{label} must be unique; another record already has this value", "unique-constraint", key)
             values[key] = msgspec.structs.replace(cell, valid=False, messages=[*cell.messages, message])
-    done = finish(record.id, values, record.metadata)
+    done = finish(record.id, values, record.metadata, record.config)
     return msgspec.structs.replace(done, claims=claims, waits=waits)
 
 

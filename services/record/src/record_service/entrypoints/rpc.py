@@ -23,6 +23,7 @@ from spaceport.contracts.record import (
     ListCommits,
     MapRecords,
     UpdateRecords,
+    ValidateSheet,
 )
 from spaceport.messaging import RpcServer
 
@@ -37,6 +38,7 @@ def bind(
     rpc.handle(UpdateRecords)(writes.update)
     rpc.handle(DeleteRecords)(writes.delete)
     rpc.handle(FindReplace)(writes.find_replace)
+    rpc.handle(ValidateSheet)(writes.validate)
     rpc.handle(CompleteCommit)(completions.complete)
     rpc.handle(GetSheetScope)(reads.scope)
     rpc.handle(GetRecords)(reads.records)

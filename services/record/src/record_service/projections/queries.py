@@ -44,12 +44,12 @@ class PgRecordQueries:
 
     async def current(self, sheet_id: str, record_ids: Collection[str]) -> dict[str, StoredRecord]:
         rows = await self.conn.fetch(
-            "SELECT id, cells::text AS cells, metadata::text AS metadata FROM record"
+            "SELECT id, cells::text AS cells, metadata::text AS metadata, config::text AS config FROM record"
             " WHERE sheet_id = $1 AND id = ANY($2::text[])",
             sheet_id,
             list(record_ids),
         )
-        return {r["id"]: _record.decode(_record_json(r["id"], r["cells"], r["metadata"])) for r in rows}
+        return {r["id"]: _record.decode(_record_json(r["id"], r["cells"], r["metadata"], r["config"])) for r in rows}
 
     async def existing(self, sheet_id: str, record_ids: Collection[str]) -> list[str]:
         rows = await self.conn.fetch(
@@ -158,7 +158,10 @@ class PgRecordReadModel:
 
     async def pool(self) -> asyncpg.Pool[Any]:
         if self._pool is None:
-            self._pool = await readmodel.create_pool(self.runtime.settings.database_url, NAME, max_size=8)
+            # custom plans: a sheet's partial indexes (`sheet_indexes`) match only a bound sheet id
+            self._pool = await readmodel.create_pool(
+                self.runtime.settings.database_url, NAME, max_size=8, settings={"plan_cache_mode": "force_custom_plan"}
+            )
         return self._pool
 
     async def close(self) -> None:
@@ -213,5 +216,6 @@ class PgRecordReadModel:
             await asyncio.sleep(0.02)
 
 
-def _record_json(record_id: str, cells: str, metadata: str) -> str:
-    return f'{{"id":"{record_id}","values":{cells},"metadata":{metadata}}}'
+def _record_json(record_id: str, cells: str, metadata: str, config: str = "{}") -> str:
+    tail = "" if config == "{}" else f',"config":{config}'  # the record's config (None when '{}')
+    return f'{{"id":"{record_id}","values":{cells},"metadata":{metadata}{tail}}}'

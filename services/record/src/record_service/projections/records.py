@@ -40,8 +40,12 @@ RECORD_COLUMNS = (
     "seq",
     "updated_at",
 )
+CONFIG_COLUMNS = (*RECORD_COLUMNS, "config")  # a batch with a record config (else the column's default)
 CLAIM_COLUMNS = ("sheet_id", "name", "value", "record_id")
 _json = msgspec.json.Encoder()
+
+
+NO_CONFIG = msgspec.Raw(b"{}")
 
 
 class LeanRecord(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -52,6 +56,11 @@ class LeanRecord(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     error_fields: list[str] = msgspec.field(default_factory=list)
     claims: dict[str, str] = msgspec.field(default_factory=dict)
     waits: dict[str, str] = msgspec.field(default_factory=dict)
+    config: msgspec.Raw = NO_CONFIG  # RecordConfig JSON; absent: none
+
+
+def _config(record: LeanRecord) -> str:
+    return bytes(record.config).decode()
 
 
 class LeanRecords(msgspec.Struct, frozen=True, kw_only=True):
@@ -122,7 +131,7 @@ class RecordsProjection:
         elif kind == "RecordsUpdated":
             await self._updated(conn, _lean_records.decode(stored.envelope.data), stored.seq, at)
         elif kind == "RecordsDeleted":
-            await self._deleted(conn, _lean_records.decode(stored.envelope.data), stored.seq)
+            await self._deleted(conn, _lean_records.decode(stored.envelope.data), stored.seq, at)
         elif kind == "CommitCreated":
             await self._commit(conn, _lean_commit.decode(stored.envelope.data), stored.seq, at)
         elif kind == "CommitCompleted":
@@ -140,14 +149,17 @@ class RecordsProjection:
         next_row = await conn.fetchval("SELECT next_row FROM sheet WHERE id = $1 FOR UPDATE", sheet_id)
         if next_row is None:
             return  # the sheet is unknown here (deleted before this projection existed)
-        rows = []
+        rows: list[tuple[Any, ...]] = []
+        configured = any(r.config != NO_CONFIG for event, _, _ in events for r in event.records)
         for event, seq, at in events:
             commit = event.commit_id
             for r in event.records:
                 next_row += 1
                 cells, metadata = bytes(r.values).decode(), bytes(r.metadata).decode()
-                rows.append((sheet_id, next_row, r.id, cells, metadata, r.valid, r.error_fields, commit, seq, at))
-        await conn.copy_records_to_table("record", records=rows, columns=RECORD_COLUMNS)
+                row = (sheet_id, next_row, r.id, cells, metadata, r.valid, r.error_fields, commit, seq, at)
+                rows.append((*row, _config(r)) if configured else row)
+        columns = CONFIG_COLUMNS if configured else RECORD_COLUMNS
+        await conn.copy_records_to_table("record", records=rows, columns=columns)
         records = [r for event, _, _ in events for r in event.records]
         merged = LeanRecords(sheet_id=sheet_id, commit_id=events[-1][0].commit_id, records=records)
         await self._claim(conn, merged, fresh=True)
@@ -164,11 +176,12 @@ class RecordsProjection:
     async def _updated(self, conn: Conn, event: LeanRecords, seq: int, at: datetime) -> None:
         ids = [r.id for r in event.records]
         row = await conn.fetchrow(
-            "WITH s AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[])"
-            "  AS s(id, cells, metadata, valid)),"
+            "WITH s AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[], $9::text[])"
+            "  AS s(id, cells, metadata, valid, config)),"
             " old AS (SELECT r.valid AS was, r.error_fields AS ef FROM record r JOIN s ON r.id = s.id"
             "   WHERE r.sheet_id = $1),"
             " upd AS (UPDATE record r SET cells = s.cells::jsonb, metadata = s.metadata::jsonb, valid = s.valid,"
+            "   config = s.config::jsonb,"
             "   error_fields = ARRAY(SELECT e.key FROM jsonb_each(s.cells::jsonb) e"
             "     WHERE e.value->>'valid' = 'false'),"
             "   commit_id = $6, seq = $7, updated_at = $8"
@@ -185,6 +198,7 @@ class RecordsProjection:
             event.commit_id,
             seq,
             at,
+            [_config(r) for r in event.records],
         )
         assert row is not None
         deltas = Counter(_counts.decode(row["now_errors"]))
@@ -200,14 +214,20 @@ class RecordsProjection:
             seq,
         )
 
-    async def _deleted(self, conn: Conn, event: LeanRecords, seq: int) -> None:
+    async def _deleted(self, conn: Conn, event: LeanRecords, seq: int, at: datetime) -> None:
+        """Rows go, their tombstones (`record_tombstone`: sinceCommitId reads) come in the same statement."""
         row = await conn.fetchrow(
             "WITH d AS (DELETE FROM record WHERE sheet_id = $1 AND id = ANY($2::text[])"
-            "   RETURNING valid, error_fields AS ef)"
+            "   RETURNING id, valid, error_fields AS ef),"
+            " t AS (INSERT INTO record_tombstone (sheet_id, id, seq, commit_id, deleted_at)"
+            "   SELECT $1, id, $3, $4, $5 FROM d ON CONFLICT DO NOTHING)"
             " SELECT count(*) AS n, count(*) FILTER (WHERE valid) AS v,"
             f" ({_FIELD_COUNTS.format('d')})::text AS errors FROM d",
             event.sheet_id,
             event.record_ids,
+            seq,
+            event.commit_id,
+            at,
         )
         assert row is not None
         await _bump(conn, event.sheet_id, {f: -n for f, n in _counts.decode(row["errors"]).items()})

@@ -21,7 +21,7 @@ from spaceport.ids import PREFIXES
 MAX_NAME = 255
 MAX_TEXT = 10_000  # q and searchValue
 MAX_IDS = 100  # Flatfile's limit for `ids`
-MAX_PAGE_SIZE = 10_000  # the record service's
+MAX_PAGE_SIZE = 50_000  # the record service's (Flatfile's maximum)
 FIELD_KEYS = ("sort_field", "filter_field", "search_field")
 ID_KINDS = {
     "version_id": "commit",

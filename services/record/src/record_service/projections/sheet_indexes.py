@@ -1,0 +1,199 @@
+"""Per-sheet query indexes, built once a sheet is big and its bulk load has gone quiet.
+
+Search, sort and filters on a 1,000,000-record sheet need indexes, and indexes on every sheet
+would tax every insert (measured: an expression index costs ~30% of COPY throughput). So a
+sheet gets its own *partial* indexes (`WHERE sheet_id = '<id>'`) only when it holds at least
+RECORDS_INDEX_MIN records (default 50,000) and no write has touched it for RECORDS_INDEX_QUIET
+seconds (default 2): one trigram GIN index on the JSON text of its cells' values (serves
+`searchValue` with or without `searchField`, and FFQL substring conditions) and one btree per
+field on (value, row_no) (serves `sortField` in both directions and its keyset pages). Inserts
+into that sheet then maintain them; inserts into other sheets do not.
+
+Postgres keeps an index transactionally consistent with its table, so a query never sees a
+stale index: until a sheet's indexes exist its queries are just slower (scans, capped by
+RECORDS_QUERY_TIMEOUT). Indexes are built CONCURRENTLY (writes continue meanwhile), one at a
+time, by whichever record process holds the indexer's advisory lock; invalid ones (a build
+interrupted by a crash) are dropped and rebuilt; those of deleted sheets and removed fields are
+dropped. The records projection's rebuild starts a new schema without them; they come back the
+same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from spaceport.runtime import Loop
+
+log = logging.getLogger(__name__)
+MIN_RECORDS = int(os.environ.get("RECORDS_INDEX_MIN", "50000"))
+QUIET_SECONDS = float(os.environ.get("RECORDS_INDEX_QUIET", "2"))
+POLL_SECONDS = 1.0
+PREFIX = "rx_"
+LOCK_KEY = 0x5EC0_1DE5  # pg advisory lock: one indexer at a time across record processes
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_]{1,40}$")
+# Postgres' own text of the search expression; queries must spell it the same way (`query.py`).
+SEARCH_TEXT = "jsonb_path_query_array(cells, '$.*.value')::text"
+
+
+class _Fields(msgspec.Struct):
+    key: str
+
+
+class _Config(msgspec.Struct):
+    fields: list[_Fields] = []
+
+
+_config = msgspec.json.Decoder(_Config)
+
+
+def literal(text: str) -> str:
+    """A SQL string literal (standard_conforming_strings is on in every supported Postgres)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    ddl: str  # CREATE INDEX CONCURRENTLY ... (no IF NOT EXISTS: a name is checked before)
+
+
+def wanted(sheet_id: str, field_keys: list[str], trigram_ops: str | None) -> list[IndexSpec]:
+    """The indexes a big sheet gets; names are `rx_<sheet id>_<kind>` (a field's by a hash of
+    its key, so any key fits Postgres' 63-byte names). Empty for an id unsafe in a name."""
+    if not _SAFE_ID.match(sheet_id):
+        return []
+    where = f"WHERE sheet_id = {literal(sheet_id)}"
+    specs = []
+    if trigram_ops is not None:
+        specs.append(
+            IndexSpec(
+                f"{PREFIX}{sheet_id}_s",
+                f"CREATE INDEX CONCURRENTLY {PREFIX}{sheet_id}_s ON record USING gin (({SEARCH_TEXT}) {trigram_ops})"
+                f" {where}",
+            )
+        )
+    for key in field_keys:
+        digest = hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:10]
+        name = f"{PREFIX}{sheet_id}_f{digest}"
+        specs.append(
+            IndexSpec(
+                name, f"CREATE INDEX CONCURRENTLY {name} ON record ((cells->{literal(key)}->'value'), row_no) {where}"
+            )
+        )
+    return specs
+
+
+def sheet_of(index_name: str) -> str | None:
+    """The sheet id in one of our index names (`rx_<sheet id>_<kind>`)."""
+    if not index_name.startswith(PREFIX):
+        return None
+    body = index_name[len(PREFIX) :]
+    sheet, sep, _ = body.rpartition("_")
+    return sheet if sep else None
+
+
+class SheetIndexer(Loop):
+    """Polls the sheet table; builds, repairs and drops the per-sheet indexes (module doc)."""
+
+    task_name = "sheet-indexer"
+
+    def __init__(self, database_url: str, schema: str) -> None:
+        super().__init__()
+        self.database_url = database_url
+        self.schema = schema
+        self._seen: dict[str, tuple[int, float]] = {}  # sheet -> (version, first seen at that version)
+        self.built: list[str] = []  # names built by this process (tests, logs)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                conn = await asyncpg.connect(self.database_url, server_settings={"search_path": self.schema})
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("sheet indexer: cannot connect (%s); retrying", error)
+                await asyncio.sleep(5.0)
+                continue
+            try:
+                await self._serve(conn)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("sheet indexer: %s; reconnecting", error)
+                await asyncio.sleep(2.0)
+            finally:
+                if not conn.is_closed():
+                    await conn.close()
+
+    async def _serve(self, conn: asyncpg.Connection[Any]) -> None:
+        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):  # noqa: ASYNC110 - polls Postgres
+            await asyncio.sleep(5.0)  # another record process indexes
+        ops = await trigram_ops(conn)
+        await conn.execute("SET maintenance_work_mem = '128MB'")
+        while True:
+            await self.step(conn, ops)
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def step(self, conn: asyncpg.Connection[Any], ops: str | None) -> None:
+        """One pass: drop what is invalid or unwanted, then build at most one missing index."""
+        existing = {
+            r["name"]: r["valid"]
+            for r in await conn.fetch(
+                "SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i"
+                " JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = current_schema() AND c.relname LIKE 'rx\\_%'"
+            )
+        }
+        sheets = await conn.fetch(
+            "SELECT id, version, total, config::text AS config, deleted FROM sheet"
+            " WHERE total >= $1 OR id = ANY($2::text[])",
+            MIN_RECORDS,
+            list({s for s in map(sheet_of, existing) if s is not None}),
+        )
+        want: dict[str, IndexSpec] = {}
+        loop = asyncio.get_running_loop()
+        ready: list[str] = []
+        for sheet in sheets:
+            if sheet["deleted"]:
+                continue
+            keys = [f.key for f in _config.decode(sheet["config"]).fields]
+            for spec in wanted(sheet["id"], keys, ops):
+                want[spec.name] = spec
+            version, since = self._seen.get(sheet["id"], (-1, 0.0))
+            if version != sheet["version"]:
+                self._seen[sheet["id"]] = (sheet["version"], loop.time())
+            elif loop.time() - since >= QUIET_SECONDS and sheet["total"] >= MIN_RECORDS:
+                ready.append(sheet["id"])
+        for name, valid in existing.items():
+            if not valid or name not in want:
+                log.info("sheet indexer: dropping %s (%s)", name, "invalid" if not valid else "no longer wanted")
+                await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+        for sheet_id in ready:
+            missing = [s for s in want.values() if sheet_of(s.name) == sheet_id and not existing.get(s.name)]
+            if not missing:
+                continue
+            log.info("sheet indexer: building %s", missing[0].name)
+            await conn.execute(missing[0].ddl)
+            self.built.append(missing[0].name)
+            # the planner's statistics of the new expression; with the sheet's last index, the
+            # visibility map too (index-only skips of deep pages after a bulk load)
+            await conn.execute("ANALYZE record" if len(missing) > 1 else "VACUUM (ANALYZE) record")
+            return  # one build per pass: deletions and new sheets are seen between builds
+
+
+async def trigram_ops(conn: asyncpg.Connection[Any]) -> str | None:
+    """pg_trgm's GIN operator class, schema-qualified, installing the extension into `public`
+    (so no projection schema owns it) when allowed; None (no search index) when it cannot be."""
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+    except asyncpg.PostgresError as error:
+        log.warning("sheet indexer: pg_trgm unavailable (%s); searches will scan", error)
+    schema = await conn.fetchval(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'"
+    )
+    return None if schema is None else f'"{schema}".gin_trgm_ops'
