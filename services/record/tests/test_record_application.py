@@ -96,7 +96,14 @@ async def commits(store: InMemoryEventStore, sheet: str = PEOPLE) -> list[tuple[
 
 def as_replied(record: StoredRecord, commit_id: str) -> dict[str, Any]:
     """A stored record as an insert's reply shows it."""
-    wire = {"id": record.id, "values": record.values, "valid": record.valid, "metadata": record.metadata}
+    config: object = record.config or {}
+    wire = {
+        "id": record.id,
+        "values": record.values,
+        "valid": record.valid,
+        "metadata": record.metadata,
+        "config": config,
+    }
     decoded: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(wire))
     return {**decoded, "commitId": commit_id, "versionId": commit_id}
 

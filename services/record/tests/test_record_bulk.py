@@ -204,7 +204,14 @@ def content(records: list[StoredRecord]) -> list[dict[str, Any]]:
 
 def as_replied(record: StoredRecord, commit_id: str | None) -> dict[str, Any]:
     """A stored record as an insert's reply shows it."""
-    wire = {"id": record.id, "values": record.values, "valid": record.valid, "metadata": record.metadata}
+    config: object = record.config or {}
+    wire = {
+        "id": record.id,
+        "values": record.values,
+        "valid": record.valid,
+        "metadata": record.metadata,
+        "config": config,
+    }
     decoded: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(wire))
     return {**decoded, "commitId": commit_id, "versionId": commit_id}
 

@@ -95,7 +95,9 @@ async def stored(store: EventStore) -> tuple[list[CommitCreated], list[dict[str,
             commits.append(event)
             continue
         for record in event.records:
+            config = record.config or {}
             wire = {"id": record.id, "values": record.values, "valid": record.valid, "metadata": record.metadata}
+            wire["config"] = config
             decoded = msgspec.json.decode(msgspec.json.encode(wire))
             records.append({**decoded, "commitId": event.commit_id, "versionId": event.commit_id})
     return commits, records

@@ -94,6 +94,7 @@ class WireRecord(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     values: dict[str, Cell]
     valid: bool
     metadata: dict[str, Any]
+    config: RecordConfig | None = None
     commit_id: str | None = None
     version_id: str | None = None
 

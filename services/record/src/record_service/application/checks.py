@@ -100,5 +100,5 @@ def _unlink(record: StoredRecord, key: str, found: set[str]) -> StoredRecord:
         messages.append(error(f"no record in the referenced sheet has {missing[0]!r}", "unlinked", key))
     valid = not any(m.type == "error" for m in messages)
     values = {**record.values, key: msgspec.structs.replace(cell, valid=valid, messages=messages)}
-    done = domain.finish(record.id, values, record.metadata)
+    done = domain.finish(record.id, values, record.metadata, record.config)
     return msgspec.structs.replace(done, claims=record.claims, waits=record.waits)

@@ -26,7 +26,7 @@ from record_service.domain.space import require_writable
 from record_service.projections.records import LeanCommit, LeanRecord, LeanRecords
 from spaceport import known_spaces, subjects
 from spaceport.aggregate import Append, Decision, Outcome, Replay, run_command
-from spaceport.contracts.record import AGGREGATE, StoredRecord, WireRecord, Written
+from spaceport.contracts.record import AGGREGATE, RecordConfig, StoredRecord, WireRecord, Written
 from spaceport.errors import ConflictError, PayloadTooLargeError
 from spaceport.events import Envelope, decode_envelope
 from spaceport.ports import MAX_ATOMIC_BATCH, AppendContext, AppendResult
@@ -245,6 +245,7 @@ def _wire(record: StoredRecord, commit_id: str) -> WireRecord:
         values=record.values,
         valid=record.valid,
         metadata=record.metadata,
+        config=record.config or RecordConfig(),
         commit_id=commit_id,
         version_id=commit_id,
     )
@@ -256,6 +257,7 @@ def _raw_wire(record: LeanRecord, commit_id: str) -> RawWireRecord:
         values=record.values,
         valid=record.valid,
         metadata=record.metadata,
+        config=record.config,
         commit_id=commit_id,
         version_id=commit_id,
     )

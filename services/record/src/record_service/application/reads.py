@@ -106,6 +106,7 @@ class RawWireRecord(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     values: msgspec.Raw
     valid: bool
     metadata: msgspec.Raw
+    config: msgspec.Raw
     commit_id: str
     version_id: str
 
@@ -188,6 +189,7 @@ class ReadHandlers:
                     "values": cells,
                     "valid": r.valid,
                     "metadata": msgspec.json.decode(r.metadata),
+                    "config": msgspec.json.decode(r.config),
                     "commitId": commit_id,
                     "versionId": commit_id,
                 }

@@ -8,7 +8,7 @@ that builds the commit's records against the read model at the sheet's version. 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -61,7 +61,7 @@ class WriteHandlers:
         domain.check_record_config(restricted, built)
 
         async def decide(sheet: Sheet, q: RecordQueries) -> Decided:
-            return await _configs_kept(q, sheet, await checked(q, sheet, built), built), []
+            return await checked(q, sheet, built), []
 
         return await commit(self.ctx, _write(cmd, "insert"), sheet, decide)
 
@@ -114,7 +114,7 @@ class WriteHandlers:
             built = domain.build_updates(sheet.schema, items, current, utcnow())
             domain.check_readonly_fields(sheet.schema, restricted, built, current)
             domain.check_record_config(restricted, built, current)
-            return await _configs_kept(q, sheet, await checked(q, sheet, built, replaces=True), built), []
+            return await checked(q, sheet, built, replaces=True), []
 
         return await commit(self.ctx, write, sheet, decide)
 
@@ -169,7 +169,7 @@ async def validated(q: RecordQueries, sheet: Sheet, ids: Sequence[str]) -> list[
             out.append(record)
         elif (changed := domain.unchanged(before, record, held_by.get(record.id, {}))) is not None:
             out.append(changed)
-    return await _configs_kept(q, sheet, out, current)
+    return out
 
 
 async def _uniques_again(
@@ -195,26 +195,6 @@ async def _uniques_again(
             found = await q.claims_held(sheet.id, name, set(values.values()))
             held[name] = {value: holder for value, holder in found.items() if (name, value) not in freed}
     return domain.apply_uniques(uniques, candidates, lambda name: held.get(name, {}))
-
-
-async def _configs_kept(
-    q: RecordQueries,
-    sheet: Sheet,
-    decided: list[StoredRecord],
-    known: Sequence[StoredRecord] | Mapping[str, StoredRecord],
-) -> list[StoredRecord]:
-    """`checks.linked` rebuilds a record whose `unlinked` message changes without its `config`:
-    put it back, from `known` (the records as built or read) or, for a healed waiter, the read model."""
-    if not sheet.schema.has_references:
-        return decided
-    configs = {r.id: r.config for r in (known.values() if isinstance(known, Mapping) else known)}
-    missing = [r.id for r in decided if r.config is None and r.id not in configs]
-    if missing:
-        configs.update({i: r.config for i, r in (await q.current(sheet.id, missing)).items()})
-    return [
-        msgspec.structs.replace(r, config=configs[r.id]) if r.config is None and configs.get(r.id) else r
-        for r in decided
-    ]
 
 
 def _write(cmd: InsertRecords | UpdateRecords | DeleteRecords | FindReplace, kind: str) -> Write:
