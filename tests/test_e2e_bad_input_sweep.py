@@ -401,7 +401,7 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
             (("commitId", Ref("commit")), ("sinceCommitId", Ref("commit"))),
             (("commitId", Ref("commit")), ("searchField", "unknown_field"), ("searchValue", "x")),
             (("commitId", Ref("commit")), ("filter", "error"), ("filterField", "unknown_field")),
-            (("commitId", Ref("commit")), ("includeCounts", "true")),
+            (("commitId", Ref("commit")), ("q", "name eq x")),
         ),
     ),
     ("POST", "/v1/sheets/{sheet_id:str}/records"): Endpoint(body="records"),

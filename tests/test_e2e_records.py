@@ -442,12 +442,28 @@ def test_a_commits_records_honour_every_selection_parameter(
     messaged = at(filter="error")[0]["values"]
     assert any(cell.get("messages") for cell in messaged.values()), messaged
     assert len(at(pageSize=2, pageNumber=3)) == 2
+    # counts, indices and the CSV download take commitId too (the reference's get_records_as_csv,
+    # get_record_counts, indices): the same records, selected the same way
+    path = f"/sheets/{sheet}"
+    reply = api.get(f"{path}/records", params={"commitId": commit, "includeCounts": "true", "filter": "valid"})
+    assert reply.json()["data"]["counts"] == {"total": 6, "valid": 6, "error": 0, "errorsByField": {}}
+    counted = api.get(f"{path}/counts", params={"commitId": commit}).json()["data"]["counts"]
+    assert (counted["total"], counted["valid"], counted["error"]) == (7, 6, 1)
+    assert counted["errorsByField"] == {"name": 1}
+    assert sdk.sheets.get_record_counts(sheet, commit_id=commit, search_value="u2").data.counts.total == 1
+    indices = api.get(f"{path}/records/indices", params={"commitId": commit, "filter": "valid", "ids": ids[3]})
+    assert indices.json() == [{"id": ids[3], "index": 3}]
+    csv_text = api.get(f"{path}/download", params={"commitId": commit, "filter": "error"}).text
+    assert list(csv.reader(io.StringIO(csv_text)))[1:] == [["", "nobody@x.io"] + [""] * 6]
+    whole = list(csv.reader(io.StringIO(api.get(f"{path}/download", params={"commitId": commit}).text)))
+    assert [row[1] for row in whole[1:]] == [f"u{n}@x.io" for n in range(6)] + ["nobody@x.io"]
+    assert api.get(f"{path}/counts", params={"commitId": commit, "byField": "true"}).status_code == 400
     for refused, key in (
         ({"sortField": "name"}, "sortField"),
         ({"sinceCommitId": commit}, "sinceCommitId"),
         ({"searchField": "nope", "searchValue": "x"}, "searchField"),
         ({"filter": "error", "filterField": "nope"}, "filterField"),
-        ({"includeCounts": "true"}, "commitId"),
+        ({"q": "name eq u1"}, "q"),
     ):
         reply = api.get(f"/sheets/{sheet}/records", params={"commitId": commit, **refused})
         assert reply.status_code == 400, (refused, reply.text)

@@ -7,6 +7,7 @@ a record read at an old commit is exactly what that commit wrote.
 
 from __future__ import annotations
 
+import csv
 import io
 from typing import Any
 
@@ -32,7 +33,7 @@ from record_service.application.query import (
     since_position,
     sort_order,
 )
-from record_service.projections.records import LeanRecords
+from record_service.projections.records import LeanRecord, LeanRecords
 from spaceport import subjects
 from spaceport.contracts.record import (
     MAX_IDS,
@@ -53,6 +54,7 @@ from spaceport.contracts.record import (
     ListCommits,
     RecordIndex,
     RecordIndices,
+    RecordQuery,
     RecordsReply,
     SheetCountsList,
     SheetScope,
@@ -64,6 +66,16 @@ from spaceport.readmodel import Conn
 _lean = msgspec.json.Decoder(LeanRecords)
 MAX_INDEX_IDS = 10_000  # ids per `GET …/records/indices`, as for every ids parameter
 _encoder = msgspec.json.Encoder()
+
+
+def _csv_cell(cell: Any) -> str:
+    """A cell as `query.csv_value` renders it: text as is, a list joined by ", ", other JSON as text."""
+    value = cell.get("value") if isinstance(cell, dict) else None
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(v if isinstance(v, str) else msgspec.json.encode(v).decode() for v in value)
+    return value if isinstance(value, str) else msgspec.json.encode(value).decode()
 
 
 def _record_json(row: Any) -> bytes:
@@ -143,7 +155,11 @@ class ReadHandlers:
                 page = await tombstones.appended(conn, sheet, query, since, page)
             if query.include_links:
                 page = await links.attach(conn, sheet, page)
-            counts = await counts_of(conn, sheet, query.query) if query.include_counts else None
+            counts = None
+            if query.include_counts and query.query.commit_id is not None:
+                counts = await self._commit_counts(conn, sheet, query.query)
+            elif query.include_counts:
+                counts = await counts_of(conn, sheet, query.query)
         return RecordsReply(records=await self.ctx.claims.pack(page), counts=counts, position=sheet.version)
 
     async def _page(self, conn: Conn, sheet: Sheet, sel: Selection, query: GetRecords) -> bytes:
@@ -208,12 +224,69 @@ class ReadHandlers:
                 found.append(_lean.decode(envelope.data))
         return found
 
+    async def _commit_selection(
+        self, conn: Conn, sheet: Sheet, query: RecordQuery, *, after: int = 0, limit: int | None = None
+    ) -> list[tuple[int, LeanRecord]]:
+        """(stream position of its event, record) of each record the commit wrote that `query`
+        selects, in the order it wrote them; with `after`, from the event after that position on,
+        whole events until `limit` records are selected (a CSV chunk)."""
+        at_commit.check(sheet, query)
+        commit = await commit_row(conn, sheet.id, query.commit_id)
+        store = self.ctx.store
+        filter_subject = subjects.aggregate_filter(store.prefix, sheet.space_id, "records", sheet.id)
+        found: list[tuple[int, LeanRecord]] = []
+        first = max(commit["first_seq"], after + 1)
+        async for message in store.read_raw(filter_subject, from_seq=first, to_seq=commit["last_seq"]):
+            envelope = decode_envelope(message.data)
+            if envelope.type not in ("RecordsInserted", "RecordsUpdated"):
+                continue
+            records = _lean.decode(envelope.data).records
+            rows = ((r.id, r.valid, r.error_fields, bytes(r.values)) for r in records)
+            found += [(message.seq, records[i]) for i, _ in at_commit.select(rows, query, [], True)]
+            if limit is not None and len(found) >= limit:
+                break
+        return found
+
+    async def _commit_counts(self, conn: Conn, sheet: Sheet, query: RecordQuery) -> Counts:
+        chosen = [r for _, r in await self._commit_selection(conn, sheet, query)]
+        valid = sum(r.valid for r in chosen)
+        errors: dict[str, int] = {}
+        for r in chosen:
+            for key in r.error_fields:
+                errors[key] = errors.get(key, 0) + 1
+        return Counts(total=len(chosen), valid=valid, error=len(chosen) - valid, errors_by_field=errors)
+
+    async def _commit_csv(self, conn: Conn, sheet: Sheet, query: DownloadChunk) -> CsvChunk:
+        """A chunk of the CSV of a commit's records: whole events from the one after `after` (a
+        stream position) until `limit` rows; cells rendered as the SQL download renders them."""
+        chosen = await self._commit_selection(conn, sheet, query.query, after=query.after, limit=query.limit)
+        keys = [f.key for f in sheet.config.fields]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        if query.header:
+            writer.writerow([f.label or f.key for f in sheet.config.fields])
+        for _, record in chosen:
+            cells = msgspec.json.decode(record.values)
+            writer.writerow([_csv_cell(cells.get(k)) for k in keys])
+        data = out.getvalue().encode()
+        return CsvChunk(
+            csv=await self.ctx.claims.pack(data),
+            rows=len(chosen),
+            after=chosen[-1][0] if chosen else query.after,
+            offset=query.offset + len(chosen),
+            done=len(chosen) < query.limit,
+        )
+
     # ---- counts, cells, download -------------------------------------------------------------
 
     async def counts(self, query: GetCounts) -> Counts:
         await self.ctx.settled(query.sheet_id, query.min_position)
         sheet = await self.ctx.sheet(query.sheet_id)
         async with (await self.ctx.pool()).acquire() as conn:
+            if query.query.commit_id is not None:
+                if query.by_field:
+                    raise ValidationFailedError("byField cannot be combined with commitId; drop one", key="byField")
+                return await self._commit_counts(conn, sheet, query.query)
             counts = await counts_of(conn, sheet, query.query)
             by_error = await conn.fetch(
                 "SELECT field AS f, errors AS n FROM field_errors WHERE sheet_id = $1 AND errors > 0", sheet.id
@@ -277,6 +350,10 @@ class ReadHandlers:
         await self.ctx.settled(query.sheet_id, query.min_position)
         sheet = await self.ctx.sheet(query.sheet_id)
         async with (await self.ctx.pool()).acquire() as conn:
+            if query.query.commit_id is not None:
+                written = [r.id for _, r in await self._commit_selection(conn, sheet, query.query)]
+                at = {record_id: n for n, record_id in enumerate(written)}
+                return RecordIndices(indices=[RecordIndex(id=i, index=at.get(i, -1)) for i in query.ids])
             sel = select(sheet, query.query, await since_position(conn, sheet, query.query))
             order = sort_order(sel) if sel.sort_key is not None else "r.row_no"
             wanted = sel.param(query.ids)
@@ -293,6 +370,8 @@ class ReadHandlers:
         await self.ctx.settled(query.sheet_id)
         sheet = await self.ctx.sheet(query.sheet_id)
         async with (await self.ctx.pool()).acquire() as conn:
+            if query.query.commit_id is not None:
+                return await self._commit_csv(conn, sheet, query)
             since = await since_position(conn, sheet, query.query)
             sel = select(sheet, query.query, since)
             if sel.sort_key is not None:
