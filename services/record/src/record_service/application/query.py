@@ -80,9 +80,11 @@ def select(sheet: Sheet, query: RecordQuery, since_seq: int | None = None) -> Se
     """The WHERE clause of `query`; `since_seq` = since_position(conn, sheet, query), required with sinceCommitId."""
     if query.since_commit_id is not None and since_seq is None:
         raise ValueError("select() needs since_position() when the query has sinceCommitId")  # a caller's bug
-    if query.commit_id is not None:  # only GET records reads a commit (as written); nothing else may ignore it
+    if query.commit_id is not None:  # reads of a commit go through at_commit; nothing else may ignore it
         raise ValidationFailedError(
-            "commitId selects records when reading, counting, downloading or indexing them; use sinceCommitId here", key="commitId"
+            "commitId selects records when reading, counting, downloading or indexing them;"
+            " use sinceCommitId here",
+            key="commitId",
         )
     for key, what in (
         (query.filter_field, "filterField"),
