@@ -82,8 +82,7 @@ def select(sheet: Sheet, query: RecordQuery, since_seq: int | None = None) -> Se
         raise ValueError("select() needs since_position() when the query has sinceCommitId")  # a caller's bug
     if query.commit_id is not None:  # reads of a commit go through at_commit; nothing else may ignore it
         raise ValidationFailedError(
-            "commitId selects records when reading, counting, downloading or indexing them;"
-            " use sinceCommitId here",
+            "commitId selects records when reading, counting, downloading or indexing them; use sinceCommitId here",
             key="commitId",
         )
     for key, what in (
