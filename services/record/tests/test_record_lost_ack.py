@@ -22,7 +22,15 @@ from record_service.bootstrap import build
 from record_service.projections.records import NAME as RECORDS
 from spaceport.claimcheck import Payload
 from spaceport.contracts.blueprint import SheetConfig
-from spaceport.contracts.record import CommitCreated, GetCounts, GetRecords, InsertRecords, RecordsInserted, Written
+from spaceport.contracts.record import (
+    CommitCreated,
+    GetCounts,
+    GetRecords,
+    InsertRecords,
+    RecordsInserted,
+    Written,
+    page_json,
+)
 from spaceport.contracts.space import Principal, SpaceCreated
 from spaceport.contracts.workbook import SheetSpec, WorkbookCreated
 from spaceport.errors import ServiceUnavailableError
@@ -107,7 +115,7 @@ async def projected(ctx: ServiceContext) -> tuple[list[str], int]:
     """The ids of the sheet's records in the read model, and its count."""
     reads = ReadHandlers(ctx)
     page = await reads.records(GetRecords(sheet_id=SHEET, page_size=100))
-    ids = [r["id"] for r in msgspec.json.decode(await ctx.claims.unpack(page.records))]
+    ids = [r["id"] for r in msgspec.json.decode(await page_json(page, ctx.claims.unpack))]
     return ids, (await reads.counts(GetCounts(sheet_id=SHEET))).total
 
 

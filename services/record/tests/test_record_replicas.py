@@ -17,7 +17,7 @@ from record_service.application.reads import ReadHandlers
 from record_service.application.writes import WriteHandlers
 from record_service.bootstrap import build
 from spaceport.contracts.blueprint import SheetConfig
-from spaceport.contracts.record import GetCounts, GetRecords, InsertRecords
+from spaceport.contracts.record import GetCounts, GetRecords, InsertRecords, page_json
 from spaceport.contracts.space import Principal
 from spaceport.contracts.workbook import SheetSpec, WorkbookCreated
 from spaceport.eventstore import AggregateRef
@@ -70,6 +70,6 @@ async def test_concurrent_inserts_on_two_replicas_keep_one_holder_per_value(
     counts = await reads.counts(GetCounts(sheet_id="us_sh_t"))
     assert (counts.total, counts.valid, counts.error) == (240, 40, 200)
     page = await reads.records(GetRecords(sheet_id="us_sh_t", page_size=1000))
-    records = msgspec.json.decode(await ctx_a.claims.unpack(page.records))
+    records = msgspec.json.decode(await page_json(page, ctx_a.claims.unpack))
     holders = [r["values"]["email"]["value"] for r in records if r["valid"]]
     assert sorted(holders) == sorted({f"Shared{n}@x.io" for n in range(40)})

@@ -19,7 +19,7 @@ from record_service.bootstrap import build
 from record_service.projections import sheet_indexes
 from record_service.projections.sheet_indexes import SheetIndexer, sheet_of, wanted
 from spaceport.contracts.blueprint import SheetConfig
-from spaceport.contracts.record import GetRecords, InsertRecords, RecordQuery
+from spaceport.contracts.record import GetRecords, InsertRecords, RecordQuery, page_json
 from spaceport.contracts.space import Principal, SpaceCreated
 from spaceport.contracts.workbook import SheetSpec, WorkbookCreated
 from spaceport.ports import AggregateRef
@@ -108,7 +108,7 @@ async def test_a_big_quiet_sheet_gets_indexes_its_queries_use(service: tuple[Ser
 
     async def ids(**params: Any) -> list[str]:
         reply = await reads.records(GetRecords(sheet_id=SHEET, query=RecordQuery(**params), page_size=1000))
-        return [r["id"] for r in msgspec.json.decode(await ctx.claims.unpack(reply.records))]
+        return [r["id"] for r in msgspec.json.decode(await page_json(reply, ctx.claims.unpack))]
 
     queries: list[dict[str, Any]] = [
         {"search_value": "person 11"},

@@ -194,6 +194,9 @@ class InlinePayloads:
         assert payload.ref is None, "InlinePayloads never stores bodies"
         return payload.data
 
+    def inline_limit(self) -> int:
+        return 1 << 62
+
 
 def context(store: EventStorePort, *, lagging: bool = False) -> Context:
     """A record application context on `store`, with a folded read model and inline bodies."""

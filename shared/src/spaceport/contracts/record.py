@@ -11,6 +11,7 @@ fit a NATS message; they travel by claim check (`spaceport.claimcheck.Payload`).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
@@ -220,11 +221,24 @@ class Counts(Wire, frozen=True, kw_only=True):
     by_field: dict[str, dict[str, int]] | None = None
 
 
+NO_PAGE = msgspec.Raw(b"null")
+
+
 class RecordsReply(msgspec.Struct, frozen=True, kw_only=True):
-    records: Payload
+    """`page`: the records' JSON array embedded as is (no base64) when it fits one NATS message;
+    else `records` carries it (by claim check). `page_json()` reads either."""
+
+    records: Payload = msgspec.field(default_factory=Payload)
     counts: Counts | None = None
     commit_id: str | None = None
     position: int = 0
+    page: msgspec.Raw = NO_PAGE  # (a Raw field cannot be Optional: `null` marks "not embedded")
+
+
+async def page_json(reply: RecordsReply, unpack: Callable[[Payload], Awaitable[bytes]]) -> bytes:
+    """The JSON array of records a `RecordsReply` carries (`unpack`: the claim check's)."""
+    page = bytes(reply.page)
+    return page if page != b"null" else await unpack(reply.records)
 
 
 class GetCounts(msgspec.Struct, frozen=True, kw_only=True):

@@ -48,6 +48,7 @@ from spaceport.contracts.record import (
     Validated,
     ValidateSheet,
     Written,
+    page_json,
 )
 from spaceport.contracts.space import Principal
 from spaceport.errors import NotFoundError, ValidationFailedError
@@ -217,7 +218,7 @@ async def get_records(request: Request[Any, Any, Any], gateway: Gateway, sheet_i
     if query.page_size > PAGE_CHUNK:
         return await _streamed_page(gateway, query)
     reply = await gateway.rpc.request(SERVICE, query, RecordsReply, timeout=READ_TIMEOUT)
-    records = await claims(gateway).unpack(reply.records)
+    records = await page_json(reply, claims(gateway).unpack)
     counts = b',"counts":' + _encoder.encode(reply.counts) if reply.counts is not None else b""
     return json_response(b'{"data":{"success":true,"records":' + records + counts + b"}}")
 
@@ -229,7 +230,7 @@ async def _streamed_page(gateway: Gateway, query: GetRecords) -> Stream:
     continues where the previous one ended)."""
     first = msgspec.structs.replace(query, limit=PAGE_CHUNK)
     reply = await gateway.rpc.request(SERVICE, first, RecordsReply, timeout=READ_TIMEOUT)
-    head = await claims(gateway).unpack(reply.records)
+    head = await page_json(reply, claims(gateway).unpack)
     counts = b',"counts":' + _encoder.encode(reply.counts) if reply.counts is not None else b""
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -246,7 +247,7 @@ async def _streamed_page(gateway: Gateway, query: GetRecords) -> Stream:
             limit = min(PAGE_CHUNK, query.page_size - offset)
             chunk = msgspec.structs.replace(query, offset=offset, limit=limit, include_counts=False)
             reply = await gateway.rpc.request(SERVICE, chunk, RecordsReply, timeout=READ_TIMEOUT)
-            body = await claims(gateway).unpack(reply.records)
+            body = await page_json(reply, claims(gateway).unpack)
         yield b"]" + counts + b"}}"
 
     return Stream(chunks(), media_type="application/json")

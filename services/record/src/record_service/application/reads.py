@@ -160,6 +160,8 @@ class ReadHandlers:
                 counts = await self._commit_counts(conn, sheet, query.query)
             elif query.include_counts:
                 counts = await counts_of(conn, sheet, query.query)
+        if len(page) <= self.ctx.claims.inline_limit():  # as JSON in the reply: no base64 either way
+            return RecordsReply(page=msgspec.Raw(page), counts=counts, position=sheet.version)
         return RecordsReply(records=await self.ctx.claims.pack(page), counts=counts, position=sheet.version)
 
     async def _page(self, conn: Conn, sheet: Sheet, sel: Selection, query: GetRecords) -> bytes:
