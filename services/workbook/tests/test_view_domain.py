@@ -81,7 +81,7 @@ def test_a_config_naming_a_field_the_sheet_lacks_is_refused_naming_it(attribute:
     ("config", "key"),
     [
         (ViewConfig(page_size=0), "config.pageSize"),
-        (ViewConfig(page_size=10_001), "config.pageSize"),
+        (ViewConfig(page_size=50_001), "config.pageSize"),
         (ViewConfig(page_number=0), "config.pageNumber"),
         (ViewConfig(ids=["us_rc_1"] * 101), "config.ids"),
         (ViewConfig(ids=["us_rc_1", "x.y"]), "config.ids[1]"),
