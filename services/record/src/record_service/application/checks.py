@@ -25,35 +25,50 @@ async def checked(
     deleted: Sequence[str] = (),
     *,
     replaces: bool = False,
+    held_now: Sequence[tuple[str, str, str]] | None = None,
 ) -> list[StoredRecord]:
     """Uniqueness across the sheet (first holder wins) and reference links.
 
     With `replaces` (updates, deletes) the values the written and `deleted` records give up
     are freed: the first record (by row) flagged as a duplicate of each freed value is decided
     again in this commit, ahead of the written records, and its new state is returned first.
+    With `held_now` (the (record, name, value) claims the records hold: validating them again)
+    the records keep the values they still want: only the values they give up are freed, so a
+    value never moves from its holder to a record that waits for it.
     """
     uniques = sheet.schema.uniques
     if not uniques:
         return await linked(q, sheet, records) if records else records
     gone = {r.id for r in records}.union(deleted)
-    healed = await _waiters(q, sheet, records, gone) if replaces else []
+    if held_now is not None or replaces:
+        claims = held_now if held_now is not None else await q.claims_of(sheet.id, gone)
+        released = domain.released_claims(uniques, claims, records)
+        healed = await _waiters(q, sheet, released, gone)
+    else:
+        released, healed = [], []
     candidates = healed + records
     excluded = gone.union(r.id for r in healed)
+    freed = set(released)
+
+    def kept(name: str, value: str, holder: str) -> bool:
+        if held_now is not None:
+            return (name, value) not in freed
+        return holder not in excluded  # claims of records this write rewrites or deletes are decided again
+
     held: dict[str, dict[str, str]] = {}
     for name, values in domain.wanted_claims(uniques, candidates).items():
         if values:
             found = await q.claims_held(sheet.id, name, set(values.values()))
-            # claims of records this write rewrites or deletes are decided again, not held
-            held[name] = {value: holder for value, holder in found.items() if holder not in excluded}
+            held[name] = {value: holder for value, holder in found.items() if kept(name, value, holder)}
     checked = domain.apply_uniques(uniques, candidates, lambda name: held.get(name, {}))
     return await linked(q, sheet, checked)
 
 
-async def _waiters(q: RecordQueries, sheet: Sheet, records: list[StoredRecord], gone: set[str]) -> list[StoredRecord]:
-    """Current state (without unique messages) of the first record flagged for each value that
-    the written or deleted records held and give up, in row order."""
-    held = await q.claims_of(sheet.id, gone)
-    released = domain.released_claims(sheet.schema.uniques, held, records)
+async def _waiters(
+    q: RecordQueries, sheet: Sheet, released: Sequence[tuple[str, str]], gone: set[str]
+) -> list[StoredRecord]:
+    """Current state (without unique messages) of the first record flagged for each released
+    value, in row order."""
     if not released:
         return []
     order = await q.waiters(sheet.id, released, gone)

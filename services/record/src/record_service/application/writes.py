@@ -15,7 +15,7 @@ import msgspec
 import polars as pl
 
 from record_service.application.bulk import insert_frame
-from record_service.application.checks import checked, linked
+from record_service.application.checks import checked
 from record_service.application.commit import Decided, Write, commit
 from record_service.application.context import Context, Sheet
 from record_service.application.ports import RecordQueries
@@ -161,7 +161,7 @@ async def validated(q: RecordQueries, sheet: Sheet, ids: Sequence[str]) -> list[
     claims = await q.claims_of(sheet.id, list(current))
     for record_id, name, value in claims:
         held_by.setdefault(record_id, {})[name] = value
-    decided = await linked(q, sheet, await _uniques_again(q, sheet, fresh, claims))
+    decided = await checked(q, sheet, fresh, held_now=claims)
     out: list[StoredRecord] = []
     for record in decided:
         before = current.get(record.id)
@@ -170,31 +170,6 @@ async def validated(q: RecordQueries, sheet: Sheet, ids: Sequence[str]) -> list[
         elif (changed := domain.unchanged(before, record, held_by.get(record.id, {}))) is not None:
             out.append(changed)
     return out
-
-
-async def _uniques_again(
-    q: RecordQueries, sheet: Sheet, records: list[StoredRecord], claims: Sequence[tuple[str, str, str]]
-) -> list[StoredRecord]:
-    """As `checks.checked`, except that the records' own claims stay held (by them): validating
-    again never moves a value from its holder to a record that waits for it."""
-    uniques = sheet.schema.uniques
-    if not uniques:
-        return records
-    ids = {r.id for r in records}
-    released = domain.released_claims(uniques, claims, records)
-    healed: list[StoredRecord] = []
-    if released:
-        order = await q.waiters(sheet.id, released, ids)
-        waiting = await q.current(sheet.id, order)
-        healed = [domain.strip_uniques(waiting[i]) for i in order if i in waiting]
-    candidates = healed + records
-    freed = set(released)
-    held: dict[str, dict[str, str]] = {}
-    for name, values in domain.wanted_claims(uniques, candidates).items():
-        if values:
-            found = await q.claims_held(sheet.id, name, set(values.values()))
-            held[name] = {value: holder for value, holder in found.items() if (name, value) not in freed}
-    return domain.apply_uniques(uniques, candidates, lambda name: held.get(name, {}))
 
 
 def _write(cmd: InsertRecords | UpdateRecords | DeleteRecords | FindReplace, kind: str) -> Write:
