@@ -28,6 +28,7 @@ MAX_EVENT_BYTES = 512 * 1024
 MAX_RECORDS_PER_WRITE = 100_000
 MAX_CELL_BYTES = 64 * 1024
 MAX_IDS = 10_000
+MAX_REPLY = 10_000  # records in one GetRecords reply; a bigger page is asked for in chunks (offset, limit)
 
 
 class Wire(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):

@@ -25,6 +25,7 @@ from spaceport.claimcheck import ClaimCheck
 from spaceport.contracts.feed import SERVICE as EVENTS
 from spaceport.contracts.feed import FlatfileEvent, GetEvent
 from spaceport.contracts.record import (
+    MAX_REPLY,
     SERVICE,
     CellsReply,
     CommitList,
@@ -54,7 +55,7 @@ from spaceport.contracts.space import Principal
 from spaceport.errors import NotFoundError, ValidationFailedError
 
 MAX_QUERY_IDS = 10_000
-PAGE_CHUNK = 5_000  # records per reply of a bigger page (streamed)
+PAGE_CHUNK = 5_000  # records per reply of a page above MAX_REPLY (streamed)
 READ_TIMEOUT = 60.0  # a page, a download chunk or counts of a large sheet
 WRITE_TIMEOUT = 120.0  # a write of up to a whole body of records
 VALIDATE_TIMEOUT = 600.0  # every record of a sheet decided again (~100k records/s, writes aside)
@@ -215,7 +216,7 @@ async def get_records(request: Request[Any, Any, Any], gateway: Gateway, sheet_i
         include_counts=bool_param(request, "includeCounts", False) or bool_param(request, "includeLength", False),
         include_links=bool_param(request, "includeLinks", False),
     )
-    if query.page_size > PAGE_CHUNK:
+    if query.page_size > MAX_REPLY:  # one reply holds the page: no stream
         return await _streamed_page(gateway, query)
     reply = await gateway.rpc.request(SERVICE, query, RecordsReply, timeout=READ_TIMEOUT)
     records = await page_json(reply, claims(gateway).unpack)
@@ -224,7 +225,7 @@ async def get_records(request: Request[Any, Any, Any], gateway: Gateway, sheet_i
 
 
 async def _streamed_page(gateway: Gateway, query: GetRecords) -> Stream:
-    """A page above PAGE_CHUNK records (Flatfile allows 50,000) goes out as it is read, chunk by
+    """A page above MAX_REPLY records (Flatfile allows 50,000) goes out as it is read, chunk by
     chunk, so neither service holds it whole. The first chunk is read before the response
     starts, so a bad query still gets its 4xx; chunks after it see later writes, if any (each
     continues where the previous one ended)."""

@@ -49,6 +49,15 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else msgspec.json.encode(value).decode()
 
 
+def csv_text(cell: Any) -> str:
+    """A cell as the SQL download renders it (`query.csv_value`): text as is, a list joined by
+    ", ", other JSON as text, no value as ""."""
+    value = cell.get("value") if isinstance(cell, dict) else None
+    if isinstance(value, list):
+        return ", ".join(v if isinstance(v, str) else msgspec.json.encode(v).decode() for v in value)
+    return _text(value) or ""
+
+
 def _found(cells: dict[str, Any], query: RecordQuery) -> bool:
     value = query.search_value
     assert value is not None

@@ -22,7 +22,6 @@ from spaceport.errors import NotFoundError, UnprocessableError, ValidationFailed
 from spaceport.readmodel import Conn
 
 MAX_PAGE_SIZE = 50_000  # Flatfile's maximum; pages above MAX_REPLY are streamed in chunks by the gateway
-MAX_REPLY = 10_000  # records in one reply (one chunk of a bigger page)
 # Work cap of one search/filter/sort query (RECORDS_QUERY_TIMEOUT seconds): they scan the sheet.
 QUERY_TIMEOUT = float(os.environ.get("RECORDS_QUERY_TIMEOUT", "30"))
 T = TypeVar("T")

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
 from record_service.application import at_commit, links, tombstones
 from record_service.application.context import ServiceContext, Sheet
 from record_service.application.query import (
-    MAX_REPLY,
     QUERY_TIMEOUT,
     Cursors,
     Selection,
@@ -37,6 +36,7 @@ from record_service.projections.records import LeanRecord, LeanRecords
 from spaceport import subjects
 from spaceport.contracts.record import (
     MAX_IDS,
+    MAX_REPLY,
     CellsReply,
     CommitList,
     CommitReply,
@@ -68,14 +68,12 @@ MAX_INDEX_IDS = 10_000  # ids per `GET …/records/indices`, as for every ids pa
 _encoder = msgspec.json.Encoder()
 
 
-def _csv_cell(cell: Any) -> str:
-    """A cell as `query.csv_value` renders it: text as is, a list joined by ", ", other JSON as text."""
-    value = cell.get("value") if isinstance(cell, dict) else None
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ", ".join(v if isinstance(v, str) else msgspec.json.encode(v).decode() for v in value)
-    return value if isinstance(value, str) else msgspec.json.encode(value).decode()
+class CommitRecord(NamedTuple):
+    """A record as a commit wrote it, with its event's stream position and commit."""
+
+    seq: int
+    commit_id: str
+    record: LeanRecord
 
 
 def _record_json(row: Any) -> bytes:
@@ -190,67 +188,52 @@ class ReadHandlers:
     async def _at_commit(self, conn: Conn, sheet: Sheet, query: GetRecords) -> bytes:
         """The records a commit wrote, as it wrote them (read back from its events), selected by
         the query's parameters (`at_commit`)."""
-        at_commit.check(sheet, query.query)
-        commit = await commit_row(conn, sheet.id, query.query.commit_id)
-        written = [
-            (event.commit_id, r)
-            for event in await self._commit_events(sheet, commit["first_seq"], commit["last_seq"])
-            for r in event.records
-        ]
-        rows = ((r.id, r.valid, r.error_fields, bytes(r.values)) for _, r in written)
+        start, count = window(query)
         out: list[dict[str, Any]] = []
-        for index, cells in at_commit.select(rows, query.query, query.fields, query.include_messages):
-            commit_id, r = written[index]
+        for chosen in (await self._commit_selection(conn, sheet, query.query))[start : start + count]:
+            r = chosen.record
+            values = at_commit.shaped(msgspec.json.decode(r.values), query.fields, query.include_messages)
             out.append(
                 {
                     "id": r.id,
-                    "values": cells,
+                    "values": values,
                     "valid": r.valid,
                     "metadata": msgspec.json.decode(r.metadata),
                     "config": msgspec.json.decode(r.config),
-                    "commitId": commit_id,
-                    "versionId": commit_id,
+                    "commitId": chosen.commit_id,
+                    "versionId": chosen.commit_id,
                 }
             )
-        start, count = window(query)
-        return _encoder.encode(out[start : start + count])
-
-    async def _commit_events(self, sheet: Sheet, first: int, last: int) -> list[LeanRecords]:
-        """The commit's record events: the sheet's events from `first` to `last`, read back."""
-        store = self.ctx.store
-        filter_subject = subjects.aggregate_filter(store.prefix, sheet.space_id, "records", sheet.id)
-        found: list[LeanRecords] = []
-        async for message in store.read_raw(filter_subject, from_seq=first, to_seq=last):
-            envelope = decode_envelope(message.data)
-            if envelope.type in ("RecordsInserted", "RecordsUpdated"):
-                found.append(_lean.decode(envelope.data))
-        return found
+        return _encoder.encode(out)
 
     async def _commit_selection(
         self, conn: Conn, sheet: Sheet, query: RecordQuery, *, after: int = 0, limit: int | None = None
-    ) -> list[tuple[int, LeanRecord]]:
-        """(stream position of its event, record) of each record the commit wrote that `query`
-        selects, in the order it wrote them; with `after`, from the event after that position on,
+    ) -> list[CommitRecord]:
+        """Each record the commit wrote that `query` selects, with its event's position and
+        commit, in the order it wrote them; with `after`, from the event after that position on,
         whole events until `limit` records are selected (a CSV chunk)."""
         at_commit.check(sheet, query)
         commit = await commit_row(conn, sheet.id, query.commit_id)
         store = self.ctx.store
         filter_subject = subjects.aggregate_filter(store.prefix, sheet.space_id, "records", sheet.id)
-        found: list[tuple[int, LeanRecord]] = []
+        found: list[CommitRecord] = []
         first = max(commit["first_seq"], after + 1)
         async for message in store.read_raw(filter_subject, from_seq=first, to_seq=commit["last_seq"]):
             envelope = decode_envelope(message.data)
             if envelope.type not in ("RecordsInserted", "RecordsUpdated"):
                 continue
-            records = _lean.decode(envelope.data).records
-            rows = ((r.id, r.valid, r.error_fields, bytes(r.values)) for r in records)
-            found += [(message.seq, records[i]) for i, _ in at_commit.select(rows, query, [], True)]
+            event = _lean.decode(envelope.data)
+            rows = ((r.id, r.valid, r.error_fields, bytes(r.values)) for r in event.records)
+            found += [
+                CommitRecord(message.seq, event.commit_id, event.records[i])
+                for i, _ in at_commit.select(rows, query, [], True)
+            ]
             if limit is not None and len(found) >= limit:
                 break
         return found
 
     async def _commit_counts(self, conn: Conn, sheet: Sheet, query: RecordQuery) -> Counts:
-        chosen = [r for _, r in await self._commit_selection(conn, sheet, query)]
+        chosen = [w.record for w in await self._commit_selection(conn, sheet, query)]
         valid = sum(r.valid for r in chosen)
         errors: dict[str, int] = {}
         for r in chosen:
@@ -267,14 +250,14 @@ class ReadHandlers:
         writer = csv.writer(out, lineterminator="\n")
         if query.header:
             writer.writerow([f.label or f.key for f in sheet.config.fields])
-        for _, record in chosen:
-            cells = msgspec.json.decode(record.values)
-            writer.writerow([_csv_cell(cells.get(k)) for k in keys])
+        for chosen_one in chosen:
+            cells = msgspec.json.decode(chosen_one.record.values)
+            writer.writerow([at_commit.csv_text(cells.get(k)) for k in keys])
         data = out.getvalue().encode()
         return CsvChunk(
             csv=await self.ctx.claims.pack(data),
             rows=len(chosen),
-            after=chosen[-1][0] if chosen else query.after,
+            after=chosen[-1].seq if chosen else query.after,
             offset=query.offset + len(chosen),
             done=len(chosen) < query.limit,
         )
@@ -353,7 +336,7 @@ class ReadHandlers:
         sheet = await self.ctx.sheet(query.sheet_id)
         async with (await self.ctx.pool()).acquire() as conn:
             if query.query.commit_id is not None:
-                written = [r.id for _, r in await self._commit_selection(conn, sheet, query.query)]
+                written = [w.record.id for w in await self._commit_selection(conn, sheet, query.query)]
                 at = {record_id: n for n, record_id in enumerate(written)}
                 return RecordIndices(indices=[RecordIndex(id=i, index=at.get(i, -1)) for i in query.ids])
             sel = select(sheet, query.query, await since_position(conn, sheet, query.query))
