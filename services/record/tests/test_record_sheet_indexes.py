@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from record_service.application import query as record_query
 from record_service.application.context import ServiceContext
 from record_service.application.query import Cursors, page_bounds, select
 from record_service.application.reads import ReadHandlers
@@ -19,7 +20,7 @@ from record_service.bootstrap import build
 from record_service.projections import sheet_indexes
 from record_service.projections.sheet_indexes import SheetIndexer, sheet_of, wanted
 from spaceport.contracts.blueprint import SheetConfig
-from spaceport.contracts.record import GetRecords, InsertRecords, RecordQuery, page_json
+from spaceport.contracts.record import DeleteRecords, GetRecords, InsertRecords, RecordQuery, page_json
 from spaceport.contracts.space import Principal, SpaceCreated
 from spaceport.contracts.workbook import SheetSpec, WorkbookCreated
 from spaceport.ports import AggregateRef
@@ -147,3 +148,47 @@ async def test_a_big_quiet_sheet_gets_indexes_its_queries_use(service: tuple[Ser
         return not await index_names(ctx)
 
     await until(all_dropped, "the deleted sheet's indexes to go")
+
+
+async def test_deep_pages_through_ladders_equal_the_whole_order(
+    service: tuple[ServiceRuntime, ServiceContext], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random deep pages start at their query's ladder step (`query.Ladders`), skip the rest, and
+    list exactly the rows of the query's whole order at that position: with sort (both ways,
+    ties and empty cells), filters, search and holes left by deletes; rebuilt after a write."""
+    monkeypatch.setattr(record_query, "LADDER_MIN_SKIP", 1)
+    monkeypatch.setattr(record_query, "LADDER_STEP", 7)
+    _rt, ctx = service
+    rows: list[dict[str, Any]] = [{"name": {"value": f"P{i % 13}"}, "it's": {"value": i % 5}} for i in range(150)]
+    rows += [{"name": {"value": f"empty {i}"}} for i in range(20)]  # no value to sort by: last, in row order
+    body = msgspec.json.encode(rows)
+    await WriteHandlers(ctx).insert(InsertRecords(principal=ME, sheet_id=SHEET, body=await ctx.claims.pack(body)))
+    await ctx.settled(SHEET)
+
+    async def page(reads: ReadHandlers, size: int, number: int, **params: Any) -> list[str]:
+        q = GetRecords(sheet_id=SHEET, query=RecordQuery(**params), page_size=size, page_number=number)
+        reply = await reads.records(q)
+        return [r["id"] for r in msgspec.json.decode(await page_json(reply, ctx.claims.unpack))]
+
+    queries: list[dict[str, Any]] = [
+        {},
+        {"sort_field": "it's"},
+        {"sort_field": "it's", "sort_direction": "desc"},
+        {"sort_field": "name", "search_value": "p1"},
+        {"filter": "valid", "sort_field": "name", "sort_direction": "desc"},
+    ]
+
+    async def check_all(holes: bool) -> None:
+        for params in queries:
+            whole = await page(ReadHandlers(ctx), 1000, 1, **params)
+            reads = ReadHandlers(ctx)  # no cursors: every page below is reached by ladder or OFFSET
+            for number in (9, 3, 14, 1, 20, 6):  # out of order, so no page leaves the next one's cursor
+                assert await page(reads, 9, number, **params) == whole[(number - 1) * 9 : number * 9], params
+            if params or holes:  # a whole sheet without holes pages by row_no arithmetic instead
+                assert reads.ladders._items, f"the deep pages of {params} did not use a ladder"
+
+    await check_all(holes=False)
+    first = await page(ReadHandlers(ctx), 1000, 1)
+    await WriteHandlers(ctx).delete(DeleteRecords(principal=ME, sheet_id=SHEET, ids=first[5:40:3]))
+    await ctx.settled(SHEET)
+    await check_all(holes=True)  # holes in row_no, and every ladder built before the delete is stale

@@ -8,6 +8,9 @@ page's first row. Only an explicit `sortField` sorts and pages with OFFSET (docu
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import logging
 import os
 from collections import OrderedDict
 from collections.abc import Awaitable
@@ -25,6 +28,7 @@ MAX_PAGE_SIZE = 50_000  # Flatfile's maximum; pages above MAX_REPLY are streamed
 # Work cap of one search/filter/sort query (RECORDS_QUERY_TIMEOUT seconds): they scan the sheet.
 QUERY_TIMEOUT = float(os.environ.get("RECORDS_QUERY_TIMEOUT", "30"))
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,6 +41,7 @@ class Selection:
     signature: str = ""
     sort_key: str | None = None
     sort_desc: bool = False
+    searched: bool = False  # searchValue or q: every row's cells are read to select
     extra: dict[str, object] = field(default_factory=dict)
 
     def param(self, value: object) -> str:
@@ -120,6 +125,7 @@ def select(sheet: Sheet, query: RecordQuery, since_seq: int | None = None) -> Se
         sel.conditions.append(f"r.seq >= {sel.param(since_seq)}")
     sel.conditions = [c for c in sel.conditions if c]
     sel.plain = len(sel.conditions) == 1
+    sel.searched = query.search_value is not None or bool(query.q)
     sel.sort_key = query.sort_field
     sel.sort_desc = query.sort_direction == "desc"
     sel.signature = repr((query, since_seq))
@@ -147,6 +153,122 @@ class Cursors:
             self._items.popitem(last=False)
 
 
+LADDER_STEP = 1_000  # a ladder holds the cursor after every LADDER_STEP-th row of a query
+# from this skip on, a page without a cursor is reached through the query's ladder (built once per
+# sheet version) instead of an OFFSET that reads every row before it
+LADDER_MIN_SKIP = int(os.environ.get("RECORDS_LADDER_MIN_SKIP", "20000"))
+
+
+class Ladders:
+    """Random access to deep pages: per (sheet, query) and sheet version, the cursor after every
+    LADDER_STEP-th row of the query's order (a `row_no`, or with `sortField` (sort value as JSON
+    text or None, row_no) as `Cursors` holds them). One narrow pass over the selection builds it
+    (no cells leave Postgres); a page at any depth then starts from the step before it and skips
+    fewer than LADDER_STEP rows. A write to the sheet makes its ladders stale (rebuilt on demand)."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], tuple[int, list[Any]]] = OrderedDict()
+        self._building: dict[tuple[str, str, int], asyncio.Future[list[Any]]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._one_at_a_time = asyncio.Semaphore(1)
+
+    def prepare(self, pool: Any, sheet: Sheet, sel: Selection) -> None:
+        """After a first page of a big sheet's sorted or filtered query (not a search: those
+        are many and costly to walk whole), build its ladder in the background, one at a time,
+        so the deep pages a person scrolls to next need no build. Failures are only logged."""
+        if sheet.total < LADDER_MIN_SKIP or sel.searched or (sel.plain and sheet.deleted_rows == 0):
+            return
+        hit = self._items.get((sheet.id, sel.signature))
+        if (hit is not None and hit[0] == sheet.version) or (sheet.id, sel.signature, sheet.version) in self._building:
+            return
+        own = dataclasses.replace(sel, params=list(sel.params), extra=dict(sel.extra))  # the page adds params to sel
+
+        async def build() -> None:
+            try:
+                async with self._one_at_a_time, pool.acquire() as conn:
+                    await self.ensure(conn, sheet, own)
+            except Exception as exc:  # a page builds it on demand instead
+                log.warning("ladder of sheet %s not prepared: %s", sheet.id, exc)
+
+        task = asyncio.get_running_loop().create_task(build())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def start(self, sheet: Sheet, sel: Selection, skip: int) -> tuple[Any, int] | None:
+        """(cursor, rows still to skip after it) for a page `skip` rows in, if the ladder is built."""
+        hit = self._items.get((sheet.id, sel.signature))
+        steps = skip // LADDER_STEP
+        if hit is None or hit[0] != sheet.version or steps == 0:
+            return None
+        ladder = hit[1]
+        if steps > len(ladder):  # beyond the selection's end: an empty page
+            return (ladder[-1], skip - len(ladder) * LADDER_STEP) if ladder else None
+        return ladder[steps - 1], skip - steps * LADDER_STEP
+
+    async def ensure(self, conn: Conn, sheet: Sheet, sel: Selection) -> None:
+        """Build the ladder of `sel` at the sheet's version unless it exists (concurrent callers share one build)."""
+        key = (sheet.id, sel.signature)
+        hit = self._items.get(key)
+        if hit is not None and hit[0] == sheet.version:
+            self._items.move_to_end(key)
+            return
+        building = (sheet.id, sel.signature, sheet.version)
+        future = self._building.get(building)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._building[building] = future
+            try:
+                ladder = await _ladder(conn, sel)
+                self._items[key] = (sheet.version, ladder)
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+                future.set_result(ladder)
+            except BaseException as exc:
+                future.set_exception(exc)
+                future.exception()  # retrieved: waiters (if any) re-raise it, none is fine too
+                raise
+            finally:
+                del self._building[building]
+        else:
+            await asyncio.shield(future)
+
+
+async def _ladder(conn: Conn, sel: Selection) -> list[Any]:
+    """Every LADDER_STEP-th row of `sel` in its order, as cursors, from passes reading only the
+    sort value and row_no. Sorted: the cells with a value in the sort index's order (forwards or
+    backwards, so no sort), then the empty cells in row order, numbered on from the former."""
+    params = list(sel.params)
+    step = LADDER_STEP
+    if sel.sort_key is None:
+        rows = await conn.fetch(
+            f"SELECT row_no FROM (SELECT r.row_no, row_number() OVER (ORDER BY r.row_no) AS n"
+            f" FROM record r WHERE {sel.where}) x WHERE n % {step} = 0 ORDER BY n",
+            *params,
+            timeout=QUERY_TIMEOUT,
+        )
+        return [r["row_no"] for r in rows]
+    expr = sort_expr(sel)
+    params = list(sel.params)  # with the sort key's
+    direction = "DESC" if sel.sort_desc else "ASC"
+    valued = await conn.fetch(
+        f"SELECT v, row_no, n FROM (SELECT ({expr})::text AS v, r.row_no, row_number() OVER w AS n,"
+        f" lead(r.row_no) OVER w IS NULL AS last FROM record r WHERE {sel.where} AND {expr} IS NOT NULL"
+        f" WINDOW w AS (ORDER BY {expr} {direction}, r.row_no {direction})) x WHERE n % {step} = 0 OR last ORDER BY n",
+        *params,
+        timeout=QUERY_TIMEOUT,
+    )
+    ladder: list[Any] = [(r["v"], r["row_no"]) for r in valued if r["n"] % step == 0]
+    had = valued[-1]["n"] if valued else 0  # the last row with a value comes last
+    empty = await conn.fetch(
+        f"SELECT row_no FROM (SELECT r.row_no, row_number() OVER (ORDER BY r.row_no) AS n"
+        f" FROM record r WHERE {sel.where} AND {expr} IS NULL) x WHERE (n + {int(had)}) % {step} = 0 ORDER BY n",
+        *params,
+        timeout=QUERY_TIMEOUT,
+    )
+    return ladder + [(None, r["row_no"]) for r in empty]
+
+
 def check_paging(page_size: int, page_number: int, max_page_size: int = MAX_PAGE_SIZE) -> None:
     """Every paged read: `pageSize` 1..max_page_size, `pageNumber` from 1."""
     paging.check(page_size, page_number, max_page_size)
@@ -161,21 +283,38 @@ class Page:
     order: str
 
 
-def page_bounds(sheet: Sheet, sel: Selection, skip: int, page_size: int, cursors: Cursors) -> Page:
+def needs_ladder(sheet: Sheet, sel: Selection, skip: int, cursors: Cursors) -> bool:
+    """A deep page no cheaper bound reaches: worth building (or using) the query's ladder."""
+    if skip < LADDER_MIN_SKIP or cursors.get(sheet, sel, skip) is not None:
+        return False
+    return sel.sort_key is not None or not (sel.plain and sheet.deleted_rows == 0)
+
+
+def page_bounds(
+    sheet: Sheet, sel: Selection, skip: int, page_size: int, cursors: Cursors, *, ladders: Ladders | None = None
+) -> Page:
     """The `page_size` rows of `sel` after its first `skip`."""
+    start: tuple[Any, int] | None = None
+    if skip and (after := cursors.get(sheet, sel, skip)) is not None:
+        start = (after, 0)
+    elif skip and ladders is not None:
+        start = ladders.start(sheet, sel, skip)
     if sel.sort_key is not None:
-        return _sorted_page(sheet, sel, skip, page_size, cursors)
-    bound = ""
+        return _sorted_page(sel, skip, page_size, start)
+    bound, offset = "", 0
     if skip == 0:
         pass
     elif sel.plain and sheet.deleted_rows == 0:
         bound = f" AND r.row_no > {sel.param(skip)}"
-    elif (after := cursors.get(sheet, sel, skip)) is not None:
-        bound = f" AND r.row_no > {sel.param(after)}"
+    elif start is not None:
+        bound, offset = f" AND r.row_no > {sel.param(start[0])}", start[1]
     else:  # random access into a sheet with holes: one index-only walk to the page's first row
         first = f"(SELECT r.row_no FROM record r WHERE {sel.where} ORDER BY r.row_no OFFSET {skip - 1} LIMIT 1)"
         bound = f" AND r.row_no > {first}"
-    return Page(f"SELECT * FROM record r WHERE {sel.where}{bound} ORDER BY r.row_no LIMIT {page_size}", "r.row_no")
+    tail = f" OFFSET {offset}" if offset else ""
+    return Page(
+        f"SELECT * FROM record r WHERE {sel.where}{bound} ORDER BY r.row_no LIMIT {page_size}{tail}", "r.row_no"
+    )
 
 
 def sort_expr(sel: Selection) -> str:
@@ -195,18 +334,18 @@ def sort_order(sel: Selection) -> str:
     return f"{expr} DESC NULLS LAST, CASE WHEN {expr} IS NULL THEN r.row_no ELSE -r.row_no END"
 
 
-def _sorted_page(sheet: Sheet, sel: Selection, skip: int, page_size: int, cursors: Cursors) -> Page:
+def _sorted_page(sel: Selection, skip: int, page_size: int, start: tuple[Any, int] | None) -> Page:
     """A sorted page as two ordered scans, cells with a value then empty cells, each of which
     the sheet's sort index on (value, row_no) serves in either direction (`sheet_indexes`):
     the first page reads ~page_size index entries, the next page of the same query starts at
     the previous page's cursor (a row comparison, also served by the index), a random deep page
-    skips with OFFSET (it reads every row before it)."""
+    at its ladder's step before it (`Ladders`), skipping the rest with OFFSET; without either it
+    skips with OFFSET alone (reading every row before it)."""
     expr = sort_expr(sel)
     order = sort_order(sel)
-    cursor = cursors.get(sheet, sel, skip) if skip else None
     valued, empty = f" AND {expr} IS NOT NULL", f" AND {expr} IS NULL"
-    if cursor is not None:
-        value, row_no = cursor
+    if start is not None:
+        (value, row_no), skip = start
         after_row = sel.param(row_no)
         if value is None:  # the previous page ended among the empty cells
             valued += " AND false"
@@ -214,7 +353,6 @@ def _sorted_page(sheet: Sheet, sel: Selection, skip: int, page_size: int, cursor
         else:
             beyond = "<" if sel.sort_desc else ">"
             valued += f" AND ({expr}, r.row_no) {beyond} ({sel.param(value)}::jsonb, {after_row})"
-        skip = 0
     direction = "DESC" if sel.sort_desc else "ASC"
     reach = skip + page_size
     both = (
