@@ -181,6 +181,8 @@ class RecordQuery(msgspec.Struct, frozen=True, kw_only=True):
     commit_id: str | None = None
     since_commit_id: str | None = None
     q: str | None = None  # FFQL (record_service.domain.ffql)
+    # reads as the records were (an ISO-8601 time, a version/commit id or a stream sequence); reads only
+    as_of: str | None = None
 
 
 class GetSheetScope(msgspec.Struct, frozen=True, kw_only=True):

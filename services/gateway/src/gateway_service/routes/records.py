@@ -137,6 +137,7 @@ def record_query(request: Request[Any, Any, Any]) -> RecordQuery:
         commit_id=param(request, "commitId", "versionId"),
         since_commit_id=param(request, "sinceCommitId", "sinceVersionId"),
         q=request.query_params.get("q"),
+        as_of=param(request, "asOf"),
     )
 
 

@@ -24,6 +24,7 @@ from spaceport.errors import ValidationFailedError
 UNSUPPORTED = {
     "sort_field": "sortField",
     "since_commit_id": "sinceCommitId",
+    "as_of": "asOf",
 }
 
 

@@ -12,9 +12,11 @@ import asyncio
 import dataclasses
 import logging
 import os
+import re
 from collections import OrderedDict
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from record_service.application import ffql_sql
@@ -42,6 +44,8 @@ class Selection:
     sort_key: str | None = None
     sort_desc: bool = False
     searched: bool = False  # searchValue or q: every row's cells are read to select
+    table: str = "record"  # the rows selected from: the live records, or those as of a position (`as_of_table`)
+    since_seq: int | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     def param(self, value: object) -> str:
@@ -80,8 +84,16 @@ def _prefilter(sel: Selection, value: str, exact: bool, pattern: str) -> str:
     return f"jsonb_path_query_array(r.cells, '$.*.value')::text ILIKE {sel.param(pattern)}"
 
 
-def select(sheet: Sheet, query: RecordQuery, since_seq: int | None = None) -> Selection:
-    """The WHERE clause of `query`; `since_seq` = since_position(conn, sheet, query), required with sinceCommitId."""
+def _refuse_as_of(query: RecordQuery, reading: bool) -> None:
+    if query.as_of is not None and not reading:
+        raise ValidationFailedError("asOf reads records as they were; a write cannot select with it", key="asOf")
+
+
+def select(sheet: Sheet, query: RecordQuery, since_seq: int | None = None, *, reading: bool = False) -> Selection:
+    """The WHERE clause of `query`; `since_seq` = since_position(conn, sheet, query), required with
+    sinceCommitId. Reads go through `selection` (which resolves `asOf` too); a write selecting
+    with `asOf` is refused."""
+    _refuse_as_of(query, reading)
     if query.since_commit_id is not None and since_seq is None:
         raise ValueError("select() needs since_position() when the query has sinceCommitId")  # a caller's bug
     if query.commit_id is not None:  # reads of a commit go through at_commit; nothing else may ignore it
@@ -243,7 +255,7 @@ async def _ladder(conn: Conn, sel: Selection) -> list[Any]:
     if sel.sort_key is None:
         rows = await conn.fetch(
             f"SELECT row_no FROM (SELECT r.row_no, row_number() OVER (ORDER BY r.row_no) AS n"
-            f" FROM record r WHERE {sel.where}) x WHERE n % {step} = 0 ORDER BY n",
+            f" FROM {sel.table} r WHERE {sel.where}) x WHERE n % {step} = 0 ORDER BY n",
             *params,
             timeout=QUERY_TIMEOUT,
         )
@@ -253,7 +265,7 @@ async def _ladder(conn: Conn, sel: Selection) -> list[Any]:
     direction = "DESC" if sel.sort_desc else "ASC"
     valued = await conn.fetch(
         f"SELECT v, row_no, n FROM (SELECT ({expr})::text AS v, r.row_no, row_number() OVER w AS n,"
-        f" lead(r.row_no) OVER w IS NULL AS last FROM record r WHERE {sel.where} AND {expr} IS NOT NULL"
+        f" lead(r.row_no) OVER w IS NULL AS last FROM {sel.table} r WHERE {sel.where} AND {expr} IS NOT NULL"
         f" WINDOW w AS (ORDER BY {expr} {direction}, r.row_no {direction})) x WHERE n % {step} = 0 OR last ORDER BY n",
         *params,
         timeout=QUERY_TIMEOUT,
@@ -262,7 +274,7 @@ async def _ladder(conn: Conn, sel: Selection) -> list[Any]:
     had = valued[-1]["n"] if valued else 0  # the last row with a value comes last
     empty = await conn.fetch(
         f"SELECT row_no FROM (SELECT r.row_no, row_number() OVER (ORDER BY r.row_no) AS n"
-        f" FROM record r WHERE {sel.where} AND {expr} IS NULL) x WHERE (n + {int(had)}) % {step} = 0 ORDER BY n",
+        f" FROM {sel.table} r WHERE {sel.where} AND {expr} IS NULL) x WHERE (n + {int(had)}) % {step} = 0 ORDER BY n",
         *params,
         timeout=QUERY_TIMEOUT,
     )
@@ -309,11 +321,11 @@ def page_bounds(
     elif start is not None:
         bound, offset = f" AND r.row_no > {sel.param(start[0])}", start[1]
     else:  # random access into a sheet with holes: one index-only walk to the page's first row
-        first = f"(SELECT r.row_no FROM record r WHERE {sel.where} ORDER BY r.row_no OFFSET {skip - 1} LIMIT 1)"
+        first = f"(SELECT r.row_no FROM {sel.table} r WHERE {sel.where} ORDER BY r.row_no OFFSET {skip - 1} LIMIT 1)"
         bound = f" AND r.row_no > {first}"
     tail = f" OFFSET {offset}" if offset else ""
     return Page(
-        f"SELECT * FROM record r WHERE {sel.where}{bound} ORDER BY r.row_no LIMIT {page_size}{tail}", "r.row_no"
+        f"SELECT * FROM {sel.table} r WHERE {sel.where}{bound} ORDER BY r.row_no LIMIT {page_size}{tail}", "r.row_no"
     )
 
 
@@ -356,8 +368,9 @@ def _sorted_page(sel: Selection, skip: int, page_size: int, start: tuple[Any, in
     direction = "DESC" if sel.sort_desc else "ASC"
     reach = skip + page_size
     both = (
-        f"(SELECT * FROM record r WHERE {sel.where}{valued} ORDER BY {expr} {direction}, r.row_no {direction}"
-        f" LIMIT {reach}) UNION ALL (SELECT * FROM record r WHERE {sel.where}{empty} ORDER BY r.row_no LIMIT {reach})"
+        f"(SELECT * FROM {sel.table} r WHERE {sel.where}{valued} ORDER BY {expr} {direction}, r.row_no {direction}"
+        f" LIMIT {reach}) UNION ALL (SELECT * FROM {sel.table} r WHERE {sel.where}{empty}"
+        f" ORDER BY r.row_no LIMIT {reach})"
     )
     return Page(f"SELECT * FROM ({both}) r ORDER BY {order} LIMIT {page_size} OFFSET {skip}", order)
 
@@ -391,14 +404,76 @@ async def bounded(query: Awaitable[T]) -> T:
         ) from None
 
 
-async def counts_of(conn: Conn, sheet: Sheet, query: RecordQuery) -> Counts:
+ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+async def as_of_position(conn: Conn, sheet: Sheet, query: RecordQuery) -> int | None:
+    """The stream position `asOf` names, for this sheet's records: a stream sequence (digits,
+    as `GET /spaces/{id}/versions` lists them), a commit/version id of this sheet (its last
+    event), or an ISO-8601 time (the last commit of this sheet at or before it; 0 = before any)."""
+    as_of = query.as_of
+    if as_of is None:
+        return None
+    if query.commit_id is not None or query.since_commit_id is not None:
+        raise ValidationFailedError(
+            "asOf cannot be combined with commitId or sinceCommitId (a commit's records are read as it wrote them)",
+            key="asOf",
+        )
+    if as_of.isdigit():
+        return min(int(as_of), 2**63 - 1)
+    if as_of.startswith(("us_vr_", "dev_vr_")):
+        row = await conn.fetchrow("SELECT last_seq FROM record_commit WHERE id = $1 AND sheet_id = $2", as_of, sheet.id)
+        if row is None:
+            raise NotFoundError(f"version {as_of[:80]} is not a commit of this sheet", key="asOf")
+        return int(row["last_seq"])
+    if not ISO_TIME.match(as_of):
+        raise ValidationFailedError(
+            "asOf takes an ISO-8601 time (e.g. 2026-12-01T10:00:00Z), a version id (us_vr_...) or a stream sequence",
+            key="asOf",
+        )
+    try:
+        when = datetime.fromisoformat(as_of.replace("Z", "+00:00").replace(" ", "T", 1))
+    except ValueError:
+        raise ValidationFailedError(f"asOf {as_of!r} is not a valid time", key="asOf") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    found = await conn.fetchval(
+        "SELECT coalesce(max(last_seq), 0) FROM record_commit WHERE sheet_id = $1 AND created_at <= $2", sheet.id, when
+    )
+    return int(found)
+
+
+def as_of_table(sel: Selection, position: int) -> None:
+    """Select from the records as they were at stream `position`: the live rows written at or
+    before it, and the superseded versions (`record_history`) that were current then."""
+    at = sel.param(position)
+    columns = "sheet_id, row_no, id, cells, metadata, valid, error_fields, commit_id, seq, updated_at, config"
+    sel.table = (
+        f"(SELECT {columns} FROM record WHERE sheet_id = $1 AND seq <= {at}"
+        f" UNION ALL SELECT {columns} FROM record_history WHERE sheet_id = $1 AND seq <= {at} AND seq_to > {at})"
+    )
+    sel.plain = False  # neither the sheet's counters nor row_no arithmetic describe an earlier state
+    sel.signature += f"@{position}"
+
+
+async def selection(conn: Conn, sheet: Sheet, query: RecordQuery) -> Selection:
+    """`select` for a read: with `sinceCommitId`'s position and `asOf`'s table resolved."""
+    as_of = await as_of_position(conn, sheet, query)
     since = await since_position(conn, sheet, query)
-    sel = select(sheet, query, since)
+    sel = select(sheet, query, since, reading=True)
+    sel.since_seq = since
+    if as_of is not None:
+        as_of_table(sel, as_of)
+    return sel
+
+
+async def counts_of(conn: Conn, sheet: Sheet, query: RecordQuery) -> Counts:
+    sel = await selection(conn, sheet, query)
     if sel.plain:
         return Counts(total=sheet.total, valid=sheet.valid, error=sheet.total - sheet.valid)
     row = await bounded(
         conn.fetchrow(
-            f"SELECT count(*) AS n, count(*) FILTER (WHERE r.valid) AS v FROM record r WHERE {sel.where}",
+            f"SELECT count(*) AS n, count(*) FILTER (WHERE r.valid) AS v FROM {sel.table} r WHERE {sel.where}",
             *sel.params,
             timeout=QUERY_TIMEOUT,
         )

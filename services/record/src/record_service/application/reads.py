@@ -30,8 +30,7 @@ from record_service.application.query import (
     ident,
     needs_ladder,
     page_bounds,
-    select,
-    since_position,
+    selection,
     sort_order,
 )
 from record_service.projections.records import LeanRecord, LeanRecords
@@ -150,10 +149,10 @@ class ReadHandlers:
             if query.query.commit_id is not None:
                 page = await self._at_commit(conn, sheet, query)
             else:
-                since = await since_position(conn, sheet, query.query)
-                sel = select(sheet, query.query, since)
+                sel = await selection(conn, sheet, query.query)
                 page = await self._page(conn, sheet, sel, query)
-                page = await tombstones.appended(conn, sheet, query, since, page)
+                if query.query.as_of is None:
+                    page = await tombstones.appended(conn, sheet, query, sel.since_seq, page)
             if query.include_links:
                 page = await links.attach(conn, sheet, page)
             counts = None
@@ -280,9 +279,20 @@ class ReadHandlers:
                     raise ValidationFailedError("byField cannot be combined with commitId; drop one", key="byField")
                 return await self._commit_counts(conn, sheet, query.query)
             counts = await counts_of(conn, sheet, query.query)
-            by_error = await conn.fetch(
-                "SELECT field AS f, errors AS n FROM field_errors WHERE sheet_id = $1 AND errors > 0", sheet.id
-            )
+            if query.query.as_of is not None:
+                if query.by_field:
+                    raise ValidationFailedError("byField cannot be combined with asOf; drop one", key="byField")
+                sel = await selection(conn, sheet, RecordQuery(as_of=query.query.as_of))
+                by_error = await conn.fetch(
+                    f"SELECT f, count(*) AS n FROM {sel.table} r, unnest(r.error_fields) f WHERE {sel.where}"
+                    " GROUP BY f",
+                    *sel.params,
+                    timeout=QUERY_TIMEOUT,
+                )
+            else:
+                by_error = await conn.fetch(
+                    "SELECT field AS f, errors AS n FROM field_errors WHERE sheet_id = $1 AND errors > 0", sheet.id
+                )
             by_field = await counts_by_field(conn, sheet) if query.by_field else None
         return msgspec.structs.replace(counts, errors_by_field={r["f"]: r["n"] for r in by_error}, by_field=by_field)
 
@@ -320,14 +330,14 @@ class ReadHandlers:
         # Flatfile's RecordCounts: the records holding the value, and how many of them have it valid
         counts = ", 'counts', json_build_object('total', n, 'valid', n - e, 'error', e)" if query.include_counts else ""
         async with (await self.ctx.pool()).acquire() as conn:
-            sel = select(sheet, query.query, await since_position(conn, sheet, query.query))
+            sel = await selection(conn, sheet, query.query)
             key = sel.param(query.field_key)
             skip = (query.page_number - 1) * query.page_size
             text = await conn.fetchval(
                 "SELECT coalesce(json_agg(json_build_object('value', v, 'valid', e = 0, 'messages', '[]'::json"
                 f"{counts}) ORDER BY {order}), '[]')::text FROM ("
                 f" SELECT * FROM (SELECT r.cells->{key}->'value' AS v, count(*) AS n,"
-                f" count(*) FILTER (WHERE {key} = ANY(r.error_fields)) AS e FROM record r"
+                f" count(*) FILTER (WHERE {key} = ANY(r.error_fields)) AS e FROM {sel.table} r"
                 f" WHERE {sel.where} GROUP BY 1) g ORDER BY {order} LIMIT {query.page_size} OFFSET {skip}) c",
                 *sel.params,
             )
@@ -346,12 +356,12 @@ class ReadHandlers:
                 written = [w.record.id for w in await self._commit_selection(conn, sheet, query.query)]
                 at = {record_id: n for n, record_id in enumerate(written)}
                 return RecordIndices(indices=[RecordIndex(id=i, index=at.get(i, -1)) for i in query.ids])
-            sel = select(sheet, query.query, await since_position(conn, sheet, query.query))
+            sel = await selection(conn, sheet, query.query)
             order = sort_order(sel) if sel.sort_key is not None else "r.row_no"
             wanted = sel.param(query.ids)
             rows = await conn.fetch(
                 f"SELECT id, idx FROM (SELECT r.id, row_number() OVER (ORDER BY {order}) - 1 AS idx"
-                f" FROM record r WHERE {sel.where}) w WHERE id = ANY({wanted}::text[])",
+                f" FROM {sel.table} r WHERE {sel.where}) w WHERE id = ANY({wanted}::text[])",
                 *sel.params,
                 timeout=QUERY_TIMEOUT,
             )
@@ -364,14 +374,13 @@ class ReadHandlers:
         async with (await self.ctx.pool()).acquire() as conn:
             if query.query.commit_id is not None:
                 return await self._commit_csv(conn, sheet, query)
-            since = await since_position(conn, sheet, query.query)
-            sel = select(sheet, query.query, since)
+            sel = await selection(conn, sheet, query.query)
             if sel.sort_key is not None:
                 order = sort_order(sel)
                 bound, limit = "", f"LIMIT {query.limit} OFFSET {query.offset}"
             else:
                 order, bound, limit = "r.row_no", f" AND r.row_no > {sel.param(query.after)}", f"LIMIT {query.limit}"
-            inner = f"SELECT r.* FROM record r WHERE {sel.where}{bound} ORDER BY {order}, r.row_no {limit}"
+            inner = f"SELECT r.* FROM {sel.table} r WHERE {sel.where}{bound} ORDER BY {order}, r.row_no {limit}"
             last = await conn.fetchval(f"SELECT max(row_no) FROM ({inner}) r", *sel.params)
             columns = ", ".join(
                 f"{csv_value(sel.param(f.key))} AS {ident(f.label or f.key)}" for f in sheet.config.fields

@@ -180,6 +180,8 @@ class RecordsProjection:
             "  AS s(id, cells, metadata, valid, config)),"
             " old AS (SELECT r.valid AS was, r.error_fields AS ef FROM record r JOIN s ON r.id = s.id"
             "   WHERE r.sheet_id = $1),"
+            f" h AS ({_HISTORY} SELECT {_HISTORY_ROW.format('r', '$7')} FROM record r JOIN s ON r.id = s.id"
+            "   WHERE r.sheet_id = $1),"
             " upd AS (UPDATE record r SET cells = s.cells::jsonb, metadata = s.metadata::jsonb, valid = s.valid,"
             "   config = s.config::jsonb,"
             "   error_fields = ARRAY(SELECT e.key FROM jsonb_each(s.cells::jsonb) e"
@@ -217,12 +219,13 @@ class RecordsProjection:
     async def _deleted(self, conn: Conn, event: LeanRecords, seq: int, at: datetime) -> None:
         """Rows go, their tombstones (`record_tombstone`: sinceCommitId reads) come in the same statement."""
         row = await conn.fetchrow(
-            "WITH d AS (DELETE FROM record WHERE sheet_id = $1 AND id = ANY($2::text[])"
-            "   RETURNING id, valid, error_fields AS ef),"
+            "WITH d AS (DELETE FROM record WHERE sheet_id = $1 AND id = ANY($2::text[]) RETURNING *),"
+            f" h AS ({_HISTORY} SELECT {_HISTORY_ROW.format('d', '$3')} FROM d),"
+            " gone AS (SELECT valid, error_fields AS ef FROM d),"
             " t AS (INSERT INTO record_tombstone (sheet_id, id, seq, commit_id, deleted_at)"
             "   SELECT $1, id, $3, $4, $5 FROM d ON CONFLICT DO NOTHING)"
             " SELECT count(*) AS n, count(*) FILTER (WHERE valid) AS v,"
-            f" ({_FIELD_COUNTS.format('d')})::text AS errors FROM d",
+            f" ({_FIELD_COUNTS.format('gone')})::text AS errors FROM gone",
             event.sheet_id,
             event.record_ids,
             seq,
@@ -345,6 +348,17 @@ class RecordsProjection:
             _text(spec.config),
             seq,
         )
+
+
+# the version an update or delete replaces goes to `record_history` (migration 008), in the same statement
+_HISTORY = (
+    "INSERT INTO record_history (sheet_id, id, row_no, cells, metadata, valid, error_fields, commit_id, seq,"
+    " seq_to, updated_at, config)"
+)
+_HISTORY_ROW = (
+    "{0}.sheet_id, {0}.id, {0}.row_no, {0}.cells, {0}.metadata, {0}.valid, {0}.error_fields, {0}.commit_id,"
+    " {0}.seq, {1}, {0}.updated_at, {0}.config"
+)
 
 
 async def _bump(conn: Conn, sheet_id: str, deltas: Mapping[str, int]) -> None:

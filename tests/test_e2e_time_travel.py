@@ -1,0 +1,120 @@
+"""Reads as of an earlier moment (`asOf`, issue 10): records, counts and download of a sheet as
+they were at a commit, a stream sequence or a time — through updates, deletes and inserts —
+with the selection parameters still applied, and every misuse answered 400/404."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from spaceport.testing.platform import Platform
+
+SHEET: dict[str, Any] = {
+    "name": "People",
+    "slug": "people",
+    "fields": [
+        {"key": "name", "type": "string"},
+        {"key": "email", "type": "string", "constraints": [{"type": "required"}]},
+    ],
+}
+
+
+@pytest.fixture
+def api(platform: Platform) -> Iterator[httpx.Client]:
+    with platform.client(timeout=60) as client:
+        yield client
+
+
+def ok(reply: httpx.Response) -> Any:
+    assert reply.status_code == 200, reply.text
+    return reply.json()["data"]
+
+
+def names(api: httpx.Client, sheet: str, **params: Any) -> list[str]:
+    records = ok(api.get(f"/sheets/{sheet}/records", params=params))["records"]
+    return [r["values"]["name"]["value"] for r in records]
+
+
+@pytest.fixture
+def history(api: httpx.Client) -> dict[str, Any]:
+    """A sheet with four commits: insert Ada/Bob/Cy, rename Ada, delete Bob, insert Dee (and the moments between)."""
+    space = ok(api.post("/spaces", json={"name": "time travel"}))["id"]
+    sheet = ok(api.post("/workbooks", json={"name": "W", "spaceId": space, "sheets": [SHEET]}))["sheets"][0]["id"]
+    people = [{"name": {"value": n}, "email": {"value": f"{n.lower()}@x.io"}} for n in ("Ada", "Bob", "Cy")]
+    first = ok(api.post(f"/sheets/{sheet}/records", json=people))
+    ids = {r["values"]["name"]["value"]: r["id"] for r in first["records"]}
+    time.sleep(0.05)
+    after_insert = datetime.now(UTC).isoformat()
+    time.sleep(0.05)
+    renamed = ok(api.put(f"/sheets/{sheet}/records", json=[{"id": ids["Ada"], "values": {"name": {"value": "Ada L"}}}]))
+    deleted = ok(api.delete(f"/sheets/{sheet}/records", params={"ids": ids["Bob"]}))
+    last = ok(api.post(f"/sheets/{sheet}/records", json=[{"name": {"value": "Dee"}}]))  # no email: invalid
+    return {
+        "sheet": sheet,
+        "ids": ids,
+        "insert": first["records"][0]["commitId"],
+        "after_insert": after_insert,
+        "rename": renamed["versionId"],
+        "delete": deleted.get("versionId") or deleted.get("commitId"),
+        "last": last["records"][0]["commitId"],
+    }
+
+
+def test_records_as_of_each_commit(api: httpx.Client, history: dict[str, Any]) -> None:
+    sheet = history["sheet"]
+    assert names(api, sheet, asOf=history["insert"]) == ["Ada", "Bob", "Cy"]
+    assert names(api, sheet, asOf=history["after_insert"]) == ["Ada", "Bob", "Cy"]
+    assert names(api, sheet, asOf=history["rename"]) == ["Ada L", "Bob", "Cy"]
+    assert names(api, sheet, asOf=history["delete"]) == ["Ada L", "Cy"]
+    assert names(api, sheet, asOf=history["last"]) == names(api, sheet) == ["Ada L", "Cy", "Dee"]
+    assert names(api, sheet, asOf="2000-01-01T00:00:00Z") == []  # before the sheet had records
+    # the record as it was: its earlier value and the commit that wrote it
+    then = ok(api.get(f"/sheets/{sheet}/records", params={"asOf": history["insert"], "ids": history["ids"]["Ada"]}))
+    assert [r["commitId"] for r in then["records"]] == [history["insert"]]
+
+
+def test_selection_parameters_apply_to_the_earlier_state(api: httpx.Client, history: dict[str, Any]) -> None:
+    sheet, at = history["sheet"], history["rename"]
+    assert names(api, sheet, asOf=at, sortField="name", sortDirection="desc") == ["Cy", "Bob", "Ada L"]
+    assert names(api, sheet, asOf=at, searchValue="ada") == ["Ada L"]
+    assert names(api, sheet, asOf=at, pageSize=1, pageNumber=2) == ["Bob"]
+    assert names(api, sheet, asOf=history["last"], filter="error") == ["Dee"]
+    assert names(api, sheet, asOf=at, filter="error") == []
+    counts = ok(api.get(f"/sheets/{sheet}/counts", params={"asOf": history["insert"]}))["counts"]
+    assert (counts["total"], counts["valid"], counts["error"]) == (3, 3, 0)
+    counts = ok(api.get(f"/sheets/{sheet}/counts", params={"asOf": history["last"]}))["counts"]
+    assert (counts["total"], counts["error"], counts["errorsByField"]) == (3, 1, {"email": 1})
+
+
+def test_download_as_of(api: httpx.Client, history: dict[str, Any]) -> None:
+    reply = api.get(f"/sheets/{history['sheet']}/download", params={"asOf": history["insert"]})
+    assert reply.status_code == 200, reply.text
+    rows = list(csv.DictReader(io.StringIO(reply.text)))
+    assert [r["name"] for r in rows] == ["Ada", "Bob", "Cy"]
+
+
+def test_misuse_is_answered_with_a_reason(api: httpx.Client, history: dict[str, Any]) -> None:
+    sheet = history["sheet"]
+    for params, status in (
+        ({"asOf": "yesterday"}, 400),
+        ({"asOf": "2026-13-45T99:00:00Z"}, 400),
+        ({"asOf": "us_vr_doesnotexist"}, 404),
+        ({"asOf": history["insert"], "commitId": history["rename"]}, 400),
+        ({"asOf": history["insert"], "sinceCommitId": history["rename"]}, 400),
+    ):
+        reply = api.get(f"/sheets/{sheet}/records", params=params)
+        assert reply.status_code == status, (params, reply.text)
+        assert "asOf" in reply.text or "version" in reply.text, reply.text
+    reply = api.get(f"/sheets/{sheet}/counts", params={"asOf": history["insert"], "byField": "true"})
+    assert reply.status_code == 400, reply.text
+    # writes act on the records as they are: asOf is refused, nothing is deleted
+    reply = api.delete(f"/sheets/{sheet}/records", params={"filter": "all", "asOf": history["insert"]})
+    assert reply.status_code == 400, reply.text
+    assert names(api, sheet) == ["Ada L", "Cy", "Dee"]
