@@ -18,6 +18,7 @@ from record_service.application.bulk import BulkHandlers
 from record_service.application.completion import CompletionHandlers
 from record_service.application.context import ServiceContext
 from record_service.application.reads import ReadHandlers
+from record_service.application.restore import RestoreHandlers
 from record_service.application.writes import WriteHandlers
 from record_service.entrypoints import rpc
 from record_service.entrypoints.projector import Projector, is_projector, watch_parent
@@ -46,6 +47,7 @@ def build(settings: Settings, *, project: bool = True) -> tuple[runtime.ServiceR
         rt.add_background(SheetIndexer(settings.database_url, PROJECTION))
     ctx = ServiceContext(rt, PgRecordReadModel(rt, spaces=NAME))
     rpc.bind(rt.rpc, WriteHandlers(ctx), ReadHandlers(ctx), CompletionHandlers(ctx), BulkHandlers(ctx))
+    rpc.bind_restore(rt.rpc, RestoreHandlers(ctx))
     return rt, ctx
 
 

@@ -372,6 +372,41 @@ class Validated(msgspec.Struct, frozen=True, kw_only=True):
     position: int
 
 
+class RestoreRecords(msgspec.Struct, frozen=True, kw_only=True):
+    """Bring sheets' records back to how they were at `as_of` (an ISO-8601 time, a record commit
+    id of the space, or a stream sequence): `sheet_id`, or every live sheet of `space_id`.
+    With `preview` nothing is written. Flatfile's RestoreOptions: `created` deletes the records
+    created since, `updated` reverts those updated since, `deleted` re-creates (same ids) those
+    deleted since. Executed as commits appended (history is kept); -> RestoreReport."""
+
+    principal: Principal
+    space_id: str
+    sheet_id: str | None = None
+    as_of: str
+    preview: bool = True
+    created: bool = True
+    updated: bool = True
+    deleted: bool = True
+    idempotency_key: str | None = None
+
+
+class SheetRestore(Wire, frozen=True, kw_only=True):
+    sheet_id: str
+    workbook_id: str
+    position: int  # the stream position the sheet's records are brought back to
+    created_since: int  # records created since: deleted by the restore
+    updated_since: int  # reverted to their earlier values
+    deleted_since: int  # re-created with their ids
+    before: int = 0  # the sheet's position before the restore: restoring to it undoes the restore
+    commit_ids: list[str] = msgspec.field(default_factory=list)
+
+
+class RestoreReport(Wire, frozen=True, kw_only=True):
+    space_id: str
+    preview: bool
+    sheets: list[SheetRestore]
+
+
 class Written(msgspec.Struct, frozen=True, kw_only=True):
     """Where a write landed. `records` (inserts only): the inserted records as a JSON array."""
 

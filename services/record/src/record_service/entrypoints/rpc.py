@@ -5,6 +5,7 @@ from __future__ import annotations
 from record_service.application.bulk import BulkHandlers
 from record_service.application.completion import CompletionHandlers
 from record_service.application.reads import ReadHandlers
+from record_service.application.restore import RestoreHandlers
 from record_service.application.writes import WriteHandlers
 from spaceport.contracts.record import (
     CompleteCommit,
@@ -22,6 +23,7 @@ from spaceport.contracts.record import (
     InsertRecords,
     ListCommits,
     MapRecords,
+    RestoreRecords,
     UpdateRecords,
     ValidateSheet,
 )
@@ -49,3 +51,7 @@ def bind(
     rpc.handle(GetCommit)(reads.commit)
     rpc.handle(ListCommits)(reads.commits)
     rpc.handle(GetSheetCounts)(reads.sheet_counts)
+
+
+def bind_restore(rpc: RpcServer, restores: RestoreHandlers) -> None:
+    rpc.handle(RestoreRecords)(restores.restore)

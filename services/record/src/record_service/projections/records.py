@@ -146,9 +146,10 @@ class RecordsProjection:
 
     async def _inserted_many(self, conn: Conn, sheet_id: str, events: list[tuple[LeanRecords, int, datetime]]) -> None:
         """Records events of one sheet, in stream order: rows numbered on from the sheet's next row."""
-        next_row = await conn.fetchval("SELECT next_row FROM sheet WHERE id = $1 FOR UPDATE", sheet_id)
-        if next_row is None:
+        found = await conn.fetchrow("SELECT next_row, deleted_rows FROM sheet WHERE id = $1 FOR UPDATE", sheet_id)
+        if found is None:
             return  # the sheet is unknown here (deleted before this projection existed)
+        next_row = found["next_row"]
         rows: list[tuple[Any, ...]] = []
         configured = any(r.config != NO_CONFIG for event, _, _ in events for r in event.records)
         for event, seq, at in events:
@@ -161,6 +162,12 @@ class RecordsProjection:
         columns = CONFIG_COLUMNS if configured else RECORD_COLUMNS
         await conn.copy_records_to_table("record", records=rows, columns=columns)
         records = [r for event, _, _ in events for r in event.records]
+        if found["deleted_rows"]:  # a deleted record re-created with its id (a restore): alive, not a deletion
+            await conn.execute(
+                "DELETE FROM record_tombstone WHERE sheet_id = $1 AND id = ANY($2::text[])",
+                sheet_id,
+                [r.id for r in records],
+            )
         merged = LeanRecords(sheet_id=sheet_id, commit_id=events[-1][0].commit_id, records=records)
         await self._claim(conn, merged, fresh=True)
         await _bump(conn, sheet_id, Counter(f for r in records if not r.valid for f in r.error_fields))

@@ -1,0 +1,135 @@
+"""Space and sheet restore (issue 10): preview then execute, by appending commits; the restored
+records equal the earlier state (values, validity, messages, ids), the restore is undone by
+restoring to the position before it, another space is untouched, unique values are freed before
+they are taken again, and misuse is answered 400/403/404."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from spaceport.testing.platform import Platform
+
+FIELDS = [
+    {"key": "name", "type": "string"},
+    {"key": "email", "type": "string", "constraints": [{"type": "unique"}, {"type": "required"}]},
+]
+
+
+@pytest.fixture
+def api(platform: Platform) -> Iterator[httpx.Client]:
+    with platform.client(timeout=120) as client:
+        yield client
+
+
+def ok(reply: httpx.Response) -> Any:
+    assert reply.status_code == 200, reply.text
+    return reply.json()["data"]
+
+
+def sheet_in(api: httpx.Client, name: str) -> tuple[str, str]:
+    space = ok(api.post("/spaces", json={"name": name}))["id"]
+    sheet = {"name": "People", "slug": "people", "fields": FIELDS}
+    return space, ok(api.post("/workbooks", json={"name": "W", "spaceId": space, "sheets": [sheet]}))["sheets"][0]["id"]
+
+
+def state(api: httpx.Client, sheet: str, **params: Any) -> dict[str, Any]:
+    """id -> (values without updatedAt, valid) of every record."""
+    records = ok(api.get(f"/sheets/{sheet}/records", params=params))["records"]
+    out = {}
+    for r in records:
+        values = {
+            k: {"value": c.get("value"), "valid": c.get("valid"), "messages": c.get("messages")}
+            for k, c in r["values"].items()
+        }
+        out[r["id"]] = (values, r["valid"], r["metadata"])
+    return out
+
+
+def person(name: str, email: str | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"name": {"value": name}}
+    if email is not None:
+        row["email"] = {"value": email}
+    return row
+
+
+@pytest.fixture
+def history(api: httpx.Client) -> dict[str, Any]:
+    """Insert Ada/Bob/Cy; rename Ada (with a listener-style message); delete Bob; Bob's email
+    taken by Bo; Dee without an email (invalid)."""
+    space, sheet = sheet_in(api, "restore")
+    first = ok(
+        api.post(f"/sheets/{sheet}/records", json=[person(n, f"{n.lower()}@x.io") for n in ("Ada", "Bob", "Cy")])
+    )
+    ids = {r["values"]["name"]["value"]: r["id"] for r in first["records"]}
+    at_insert = first["records"][0]["commitId"]
+    renamed = {"name": {"value": "Ada L", "messages": [{"type": "warn", "message": "renamed"}]}}
+    ok(api.put(f"/sheets/{sheet}/records", json=[{"id": ids["Ada"], "values": renamed}]))
+    ok(api.delete(f"/sheets/{sheet}/records", params={"ids": ids["Bob"]}))
+    ok(api.post(f"/sheets/{sheet}/records", json=[person("Bo", "bob@x.io"), person("Dee", None)]))
+    return {"space": space, "sheet": sheet, "ids": ids, "at_insert": at_insert}
+
+
+def test_preview_then_restore_then_undo(api: httpx.Client, history: dict[str, Any]) -> None:
+    space, sheet = history["space"], history["sheet"]
+    other_space, other_sheet = sheet_in(api, "bystander")
+    ok(api.post(f"/sheets/{other_sheet}/records", json=[person("Zed", "zed@x.io")]))
+    other_before = api.get(f"/sheets/{other_sheet}/records").content
+    then = state(api, sheet, asOf=history["at_insert"])
+    now = state(api, sheet)
+    assert then != now
+
+    preview = ok(api.get(f"/spaces/{space}/restore", params={"versionId": history["at_insert"]}))
+    assert preview["preview"] is True
+    [plan] = preview["sheets"]
+    assert (plan["sheetId"], plan["createdSince"], plan["updatedSince"], plan["deletedSince"]) == (sheet, 2, 1, 1)
+    assert state(api, sheet) == now  # a preview writes nothing
+
+    done = ok(api.post(f"/spaces/{space}/restore", json={"versionId": history["at_insert"]}))
+    [report] = done["sheets"]
+    assert report["commitIds"], report
+    assert state(api, sheet) == then  # the same ids, values, validity and messages as then
+    assert ok(api.get(f"/sheets/{sheet}/counts"))["counts"]["error"] == 0
+
+    # the restore is itself history: undone by restoring to the position before it
+    ok(api.post(f"/spaces/{space}/restore", json={"sequence": report["before"], "sheetId": sheet}))
+    assert state(api, sheet) == now
+    assert api.get(f"/sheets/{other_sheet}/records").content == other_before  # another space: untouched
+    assert other_space != space
+
+
+def test_a_recreated_record_is_no_longer_listed_as_deleted(api: httpx.Client, history: dict[str, Any]) -> None:
+    sheet, bob = history["sheet"], history["ids"]["Bob"]
+    ok(
+        api.post(
+            f"/spaces/{history['space']}/restore",
+            json={"versionId": history["at_insert"], "created": False, "updated": False},
+        )
+    )
+    since = ok(api.get(f"/sheets/{sheet}/records", params={"sinceCommitId": history["at_insert"]}))["records"]
+    listed = [r for r in since if r["id"] == bob]
+    assert len(listed) == 1 and "deleted" not in (listed[0].get("metadata") or {}), listed
+    names = {r["values"]["name"]["value"] for r in ok(api.get(f"/sheets/{sheet}/records"))["records"]}
+    assert names == {"Ada L", "Cy", "Bo", "Dee", "Bob"}  # only the deletion was undone
+    bob_now = state(api, sheet, ids=bob)[bob]
+    assert bob_now[0]["email"]["valid"] is False  # Bo holds bob@x.io now: Bob is the duplicate
+
+
+def test_misuse(api: httpx.Client, history: dict[str, Any]) -> None:
+    space = history["space"]
+    for params, status in (
+        ({}, 400),
+        ({"versionId": history["at_insert"], "dateTime": "2026-01-01T00:00:00Z"}, 400),
+        ({"versionId": "us_vr_nothere"}, 404),
+        ({"dateTime": "not a time"}, 400),
+        ({"sequence": "-3"}, 400),
+        ({"sequence": "1", "sheetId": "us_sh_nothere"}, 404),
+    ):
+        reply = api.get(f"/spaces/{space}/restore", params=params)
+        assert reply.status_code == status, (params, reply.text)
+    assert api.get("/spaces/us_sp_nothere/restore", params={"sequence": "1"}).status_code == 404
+    reply = api.post(f"/spaces/{space}/restore", json={"versionId": history["at_insert"], "surprise": 1})
+    assert reply.status_code == 400, reply.text
