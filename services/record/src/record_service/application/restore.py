@@ -139,18 +139,23 @@ class RestoreHandlers:
 
 
 async def difference(conn: Conn, sheet: Sheet, position: int) -> Difference:
-    """What changed in the sheet's records since `position`, each list in row order."""
-    sel = Selection(conditions=["r.sheet_id = $1"], params=[sheet.id], plain=True)
-    as_of_table(sel, position)
+    """What changed in the sheet's records since `position`, each list in row order. Only rows
+    touched since are read: live rows written after it (`record_seq`) and the versions current
+    at it that were replaced since (`record_history` by `seq_to`); a live row with `seq <= N`
+    is its state at N. Cells are compared without their `updatedAt`."""
     rows = await conn.fetch(
-        "SELECT coalesce(t.id, l.id) AS id,"
-        " CASE WHEN t.id IS NULL THEN 'created' WHEN l.id IS NULL THEN 'deleted' ELSE 'updated' END AS change"
-        f" FROM (SELECT * FROM {sel.table} r WHERE {sel.where}) t"
-        " FULL JOIN (SELECT * FROM record WHERE sheet_id = $1) l ON t.id = l.id"
-        " WHERE t.id IS NULL OR l.id IS NULL OR t.seq <> l.seq AND ("
-        f" {_CELLS.format('t')} <> {_CELLS.format('l')} OR t.metadata <> l.metadata OR t.config <> l.config)"
-        " ORDER BY coalesce(t.row_no, l.row_no)",
-        *sel.params,
+        "WITH l AS (SELECT id, row_no, cells, metadata, config FROM record WHERE sheet_id = $1 AND seq > $2),"
+        " t AS (SELECT id, row_no, cells, metadata, config FROM record_history"
+        "   WHERE sheet_id = $1 AND seq_to > $2 AND seq <= $2),"
+        " gone AS (SELECT t.id, t.row_no FROM t WHERE NOT EXISTS"
+        "   (SELECT 1 FROM record r WHERE r.sheet_id = $1 AND r.id = t.id))"
+        " SELECT l.id, CASE WHEN t.id IS NULL THEN 'created' ELSE 'updated' END AS change, l.row_no"
+        " FROM l LEFT JOIN t ON t.id = l.id"
+        f" WHERE t.id IS NULL OR {_CELLS.format('t')} <> {_CELLS.format('l')}"
+        "   OR t.metadata <> l.metadata OR t.config <> l.config"
+        " UNION ALL SELECT id, 'deleted', row_no FROM gone ORDER BY row_no",
+        sheet.id,
+        position,
         timeout=QUERY_TIMEOUT * 4,
     )
     out: dict[str, list[str]] = {"created": [], "updated": [], "deleted": []}
