@@ -118,3 +118,47 @@ def test_misuse_is_answered_with_a_reason(api: httpx.Client, history: dict[str, 
     reply = api.delete(f"/sheets/{sheet}/records", params={"filter": "all", "asOf": history["insert"]})
     assert reply.status_code == 400, reply.text
     assert names(api, sheet) == ["Ada L", "Cy", "Dee"]
+
+
+def moment() -> str:
+    """A time strictly between the writes before and after it."""
+    time.sleep(0.05)
+    at = datetime.now(UTC).isoformat()
+    time.sleep(0.05)
+    return at
+
+
+def test_workbooks_and_sheets_as_of(api: httpx.Client) -> None:
+    space = ok(api.post("/spaces", json={"name": "schema travel"}))["id"]
+    workbook = ok(api.post("/workbooks", json={"name": "W1", "spaceId": space, "sheets": [SHEET]}))
+    workbook_id, sheet_id = workbook["id"], workbook["sheets"][0]["id"]
+    ok(api.post(f"/sheets/{sheet_id}/records", json=[{"name": {"value": "Ada"}, "email": {"value": "a@x.io"}}]))
+    first = moment()
+    ok(api.patch(f"/workbooks/{workbook_id}", json={"name": "W2", "labels": ["renamed"]}))
+    ok(api.patch(f"/sheets/{sheet_id}", json={"name": "People 2"}))
+    ok(api.post(f"/sheets/{sheet_id}/records", json=[{"name": {"value": "Bob"}, "email": {"value": "b@x.io"}}]))
+    second = moment()
+
+    then = ok(api.get(f"/workbooks/{workbook_id}", params={"asOf": first}))
+    assert (then["name"], then["labels"], then["sheets"][0]["name"]) == ("W1", [], "People")
+    assert then["sheets"][0]["recordCounts"]["total"] == 1  # the sheet's records as of then too
+    later = ok(api.get(f"/workbooks/{workbook_id}", params={"asOf": second}))
+    assert (later["name"], later["labels"], later["sheets"][0]["name"]) == ("W2", ["renamed"], "People 2")
+    assert later["sheets"][0]["recordCounts"]["total"] == 2
+    sheet = ok(api.get(f"/sheets/{sheet_id}", params={"asOf": first}))
+    assert (sheet["name"], [f["key"] for f in sheet["config"]["fields"]]) == ("People", ["name", "email"])
+    listed = ok(api.get("/sheets", params={"workbookId": workbook_id, "asOf": second}))
+    assert [s["name"] for s in listed] == ["People 2"]
+    # deleted now: gone from live reads, still readable as it was (its records are not: a known gap)
+    assert api.delete(f"/workbooks/{workbook_id}").status_code == 200
+    assert api.get(f"/workbooks/{workbook_id}").status_code == 404
+    assert ok(api.get(f"/workbooks/{workbook_id}", params={"asOf": second}))["name"] == "W2"
+    assert api.get(f"/workbooks/{workbook_id}", params={"asOf": "2000-01-01T00:00:00Z"}).status_code == 404
+    for bad in ("soon", history_version(api)):
+        reply = api.get(f"/workbooks/{workbook_id}", params={"asOf": bad})
+        assert reply.status_code == 400, reply.text
+
+
+def history_version(api: httpx.Client) -> str:
+    """A version id: workbook reads ask for a time or a sequence instead (400 naming them)."""
+    return "us_vr_" + "x" * 8

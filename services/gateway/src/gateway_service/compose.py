@@ -24,22 +24,41 @@ from spaceport.contracts.record import (
     CommitList,
     CommitView,
     Counts,
+    GetCounts,
     GetSheetCounts,
     ListCommits,
+    RecordQuery,
     SheetCountsList,
 )
 from spaceport.contracts.record import SERVICE as RECORD
 from spaceport.contracts.workbook import SheetView, WorkbookView
-from spaceport.errors import ServiceUnavailableError
+from spaceport.errors import NotFoundError, ServiceUnavailableError
 
 log = logging.getLogger(__name__)
 COUNTS_TIMEOUT = 5.0
 ZERO = Counts(total=0, valid=0, error=0)  # a sheet the record service has no row for holds no records
 
 
-async def record_counts(gateway: Gateway, sheet_ids: Sequence[str]) -> dict[str, Counts] | None:
-    """Counts of `sheet_ids` (batched); None when the record service is unavailable."""
+async def record_counts(
+    gateway: Gateway, sheet_ids: Sequence[str], as_of: str | None = None
+) -> dict[str, Counts] | None:
+    """Counts of `sheet_ids` (batched; with `as_of`, each sheet's as it was then); None when the
+    record service is unavailable."""
     found: dict[str, Counts] = {}
+    if as_of is not None:  # each sheet's counts then (none for a sheet deleted since: its records are gone)
+        answers = await asyncio.gather(
+            *(
+                gateway.rpc.request(RECORD, GetCounts(sheet_id=s, query=RecordQuery(as_of=as_of)), Counts)
+                for s in sheet_ids
+            ),
+            return_exceptions=True,
+        )
+        for sheet_id, answer in zip(sheet_ids, answers, strict=True):
+            if isinstance(answer, Counts):
+                found[sheet_id] = answer
+            elif not isinstance(answer, NotFoundError):
+                raise answer
+        return found
     try:
         for start in range(0, len(sheet_ids), MAX_IDS):
             query = GetSheetCounts(sheet_ids=list(sheet_ids[start : start + MAX_IDS]))
@@ -58,19 +77,19 @@ def _sheet(view: SheetView, counts: dict[str, Counts] | None) -> dict[str, Any]:
     return out
 
 
-async def sheets(gateway: Gateway, views: Sequence[SheetView]) -> list[dict[str, Any]]:
-    counts = await record_counts(gateway, [v.id for v in views]) if views else {}
+async def sheets(gateway: Gateway, views: Sequence[SheetView], as_of: str | None = None) -> list[dict[str, Any]]:
+    counts = await record_counts(gateway, [v.id for v in views], as_of) if views else {}
     return [_sheet(v, counts) for v in views]
 
 
-async def sheet(gateway: Gateway, view: SheetView) -> dict[str, Any]:
-    return (await sheets(gateway, [view]))[0]
+async def sheet(gateway: Gateway, view: SheetView, as_of: str | None = None) -> dict[str, Any]:
+    return (await sheets(gateway, [view], as_of))[0]
 
 
-async def workbooks(gateway: Gateway, views: Sequence[WorkbookView]) -> list[dict[str, Any]]:
+async def workbooks(gateway: Gateway, views: Sequence[WorkbookView], as_of: str | None = None) -> list[dict[str, Any]]:
     """Workbooks with `recordCounts` on every sheet: one counts request for all of them."""
     ids = [s.id for w in views for s in w.sheets or []]
-    counts = await record_counts(gateway, ids) if ids else {}
+    counts = await record_counts(gateway, ids, as_of) if ids else {}
     out = []
     for view in views:
         item: dict[str, Any] = msgspec.to_builtins(view)
@@ -80,8 +99,8 @@ async def workbooks(gateway: Gateway, views: Sequence[WorkbookView]) -> list[dic
     return out
 
 
-async def workbook(gateway: Gateway, view: WorkbookView) -> dict[str, Any]:
-    return (await workbooks(gateway, [view]))[0]
+async def workbook(gateway: Gateway, view: WorkbookView, as_of: str | None = None) -> dict[str, Any]:
+    return (await workbooks(gateway, [view], as_of))[0]
 
 
 async def workbook_commits(gateway: Gateway, view: WorkbookView, completed: bool | None) -> list[CommitView]:

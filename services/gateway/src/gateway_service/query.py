@@ -50,3 +50,16 @@ def bool_param(request: Request[Any, Any, Any], name: str, default: bool) -> boo
 def list_param(request: Request[Any, Any, Any], name: str) -> list[str]:
     values = [str(v) for v in request.query_params.getall(name, [])]
     return [p for v in values for p in v.split(",") if p]
+
+
+def as_of_param(request: Request[Any, Any, Any]) -> str | None:
+    """`asOf` of a workbook or sheet read: a stream sequence or an ISO-8601 time (400 for a version
+    id: `GET /v1/spaces/{id}/versions` lists each version's `sequence`)."""
+    value = param(request, "asOf")
+    if value is not None and value.startswith(("us_vr_", "dev_vr_")):
+        raise ValidationFailedError(
+            "asOf on workbooks and sheets takes an ISO-8601 time or a stream sequence (each version's"
+            " `sequence` in GET /v1/spaces/{spaceId}/versions)",
+            key="asOf",
+        )
+    return value

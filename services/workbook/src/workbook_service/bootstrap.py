@@ -25,7 +25,7 @@ def build(settings: Settings) -> tuple[runtime.ServiceRuntime, WorkbookApplicati
     # Each waits for its own runner: KnownSpaces never reaches a workbook event's position.
     app = WorkbookApplication(
         commands=WorkbookCommands(rt.store, catalog, lambda position: rt.runner(NAME).wait_for(position)),
-        queries=WorkbookQueries(catalog, lambda position: rt.runner(SCHEMA).wait_for(position)),
+        queries=WorkbookQueries(catalog, lambda position: rt.runner(SCHEMA).wait_for(position), rt.store, catalog),
         views=ViewCommands(rt.store, catalog),
         view_queries=ViewQueries(catalog, lambda position: rt.runner(SCHEMA).wait_for(position)),
     )

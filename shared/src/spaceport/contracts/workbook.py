@@ -169,6 +169,7 @@ class GetSheet(msgspec.Struct, frozen=True, kw_only=True):
 
     sheet_id: str
     min_position: int = 0
+    as_of: str | None = None  # a stream sequence or an ISO-8601 time: the view as it was then
 
 
 class ListSheets(msgspec.Struct, frozen=True, kw_only=True):
@@ -176,6 +177,7 @@ class ListSheets(msgspec.Struct, frozen=True, kw_only=True):
 
     workbook_id: str
     min_position: int = 0
+    as_of: str | None = None  # a stream sequence or an ISO-8601 time: the view as it was then
 
 
 class GetWorkbook(msgspec.Struct, frozen=True, kw_only=True):
@@ -183,6 +185,7 @@ class GetWorkbook(msgspec.Struct, frozen=True, kw_only=True):
 
     workbook_id: str
     min_position: int = 0
+    as_of: str | None = None  # a stream sequence or an ISO-8601 time: the view as it was then
 
 
 class ListWorkbooks(msgspec.Struct, frozen=True, kw_only=True):

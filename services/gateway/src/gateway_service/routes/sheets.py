@@ -15,6 +15,7 @@ from litestar.params import QueryParameter
 from gateway_service import compose
 from gateway_service.auth import principal_of, view_in_space
 from gateway_service.body import SUCCESS, data, decode
+from gateway_service.query import as_of_param
 from gateway_service.routes.workbooks import readable, settled
 from gateway_service.state import Gateway
 from spaceport.contracts.space import Principal
@@ -36,9 +37,11 @@ class SheetPatchBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel", 
     metadata: dict[str, Any] | None = None
 
 
-async def sheet_for(gateway: Gateway, principal: Principal, sheet_id: str, *, write: bool) -> SheetView:
-    """The sheet, if `principal` may read (or write) it; 404 for another environment's."""
-    query = GetSheet(sheet_id=sheet_id)
+async def sheet_for(
+    gateway: Gateway, principal: Principal, sheet_id: str, *, write: bool, as_of: str | None = None
+) -> SheetView:
+    """The sheet (as of `as_of`), if `principal` may read (or write) it; 404 for another environment's."""
+    query = GetSheet(sheet_id=sheet_id, as_of=as_of)
     return await view_in_space(gateway, principal, SERVICE, query, SheetView, asked=("sheet", sheet_id), write=write)
 
 
@@ -47,14 +50,18 @@ async def list_sheets(
     request: Request[Any, Any, Any], gateway: Gateway, workbook_id: Annotated[str, QueryParameter(name="workbookId")]
 ) -> dict[str, object]:
     principal = await principal_of(request, gateway)
-    workbook = await readable(gateway, principal, workbook_id, write=False)
-    return data(await compose.sheets(gateway, workbook.sheets or []))
+    as_of = as_of_param(request)
+    workbook = await readable(gateway, principal, workbook_id, write=False, as_of=as_of)
+    return data(await compose.sheets(gateway, workbook.sheets or [], as_of))
 
 
 @get("/v1/sheets/{sheet_id:str}")
 async def get_sheet(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> dict[str, object]:
     principal = await principal_of(request, gateway)
-    return data(await compose.sheet(gateway, await sheet_for(gateway, principal, sheet_id, write=False)))
+    as_of = as_of_param(request)
+    return data(
+        await compose.sheet(gateway, await sheet_for(gateway, principal, sheet_id, write=False, as_of=as_of), as_of)
+    )
 
 
 @patch("/v1/sheets/{sheet_id:str}")

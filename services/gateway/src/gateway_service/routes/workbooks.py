@@ -26,7 +26,7 @@ from gateway_service.auth import (
     view_in_space,
 )
 from gateway_service.body import SUCCESS, data, decode
-from gateway_service.query import OptionalSpaceId
+from gateway_service.query import OptionalSpaceId, as_of_param
 from gateway_service.state import Gateway
 from spaceport.contracts.blueprint import SheetConfig
 from spaceport.contracts.space import Principal
@@ -69,9 +69,11 @@ class WorkbookPatchBody(_WorkbookFields, frozen=True, kw_only=True):
     sheets: list[SheetPatch] | None = None
 
 
-async def readable(gateway: Gateway, principal: Principal, workbook_id: str, *, write: bool) -> WorkbookView:
-    """The workbook, if `principal` may read (or write) it; 404 for another environment's."""
-    query = GetWorkbook(workbook_id=workbook_id)
+async def readable(
+    gateway: Gateway, principal: Principal, workbook_id: str, *, write: bool, as_of: str | None = None
+) -> WorkbookView:
+    """The workbook (as of `as_of`), if `principal` may read (or write) it; 404 for another environment's."""
+    query = GetWorkbook(workbook_id=workbook_id, as_of=as_of)
     return await view_in_space(
         gateway, principal, SERVICE, query, WorkbookView, asked=("workbook", workbook_id), write=write
     )
@@ -147,7 +149,9 @@ async def list_workbooks(
 @get("/v1/workbooks/{workbook_id:str}")
 async def get_workbook(request: Request[Any, Any, Any], gateway: Gateway, workbook_id: str) -> dict[str, object]:
     principal = await principal_of(request, gateway)
-    return data(await compose.workbook(gateway, await readable(gateway, principal, workbook_id, write=False)))
+    as_of = as_of_param(request)
+    view = await readable(gateway, principal, workbook_id, write=False, as_of=as_of)
+    return data(await compose.workbook(gateway, view, as_of))
 
 
 @patch("/v1/workbooks/{workbook_id:str}")

@@ -99,7 +99,8 @@ class RestoreHandlers:
             for n, start in enumerate(range(0, len(ids), CHUNK)):
                 chunk = ids[start : start + CHUNK]
                 key = None if cmd.idempotency_key is None else f"{cmd.idempotency_key}:{sheet.id}:{kind}:{n}"
-                write = Write(sheet_id=sheet.id, kind=kind, actor=cmd.principal.actor, key=key)
+                # no inserted records in the reply (a re-create of 1,000,000 records would fill the claim-check store)
+                write = Write(sheet_id=sheet.id, kind=kind, actor=cmd.principal.actor, key=key, reply_records=False)
                 written = await commit(self.ctx, write, sheet, self._decider(kind, position, chunk))
                 if written.commit_id is not None:
                     commits.append(written.commit_id)

@@ -31,6 +31,7 @@ class CatalogQueries:
 
     def __init__(self, pool: Pool, schema: str = SCHEMA) -> None:
         self._pool = pool
+        self._schema = schema
         catalog = quote_ident(schema)
         self._sheets = (
             f"SELECT s.*, w.namespace FROM {catalog}.sheet s JOIN {catalog}.workbook w ON w.id = s.workbook_id"
@@ -81,6 +82,15 @@ class CatalogQueries:
     async def place_of_sheet(self, sheet_id: str) -> Place | None:
         sql = f"SELECT s.environment_id, s.space_id, s.workbook_id FROM ({self._sheets} AND s.id = $1) s"
         return await self._place(sql, sheet_id)
+
+    async def place_ever(self, *, workbook_id: str | None = None, sheet_id: str | None = None) -> Place | None:
+        """Where a workbook (or a sheet's workbook) lives, deleted or not: reads as of an earlier moment."""
+        catalog = quote_ident(self._schema)
+        if sheet_id is not None:
+            sql = f"SELECT environment_id, space_id, workbook_id FROM {catalog}.sheet WHERE id = $1"
+            return await self._place(sql, sheet_id)
+        sql = f"SELECT environment_id, space_id, id AS workbook_id FROM {catalog}.workbook WHERE id = $1"
+        return await self._place(sql, workbook_id or "")
 
     async def _place(self, sql: str, key: str) -> Place | None:
         async with self._pool().acquire() as conn:
