@@ -5,6 +5,7 @@ they are taken again, and misuse is answered 400/403/404."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,6 +50,21 @@ def state(api: httpx.Client, sheet: str, **params: Any) -> dict[str, Any]:
     return out
 
 
+def restored(api: httpx.Client, space: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST the restore, wait for its job (a bounded wait, not a timing assertion): its outcome."""
+    job = ok(api.post(f"/spaces/{space}/restore", json=body))
+    assert (job["type"], job["operation"]) == ("space", "restore"), job
+    for _ in range(600):
+        job = ok(api.get(f"/jobs/{job['id']}"))
+        if job["status"] in ("complete", "failed"):
+            break
+        time.sleep(0.1)
+    assert job["status"] == "complete", job
+    assert job["progress"] == 100 or job["outcome"]["message"], job
+    outcome: dict[str, Any] = job["outcome"]
+    return outcome
+
+
 def person(name: str, email: str | None) -> dict[str, Any]:
     row: dict[str, Any] = {"name": {"value": name}}
     if email is not None:
@@ -88,14 +104,15 @@ def test_preview_then_restore_then_undo(api: httpx.Client, history: dict[str, An
     assert (plan["sheetId"], plan["createdSince"], plan["updatedSince"], plan["deletedSince"]) == (sheet, 2, 1, 1)
     assert state(api, sheet) == now  # a preview writes nothing
 
-    done = ok(api.post(f"/spaces/{space}/restore", json={"versionId": history["at_insert"]}))
-    [report] = done["sheets"]
-    assert report["commitIds"], report
+    outcome = restored(api, space, {"versionId": history["at_insert"]})
+    assert outcome["message"] == "Restored 1 sheet: 2 records created since deleted, 1 reverted, 1 re-created"
+    [report] = outcome["restore"]["sheets"]
+    assert report["commitIds"] and outcome["undo"] == {sheet: report["before"]}, outcome
     assert state(api, sheet) == then  # the same ids, values, validity and messages as then
     assert ok(api.get(f"/sheets/{sheet}/counts"))["counts"]["error"] == 0
 
     # the restore is itself history: undone by restoring to the position before it
-    ok(api.post(f"/spaces/{space}/restore", json={"sequence": report["before"], "sheetId": sheet}))
+    restored(api, space, {"sequence": report["before"], "sheetId": sheet})
     assert state(api, sheet) == now
     assert api.get(f"/sheets/{other_sheet}/records").content == other_before  # another space: untouched
     assert other_space != space
@@ -103,15 +120,11 @@ def test_preview_then_restore_then_undo(api: httpx.Client, history: dict[str, An
 
 def test_a_recreated_record_is_no_longer_listed_as_deleted(api: httpx.Client, history: dict[str, Any]) -> None:
     sheet, bob = history["sheet"], history["ids"]["Bob"]
-    ok(
-        api.post(
-            f"/spaces/{history['space']}/restore",
-            json={"versionId": history["at_insert"], "created": False, "updated": False},
-        )
-    )
+    outcome = restored(api, history["space"], {"versionId": history["at_insert"], "created": False, "updated": False})
+    assert outcome["restore"]["sheets"][0]["deletedSince"] == 1, outcome
     since = ok(api.get(f"/sheets/{sheet}/records", params={"sinceCommitId": history["at_insert"]}))["records"]
     listed = [r for r in since if r["id"] == bob]
-    assert len(listed) == 1 and "deleted" not in (listed[0].get("metadata") or {}), listed
+    assert len(listed) == 1 and listed[0]["values"], listed  # the live record, not a tombstone (values {})
     names = {r["values"]["name"]["value"] for r in ok(api.get(f"/sheets/{sheet}/records"))["records"]}
     assert names == {"Ada L", "Cy", "Bo", "Dee", "Bob"}  # only the deletion was undone
     bob_now = state(api, sheet, ids=bob)[bob]
@@ -133,3 +146,8 @@ def test_misuse(api: httpx.Client, history: dict[str, Any]) -> None:
     assert api.get("/spaces/us_sp_nothere/restore", params={"sequence": "1"}).status_code == 404
     reply = api.post(f"/spaces/{space}/restore", json={"versionId": history["at_insert"], "surprise": 1})
     assert reply.status_code == 400, reply.text
+    # checked before any job exists: the answer is the error, not a failed job
+    assert api.post(f"/spaces/{space}/restore", json={"versionId": "us_vr_nothere"}).status_code == 404
+    assert api.post(f"/spaces/{space}/restore", json={"sequence": 1, "dateTime": "2026-01-01"}).status_code == 400
+    jobs = ok(api.get("/jobs", params={"spaceId": space}))
+    assert not [j for j in jobs if j["operation"] == "restore"], jobs

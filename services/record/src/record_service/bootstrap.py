@@ -19,23 +19,34 @@ from record_service.application.completion import CompletionHandlers
 from record_service.application.context import ServiceContext
 from record_service.application.reads import ReadHandlers
 from record_service.application.restore import RestoreHandlers
+from record_service.application.snapshots import SnapshotHandlers
 from record_service.application.writes import WriteHandlers
 from record_service.entrypoints import rpc
 from record_service.entrypoints.projector import Projector, is_projector, watch_parent
+from record_service.entrypoints.restorer import Restorer, Restoring
 from record_service.projections.queries import PgRecordReadModel
 from record_service.projections.records import NAME as PROJECTION
 from record_service.projections.records import RecordsProjection
 from record_service.projections.sheet_indexes import SheetIndexer
 from spaceport import readmodel, runtime, telemetry
-from spaceport.contracts import record, space, workbook
+from spaceport.contracts import job, record, snapshot, space, workbook
 from spaceport.events import Event
 from spaceport.known_spaces import KnownSpaces
+from spaceport.messaging import RpcClient
 from spaceport.settings import Settings
 
 NAME = "record"
 # Record events are decoded by the projection itself (cells stay bytes), so only their small
 # CommitCreated and CommitCompleted are registered for typed decoding.
-EVENTS: tuple[type[Event], ...] = (*space.EVENTS, *workbook.EVENTS, record.CommitCreated, record.CommitCompleted)
+EVENTS: tuple[type[Event], ...] = (
+    *space.EVENTS,
+    *workbook.EVENTS,
+    record.CommitCreated,
+    record.CommitCompleted,
+    job.JobCreated,  # the restore worker's (`entrypoints/restorer.py`)
+    job.JobReady,
+    *snapshot.EVENTS,  # the snapshot aggregate's (projected into `snapshot`, folded by its commands)
+)
 
 
 def build(settings: Settings, *, project: bool = True) -> tuple[runtime.ServiceRuntime, ServiceContext]:
@@ -47,7 +58,11 @@ def build(settings: Settings, *, project: bool = True) -> tuple[runtime.ServiceR
         rt.add_background(SheetIndexer(settings.database_url, PROJECTION))
     ctx = ServiceContext(rt, PgRecordReadModel(rt, spaces=NAME))
     rpc.bind(rt.rpc, WriteHandlers(ctx), ReadHandlers(ctx), CompletionHandlers(ctx), BulkHandlers(ctx))
-    rpc.bind_restore(rt.rpc, RestoreHandlers(ctx))
+    restores = RestoreHandlers(ctx)
+    rpc.bind_restore(rt.rpc, restores)
+    rpc.bind_snapshots(rt.rpc, SnapshotHandlers(ctx))
+    requests = RpcClient(rt.broker, settings.command_prefix, settings.request_timeout)
+    rt.add_background(Restorer(rt, Restoring(restores, requests)))
     return rt, ctx
 
 

@@ -129,7 +129,7 @@ class RecordsDeleted(RecordsEvent, frozen=True, kw_only=True):
 class CommitCreated(RecordsEvent, frozen=True, kw_only=True):
     """Last event of a write's atomic append; `events` record events precede it."""
 
-    kind: Literal["insert", "update", "delete", "find-replace"]
+    kind: Literal["insert", "update", "delete", "find-replace", "restore"]  # restore: a snapshot's (mixed)
     events: int
     record_count: int
     created_by: str = ""
@@ -377,7 +377,8 @@ class RestoreRecords(msgspec.Struct, frozen=True, kw_only=True):
     id of the space, or a stream sequence): `sheet_id`, or every live sheet of `space_id`.
     With `preview` nothing is written. Flatfile's RestoreOptions: `created` deletes the records
     created since, `updated` reverts those updated since, `deleted` re-creates (same ids) those
-    deleted since. Executed as commits appended (history is kept); -> RestoreReport."""
+    deleted since. Executed as commits appended (history is kept); a rerun writes only what still
+    differs, so no idempotency key is needed; -> RestoreReport."""
 
     principal: Principal
     space_id: str
@@ -387,7 +388,6 @@ class RestoreRecords(msgspec.Struct, frozen=True, kw_only=True):
     created: bool = True
     updated: bool = True
     deleted: bool = True
-    idempotency_key: str | None = None
 
 
 class SheetRestore(Wire, frozen=True, kw_only=True):

@@ -2,9 +2,10 @@
 at an earlier moment (Flatfile's space restore, reference §7; docs/api.md "Restore").
 
 `GET` previews (what would be deleted, reverted, re-created per sheet; nothing is written);
-`POST` executes by appending commits (history is kept), and answers what it did with, per sheet,
-`before`: the position to restore to in order to undo it. The moment is `dateTime` (ISO-8601),
-`versionId` (a commit of the space) or `sequence` (a stream position, as `/versions` lists it).
+`POST` starts a `space:restore` job that executes it by appending commits (history is kept); the
+job's outcome says what it did and, per sheet, the position to restore to in order to undo it.
+The moment is `dateTime` (ISO-8601), `versionId` (a commit of the space) or `sequence` (a
+stream position, as `/versions` lists it).
 Secret keys only; another environment's space answers 404.
 """
 
@@ -19,12 +20,13 @@ from gateway_service.auth import secret_principal
 from gateway_service.body import data, decode
 from gateway_service.query import param
 from gateway_service.state import Gateway
-from spaceport.contracts import record, space
+from spaceport.contracts import job, record, space
+from spaceport.contracts.job import CreateJob, GetJob, JobSpec, JobView, JobWritten
 from spaceport.contracts.record import RestoreRecords, RestoreReport
 from spaceport.contracts.space import GetSpace, SpaceView
 from spaceport.errors import ValidationFailedError
 
-RESTORE_TIMEOUT = 600.0  # a restore of a 1,000,000-record sheet writes 100 commits
+RESTORE_TIMEOUT = 120.0  # a preview: one difference query per sheet
 
 
 class RestoreBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -68,22 +70,41 @@ async def preview_restore(request: Request[Any, Any, Any], gateway: Gateway, spa
 
 @post("/v1/spaces/{space_id:str}/restore", status_code=200)
 async def execute_restore(request: Request[Any, Any, Any], gateway: Gateway, space_id: str) -> Any:
+    """Checks the request as a preview does (400/404 now, not as a failed job), then creates the
+    `space:restore` job the record service's worker runs (`record_service.entrypoints.restorer`):
+    progress after every commit, an outcome message, `outcome.undo` = per sheet the sequence to
+    restore to in order to undo it. -> `{data: Job}`."""
     principal = await secret_principal(request, gateway)
     body = await decode(request, RestoreBody)
     if body.sequence is not None and body.sequence < 0:
         raise ValidationFailedError("sequence is a stream position (a whole number >= 0)", key="sequence")
-    cmd = RestoreRecords(
-        principal=principal,
-        space_id=space_id,
-        sheet_id=body.sheet_id,
-        as_of=_moment(body.date_time, body.version_id, body.sequence),
-        preview=False,
-        created=body.created,
-        updated=body.updated,
-        deleted=body.deleted,
-        idempotency_key=request.headers.get("idempotency-key"),
+    moment = _moment(body.date_time, body.version_id, body.sequence)
+    check = RestoreRecords(principal=principal, space_id=space_id, sheet_id=body.sheet_id, as_of=moment, preview=True)
+    await _restore(request, gateway, space_id, check)
+    config = {
+        "asOf": moment,
+        "sheetId": body.sheet_id,
+        "created": body.created,
+        "updated": body.updated,
+        "deleted": body.deleted,
+    }
+    spec = JobSpec(
+        job_type="space",
+        operation="restore",
+        source=space_id,
+        trigger="immediate",
+        mode="foreground",
+        config=config,
+        info="Restore requested",
     )
-    return await _restore(request, gateway, space_id, cmd)
+    command = CreateJob(
+        principal=principal, space_id=space_id, spec=spec, idempotency_key=request.headers.get("idempotency-key")
+    )
+    written = await gateway.rpc.request(job.SERVICE, command, JobWritten)
+    view = await gateway.rpc.request(
+        job.SERVICE, GetJob(principal=principal, job_id=written.job_id, min_position=written.position), JobView
+    )
+    return data(view)
 
 
 ROUTES = [preview_restore, execute_restore]

@@ -15,7 +15,7 @@ Writes made while a restore runs are kept (they are not part of the difference c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -32,6 +32,7 @@ from spaceport.events import utcnow
 from spaceport.readmodel import Conn
 
 CHUNK = 10_000  # records per restore commit
+Progress = Callable[[int, int], Awaitable[None]]
 _stored = msgspec.json.Decoder(StoredRecord)
 # a cell compared without the time it was last written
 _CELLS = "(SELECT coalesce(jsonb_object_agg(e.key, e.value - 'updatedAt'), '{{}}') FROM jsonb_each({0}.cells) e)"
@@ -47,7 +48,8 @@ class RestoreHandlers:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
-    async def restore(self, cmd: RestoreRecords) -> RestoreReport:
+    async def restore(self, cmd: RestoreRecords, progress: Progress | None = None) -> RestoreReport:
+        """`progress(done, total)` after every commit of an execution (records written of all sheets')."""
         if cmd.principal.kind != "secret":
             raise ForbiddenError("restoring records takes a secret key of the environment")
         await self.ctx.catch_up()
@@ -55,6 +57,7 @@ class RestoreHandlers:
             sheets = await self._sheets(conn, cmd)
             as_of = await _space_position(conn, cmd.space_id, cmd.as_of)
         out = []
+        plans: list[tuple[Sheet, SheetRestore, Difference]] = []
         for sheet_id in sheets:
             await self.ctx.settled(sheet_id)
             sheet = await self.ctx.sheet(sheet_id)
@@ -76,10 +79,15 @@ class RestoreHandlers:
                 deleted_since=len(chosen.deleted),
                 before=sheet.version,
             )
-            if not cmd.preview:
-                commits = await self._apply(cmd, sheet, position, chosen)
-                report = msgspec.structs.replace(report, commit_ids=commits)
-            out.append(report)
+            plans.append((sheet, report, chosen))
+        total = sum(r.created_since + r.updated_since + r.deleted_since for _, r, _ in plans)
+        done = [0]
+        for sheet, planned, chosen in plans:
+            if cmd.preview:
+                out.append(planned)
+                continue
+            commits = await self._apply(cmd, sheet, planned.position, chosen, done, total, progress)
+            out.append(msgspec.structs.replace(planned, commit_ids=commits))
         return RestoreReport(space_id=cmd.space_id, preview=cmd.preview, sheets=out)
 
     async def _sheets(self, conn: Conn, cmd: RestoreRecords) -> list[str]:
@@ -93,17 +101,30 @@ class RestoreHandlers:
         rows = await conn.fetch("SELECT id FROM sheet WHERE space_id = $1 AND NOT deleted ORDER BY id", cmd.space_id)
         return [r["id"] for r in rows]
 
-    async def _apply(self, cmd: RestoreRecords, sheet: Sheet, position: int, diff: Difference) -> list[str]:
+    async def _apply(  # noqa: PLR0917 - the sheet's plan and the run's progress
+        self,
+        cmd: RestoreRecords,
+        sheet: Sheet,
+        position: int,
+        diff: Difference,
+        done: list[int],
+        total: int,
+        progress: Progress | None,
+    ) -> list[str]:
+        """No idempotency keys: a rerun computes the difference again and writes only what still
+        differs (a key per chunk would match a different chunk of an earlier run's difference)."""
         commits: list[str] = []
         for kind, ids in (("delete", diff.created), ("update", diff.updated), ("insert", diff.deleted)):
-            for n, start in enumerate(range(0, len(ids), CHUNK)):
+            for start in range(0, len(ids), CHUNK):
                 chunk = ids[start : start + CHUNK]
-                key = None if cmd.idempotency_key is None else f"{cmd.idempotency_key}:{sheet.id}:{kind}:{n}"
                 # no inserted records in the reply (a re-create of 1,000,000 records would fill the claim-check store)
-                write = Write(sheet_id=sheet.id, kind=kind, actor=cmd.principal.actor, key=key, reply_records=False)
+                write = Write(sheet_id=sheet.id, kind=kind, actor=cmd.principal.actor, key=None, reply_records=False)
                 written = await commit(self.ctx, write, sheet, self._decider(kind, position, chunk))
                 if written.commit_id is not None:
                     commits.append(written.commit_id)
+                done[0] += len(chunk)
+                if progress is not None:
+                    await progress(done[0], total)
         return commits
 
     def _decider(self, kind: str, position: int, ids: Sequence[str]) -> Any:
