@@ -33,6 +33,9 @@ from spaceport.contracts.job import JobCreated, JobDeleted, JobUpdated
 from spaceport.contracts.space import (
     ApiKeyIssued,
     ApiKeyRevoked,
+    DataRetentionPolicyCreated,
+    DataRetentionPolicyDeleted,
+    DataRetentionPolicyUpdated,
     DocumentCreated,
     DocumentDeleted,
     DocumentUpdated,
@@ -178,7 +181,22 @@ def directory(typed: list[StoredEvent]) -> dict[str, Rows]:
         "SELECT guest_id, space_id, role FROM {s}.guest_space": sorted(
             (i, sp, role) for i, (_, grants) in guests.items() for sp, role in grants.items()
         ),
+        "SELECT id, environment_id, type, period FROM {s}.data_retention_policy": _retention_policies(typed),
     }
+
+
+def _retention_policies(typed: list[StoredEvent]) -> Rows:
+    """Live data retention policies: (id, environment, type, period)."""
+    live: dict[str, tuple[str, str, int]] = {}
+    for s in typed:
+        match s.event:
+            case DataRetentionPolicyCreated() as e:
+                live[e.policy_id] = (e.environment_id, e.policy_type, e.period)
+            case DataRetentionPolicyUpdated() as e if e.policy_id in live:
+                live[e.policy_id] = (live[e.policy_id][0], e.policy_type, e.period)
+            case DataRetentionPolicyDeleted() as e:
+                live.pop(e.policy_id, None)
+    return sorted((i, *v) for i, v in live.items())
 
 
 def _environments(typed: list[StoredEvent]) -> tuple[dict[str, list[Any]], dict[str, tuple[str, bool]]]:
@@ -422,6 +440,10 @@ FEED_TOPICS: dict[str, tuple[str, ...]] = {
     "SpaceArchived": ("space:archived",),
     "SpaceUnarchived": ("space:unarchived",),
     "SpaceDeleted": ("space:deleted",),
+    "SpaceExpired": ("space:expired",),  # a data retention policy's expiry; its SpaceDeleted follows
+    "DataRetentionPolicyCreated": (),  # Flatfile has no retention policy topics
+    "DataRetentionPolicyUpdated": (),
+    "DataRetentionPolicyDeleted": (),
     "DocumentCreated": ("document:created",),
     "DocumentUpdated": ("document:updated",),
     "DocumentDeleted": ("document:deleted",),

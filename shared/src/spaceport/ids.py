@@ -32,6 +32,7 @@ PREFIXES = {
     "role": "us_rol",
     "actor_role": "us_acr",
     "view": "us_vi",
+    "data_retention_policy": "us_drp",
 }
 
 

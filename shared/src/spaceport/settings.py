@@ -36,6 +36,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     job_sweep_interval: float = 1.0  # how often the job service looks for timed-out jobs
     feed_stream: str = "SPACEPORT_FLATFILE_EVENTS"  # Flatfile events relayed for in-cluster subscribers
     feed_prefix: str = "flatfile"  # their subjects: <feed_prefix>.<environment>.<space|_>.<domain>.<topic>
+    retention_interval: float = 60.0  # seconds between the space service's data-retention sweeps
     max_file_size: int = 2 * 1024**3  # bytes of one upload (POST /v1/files); larger ones answer 413
 
     @classmethod
@@ -69,6 +70,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "feed_stream": "SPACEPORT_FEED_STREAM",
             "feed_prefix": "SPACEPORT_FEED_PREFIX",
             "max_file_size": "SPACEPORT_MAX_FILE_SIZE",
+            "retention_interval": "SPACE_RETENTION_INTERVAL",
         }
         values: dict[str, object] = {"service_name": service_name}
         for field, var in fields.items():

@@ -5,10 +5,13 @@ from __future__ import annotations
 from space_service.adapters.workbooks import RpcWorkbooks
 from space_service.application import secretbox, tokens
 from space_service.application.app import SpaceApplication
+from space_service.application.retention import RetentionHandlers
 from space_service.entrypoints import rpc
 from space_service.entrypoints.broadcast import AuthBroadcast
+from space_service.entrypoints.retention import RetentionSweeper
 from space_service.projections.directory import SpaceDirectory
 from space_service.projections.queries import DirectoryQueries
+from space_service.projections.retention import RetentionQueries
 from spaceport import runtime, telemetry
 from spaceport.contracts import file, workbook
 from spaceport.contracts import space as contract
@@ -32,6 +35,11 @@ def build(settings: Settings) -> tuple[runtime.ServiceRuntime, SpaceApplication]
         workbooks=RpcWorkbooks(RpcClient(rt.broker, settings.command_prefix, settings.request_timeout)),
     )
     rpc.bind(rt.rpc, app)
+    # Data retention: policies, and the sweeper that expires spaces past them (one replica at a time).
+    retention = RetentionHandlers(rt.store, RetentionQueries(lambda: rt.pool), rt.wait_for, app.spaces)
+    sweeper = RetentionSweeper(retention, lambda: rt.pool, settings.retention_interval)
+    rt.add_background(sweeper)
+    rpc.bind_retention(rt.rpc, retention, sweeper)
     return rt, app
 
 

@@ -60,6 +60,19 @@ def _space_lifecycle(e: sp.SpaceArchived | sp.SpaceUnarchived | sp.SpaceDeleted,
     out.emit(SPACE_TOPICS[type(e)], context, {"spaceId": e.space_id, "environmentId": context.environment_id})
 
 
+def _space_expired(e: sp.SpaceExpired, out: Out, lookups: Lookups) -> None:
+    """A data retention policy expired the space; its `space:deleted` follows (its own event)."""
+    context = space_context(out, lookups, e.space_id)
+    payload = {
+        "spaceId": e.space_id,
+        "environmentId": context.environment_id,
+        "dataRetentionPolicyId": e.policy_id,
+        "type": e.policy_type,
+        "period": e.period,
+    }
+    out.emit("space:expired", context, payload)
+
+
 def _guest(e: sp.GuestCreated | sp.GuestUpdated | sp.GuestDeleted, out: Out, lookups: Lookups) -> None:
     before = lookups.guest(e.guest_id).space_ids
     if isinstance(e, sp.GuestDeleted):
@@ -134,6 +147,7 @@ HANDLERS: dict[type[Event], Handler] = {
     sp.SpaceArchived: _space_lifecycle,
     sp.SpaceUnarchived: _space_lifecycle,
     sp.SpaceDeleted: _space_lifecycle,
+    sp.SpaceExpired: _space_expired,
     sp.GuestCreated: _guest,
     sp.GuestUpdated: _guest,
     sp.GuestDeleted: _guest,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from space_service.application.app import SpaceApplication
+from space_service.application.retention import RetentionHandlers
+from space_service.entrypoints.retention import RetentionSweeper
 from spaceport.contracts.space import (
     AssignGuestRole,
     Authenticate,
@@ -11,11 +13,13 @@ from spaceport.contracts.space import (
     CreateApiKey,
     CreateApp,
     CreateConstraint,
+    CreateDataRetentionPolicy,
     CreateDocument,
     CreateEnvironment,
     CreateSpace,
     DeleteApp,
     DeleteConstraint,
+    DeleteDataRetentionPolicy,
     DeleteDocument,
     DeleteEnvironment,
     DeleteGuest,
@@ -24,6 +28,7 @@ from spaceport.contracts.space import (
     GetApp,
     GetConstraint,
     GetConstraintVersion,
+    GetDataRetentionPolicy,
     GetDocument,
     GetEnvironment,
     GetGuest,
@@ -34,6 +39,7 @@ from spaceport.contracts.space import (
     ListApps,
     ListConstraints,
     ListConstraintVersions,
+    ListDataRetentionPolicies,
     ListDocuments,
     ListEnvironments,
     ListGuestRoles,
@@ -43,8 +49,10 @@ from spaceport.contracts.space import (
     ListSpaces,
     RevokeApiKey,
     RotateKeys,
+    SweepRetention,
     UpdateApp,
     UpdateConstraint,
+    UpdateDataRetentionPolicy,
     UpdateDocument,
     UpdateEnvironment,
     UpdateGuest,
@@ -126,3 +134,13 @@ def _apps(rpc: RpcServer, app: SpaceApplication) -> None:
     rpc.handle(GetConstraint)(app.apps.get_constraint)
     rpc.handle(ListConstraintVersions)(app.apps.list_versions)
     rpc.handle(GetConstraintVersion)(app.apps.get_version)
+
+
+def bind_retention(rpc: RpcServer, retention: RetentionHandlers, sweeper: RetentionSweeper) -> None:
+    """Data retention policies, and `SweepRetention` (internal: one sweep now, at a given time)."""
+    rpc.handle(CreateDataRetentionPolicy)(retention.create)
+    rpc.handle(UpdateDataRetentionPolicy)(retention.update)
+    rpc.handle(DeleteDataRetentionPolicy)(retention.delete)
+    rpc.handle(GetDataRetentionPolicy)(retention.get)
+    rpc.handle(ListDataRetentionPolicies)(retention.list_policies)
+    rpc.handle(SweepRetention)(sweeper.on_demand)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import msgspec
 
+from space_service.projections import retention
 from spaceport.contracts.file import FileCreated, FileDeleted, FileUpdated
 from spaceport.contracts.space import (
     ApiKeyIssued,
@@ -123,7 +124,10 @@ class SpaceDirectory:
         self.name = name
         self.filter_subjects = [
             f"{prefix}.*.{aggregate}.>"
-            for aggregate in ("environment", "space", "document", "guest", "secret", "app", "workbook", "file")
+            for aggregate in (
+                *("environment", "space", "document", "guest", "secret", "app", "workbook", "file"),
+                "retention",  # data retention policies (`projections/retention.py`)
+            )
         ]
 
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
@@ -147,6 +151,8 @@ class SpaceDirectory:
                 await self._workbook(conn, stored, at)
             case FileCreated() | FileUpdated() | FileDeleted():
                 await self._file(conn, stored, at)
+            case _ if isinstance(stored.event, retention.POLICY_EVENTS):
+                await retention.apply(conn, stored, at)
 
     async def _environment(self, conn: Conn, stored: StoredEvent, at: datetime) -> None:
         match stored.event:
