@@ -27,6 +27,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -145,7 +146,7 @@ class Query:
 def pg_text(value: Any) -> str | None:
     """A JSON value as Postgres' `->>` gives it: strings unquoted, null as NULL, the rest as
     `jsonb` prints it (`[1, "a"]`, `{"k": 1}`: a space after `,` and `:`)."""
-    if value is None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):  # JSON has no NaN: null
         return None
     if isinstance(value, str):
         return value
@@ -155,8 +156,10 @@ def pg_text(value: Any) -> str | None:
 def _jsonb_text(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
-    if isinstance(value, float):
-        text = repr(value)
+    if isinstance(value, float):  # numeric's output: positional, no negative zero, NaN/inf written as null
+        if not math.isfinite(value):
+            return "null"
+        text = repr(abs(value) if value == 0 else value)
         return format(Decimal(text), "f") if "e" in text or "E" in text else text
     if isinstance(value, list):
         return "[" + ", ".join(_jsonb_text(v) for v in value) + "]"

@@ -10,7 +10,10 @@ meaning for one commit's records answers 400 naming it — never silently ignore
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -26,6 +29,8 @@ UNSUPPORTED = {
     "since_commit_id": "sinceCommitId",
     "as_of": "asOf",
 }
+_encoder = msgspec.json.Encoder()
+_exact = msgspec.json.Decoder(float_hook=Decimal)  # numbers with their written digits, as jsonb keeps them
 
 
 def check(sheet: Sheet, query: RecordQuery) -> None:
@@ -43,20 +48,65 @@ def check(sheet: Sheet, query: RecordQuery) -> None:
     check_field(sheet, query.search_field, "searchField")
 
 
-def _text(value: Any) -> str | None:
-    """A cell value as Postgres' `->>'value'` gives it (JSON text for non-strings)."""
-    if value is None:
+def exact_cells(values: bytes) -> dict[str, Any]:
+    """A record's cells JSON with every number as written (`Decimal` for a fraction or an
+    exponent), so `pg_text` and `csv_text` render it as the read model's jsonb does."""
+    cells: dict[str, Any] = _exact.decode(values)
+    return cells
+
+
+def pg_text(value: Any) -> str | None:
+    """A cell value as Postgres' `->>'value'` gives it: a string as it is, no value as NULL, any
+    other JSON as `jsonb` prints it (`jsonb_text`)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):  # written as null
         return None
-    return value if isinstance(value, str) else msgspec.json.encode(value).decode()
+    return value if isinstance(value, str) else jsonb_text(value)
+
+
+def jsonb_text(value: Any) -> str:
+    """`value::jsonb::text`: a space after `,` and `:`, object keys in jsonb's order (shorter
+    first, then bytewise), numbers as `numeric` prints them. Exact for numbers decoded as
+    `Decimal` (`_exact`: the event's own digits, which the read model's jsonb keeps); a float is
+    taken as msgspec writes it, which is how the events were written."""
+    if isinstance(value, list):
+        return "[" + ", ".join(jsonb_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: (len(k.encode()), k.encode()))
+        return "{" + ", ".join(f"{_string(k)}: {jsonb_text(value[k])}" for k in keys) + "}"
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, float):  # not finite: msgspec writes null
+        value = Decimal(_encoder.encode(value).decode()) if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return _numeric(value)
+    if isinstance(value, str):
+        return _string(value)
+    if value is None or isinstance(value, bool | int):
+        return _encoder.encode(value).decode()
+    raise TypeError(f"not a JSON value: {value!r}")
+
+
+def _string(text: str) -> str:
+    """Escaped as jsonb escapes: `"`, `\\`, the named controls, other controls below U+0020 as `\\u00xx`."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _numeric(number: Decimal) -> str:
+    """`numeric` output: positional, as many decimals as the input gave after its exponent is
+    applied (`1.50` -> `1.50`, `1e2` -> `100`, `1.5e-7` -> `0.00000015`), no negative zero."""
+    return format(number.copy_abs() if number.is_zero() else number, "f")
 
 
 def csv_text(cell: Any) -> str:
-    """A cell as the SQL download renders it (`query.csv_value`): text as is, a list joined by
-    ", ", other JSON as text, no value as ""."""
+    """A cell as the SQL download renders it (`query.csv_value`): text as is, a list's elements
+    as `jsonb_array_elements_text` gives them joined by ", " (nulls left out, as `string_agg`
+    does), other JSON as `->>` gives it, no value as ""."""
     value = cell.get("value") if isinstance(cell, dict) else None
     if isinstance(value, list):
-        return ", ".join(v if isinstance(v, str) else msgspec.json.encode(v).decode() for v in value)
-    return _text(value) or ""
+        return ", ".join(text for v in value if (text := pg_text(v)) is not None)
+    return pg_text(value) or ""
 
 
 def _found(cells: dict[str, Any], query: RecordQuery) -> bool:
@@ -67,7 +117,7 @@ def _found(cells: dict[str, Any], query: RecordQuery) -> bool:
     keys = [query.search_field] if query.search_field else list(cells)
     for key in keys:
         cell = cells.get(key)
-        text = _text(cell.get("value")) if isinstance(cell, dict) else None
+        text = pg_text(cell.get("value")) if isinstance(cell, dict) else None
         if text is None:
             continue
         if text == pattern if exact else pattern.lower() in text.lower():
@@ -107,7 +157,8 @@ def select(
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(index in `records`, cells to show) of each matching record, in order;
     `records` = (id, valid, error fields, values JSON) as the commit wrote them."""
+    searched = query.search_value is not None  # only a search reads numbers as text
     for index, (record_id, valid, error_fields, values) in enumerate(records):
         cells: dict[str, Any] = msgspec.json.decode(values)
-        if matches(record_id, valid, error_fields, cells, query):
+        if matches(record_id, valid, error_fields, exact_cells(values) if searched else cells, query):
             yield index, shaped(cells, fields, include_messages)

@@ -219,8 +219,9 @@ _PLAIN = (pl.String, pl.Int64, pl.Float64, pl.Boolean, pl.Null)
 
 def as_frame(body: list[dict[str, domain.CellInput]]) -> pl.DataFrame | None:
     """The body as columns when every record has the same fields and every cell is a plain value
-    (no messages or metadata) of one JSON type per field; else None (the row path takes it)."""
-    if not body:
+    (no messages or metadata) of one JSON type per field; else None (the row path takes it).
+    Records of no cells take the row path too: a frame built of no columns has no rows."""
+    if not body or not body[0]:
         return None
     columns: dict[str, list[Any]] = {key: [] for key in body[0]}
     width = len(columns)
