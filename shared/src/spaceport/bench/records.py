@@ -113,6 +113,19 @@ def platform(nats_url: str, database_url: str, services: tuple[str, ...] = SERVI
             child.stop(10.0)
 
 
+@contextlib.contextmanager
+def job_service(nats_url: str, database_url: str) -> Iterator[None]:
+    """The job service beside a running `platform` (restore jobs), started late so that it does
+    not take CPU from the insert measurements (its feed translates every event)."""
+    env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url, "OTEL_TRACES_EXPORTER": "none"}
+    logs = Path(tempfile.mkdtemp(prefix="spaceport-bench-job-"))
+    child = ManagedProcess.start("job", [sys.executable, "-m", "job_service"], logs / "job.log", env=env)
+    try:
+        yield
+    finally:
+        child.stop(10.0)
+
+
 def _wait_up(base: str, children: list[ManagedProcess], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -308,7 +321,59 @@ async def run(bench: Bench) -> list[Figure]:
             figures += await big_pages_and_indexed_insert(
                 bench, api, sheet, total=total, batch=batch, ceilings=(ceiling, indexed)
             )
+            if env_int("BENCH_RECORDS_RESTORE", 1):  # the job service runs restores: started only now
+                with job_service(nats_url, database_url):
+                    figures += await delete_and_restore(bench, api, space, sheet, ceilings=(ceiling, indexed))
     return figures
+
+
+async def delete_and_restore(
+    bench: Bench, api: httpx.AsyncClient, space: str, sheet: str, *, ceilings: tuple[Figure, Figure]
+) -> list[Figure]:
+    """Every record deleted (one request), the deletion previewed as a restore, then restored by a
+    `space:restore` job (every record re-created with its id and validated again)."""
+    ceiling, indexed = ceilings
+    now = await api.get(f"/spaces/{space}/restore", params={"dateTime": "2999-01-01T00:00:00Z", "sheetId": sheet})
+    now.raise_for_status()
+    before = now.json()["data"]["sheets"][0]["before"]
+    total = (await api.get(f"/sheets/{sheet}/counts")).json()["data"]["counts"]["total"]
+
+    async def delete_all() -> None:
+        (await api.delete(f"/sheets/{sheet}/records", params={"filter": "all"})).raise_for_status()
+        (await api.get(f"/sheets/{sheet}/counts")).raise_for_status()  # read-your-writes: projected
+
+    found = [await bench.measure("DELETE every record (one request, history kept)", total, delete_all, unit="rows/s")]
+    began = time.perf_counter()
+    preview = await api.get(f"/spaces/{space}/restore", params={"sequence": before, "sheetId": sheet})
+    preview.raise_for_status()
+    seconds = time.perf_counter() - began
+    found.append(Figure("restore preview of the deletion", 1, seconds, unit="req/s", note=f"{seconds:.2f} s"))
+
+    async def restore() -> None:
+        for _ in range(240):  # until the job service (just started) answers
+            reply = await api.post(f"/spaces/{space}/restore", json={"sequence": before, "sheetId": sheet})
+            if reply.status_code != 503:
+                break
+            await asyncio.sleep(0.25)
+        reply.raise_for_status()
+        job = reply.json()["data"]
+        while job["status"] not in ("complete", "failed"):
+            await asyncio.sleep(1)
+            job = (await api.get(f"/jobs/{job['id']}")).json()["data"]
+        if job["status"] != "complete":
+            raise RuntimeError(f"the restore job failed: {job.get('outcome')}")
+        bench.progress(f"    {job['outcome']['message']}")
+
+    found.append(
+        await bench.measure(
+            "restore job re-creating every record (validated, events, projected)",
+            total,
+            restore,
+            unit="rows/s",
+            ceilings=(ceiling.as_ceiling(), indexed.as_ceiling()),
+        )
+    )
+    return found
 
 
 async def big_pages_and_indexed_insert(

@@ -257,7 +257,7 @@ class ReadHandlers:
         if query.header:
             writer.writerow([f.label or f.key for f in sheet.config.fields])
         for chosen_one in chosen:
-            cells = msgspec.json.decode(chosen_one.record.values)
+            cells = at_commit.exact_cells(chosen_one.record.values)  # numbers with their digits, as the SQL download
             writer.writerow([at_commit.csv_text(cells.get(k)) for k in keys])
         data = out.getvalue().encode()
         return CsvChunk(
