@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 from nats.aio.msg import Msg
@@ -37,11 +37,14 @@ class Rebuilder:
             await conn.execute(f"DROP SCHEMA IF EXISTS {readmodel.quote_ident(shadow)} CASCADE")
             await readmodel.migrate(conn, shadow, self._projection.migrations)
 
-    async def fill(self, schema: str, after: int) -> int:
-        """Apply every matching event after `after` into `schema`; returns the new position."""
+    async def fill(self, schema: str, after: int, progress: Callable[[int], None] | None = None) -> int:
+        """Apply every matching event after `after` into `schema`; returns the new position.
+        `progress` (optional) is called with the position after each committed batch."""
         position = after
         async for batch in self._replay(after + 1):
             position = await self._commit(schema, batch)
+            if progress is not None:
+                progress(position)
         return position
 
     async def swap(self, live: str, shadow: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
 from nats.aio.msg import Msg
@@ -232,20 +232,21 @@ class ProjectionRunner:
 
     # ---- rebuild ------------------------------------------------------------------------
 
-    async def rebuild(self, *, swap: bool = True) -> str:
+    async def rebuild(self, *, swap: bool = True, progress: Callable[[int], None] | None = None) -> str:
         """Replay the whole stream into a shadow schema; with `swap`, make it the live one.
 
         The live projection keeps serving while the shadow fills; it pauses only for the final
-        catch-up and the rename, which happen in one transaction.
+        catch-up and the rename, which happen in one transaction. `progress` (optional) is
+        called with the stream position reached after each committed batch (the CLI's bar).
         """
         shadow = f"{self.schema}_rebuild"
         await self._rebuilder.prepare(shadow)
-        position = await self._rebuilder.fill(shadow, 0)
+        position = await self._rebuilder.fill(shadow, 0, progress)
         if not swap:
             return shadow
         running = self._task is not None
         await self.stop()
-        position = await self._rebuilder.fill(shadow, position)
+        position = await self._rebuilder.fill(shadow, position, progress)
         await self._rebuilder.swap(self.schema, shadow)
         self.position = position
         if running:

@@ -1,0 +1,5 @@
+"""`python -m spaceport.cli`."""
+
+from spaceport.cli import main
+
+main()
