@@ -22,12 +22,13 @@ import pytest
 
 from file_service.projections.files import FileProjection
 from job_service.feed.projection import FeedProjection
+from job_service.history import HistoryProjection
 from job_service.metrics import MetricsProjection
 from job_service.projections.jobs import JobProjection
 from record_service.projections.records import RecordsProjection
 from space_service.projections.directory import SpaceDirectory
 from spaceport import ids
-from spaceport.contracts import file, job, record
+from spaceport.contracts import file, job, record, snapshot
 from spaceport.contracts.feed import EventAcknowledged, EventPublished
 from spaceport.contracts.job import JobCreated, JobDeleted, JobUpdated
 from spaceport.contracts.space import (
@@ -328,7 +329,22 @@ def records(typed: list[StoredEvent]) -> dict[str, Rows]:
             (sh, f, n) for (sh, f), n in errors.items()
         ),
         "SELECT id, sheet_id, kind, first_seq, last_seq FROM {s}.record_commit": sorted(commits),
+        "SELECT id, sheet_id, label, seq FROM {s}.snapshot": _snapshots(typed, defined),
     }
+
+
+def _snapshots(typed: list[StoredEvent], defined: dict[str, list[Any]]) -> Rows:
+    """Snapshots of live sheets: (id, sheet, label, position); deleted with the snapshot, sheet or space."""
+    live: dict[str, tuple[str, str | None, int, str | None]] = {}
+    for s in typed:
+        match s.event:
+            case snapshot.SnapshotCreated() as e if e.sheet_id in defined and not defined[e.sheet_id][4]:
+                live[e.snapshot_id] = (e.sheet_id, e.label, s.seq, e.space_id)
+            case snapshot.SnapshotDeleted() as e:
+                live.pop(e.snapshot_id, None)
+            case SpaceDeleted() as e:
+                live = {k: v for k, v in live.items() if v[3] != e.space_id}
+    return sorted((i, sh, label, seq) for i, (sh, label, seq, _) in live.items() if not defined[sh][4])
 
 
 def _error_fields(r: dict[str, Any]) -> list[str]:
@@ -461,6 +477,8 @@ FEED_TOPICS: dict[str, tuple[str, ...]] = {
     "RecordsUpdated": ("records:updated",),
     "RecordsDeleted": ("records:deleted",),
     "CommitCompleted": ("commit:completed",),
+    "SnapshotCreated": ("snapshot:created",),
+    "SnapshotDeleted": (),  # Flatfile has no snapshot:deleted topic
     "JobUpdated": ("job:updated",),
     "JobReady": ("job:ready",),
     "JobAcknowledged": ("job:updated",),
@@ -495,6 +513,7 @@ FEED_DOMAINS = {
     "sheet": "sheet",
     "records": "workbook",
     "commit": "workbook",
+    "snapshot": "workbook",
     "job": "job",
     "file": "file",
     "app": "environment",
@@ -598,6 +617,27 @@ def metrics(typed: list[StoredEvent]) -> dict[str, Rows]:
     }
 
 
+def history(typed: list[StoredEvent]) -> dict[str, Rows]:
+    """Per records commit: one version (its kind, records, sheet); one record_change per record written."""
+    commits: dict[str, list[Any]] = {}  # commit id -> [space, sheet, kind, records]
+    changes: Rows = []
+    for s in typed:
+        if s.envelope.aggregate != record.AGGREGATE:
+            continue
+        data = msgspec.json.decode(s.envelope.data)
+        row = commits.setdefault(data["commit_id"], [data["space_id"], data["sheet_id"], None, 0])
+        kind = {"RecordsInserted": "insert", "RecordsUpdated": "update", "RecordsDeleted": "delete"}
+        row[2] = data["kind"] if s.envelope.type == "CommitCreated" else row[2] or kind.get(s.envelope.type, "commit")
+        row[3] += len(data.get("records", ())) + len(data.get("record_ids", ()))
+        changes += [(r["id"], s.seq, data["commit_id"]) for r in data.get("records", ())]
+    return {
+        "SELECT id, space_id, sheet_id, kind, records FROM {s}.version WHERE sheet_id IS NOT NULL": sorted(
+            (i, *row) for i, row in commits.items()
+        ),
+        "SELECT record_id, seq, commit_id FROM {s}.record_change": sorted(changes),
+    }
+
+
 EXPECTATIONS: dict[type, Expectations] = {
     KnownSpaces: known_spaces,
     FileProjection: files,
@@ -607,4 +647,5 @@ EXPECTATIONS: dict[type, Expectations] = {
     RecordsProjection: records,
     FeedProjection: feed,
     MetricsProjection: metrics,
+    HistoryProjection: history,
 }

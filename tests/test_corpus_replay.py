@@ -21,7 +21,8 @@ import job_service.feed as feed_package
 import record_service.domain as record_domain
 from file_service.domain import file
 from job_service.domain import job
-from space_service.domain import app, document, environment, guest, secret, space
+from record_service.domain import snapshot
+from space_service.domain import app, document, environment, guest, retention, secret, space
 from spaceport.aggregate import Folder
 from spaceport.contracts import feed, record
 from spaceport.contracts.file import FileCreated, FileDeleted
@@ -44,6 +45,9 @@ from spaceport.contracts.space import (
     ConstraintCreated,
     ConstraintDeleted,
     ConstraintUpdated,
+    DataRetentionPolicyCreated,
+    DataRetentionPolicyDeleted,
+    DataRetentionPolicyUpdated,
     EnvironmentUpdated,
     GuestDeleted,
     GuestUpdated,
@@ -74,6 +78,8 @@ FOLDERS: dict[str, Folder[Any]] = {
     "file": Folder(file.initial, file.evolve),
     "app": Folder(app.initial, app.evolve),
     "view": Folder(view.initial, view.evolve),
+    "snapshot": Folder(snapshot.initial, snapshot.evolve),  # the record service's snapshot aggregate
+    "retention": Folder(retention.initial, retention.evolve),  # an environment's data retention policies
 }
 # Aggregates without folded state (see the module docstring): their commands decide against a read model.
 UNFOLDED = (record.AGGREGATE, feed.AGGREGATE)
@@ -105,6 +111,9 @@ SHOWS: dict[type[Event], Callable[[Any, Any], bool]] = {
     JobOutcomeAcknowledged: lambda state, _: state.outcome_acknowledged,
     JobDeleted: lambda state, _: state.deleted,
     JobPlanned: lambda state, e: state.plan == e.plan,
+    DataRetentionPolicyCreated: lambda state, e: state.policies[e.policy_id].period == e.period,
+    DataRetentionPolicyUpdated: lambda state, e: state.policies[e.policy_id].period == e.period,
+    DataRetentionPolicyDeleted: lambda state, e: e.policy_id not in state.policies,
     SecretCreated: lambda state, e: state.live and state.name == e.name,
     SecretUpdated: lambda state, _: state.live,
     SecretDeleted: lambda state, _: not state.live,
@@ -120,6 +129,7 @@ SHOWS: dict[type[Event], Callable[[Any, Any], bool]] = {
 
 # aggregate kind -> (exists, deleted) of its state, where its state does not say `exists` and `deleted`
 LIFE: dict[str, Callable[[Any], tuple[bool, bool]]] = {
+    "retention": lambda state: (False, False),  # one per environment: neither created nor deleted itself
     "secret": lambda state: (state.scope is not None, state.scope is not None and not state.live),
 }
 
@@ -152,7 +162,8 @@ def test_records_have_no_folded_state() -> None:
         for m in pkgutil.iter_modules(record_domain.__path__)
     ]
     assert modules
-    assert [m.__name__ for m in modules if hasattr(m, "evolve")] == []
+    folded = {f.evolve for f in FOLDERS.values()}
+    assert [m.__name__ for m in modules if hasattr(m, "evolve") and m.evolve not in folded] == []
     assert any(e.aggregate == record.AGGREGATE for e in corpus.load())
 
 

@@ -31,8 +31,11 @@ from gateway_service.routes import (
     guests,
     jobs,
     records,
+    restore,
+    retention,
     secrets,
     sheets,
+    snapshots,
     spaces,
     views,
     workbooks,
@@ -78,6 +81,10 @@ PATH_KINDS = {
     "constraint_id": "constraint",
     "version": "version",
     "view_id": "view",
+    "snapshot_id": "snapshot",
+    "record_id": "record",
+    "version_id": "commit",
+    "data_retention_policy_id": "policy",
 }
 UNKNOWN = {
     "environment": "us_env_doesnotexist",
@@ -94,7 +101,10 @@ UNKNOWN = {
     "app": "us_app_doesnotexist",
     "constraint": "us_cn_doesnotexist",
     "version": "999",
+    "policy": "us_drp_doesnotexist",
     "view": "us_vi_doesnotexist",
+    "snapshot": "us_ss_doesnotexist",
+    "record": "us_rc_doesnotexist",
 }
 WRONG_KIND = {
     "environment": "space",
@@ -112,6 +122,9 @@ WRONG_KIND = {
     "constraint": "app",
     "version": "app",
     "view": "sheet",
+    "snapshot": "sheet",
+    "record": "sheet",
+    "policy": "environment",
 }
 # Kinds whose real id in another environment (a `world` key) must be as unknown as a made-up one (404).
 OTHER_ENV = {"commit": "other_commit", "event": "other_event", "secret": "other_secret", "app": "other_app"}
@@ -564,6 +577,19 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("GET", "/v1/views/{view_id:str}"): Endpoint(refused=VIEW_REFUSED),
     ("PATCH", "/v1/views/{view_id:str}"): Endpoint(body=views.ViewBody, long=("name",), refused=VIEW_REFUSED),
     ("DELETE", "/v1/views/{view_id:str}"): Endpoint(refused=VIEW_REFUSED),
+    # snapshots (a sheet's records' access)
+    ("POST", "/v1/snapshots"): Endpoint(body=snapshots.SnapshotBody, long=("label", "threadId", "sheetId")),
+    ("GET", "/v1/snapshots"): Endpoint(
+        query={"sheetId": ("", "us_sh_doesnotexist", "a.b", ">", "*", "us_wb_x", LONG_ID)},
+        base_query={"sheetId": "us_sh_doesnotexist"},
+    ),
+    ("GET", "/v1/snapshots/{snapshot_id:str}"): Endpoint(query={"includeSummary": ("maybe",)}, refused=VIEW_REFUSED),
+    ("GET", "/v1/snapshots/{snapshot_id:str}/records"): Endpoint(
+        query={"changeType": ("sideways", "", "x" * 300), "pageSize": ("0", "abc", "10001"), "pageNumber": ("0",)},
+        refused=VIEW_REFUSED,
+    ),
+    ("POST", "/v1/snapshots/{snapshot_id:str}/restore"): Endpoint(body=snapshots.RestoreBody, refused=VIEW_REFUSED),
+    ("DELETE", "/v1/snapshots/{snapshot_id:str}"): Endpoint(refused=VIEW_REFUSED),
     ("GET", "/v1/entitlements"): Endpoint(
         query={"resourceId": ("", "us_sp_doesnotexist", "a.b", ">", "*", "us_wb_x", LONG_ID, Ref("other_space"))},
         refused=(
@@ -589,6 +615,63 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("GET", "/v1/files/{file_id:str}/download"): Endpoint(refused=FILE_REFUSED),
     # commits (GET /v1/commits/{commit_id} is with the records routes)
     ("POST", "/v1/commits/{commit_id:str}/complete"): Endpoint(refused=(As("publishable", 403), As("other_key", 404))),
+    # versions and cell history (a secret key's; a guest's of its space)
+    ("GET", "/v1/spaces/{space_id:str}/versions"): Endpoint(
+        query={
+            "pageSize": PAGE_SIZES,
+            "pageNumber": ("0", "abc", "9" * 10_000, "1000000000000"),
+            "sheetId": ("a.b", ">", "us_wb_x", "x" * 300),
+            "since": ("yesterday", "2024-13-01", "0001-01-01T00:00:00+23:59", "9" * 10_000),
+            "until": ("yesterday", "9999-12-31T23:59:59-23:59"),
+        },
+        refused=(As("publishable", 403), As("other_key", 404)),
+    ),
+    ("GET", "/v1/spaces/{space_id:str}/versions/{version_id:str}"): Endpoint(
+        refused=(As("publishable", 403), As("other_key", 404))
+    ),
+    # restore (secret keys only)
+    ("GET", "/v1/spaces/{space_id:str}/restore"): Endpoint(
+        query={
+            "dateTime": ("yesterday", "2024-13-01", "9" * 10_000, "x" * 300),
+            "versionId": ("us_vr_doesnotexist", "a.b", ">", "x" * 300),
+            "sequence": ("-1", "abc", "9" * 10_000),
+            "sheetId": ("us_sh_doesnotexist", "a.b", ">", LONG_ID),
+        },
+        base_query={"sequence": "1"},
+        refused=(As("publishable", 403), As("guest_token", 403), As("other_key", 404)),
+        combos=((("sequence", "1"), ("dateTime", "2026-01-01T00:00:00Z")),),
+    ),
+    ("POST", "/v1/spaces/{space_id:str}/restore"): Endpoint(
+        body=restore.RestoreBody,
+        long=("dateTime", "versionId", "sheetId"),
+        refused=(As("publishable", 403), As("guest_token", 403), As("other_key", 404)),
+    ),
+    # data retention policies (secret keys of the environment)
+    ("GET", "/v1/data-retention-policies"): Endpoint(
+        query={"environmentId": ("us_env_nope", "a.b", ">", Ref("other_environment"))},
+        refused=(As("publishable", 403), As("guest_token", 403)),
+    ),
+    ("POST", "/v1/data-retention-policies"): Endpoint(
+        body=retention.PolicyBody,
+        long=("type", "environmentId"),
+        refused=(As("publishable", 403), As("guest_token", 403)),
+    ),
+    ("GET", "/v1/data-retention-policies/{data_retention_policy_id:str}"): Endpoint(
+        refused=(As("publishable", 403), As("guest_token", 403), As("other_key", 404))
+    ),
+    ("PATCH", "/v1/data-retention-policies/{data_retention_policy_id:str}"): Endpoint(
+        body=retention.PolicyBody,
+        long=("type", "environmentId"),
+        refused=(As("publishable", 403), As("guest_token", 403), As("other_key", 404)),
+    ),
+    ("DELETE", "/v1/data-retention-policies/{data_retention_policy_id:str}"): Endpoint(
+        refused=(As("publishable", 403), As("guest_token", 403), As("other_key", 404))
+    ),
+    ("GET", "/v1/sheets/{sheet_id:str}/records/{record_id:str}/history"): Endpoint(
+        query={"field": ("x" * 300,)},
+        base_query={"field": "name"},
+        refused=(As("publishable", 403), As("other_key", 404)),
+    ),
 }
 # Fields a route needs before it looks at anything else; every body Struct ignores the ones it lacks.
 VALID_OBJECT = {"title": "t", "body": "b", "fieldKey": "name", "find": "zzz", "replace": "zzz"}
@@ -873,6 +956,9 @@ def world(api: httpx.Client) -> dict[str, str]:
     _settle_upload(api, space, file)
     view_body = {"sheetId": sheet, "name": "sweep", "config": {"sortField": "name"}}
     view = _ok(api.post("/v1/views", json=view_body))["data"]["id"]
+    snapshot = _ok(api.post("/v1/snapshots", json={"sheetId": sheet, "label": "sweep"}))["data"]["id"]
+    policy_body = {"type": "sinceCreated", "period": 36_500, "environmentId": environment}
+    policy = _ok(api.post("/v1/data-retention-policies", json=policy_body))["data"]["id"]
     app = _ok(api.post("/v1/apps", json={"name": f"sweep {tag}", "type": "CUSTOM"}))["data"]["id"]
     constraint = _ok(api.post(f"/v1/apps/{app}/constraints", json={"validator": "SWEEP"}))["data"]["id"]
     rotated = _ok(api.post("/v1/environments/current/keys/rotate", params={"type": "publishable"}))["data"]
@@ -890,6 +976,8 @@ def world(api: httpx.Client) -> dict[str, str]:
         "secret": secret,
         "file": file,
         "view": view,
+        "snapshot": snapshot,
+        "policy": policy,
         "app": app,
         "constraint": constraint,
         "version": "1",

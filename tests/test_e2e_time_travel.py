@@ -106,6 +106,8 @@ def test_misuse_is_answered_with_a_reason(api: httpx.Client, history: dict[str, 
         ({"asOf": "yesterday"}, 400),
         ({"asOf": "2026-13-45T99:00:00Z"}, 400),
         ({"asOf": "us_vr_doesnotexist"}, 404),
+        ({"asOf": "9" * 5_000}, 400),
+        ({"asOf": "9223372036854775808"}, 400),
         ({"asOf": history["insert"], "commitId": history["rename"]}, 400),
         ({"asOf": history["insert"], "sinceCommitId": history["rename"]}, 400),
     ):

@@ -91,9 +91,13 @@ def _scenario(api: httpx.Client) -> dict[str, list[str]]:
     ada, bob, cy, cy2, nobody = (r["id"] for r in people)
     fix = [{"id": bob, "values": {"age": {"value": 41}}}, {"id": nobody, "values": {"name": {"value": "Dee"}}}]
     _ok(api.put(f"/sheets/{contacts}/records", json=fix))
+    snapshot = _ok(api.post("/snapshots", json={"sheetId": contacts, "label": "fixed"}))["id"]
     _ok(api.delete(f"/sheets/{contacts}/records", params={"ids": ada}))  # the email holder: Bob heals
     _ok(api.put(f"/sheets/{contacts}/records", json=[{"id": cy, "values": {"born": {"value": "2001-01-02"}}}]))
     _ok(api.put(f"/sheets/{contacts}/find-replace", json={"fieldKey": "name", "find": "Dee", "replace": "Di"}))
+    _ok(api.delete(f"/snapshots/{_ok(api.post('/snapshots', json={'sheetId': contacts}))['id']}"))
+    _ok(api.post(f"/snapshots/{snapshot}/restore", json={}))  # one commit: Ada re-created, Cy and Di reverted
+    _ok(api.post("/snapshots", json={"sheetId": deals}))  # goes with its sheet
     _ok(api.delete(f"/sheets/{deals}"))
     _ok(api.post(f"/sheets/{contacts}/lock"))  # left locked
     other = _ok(api.post("/workbooks", json={"name": "Gone", "spaceId": spaces[1], "sheets": [COMPANIES]}))

@@ -12,7 +12,7 @@ own consumer and checkpoint) and the timeout sweeper (`entrypoints/sweeper.py`).
 
 from __future__ import annotations
 
-from job_service import feed, metrics
+from job_service import feed, history, metrics
 from job_service.application.app import JobApplication
 from job_service.entrypoints import rpc
 from job_service.entrypoints.configure import ConfigureSpaces
@@ -63,6 +63,7 @@ def build(settings: Settings) -> tuple[runtime.ServiceRuntime, JobApplication]:
     rt.add_background(JobWorkers(rt, app))
     feed.install(rt, settings)
     metrics.install(rt, settings)  # after the feed: it decodes with the feed's event types
+    history.install(rt, settings)  # after the feed, as metrics
     return rt, app
 
 

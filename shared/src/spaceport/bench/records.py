@@ -349,16 +349,19 @@ async def delete_and_restore(
     seconds = time.perf_counter() - began
     found.append(Figure("restore preview of the deletion", 1, seconds, unit="req/s", note=f"{seconds:.2f} s"))
 
+    bench.progress("    waiting for the job service to catch up with the stream ...")
+    for _ in range(2400):  # the job service, started just now, first reads the stream (bounded: 10 min)
+        reply = await api.post(f"/spaces/{space}/restore", json={"sequence": before, "sheetId": sheet})
+        if reply.status_code != 503:
+            break
+        await asyncio.sleep(0.25)
+    reply.raise_for_status()
+    job = reply.json()["data"]  # running from here on (trigger immediate): timed from this answer
+
     async def restore() -> None:
-        for _ in range(240):  # until the job service (just started) answers
-            reply = await api.post(f"/spaces/{space}/restore", json={"sequence": before, "sheetId": sheet})
-            if reply.status_code != 503:
-                break
-            await asyncio.sleep(0.25)
-        reply.raise_for_status()
-        job = reply.json()["data"]
+        nonlocal job
         while job["status"] not in ("complete", "failed"):
-            await asyncio.sleep(1)
+            await asyncio.sleep(0.5)
             job = (await api.get(f"/jobs/{job['id']}")).json()["data"]
         if job["status"] != "complete":
             raise RuntimeError(f"the restore job failed: {job.get('outcome')}")

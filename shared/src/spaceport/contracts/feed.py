@@ -142,6 +142,7 @@ class FlatfileContext(msgspec.Struct, frozen=True, kw_only=True, rename="camel",
     document_id: str | None = None
     commit_id: str | None = None
     version_id: str | None = None
+    snapshot_id: str | None = None
     actor_id: str | None = None
     namespaces: list[str] | None = None
     slugs: Slugs | None = None

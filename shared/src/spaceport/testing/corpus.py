@@ -33,7 +33,7 @@ CONTEXT_TIME = datetime(2026, 1, 1, tzinfo=UTC)  # before every recorded event
 def all_event_types() -> tuple[type[Event], ...]:
     """Every event type of every contract module (each module lists its own in EVENTS)."""
     found: list[type[Event]] = [*space.EVENTS, *workbook.EVENTS]
-    for name in ("record", "file", "job", "feed", "view"):
+    for name in ("record", "file", "job", "feed", "view", "snapshot"):
         try:
             module = __import__(f"spaceport.contracts.{name}", fromlist=["EVENTS"])
         except ImportError:

@@ -26,6 +26,7 @@ from spaceport.contracts.record import RestoreRecords, RestoreReport
 from spaceport.contracts.space import GetSpace, SpaceView
 from spaceport.errors import ValidationFailedError
 
+MAX_SEQUENCE = 2**63 - 1  # JetStream sequences are unsigned 64-bit; Postgres bigint bounds ours
 RESTORE_TIMEOUT = 120.0  # a preview: one difference query per sheet
 
 
@@ -44,16 +45,18 @@ def _moment(date_time: str | None, version_id: str | None, sequence: int | str |
     if len(given) != 1:
         raise ValidationFailedError("pass exactly one of dateTime, versionId or sequence", key="dateTime")
     moment = str(given[0])
-    if sequence is not None and not moment.isdigit():
+    if sequence is not None and not (moment.isdigit() and len(moment) <= 19 and int(moment) <= MAX_SEQUENCE):
         raise ValidationFailedError("sequence is a stream position (a whole number >= 0)", key="sequence")
     return moment
 
 
+async def _space(gateway: Gateway, environment_id: str, space_id: str) -> None:
+    """404 for an unknown space or another environment's."""
+    await gateway.rpc.request(space.SERVICE, GetSpace(environment_id=environment_id, space_id=space_id), SpaceView)
+
+
 async def _restore(request: Request[Any, Any, Any], gateway: Gateway, space_id: str, cmd: RestoreRecords) -> Any:
-    principal = cmd.principal
-    await gateway.rpc.request(
-        space.SERVICE, GetSpace(environment_id=principal.environment_id, space_id=space_id), SpaceView
-    )  # 404 for an unknown space or another environment's
+    await _space(gateway, cmd.principal.environment_id, space_id)
     report = await gateway.rpc.request(record.SERVICE, cmd, RestoreReport, timeout=RESTORE_TIMEOUT)
     return data(report)
 
@@ -75,8 +78,9 @@ async def execute_restore(request: Request[Any, Any, Any], gateway: Gateway, spa
     progress after every commit, an outcome message, `outcome.undo` = per sheet the sequence to
     restore to in order to undo it. -> `{data: Job}`."""
     principal = await secret_principal(request, gateway)
+    await _space(gateway, principal.environment_id, space_id)  # 404 before the body is looked at
     body = await decode(request, RestoreBody)
-    if body.sequence is not None and body.sequence < 0:
+    if body.sequence is not None and not 0 <= body.sequence <= MAX_SEQUENCE:
         raise ValidationFailedError("sequence is a stream position (a whole number >= 0)", key="sequence")
     moment = _moment(body.date_time, body.version_id, body.sequence)
     check = RestoreRecords(principal=principal, space_id=space_id, sheet_id=body.sheet_id, as_of=moment, preview=True)

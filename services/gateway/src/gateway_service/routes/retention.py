@@ -93,6 +93,7 @@ async def update_policy(
     request: Request[Any, Any, Any], gateway: Gateway, data_retention_policy_id: str
 ) -> dict[str, object]:
     principal = await secret_principal(request, gateway)
+    await _policy(gateway, principal, data_retention_policy_id)  # 404 (another environment's too) before the body
     body = await decode(request, PolicyBody)
     policy_type, period = body.required()
     command = UpdateDataRetentionPolicy(

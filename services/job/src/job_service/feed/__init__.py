@@ -15,7 +15,7 @@ from job_service.feed.projection import NAME, FeedProjection
 from job_service.feed.relay import Relay
 from job_service.feed.service import FeedService
 from spaceport import runtime
-from spaceport.contracts import feed, file, record, view, workbook
+from spaceport.contracts import feed, file, record, snapshot, view, workbook
 from spaceport.contracts.feed import AckEvent, GetEvent, ListEvents, PublishEvent, ReadEvents
 from spaceport.contracts.space.secret import SECRET_EVENTS
 from spaceport.settings import Settings
@@ -47,6 +47,7 @@ def install(rt: runtime.ServiceRuntime, settings: Settings) -> None:
     """Register the feed's event types, projection, RPC handlers and background tasks on `rt`."""
     # Views have no Flatfile topic, but the feed reads every subject: it decodes them to skip them.
     rt.registry.register(*WORKBOOK_EVENTS, *RECORD_EVENTS, *SECRET_EVENTS, *file.EVENTS, *feed.EVENTS, *view.EVENTS)
+    rt.registry.register(*snapshot.EVENTS)
     rt.add_projection(FeedProjection(settings.event_prefix))
     signal = FeedSignal(settings.database_url)
     service = FeedService(

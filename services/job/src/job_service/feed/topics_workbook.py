@@ -15,7 +15,7 @@ import msgspec
 from job_service.feed.emit import Handler, Out, changes, namespaced, space_namespaces
 from job_service.feed.lean import LeanRecordsInserted, LeanRecordsUpdated
 from job_service.feed.lookups import Lookups, SheetInfo, WorkbookInfo
-from spaceport.contracts import record
+from spaceport.contracts import record, snapshot
 from spaceport.contracts import workbook as wb
 from spaceport.contracts.feed import FlatfileContext
 from spaceport.events import Event
@@ -184,6 +184,15 @@ def _commit_completed(e: record.CommitCompleted, out: Out, lookups: Lookups) -> 
     out.emit("commit:completed", context, payload)
 
 
+def _snapshot_created(e: snapshot.SnapshotCreated, out: Out, lookups: Lookups) -> None:
+    """Reference §5.3: `{snapshotId, sheetId, workbookId, spaceId}`; a deletion has no topic."""
+    context = _sheet_context(out, lookups, e.workbook_id, e.sheet_id, snapshot_id=e.snapshot_id)
+    payload = {"snapshotId": e.snapshot_id, "sheetId": e.sheet_id, "workbookId": e.workbook_id, "spaceId": e.space_id}
+    if e.label is not None:
+        payload["label"] = e.label
+    out.emit("snapshot:created", context, payload)
+
+
 HANDLERS: dict[type[Event], Handler] = {
     wb.WorkbookCreated: _workbook_created,
     wb.WorkbookUpdated: _workbook_updated,
@@ -196,4 +205,5 @@ HANDLERS: dict[type[Event], Handler] = {
     **dict.fromkeys(RECORD_TOPICS, _records),
     record.CommitCreated: _commit_created,
     record.CommitCompleted: _commit_completed,
+    snapshot.SnapshotCreated: _snapshot_created,
 }

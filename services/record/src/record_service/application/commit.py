@@ -39,7 +39,15 @@ class Encoded:
     records: Sequence[bytes]
 
 
-Decided = tuple[list[StoredRecord] | Encoded, list[str]]  # (records written: full state, ids deleted)
+@dataclass(frozen=True)
+class Restored:
+    """A snapshot restore's records (kind `restore`): updated ones and ones inserted again, in one commit."""
+
+    updated: list[StoredRecord]
+    created: list[StoredRecord]
+
+
+Decided = tuple[list[StoredRecord] | Encoded | Restored, list[str]]  # (records written: full state, ids deleted)
 Decide = Callable[[Sheet, RecordQueries], Awaitable[Decided]]
 _lean_records = msgspec.json.Decoder(LeanRecords)
 _lean_commit = msgspec.json.Decoder(LeanCommit)
@@ -52,7 +60,7 @@ class Write:
     """Who writes what kind of commit to which sheet, and its idempotency key."""
 
     sheet_id: str
-    kind: str  # insert | update | delete | find-replace
+    kind: str  # insert | update | delete | find-replace | restore (a snapshot's: `Restored` records)
     actor: str
     key: str | None
     disable_hooks: bool = False  # sent with `X-Disable-Hooks: true` (the listener's own writes)
@@ -166,12 +174,24 @@ async def _attempt(ctx: Context, write: Write, decide: Decide, known: Sheet) -> 
 
 
 def _decision(
-    sheet: Sheet, write: Write, decided: list[StoredRecord] | Encoded, deleted: list[str], *, claims: bool = False
+    sheet: Sheet,
+    write: Write,
+    decided: list[StoredRecord] | Encoded | Restored,
+    deleted: list[str],
+    *,
+    claims: bool = False,
 ) -> Append[Commit]:
     """`claims`: collect the unique values the records claim (an overlapped insert: they count as
     held for this process's next insert until the sheet is settled)."""
-    records, encoded = ([], decided.records) if isinstance(decided, Encoded) else (decided, ())
-    if not records and not encoded and not deleted:
+    created: list[StoredRecord] = []
+    encoded: Sequence[bytes] = ()
+    if isinstance(decided, Restored):
+        records, created = decided.updated, decided.created
+    elif isinstance(decided, Encoded):
+        records, encoded = [], decided.records
+    else:
+        records = decided
+    if not records and not encoded and not deleted and not created:
         return Append(Commit(None, 0, position=sheet.version), (), sheet.version)
     commit_id = keys.commit_id(sheet.id, write.key)
     events = domain.commit_events(
@@ -183,6 +203,7 @@ def _decision(
         idempotency_key=write.key,
         disable_hooks=write.disable_hooks,
         encoded=encoded,
+        created=created,
     )
     if len(events) > MAX_ATOMIC_BATCH:
         raise PayloadTooLargeError("this write needs more than 1,000 events; split it into smaller requests")
@@ -194,7 +215,7 @@ def _decision(
         inserted += [_raw_wire(lean, commit_id) for lean in leans]
     # Guarded by the version the write was decided at: a conflict never reads the sheet's
     # history, the write is decided again against the caught-up read model.
-    count = len(records) + len(encoded) + len(deleted)
+    count = len(records) + len(encoded) + len(deleted) + len(created)
     held: dict[str, dict[str, str]] | None = None
     if claims:
         held = {}

@@ -420,7 +420,9 @@ async def as_of_position(conn: Conn, sheet: Sheet, query: RecordQuery) -> int | 
             key="asOf",
         )
     if as_of.isdigit():
-        return min(int(as_of), 2**63 - 1)
+        if len(as_of) > 19 or int(as_of) > 2**63 - 1:
+            raise ValidationFailedError("asOf: a stream sequence is at most 9223372036854775807", key="asOf")
+        return int(as_of)
     if as_of.startswith(("us_vr_", "dev_vr_")):
         row = await conn.fetchrow("SELECT last_seq FROM record_commit WHERE id = $1 AND sheet_id = $2", as_of, sheet.id)
         if row is None:

@@ -430,10 +430,15 @@ def commit_events(
     idempotency_key: str | None = None,
     disable_hooks: bool = False,
     encoded: Sequence[bytes] = (),
+    created: Sequence[StoredRecord] = (),
 ) -> list[Event]:
     """The events of one commit; `scope` holds sheet_id, workbook_id, space_id, commit_id.
 
-    `encoded`: records already encoded (the columnar path), written after `records`."""
+    `encoded`: records already encoded (the columnar path), written after `records`.
+    `created` (kind `restore`, a snapshot restore): records inserted by the same commit; its
+    events go deletes, updates (`records`), inserts, so values are freed before they are taken."""
+    if kind == "restore":
+        return _restore_events(scope, records, deleted, created, created_by=created_by)
     events: list[Event] = []
     if records or encoded:
         twin = RawRecordsInserted if kind == "insert" else RawRecordsUpdated
@@ -450,6 +455,33 @@ def commit_events(
         created_by=created_by,
         idempotency_key=idempotency_key,
         disable_hooks=disable_hooks,
+    )
+    return [*events, commit]
+
+
+def _restore_events(
+    scope: dict[str, str],
+    updated: Sequence[StoredRecord],
+    deleted: Sequence[str],
+    created: Sequence[StoredRecord],
+    *,
+    created_by: str,
+) -> list[Event]:
+    events: list[Event] = []
+    for start in range(0, len(deleted), MAX_RECORDS_PER_EVENT * 5):
+        events.append(RecordsDeleted(**scope, record_ids=list(deleted[start : start + MAX_RECORDS_PER_EVENT * 5])))
+    for twin, records in ((RawRecordsUpdated, updated), (RawRecordsInserted, created)):
+        encoded = [_encoder.encode(r) for r in records]
+        events += [twin(**scope, records=[msgspec.Raw(b) for b in group]) for group in chunks(encoded)]
+    count = len(updated) + len(deleted) + len(created)
+    commit = CommitCreated(
+        **scope,
+        kind="restore",
+        events=len(events),
+        record_count=count,
+        created_by=created_by,
+        idempotency_key=None,
+        disable_hooks=False,
     )
     return [*events, commit]
 

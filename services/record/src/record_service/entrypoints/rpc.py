@@ -6,6 +6,7 @@ from record_service.application.bulk import BulkHandlers
 from record_service.application.completion import CompletionHandlers
 from record_service.application.reads import ReadHandlers
 from record_service.application.restore import RestoreHandlers
+from record_service.application.snapshots import SnapshotHandlers
 from record_service.application.writes import WriteHandlers
 from spaceport.contracts.record import (
     CompleteCommit,
@@ -26,6 +27,14 @@ from spaceport.contracts.record import (
     RestoreRecords,
     UpdateRecords,
     ValidateSheet,
+)
+from spaceport.contracts.snapshot import (
+    CreateSnapshot,
+    DeleteSnapshot,
+    GetSnapshot,
+    GetSnapshotRecords,
+    ListSnapshots,
+    RestoreSnapshot,
 )
 from spaceport.messaging import RpcServer
 
@@ -55,3 +64,12 @@ def bind(
 
 def bind_restore(rpc: RpcServer, restores: RestoreHandlers) -> None:
     rpc.handle(RestoreRecords)(restores.restore)
+
+
+def bind_snapshots(rpc: RpcServer, snapshots: SnapshotHandlers) -> None:
+    rpc.handle(CreateSnapshot)(snapshots.create)
+    rpc.handle(DeleteSnapshot)(snapshots.delete)
+    rpc.handle(RestoreSnapshot)(snapshots.restore)
+    rpc.handle(GetSnapshot)(snapshots.get)
+    rpc.handle(ListSnapshots)(snapshots.listing)
+    rpc.handle(GetSnapshotRecords)(snapshots.records)

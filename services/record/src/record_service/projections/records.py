@@ -15,7 +15,9 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from spaceport.contracts import snapshot
 from spaceport.contracts.record import AGGREGATE
+from spaceport.contracts.space import SpaceDeleted
 from spaceport.contracts.workbook import (
     SheetAdded,
     SheetConfigChanged,
@@ -102,7 +104,12 @@ class RecordsProjection:
 
     def __init__(self, prefix: str = "evt", name: str = NAME) -> None:
         self.name = name
-        self.filter_subjects = [f"{prefix}.*.workbook.>", f"{prefix}.*.{AGGREGATE}.>"]
+        self.filter_subjects = [
+            f"{prefix}.*.workbook.>",
+            f"{prefix}.*.{AGGREGATE}.>",
+            f"{prefix}.*.{snapshot.AGGREGATE}.>",
+            f"{prefix}.*.space.>",  # a deleted space's snapshots go (SpaceDeleted)
+        ]
 
     async def apply_batch(self, conn: Conn, events: Sequence[StoredEvent]) -> None:
         """As `apply` on each event, but a run of `RecordsInserted` of one sheet (a bulk commit's
@@ -136,6 +143,8 @@ class RecordsProjection:
             await self._commit(conn, _lean_commit.decode(stored.envelope.data), stored.seq, at)
         elif kind == "CommitCompleted":
             await self._completed(conn, _lean_completion.decode(stored.envelope.data), stored.seq, at)
+        elif isinstance(stored.event, snapshot.SnapshotEvent | SpaceDeleted):
+            await _snapshots(conn, stored)
         else:
             await self._workbook(conn, stored)
 
@@ -340,9 +349,11 @@ class RecordsProjection:
                 )
             case SheetDeleted() as e:
                 await conn.execute("UPDATE sheet SET deleted = true WHERE id = $1", e.sheet_id)
+                await conn.execute("DELETE FROM snapshot WHERE sheet_id = $1", e.sheet_id)
             case WorkbookDeleted() as e:
                 await conn.execute("UPDATE workbook SET deleted = true WHERE id = $1", e.workbook_id)
                 await conn.execute("UPDATE sheet SET deleted = true WHERE workbook_id = $1", e.workbook_id)
+                await conn.execute("DELETE FROM snapshot WHERE workbook_id = $1", e.workbook_id)
 
     async def _add_sheet(self, conn: Conn, workbook_id: str, spec: SheetSpec, seq: int) -> None:
         await conn.execute(
@@ -366,6 +377,30 @@ _HISTORY_ROW = (
     "{0}.sheet_id, {0}.id, {0}.row_no, {0}.cells, {0}.metadata, {0}.valid, {0}.error_fields, {0}.commit_id,"
     " {0}.seq, {1}, {0}.updated_at, {0}.config"
 )
+
+
+async def _snapshots(conn: Conn, stored: StoredEvent) -> None:
+    """A snapshot row takes the sheet's config as the projection has it at this position (the
+    records it names are read as of `seq`); it goes with the snapshot, sheet, workbook or space."""
+    match stored.event:
+        case snapshot.SnapshotCreated() as e:
+            await conn.execute(
+                "INSERT INTO snapshot (id, sheet_id, workbook_id, space_id, environment_id, label, thread_id,"
+                " created_by, created_at, seq, config)"
+                " SELECT $1, s.id, s.workbook_id, s.space_id, s.environment_id, $3, $4, $5, $6, $7, s.config"
+                " FROM sheet s WHERE s.id = $2 AND NOT s.deleted ON CONFLICT (id) DO NOTHING",
+                e.snapshot_id,
+                e.sheet_id,
+                e.label,
+                e.thread_id,
+                e.created_by,
+                stored.envelope.occurred_at,
+                stored.seq,
+            )
+        case snapshot.SnapshotDeleted() as e:
+            await conn.execute("DELETE FROM snapshot WHERE id = $1", e.snapshot_id)
+        case SpaceDeleted() as e:
+            await conn.execute("DELETE FROM snapshot WHERE space_id = $1", e.space_id)
 
 
 async def _bump(conn: Conn, sheet_id: str, deltas: Mapping[str, int]) -> None:

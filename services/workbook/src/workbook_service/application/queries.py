@@ -108,7 +108,9 @@ def moment(as_of: str) -> tuple[int | None, datetime | None]:
     """`asOf` as (stream sequence, None) or (None, time); 400 for anything else. A version id
     is resolved to its sequence by the gateway (the history of versions lives in the job service)."""
     if as_of.isdigit():
-        return min(int(as_of), 2**63 - 1), None
+        if len(as_of) > 19 or int(as_of) > 2**63 - 1:
+            raise ValidationFailedError("asOf: a stream sequence is at most 9223372036854775807", key="asOf")
+        return int(as_of), None
     try:
         when = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
     except ValueError:

@@ -1,0 +1,146 @@
+"""The history queries: wait for the projection to reach the stream's end, then read.
+
+Read-your-writes as in `job_service.metrics.service`: a query waits for the projection to apply
+the stream's last position when it arrived (503 if it cannot in time). A cell's history reads
+the record's insert / update events back from the stream at the positions `record_change`
+noted (one Direct Get each) and keeps each value the cell changed to, with its version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import msgspec
+
+from job_service.history.queries import HistoryQueries
+from spaceport.contracts.history import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    CellHistory,
+    CellVersion,
+    GetCellHistory,
+    GetVersion,
+    ListVersions,
+    Position,
+    Provenance,
+    ProvenanceKind,
+    ResolvePosition,
+    VersionFound,
+    VersionPage,
+)
+from spaceport.contracts.record import StoredRecord
+from spaceport.errors import NotFoundError, ServiceUnavailableError, ValidationFailedError
+from spaceport.events import decode_envelope
+from spaceport.ports import RawMessage
+
+CATCH_UP = 10.0
+ReadRange = Callable[[int], AsyncIterator[RawMessage]]  # the stored message at one position
+
+
+class WrittenRecords(msgspec.Struct, frozen=True, kw_only=True):
+    """An insert / update event's records with their cells (the other fields are skipped)."""
+
+    records: list[StoredRecord]
+
+
+_records = msgspec.json.Decoder(WrittenRecords)
+_to_builtins = msgspec.to_builtins
+
+
+def provenance_of(actor: str, commit_kind: str) -> Provenance:
+    """What the events tell of where a value came from: the actor's kind, and the commit's."""
+    kind: ProvenanceKind = "api"
+    if actor.startswith("us_g_"):
+        kind = "guest"
+    elif actor.startswith("us_ag_"):
+        kind = "listener"
+    return Provenance(kind=kind, commit_kind=commit_kind)
+
+
+class HistoryService:
+    def __init__(
+        self,
+        queries: HistoryQueries,
+        last_position: Callable[[], Awaitable[int]],
+        wait_for: Callable[[int, float], Awaitable[bool]],
+        read_at: ReadRange,
+    ) -> None:
+        self.queries = queries
+        self.last_position = last_position
+        self.wait_for = wait_for
+        self.read_at = read_at
+
+    async def caught_up(self) -> None:
+        if not await self.wait_for(await self.last_position(), CATCH_UP):
+            raise ServiceUnavailableError("the history is catching up with the event stream; retry shortly")
+
+    async def versions(self, query: ListVersions) -> VersionPage:
+        if not 1 <= query.page_size <= MAX_PAGE_SIZE:
+            raise ValidationFailedError(
+                f"pageSize must be 1..{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})", key="pageSize"
+            )
+        if query.page_number < 1:
+            raise ValidationFailedError("pageNumber must be 1 or more", key="pageNumber")
+        await self.caught_up()
+        environment_id, data, pagination = await self.queries.page(
+            query.space_id,
+            page_size=query.page_size,
+            page_number=query.page_number,
+            sheet_id=query.sheet_id,
+            since=query.since,
+            until=query.until,
+        )
+        return VersionPage(environment_id=environment_id, data=data, pagination=pagination)
+
+    async def version(self, query: GetVersion) -> VersionFound:
+        await self.caught_up()
+        environment_id, version = await self.queries.version(query.space_id, query.version_id)
+        return VersionFound(environment_id=environment_id, version=version)
+
+    async def position(self, query: ResolvePosition) -> Position:
+        await self.caught_up()
+        return await self.queries.position(query.space_id, version_id=query.version_id, at=query.at)
+
+    async def cell_history(self, query: GetCellHistory) -> CellHistory:
+        await self.caught_up()
+        changes = [c for c in await self.queries.record_changes(query.record_id) if c["sheet_id"] == query.sheet_id]
+        if not changes:
+            raise NotFoundError(f"record {query.record_id} not found in sheet {query.sheet_id}", key="recordId")
+        found: list[CellVersion] = []
+        last: tuple[Any, ...] | None = None
+        for change in changes:
+            cell = await self._cell(change["seq"], query.record_id, query.field)
+            if cell is None:
+                continue
+            value, valid, messages = cell
+            if last is not None and last == (value, valid, messages):
+                continue  # an update of other cells: this one kept its value
+            last = (value, valid, messages)
+            found.append(
+                CellVersion(
+                    version_id=change["id"],
+                    sequence=change["seq"],
+                    created_at=change["created_at"],
+                    actor_id=change["actor"],
+                    field=query.field,
+                    value=value,
+                    valid=valid,
+                    messages=messages,
+                    provenance=provenance_of(change["actor"], change["kind"]),
+                )
+            )
+        return CellHistory(data=found)
+
+    async def _cell(self, seq: int, record_id: str, field: str) -> tuple[Any, bool, list[Any]] | None:
+        async for message in self.read_at(seq):
+            if message.seq != seq:
+                return None
+            written = _records.decode(decode_envelope(message.data).data)
+            for stored in written.records:
+                if stored.id == record_id:
+                    cell = stored.values.get(field)
+                    if cell is None:
+                        return (None, True, [])
+                    return (cell.value, cell.valid, _to_builtins(cell.messages))
+        return None

@@ -1,0 +1,131 @@
+"""A sheet now against a snapshot of it (its state at stream position N), in SQL set operations.
+
+Only rows touched since N are read (as `restore.difference` does): the live rows written after N
+(`record_seq`) and the versions current at N that were replaced since (`record_history` by
+`seq_to`); a live row with `seq <= N` is unchanged since. Cells are compared without their
+`updatedAt`, so a write that left a record as it was is no change.
+
+- createdSince: live now, no version at N;
+- updatedSince: a version at N and live now, differing in cells, metadata or config;
+- deletedSince: a version at N, not live now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from record_service.application.query import QUERY_TIMEOUT, Selection, as_of_table
+from spaceport.contracts.record import StoredRecord
+from spaceport.contracts.snapshot import SnapshotSummary, SummarySection
+from spaceport.readmodel import Conn
+
+_stored = msgspec.json.Decoder(StoredRecord)
+_CELLS = "(SELECT coalesce(jsonb_object_agg(e.key, e.value - 'updatedAt'), '{{}}') FROM jsonb_each({0}.cells) e)"
+# $1 sheet id, $2 the snapshot's position. `was`/`now`: the cells then and now (NULL: no record).
+DIFF = (
+    "WITH l AS (SELECT id, row_no, cells, metadata, config, valid FROM record WHERE sheet_id = $1 AND seq > $2),"
+    " t AS (SELECT id, row_no, cells, metadata, config, valid FROM record_history"
+    "   WHERE sheet_id = $1 AND seq_to > $2 AND seq <= $2),"
+    " d AS (SELECT l.id, CASE WHEN t.id IS NULL THEN 'createdSince' ELSE 'updatedSince' END AS change, l.row_no,"
+    "   t.cells AS was, l.cells AS now, l.valid, l.metadata, l.config FROM l LEFT JOIN t ON t.id = l.id"
+    f"   WHERE t.id IS NULL OR {_CELLS.format('t')} <> {_CELLS.format('l')}"
+    "     OR t.metadata <> l.metadata OR t.config <> l.config"
+    "  UNION ALL SELECT t.id, 'deletedSince', t.row_no, t.cells, NULL, t.valid, t.metadata, t.config FROM t"
+    "   WHERE NOT EXISTS (SELECT 1 FROM record r WHERE r.sheet_id = $1 AND r.id = t.id))"
+)
+# the field keys whose value differs (a missing record has no values)
+_KEYS = (
+    "(SELECT k FROM jsonb_object_keys(coalesce(d.was, '{}') || coalesce(d.now, '{}')) k"
+    " WHERE nullif(d.was->k->'value', 'null') IS DISTINCT FROM nullif(d.now->k->'value', 'null'))"
+)
+# one DiffRecord: every key of either version, `value` now (null once deleted) and `snapshotValue`
+_DIFF_RECORD = (
+    "json_build_object('id', d.id, 'values', (SELECT coalesce(jsonb_object_agg(k,"
+    "   coalesce(d.now->k, '{\"value\": null}') || jsonb_build_object('snapshotValue', d.was->k->'value')), '{}')"
+    "   FROM jsonb_object_keys(coalesce(d.was, '{}') || coalesce(d.now, '{}')) k),"
+    " 'valid', d.valid, 'metadata', d.metadata, 'config', d.config)::text"
+)
+
+
+async def summary(
+    conn: Conn, sheet_id: str, position: int, config: dict[str, Any], now: Sequence[str]
+) -> SnapshotSummary:
+    """Counts per kind of change, and per field how many of them differ in it; the schema diff of
+    the field keys then (`config`) and `now`."""
+    rows = await conn.fetch(
+        f"{DIFF} SELECT d.change, NULL AS key, count(*) AS n FROM d GROUP BY d.change"
+        f" UNION ALL SELECT d.change, k, count(*) FROM d, LATERAL {_KEYS} f(k) GROUP BY d.change, k",
+        sheet_id,
+        position,
+        timeout=QUERY_TIMEOUT * 4,
+    )
+    totals: dict[str, int] = {}
+    fields: dict[str, dict[str, int]] = {}
+    for r in rows:
+        if r["key"] is None:
+            totals[r["change"]] = r["n"]
+        else:
+            fields.setdefault(r["change"], {})[r["key"]] = r["n"]
+
+    def section(change: str) -> SummarySection:
+        return SummarySection(total=totals.get(change, 0), by_field=fields.get(change) or None)
+
+    return SnapshotSummary(
+        created_since=section("createdSince"),
+        updated_since=section("updatedSince"),
+        deleted_since=section("deletedSince"),
+        schema_diff=schema_diff([str(f.get("key")) for f in config.get("fields", [])], now),
+        config=config,
+    )
+
+
+def schema_diff(then: Sequence[str], now: Sequence[str]) -> dict[str, Any]:
+    """Each field key of either: `added` since the snapshot, `removed` since, or `unchanged`."""
+    out: dict[str, Any] = {key: "unchanged" if key in now else "removed" for key in then}
+    out.update({key: "added" for key in now if key not in out})
+    return out
+
+
+async def page(  # noqa: PLR0917 - the snapshot's sheet and position, the kind and the page
+    conn: Conn, sheet_id: str, position: int, change: str | None, size: int, number: int
+) -> bytes:
+    """One page (row order) of the DiffRecords of one kind of change (None: all), as a JSON array."""
+    rows = await conn.fetch(
+        f"{DIFF} SELECT {_DIFF_RECORD} AS j FROM d WHERE $3::text IS NULL OR d.change = $3"
+        " ORDER BY d.row_no LIMIT $4 OFFSET $5",
+        sheet_id,
+        position,
+        change,
+        size,
+        (number - 1) * size,
+        timeout=QUERY_TIMEOUT * 4,
+    )
+    return b"[" + b",".join(r["j"].encode() for r in rows) + b"]"
+
+
+async def ids(conn: Conn, sheet_id: str, position: int) -> dict[str, list[str]]:
+    """change -> the ids of the records of that kind of change, in row order."""
+    rows = await conn.fetch(
+        f"{DIFF} SELECT d.id, d.change FROM d ORDER BY d.row_no", sheet_id, position, timeout=QUERY_TIMEOUT * 4
+    )
+    out: dict[str, list[str]] = {"createdSince": [], "updatedSince": [], "deletedSince": []}
+    for r in rows:
+        out[r["change"]].append(r["id"])
+    return out
+
+
+async def then(conn: Conn, sheet_id: str, position: int, record_ids: Sequence[str]) -> list[StoredRecord]:
+    """The records `record_ids` as they were at `position` (those that existed then), in row order."""
+    sel = Selection(conditions=["r.sheet_id = $1"], params=[sheet_id], plain=True)
+    as_of_table(sel, position)
+    wanted = sel.param(list(record_ids))
+    rows = await conn.fetch(
+        "SELECT json_build_object('id', r.id, 'values', r.cells, 'metadata', r.metadata, 'config', r.config)::text"
+        f" AS j FROM {sel.table} r WHERE {sel.where} AND r.id = ANY({wanted}::text[]) ORDER BY r.row_no",
+        *sel.params,
+        timeout=QUERY_TIMEOUT,
+    )
+    return [_stored.decode(r["j"]) for r in rows]
