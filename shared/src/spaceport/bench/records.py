@@ -113,19 +113,6 @@ def platform(nats_url: str, database_url: str, services: tuple[str, ...] = SERVI
             child.stop(10.0)
 
 
-@contextlib.contextmanager
-def job_service(nats_url: str, database_url: str) -> Iterator[None]:
-    """The job service beside a running `platform` (restore jobs), started late so that it does
-    not take CPU from the insert measurements (its feed translates every event)."""
-    env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url, "OTEL_TRACES_EXPORTER": "none"}
-    logs = Path(tempfile.mkdtemp(prefix="spaceport-bench-job-"))
-    child = ManagedProcess.start("job", [sys.executable, "-m", "job_service"], logs / "job.log", env=env)
-    try:
-        yield
-    finally:
-        child.stop(10.0)
-
-
 def _wait_up(base: str, children: list[ManagedProcess], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -221,7 +208,10 @@ async def run(bench: Bench) -> list[Figure]:
     ceiling = await copy_ceiling(bench, total)
     indexed = await copy_ceiling(bench, total, indexed=True)
     nats_url, database_url = await urls(bench)
-    with platform(nats_url, database_url) as (api_url, secret):
+    # the restore scenario needs the job service (restores are jobs): then it runs from the start, as
+    # in a deployment (its projections read every records event too); BENCH_RECORDS_RESTORE=0 leaves it out
+    restoring = bool(env_int("BENCH_RECORDS_RESTORE", 1))
+    with platform(nats_url, database_url, (*SERVICES, "job") if restoring else SERVICES) as (api_url, secret):
         headers = {"Authorization": f"Bearer {secret}"}
         async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=600) as api:
             space = (await retried(api, "/spaces", {"name": "bench"}))["id"]
@@ -321,9 +311,8 @@ async def run(bench: Bench) -> list[Figure]:
             figures += await big_pages_and_indexed_insert(
                 bench, api, sheet, total=total, batch=batch, ceilings=(ceiling, indexed)
             )
-            if env_int("BENCH_RECORDS_RESTORE", 1):  # the job service runs restores: started only now
-                with job_service(nats_url, database_url):
-                    figures += await delete_and_restore(bench, api, space, sheet, ceilings=(ceiling, indexed))
+            if restoring:
+                figures += await delete_and_restore(bench, api, space, sheet, ceilings=(ceiling, indexed))
     return figures
 
 
@@ -349,8 +338,7 @@ async def delete_and_restore(
     seconds = time.perf_counter() - began
     found.append(Figure("restore preview of the deletion", 1, seconds, unit="req/s", note=f"{seconds:.2f} s"))
 
-    bench.progress("    waiting for the job service to catch up with the stream ...")
-    for _ in range(2400):  # the job service, started just now, first reads the stream (bounded: 10 min)
+    for _ in range(240):  # a busy job service may answer 503 for a moment (bounded: 1 min)
         reply = await api.post(f"/spaces/{space}/restore", json={"sequence": before, "sheetId": sheet})
         if reply.status_code != 503:
             break
