@@ -158,7 +158,7 @@ def test_keys_other_than_the_environments_secret_key_are_refused(platform: Platf
             refused(http.delete(path), 403)
     with http_as(platform, other.secret_key) as http:  # another environment's key: not found
         refused(http.get(path), 404)
-        refused(http.patch(path, json=body), 404, "environmentId")
+        refused(http.patch(path, json=body), 404)  # the policy is not in that key's environment
         refused(http.patch(path, json={**body, "environmentId": other.id}), 404)
         refused(http.delete(path), 404)
         refused(http.get("/data-retention-policies", params={"environmentId": env.id}), 404, "environmentId")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import nats.js.errors
 import pytest
 from counter import EVENTS, CounterIncremented, CounterReset
 from nats.aio.msg import Msg
@@ -240,7 +242,13 @@ async def test_a_changed_filter_recreates_the_consumer_from_the_checkpoint(
     widened = ProjectionRunner(store, pool, totals)
     await widened.start()
     try:
-        info = await store.js.consumer_info(store.stream, widened.consumer_name)
+        info = None
+        for _ in range(200):  # the runner binds its consumer in the background: a bounded wait for it
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                info = await store.js.consumer_info(store.stream, widened.consumer_name)
+                break
+            await asyncio.sleep(0.05)
+        assert info is not None, "the widened consumer was never created"
         assert sorted(info.config.filter_subjects or []) == sorted(totals.filter_subjects)
         last = (await store.append(ref("c"), [CounterIncremented(by=3)], expected_version=None)).last_seq
         assert await widened.wait_for(last, timeout=20)
