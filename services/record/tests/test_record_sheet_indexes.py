@@ -192,3 +192,28 @@ async def test_deep_pages_through_ladders_equal_the_whole_order(
     await WriteHandlers(ctx).delete(DeleteRecords(principal=ME, sheet_id=SHEET, ids=first[5:40:3]))
     await ctx.settled(SHEET)
     await check_all(holes=True)  # holes in row_no, and every ladder built before the delete is stale
+
+
+async def test_a_sorted_first_page_prepares_its_ladder_in_the_background(
+    service: tuple[ServiceRuntime, ServiceContext], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pages a person scrolls to after sorting need no ladder pass of their own: the first page
+    of a sorted (or filtered) query of a big sheet starts it; a search's or a plain sheet's does not."""
+    monkeypatch.setattr(record_query, "LADDER_MIN_SKIP", 20)
+    monkeypatch.setattr(record_query, "LADDER_STEP", 7)
+    _rt, ctx = service
+    rows = [{"name": {"value": f"P{i % 13}"}, "it's": {"value": i % 5}} for i in range(60)]
+    await WriteHandlers(ctx).insert(
+        InsertRecords(principal=ME, sheet_id=SHEET, body=await ctx.claims.pack(msgspec.json.encode(rows)))
+    )
+    await ctx.settled(SHEET)
+    reads = ReadHandlers(ctx)
+    for params in ({}, {"search_value": "p1", "sort_field": "name"}, {"sort_field": "it's", "sort_direction": "desc"}):
+        await reads.records(GetRecords(sheet_id=SHEET, query=RecordQuery(**params), page_size=5))
+
+    async def built() -> bool:
+        return len(reads.ladders._items) == 1 and not reads.ladders._background
+
+    await until(built, "the sorted query's ladder")
+    [(_, signature)] = reads.ladders._items
+    assert "it's" in signature and "p1" not in signature

@@ -189,7 +189,7 @@ class Ladders:
         """After a first page of a big sheet's sorted or filtered query (not a search: those
         are many and costly to walk whole), build its ladder in the background, one at a time,
         so the deep pages a person scrolls to next need no build. Failures are only logged."""
-        if sheet.total < LADDER_MIN_SKIP or sel.searched or (sel.plain and sheet.deleted_rows == 0):
+        if sheet.total < LADDER_MIN_SKIP or sel.searched or not wants_ladder(sheet, sel):
             return
         hit = self._items.get((sheet.id, sel.signature))
         if (hit is not None and hit[0] == sheet.version) or (sheet.id, sel.signature, sheet.version) in self._building:
@@ -295,11 +295,16 @@ class Page:
     order: str
 
 
+def wants_ladder(sheet: Sheet, sel: Selection) -> bool:
+    """Sorted, filtered or holed: row_no arithmetic cannot reach its deep pages."""
+    return sel.sort_key is not None or not (sel.plain and sheet.deleted_rows == 0)
+
+
 def needs_ladder(sheet: Sheet, sel: Selection, skip: int, cursors: Cursors) -> bool:
     """A deep page no cheaper bound reaches: worth building (or using) the query's ladder."""
     if skip < LADDER_MIN_SKIP or cursors.get(sheet, sel, skip) is not None:
         return False
-    return sel.sort_key is not None or not (sel.plain and sheet.deleted_rows == 0)
+    return wants_ladder(sheet, sel)
 
 
 def page_bounds(
