@@ -20,13 +20,13 @@ from gateway_service.auth import secret_principal
 from gateway_service.body import data, decode
 from gateway_service.query import param
 from gateway_service.state import Gateway
+from spaceport import moments
 from spaceport.contracts import job, record, space
 from spaceport.contracts.job import CreateJob, GetJob, JobSpec, JobView, JobWritten
 from spaceport.contracts.record import RestoreRecords, RestoreReport
 from spaceport.contracts.space import GetSpace, SpaceView
 from spaceport.errors import ValidationFailedError
 
-MAX_SEQUENCE = 2**63 - 1  # JetStream sequences are unsigned 64-bit; Postgres bigint bounds ours
 RESTORE_TIMEOUT = 120.0  # a preview: one difference query per sheet
 
 
@@ -45,8 +45,8 @@ def _moment(date_time: str | None, version_id: str | None, sequence: int | str |
     if len(given) != 1:
         raise ValidationFailedError("pass exactly one of dateTime, versionId or sequence", key="dateTime")
     moment = str(given[0])
-    if sequence is not None and not (moment.isdigit() and len(moment) <= 19 and int(moment) <= MAX_SEQUENCE):
-        raise ValidationFailedError("sequence is a stream position (a whole number >= 0)", key="sequence")
+    if sequence is not None:
+        moments.sequence(moment, "sequence")
     return moment
 
 
@@ -80,8 +80,8 @@ async def execute_restore(request: Request[Any, Any, Any], gateway: Gateway, spa
     principal = await secret_principal(request, gateway)
     await _space(gateway, principal.environment_id, space_id)  # 404 before the body is looked at
     body = await decode(request, RestoreBody)
-    if body.sequence is not None and not 0 <= body.sequence <= MAX_SEQUENCE:
-        raise ValidationFailedError("sequence is a stream position (a whole number >= 0)", key="sequence")
+    if body.sequence is not None:
+        moments.sequence(str(body.sequence), "sequence")
     moment = _moment(body.date_time, body.version_id, body.sequence)
     check = RestoreRecords(principal=principal, space_id=space_id, sheet_id=body.sheet_id, as_of=moment, preview=True)
     await _restore(request, gateway, space_id, check)

@@ -16,12 +16,11 @@ import re
 from collections import OrderedDict
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from record_service.application import ffql_sql
 from record_service.application.context import Sheet
-from spaceport import paging
+from spaceport import moments, paging
 from spaceport.contracts.record import Counts, RecordQuery
 from spaceport.errors import NotFoundError, UnprocessableError, ValidationFailedError
 from spaceport.readmodel import Conn
@@ -425,9 +424,7 @@ async def as_of_position(conn: Conn, sheet: Sheet, query: RecordQuery) -> int | 
             key="asOf",
         )
     if as_of.isdigit():
-        if len(as_of) > 19 or int(as_of) > 2**63 - 1:
-            raise ValidationFailedError("asOf: a stream sequence is at most 9223372036854775807", key="asOf")
-        return int(as_of)
+        return moments.sequence(as_of, "asOf")
     if as_of.startswith(("us_vr_", "dev_vr_")):
         row = await conn.fetchrow("SELECT last_seq FROM record_commit WHERE id = $1 AND sheet_id = $2", as_of, sheet.id)
         if row is None:
@@ -438,12 +435,7 @@ async def as_of_position(conn: Conn, sheet: Sheet, query: RecordQuery) -> int | 
             "asOf takes an ISO-8601 time (e.g. 2026-12-01T10:00:00Z), a version id (us_vr_...) or a stream sequence",
             key="asOf",
         )
-    try:
-        when = datetime.fromisoformat(as_of.replace("Z", "+00:00").replace(" ", "T", 1))
-    except ValueError:
-        raise ValidationFailedError(f"asOf {as_of!r} is not a valid time", key="asOf") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    when = moments.time(as_of, "asOf", ", a version id (us_vr_...) or a stream sequence")
     found = await conn.fetchval(
         "SELECT coalesce(max(last_seq), 0) FROM record_commit WHERE sheet_id = $1 AND created_at <= $2", sheet.id, when
     )

@@ -20,22 +20,20 @@ from typing import Any
 
 import msgspec
 
+from record_service.application import snapshot_diff
 from record_service.application.checks import checked
 from record_service.application.commit import Decided, Write, commit
 from record_service.application.context import ServiceContext, Sheet
 from record_service.application.ports import RecordQueries
-from record_service.application.query import QUERY_TIMEOUT, Selection, as_of_position, as_of_table
+from record_service.application.query import as_of_position
 from record_service.domain import records as domain
-from spaceport.contracts.record import RecordQuery, RestoreRecords, RestoreReport, SheetRestore, StoredRecord
+from spaceport.contracts.record import RecordQuery, RestoreRecords, RestoreReport, SheetRestore
 from spaceport.errors import ForbiddenError, NotFoundError
 from spaceport.events import utcnow
 from spaceport.readmodel import Conn
 
 CHUNK = 10_000  # records per restore commit
 Progress = Callable[[int, int], Awaitable[None]]
-_stored = msgspec.json.Decoder(StoredRecord)
-# a cell compared without the time it was last written
-_CELLS = "(SELECT coalesce(jsonb_object_agg(e.key, e.value - 'updatedAt'), '{{}}') FROM jsonb_each({0}.cells) e)"
 
 
 class Difference(msgspec.Struct, frozen=True, kw_only=True):
@@ -132,7 +130,8 @@ class RestoreHandlers:
             if kind == "delete":
                 gone = await q.existing(sheet.id, ids)
                 return await checked(q, sheet, [], gone, replaces=True), gone
-            then = await self._then(sheet, position, ids)
+            async with (await self.ctx.pool()).acquire() as conn:
+                then = await snapshot_diff.then(conn, sheet.id, position, ids)
             now = utcnow()
             if kind == "update":
                 current = await q.current(sheet.id, ids)
@@ -144,46 +143,12 @@ class RestoreHandlers:
 
         return decide
 
-    async def _then(self, sheet: Sheet, position: int, ids: Sequence[str]) -> list[StoredRecord]:
-        """The records `ids` as they were at `position`, in their row order then."""
-        sel = Selection(conditions=["r.sheet_id = $1"], params=[sheet.id], plain=True)
-        as_of_table(sel, position)
-        wanted = sel.param(list(ids))
-        async with (await self.ctx.pool()).acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT json_build_object('id', r.id, 'values', r.cells, 'metadata', r.metadata,"
-                f" 'config', r.config)::text AS j FROM {sel.table} r WHERE {sel.where} AND r.id = ANY({wanted}::text[])"
-                " ORDER BY r.row_no",
-                *sel.params,
-                timeout=QUERY_TIMEOUT,
-            )
-        return [_stored.decode(r["j"]) for r in rows]
-
 
 async def difference(conn: Conn, sheet: Sheet, position: int) -> Difference:
-    """What changed in the sheet's records since `position`, each list in row order. Only rows
-    touched since are read: live rows written after it (`record_seq`) and the versions current
-    at it that were replaced since (`record_history` by `seq_to`); a live row with `seq <= N`
-    is its state at N. Cells are compared without their `updatedAt`."""
-    rows = await conn.fetch(
-        "WITH l AS (SELECT id, row_no, cells, metadata, config FROM record WHERE sheet_id = $1 AND seq > $2),"
-        " t AS (SELECT id, row_no, cells, metadata, config FROM record_history"
-        "   WHERE sheet_id = $1 AND seq_to > $2 AND seq <= $2),"
-        " gone AS (SELECT t.id, t.row_no FROM t WHERE NOT EXISTS"
-        "   (SELECT 1 FROM record r WHERE r.sheet_id = $1 AND r.id = t.id))"
-        " SELECT l.id, CASE WHEN t.id IS NULL THEN 'created' ELSE 'updated' END AS change, l.row_no"
-        " FROM l LEFT JOIN t ON t.id = l.id"
-        f" WHERE t.id IS NULL OR {_CELLS.format('t')} <> {_CELLS.format('l')}"
-        "   OR t.metadata <> l.metadata OR t.config <> l.config"
-        " UNION ALL SELECT id, 'deleted', row_no FROM gone ORDER BY row_no",
-        sheet.id,
-        position,
-        timeout=QUERY_TIMEOUT * 4,
-    )
-    out: dict[str, list[str]] = {"created": [], "updated": [], "deleted": []}
-    for r in rows:
-        out[r["change"]].append(r["id"])
-    return Difference(**out)
+    """What changed in the sheet's records since `position`, each list in row order: the
+    snapshot diff's set operations (`snapshot_diff.ids`), named as a restore undoes them."""
+    found = await snapshot_diff.ids(conn, sheet.id, position)
+    return Difference(created=found["createdSince"], updated=found["updatedSince"], deleted=found["deletedSince"])
 
 
 async def _space_position(conn: Conn, space_id: str, as_of: str) -> str:

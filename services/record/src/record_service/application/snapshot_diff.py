@@ -1,6 +1,6 @@
 """A sheet now against a snapshot of it (its state at stream position N), in SQL set operations.
 
-Only rows touched since N are read (as `restore.difference` does): the live rows written after N
+Only rows touched since N are read (a space restore uses the same `ids` and `then`): the live rows written after N
 (`record_seq`) and the versions current at N that were replaced since (`record_history` by
 `seq_to`); a live row with `seq <= N` is unchanged since. Cells are compared without their
 `updatedAt`, so a write that left a record as it was is no change.

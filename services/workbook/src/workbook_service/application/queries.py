@@ -3,9 +3,10 @@ workbook folded from its own events up to that moment (`domain.as_of`), deleted 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
+from spaceport import moments
 from spaceport.contracts.workbook import (
     GetSheet,
     GetWorkbook,
@@ -16,7 +17,7 @@ from spaceport.contracts.workbook import (
     WorkbookList,
     WorkbookView,
 )
-from spaceport.errors import NotFoundError, ValidationFailedError
+from spaceport.errors import NotFoundError
 from spaceport.ports import AggregateRef, EventStorePort
 from workbook_service.application.ports import CatalogReads, Place, WaitFor
 from workbook_service.domain.as_of import fold
@@ -108,13 +109,5 @@ def moment(as_of: str) -> tuple[int | None, datetime | None]:
     """`asOf` as (stream sequence, None) or (None, time); 400 for anything else. A version id
     is resolved to its sequence by the gateway (the history of versions lives in the job service)."""
     if as_of.isdigit():
-        if len(as_of) > 19 or int(as_of) > 2**63 - 1:
-            raise ValidationFailedError("asOf: a stream sequence is at most 9223372036854775807", key="asOf")
-        return int(as_of), None
-    try:
-        when = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationFailedError(
-            "asOf takes an ISO-8601 time (e.g. 2026-12-01T10:00:00Z) or a stream sequence", key="asOf"
-        ) from None
-    return None, when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+        return moments.sequence(as_of, "asOf"), None
+    return None, moments.time(as_of, "asOf", " or a stream sequence")
