@@ -208,7 +208,12 @@ async def test_a_sorted_first_page_prepares_its_ladder_in_the_background(
     )
     await ctx.settled(SHEET)
     reads = ReadHandlers(ctx)
-    for params in ({}, {"search_value": "p1", "sort_field": "name"}, {"sort_field": "it's", "sort_direction": "desc"}):
+    queries: list[dict[str, Any]] = [
+        {},
+        {"search_value": "p1", "sort_field": "name"},
+        {"sort_field": "it's", "sort_direction": "desc"},
+    ]
+    for params in queries:
         await reads.records(GetRecords(sheet_id=SHEET, query=RecordQuery(**params), page_size=5))
 
     async def built() -> bool:
