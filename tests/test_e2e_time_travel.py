@@ -156,11 +156,41 @@ def test_workbooks_and_sheets_as_of(api: httpx.Client) -> None:
     assert api.get(f"/workbooks/{workbook_id}").status_code == 404
     assert ok(api.get(f"/workbooks/{workbook_id}", params={"asOf": second}))["name"] == "W2"
     assert api.get(f"/workbooks/{workbook_id}", params={"asOf": "2000-01-01T00:00:00Z"}).status_code == 404
-    for bad in ("soon", history_version(api)):
-        reply = api.get(f"/workbooks/{workbook_id}", params={"asOf": bad})
-        assert reply.status_code == 400, reply.text
+    reply = api.get(f"/workbooks/{workbook_id}", params={"asOf": "soon"})
+    assert reply.status_code == 400, reply.text
 
 
-def history_version(api: httpx.Client) -> str:
-    """A version id: workbook reads ask for a time or a sequence instead (400 naming them)."""
-    return "us_vr_" + "x" * 8
+def test_workbooks_and_sheets_as_of_a_version_id(api: httpx.Client) -> None:
+    """A version id from /versions reads the workbook as that version left it; one of another
+    space, or an unknown one, answers 404."""
+    space = ok(api.post("/spaces", json={"name": "version travel"}))["id"]
+    workbook = ok(api.post("/workbooks", json={"name": "V1", "spaceId": space, "sheets": [SHEET]}))
+    workbook_id, sheet_id = workbook["id"], workbook["sheets"][0]["id"]
+    ok(api.post(f"/sheets/{sheet_id}/records", json=[{"name": {"value": "Ada"}, "email": {"value": "a@x.io"}}]))
+    insert = versions_of(api, space)[0]  # newest first: the insert, after the workbook's creation
+    ok(api.patch(f"/workbooks/{workbook_id}", json={"name": "V2"}))
+    ok(api.patch(f"/sheets/{sheet_id}", json={"name": "People 2"}))
+    then = ok(api.get(f"/workbooks/{workbook_id}", params={"asOf": insert}))
+    assert (then["name"], then["sheets"][0]["name"], then["sheets"][0]["recordCounts"]["total"]) == ("V1", "People", 1)
+    assert ok(api.get(f"/sheets/{sheet_id}", params={"asOf": insert}))["name"] == "People"
+    assert [s["name"] for s in ok(api.get("/sheets", params={"workbookId": workbook_id, "asOf": insert}))] == ["People"]
+    assert ok(api.get(f"/workbooks/{workbook_id}"))["name"] == "V2"
+
+    other = ok(api.post("/spaces", json={"name": "another"}))["id"]
+    other_book = ok(api.post("/workbooks", json={"name": "O", "spaceId": other, "sheets": [SHEET]}))
+    ok(api.post(f"/sheets/{other_book['sheets'][0]['id']}/records", json=[{"name": {"value": "Z"}}]))
+    foreign = versions_of(api, other)[0]
+    for bad in (foreign, "us_vr_" + "x" * 8):
+        for path in (f"/workbooks/{workbook_id}", f"/sheets/{sheet_id}"):
+            reply = api.get(path, params={"asOf": bad})
+            assert reply.status_code == 404, (path, bad, reply.text)
+
+
+def versions_of(api: httpx.Client, space_id: str) -> list[str]:
+    """The ids of the space's versions, newest first, once its latest write is in the history."""
+    deadline = time.monotonic() + 15
+    while True:
+        found = [v["id"] for v in ok(api.get(f"/spaces/{space_id}/versions"))]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request
 from litestar.params import QueryParameter
 
+from gateway_service.state import Gateway
+from spaceport.contracts.history import SERVICE as HISTORY
+from spaceport.contracts.history import Position, ResolvePosition
 from spaceport.errors import ValidationFailedError
 
 PageSize = Annotated[int, QueryParameter(name="pageSize")]
@@ -52,14 +56,19 @@ def list_param(request: Request[Any, Any, Any], name: str) -> list[str]:
     return [p for v in values for p in v.split(",") if p]
 
 
-def as_of_param(request: Request[Any, Any, Any]) -> str | None:
-    """`asOf` of a workbook or sheet read: a stream sequence or an ISO-8601 time (400 for a version
-    id: `GET /v1/spaces/{id}/versions` lists each version's `sequence`)."""
+class AsOf(msgspec.Struct, frozen=True):
+    """`asOf` of a workbook or sheet read, as the workbook service takes it (a sequence or a time),
+    and the space a version id belongs to (None unless `asOf` was a version id)."""
+
+    value: str | None
+    space_id: str | None = None
+
+
+async def as_of_param(request: Request[Any, Any, Any], gateway: Gateway) -> AsOf:
+    """`asOf` of a workbook or sheet read: a stream sequence, an ISO-8601 time, or a version id from
+    `GET /v1/spaces/{id}/versions` (resolved to its sequence by the job service's history)."""
     value = param(request, "asOf")
-    if value is not None and value.startswith(("us_vr_", "dev_vr_")):
-        raise ValidationFailedError(
-            "asOf on workbooks and sheets takes an ISO-8601 time or a stream sequence (each version's"
-            " `sequence` in GET /v1/spaces/{spaceId}/versions)",
-            key="asOf",
-        )
-    return value
+    if value is None or not value.startswith(("us_vr_", "dev_vr_")):
+        return AsOf(value)
+    position = await gateway.rpc.request(HISTORY, ResolvePosition(space_id="", version_id=value), Position)
+    return AsOf(str(position.sequence), position.space_id)

@@ -67,6 +67,7 @@ class Position(Wire, frozen=True, kw_only=True):
     environment_id: str
     sequence: int  # 0: before the space's first version
     version_id: str | None = None  # the version at that position, if any
+    space_id: str = ""  # the space whose position this is
 
 
 class Provenance(Wire, frozen=True, kw_only=True):
@@ -115,7 +116,8 @@ class GetVersion(msgspec.Struct, frozen=True, kw_only=True):
 
 class ResolvePosition(msgspec.Struct, frozen=True, kw_only=True):
     """-> Position: the stream sequence of a version (`version_id`) or of the space as of a time
-    (`at`: the last version created at or before it). Exactly one of the two."""
+    (`at`: the last version created at or before it). Exactly one of the two. With `version_id`,
+    an empty `space_id` means the version's own space (`Position.space_id` says which)."""
 
     space_id: str
     version_id: str | None = None

@@ -15,8 +15,8 @@ from litestar.params import QueryParameter
 from gateway_service import compose
 from gateway_service.auth import principal_of, view_in_space
 from gateway_service.body import SUCCESS, data, decode
-from gateway_service.query import as_of_param
-from gateway_service.routes.workbooks import readable, settled
+from gateway_service.query import AsOf, as_of_param
+from gateway_service.routes.workbooks import of_space, readable, settled
 from gateway_service.state import Gateway
 from spaceport.contracts.space import Principal
 from spaceport.contracts.workbook import (
@@ -38,11 +38,13 @@ class SheetPatchBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel", 
 
 
 async def sheet_for(
-    gateway: Gateway, principal: Principal, sheet_id: str, *, write: bool, as_of: str | None = None
+    gateway: Gateway, principal: Principal, sheet_id: str, *, write: bool, as_of: AsOf | None = None
 ) -> SheetView:
     """The sheet (as of `as_of`), if `principal` may read (or write) it; 404 for another environment's."""
-    query = GetSheet(sheet_id=sheet_id, as_of=as_of)
-    return await view_in_space(gateway, principal, SERVICE, query, SheetView, asked=("sheet", sheet_id), write=write)
+    query = GetSheet(sheet_id=sheet_id, as_of=as_of.value if as_of else None)
+    view = await view_in_space(gateway, principal, SERVICE, query, SheetView, asked=("sheet", sheet_id), write=write)
+    of_space(view.space_id, as_of)
+    return view
 
 
 @get("/v1/sheets")
@@ -50,17 +52,19 @@ async def list_sheets(
     request: Request[Any, Any, Any], gateway: Gateway, workbook_id: Annotated[str, QueryParameter(name="workbookId")]
 ) -> dict[str, object]:
     principal = await principal_of(request, gateway)
-    as_of = as_of_param(request)
+    as_of = await as_of_param(request, gateway)
     workbook = await readable(gateway, principal, workbook_id, write=False, as_of=as_of)
-    return data(await compose.sheets(gateway, workbook.sheets or [], as_of))
+    return data(await compose.sheets(gateway, workbook.sheets or [], as_of.value))
 
 
 @get("/v1/sheets/{sheet_id:str}")
 async def get_sheet(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> dict[str, object]:
     principal = await principal_of(request, gateway)
-    as_of = as_of_param(request)
+    as_of = await as_of_param(request, gateway)
     return data(
-        await compose.sheet(gateway, await sheet_for(gateway, principal, sheet_id, write=False, as_of=as_of), as_of)
+        await compose.sheet(
+            gateway, await sheet_for(gateway, principal, sheet_id, write=False, as_of=as_of), as_of.value
+        )
     )
 
 

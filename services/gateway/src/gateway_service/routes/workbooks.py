@@ -26,7 +26,7 @@ from gateway_service.auth import (
     view_in_space,
 )
 from gateway_service.body import SUCCESS, data, decode
-from gateway_service.query import OptionalSpaceId, as_of_param
+from gateway_service.query import AsOf, OptionalSpaceId, as_of_param
 from gateway_service.state import Gateway
 from spaceport.contracts.blueprint import SheetConfig
 from spaceport.contracts.space import Principal
@@ -44,7 +44,7 @@ from spaceport.contracts.workbook import (
     WorkbookView,
     WorkbookWritten,
 )
-from spaceport.errors import ValidationFailedError
+from spaceport.errors import NotFoundError, ValidationFailedError
 
 
 class _WorkbookFields(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=False):
@@ -70,13 +70,21 @@ class WorkbookPatchBody(_WorkbookFields, frozen=True, kw_only=True):
 
 
 async def readable(
-    gateway: Gateway, principal: Principal, workbook_id: str, *, write: bool, as_of: str | None = None
+    gateway: Gateway, principal: Principal, workbook_id: str, *, write: bool, as_of: AsOf | None = None
 ) -> WorkbookView:
     """The workbook (as of `as_of`), if `principal` may read (or write) it; 404 for another environment's."""
-    query = GetWorkbook(workbook_id=workbook_id, as_of=as_of)
-    return await view_in_space(
+    query = GetWorkbook(workbook_id=workbook_id, as_of=as_of.value if as_of else None)
+    view = await view_in_space(
         gateway, principal, SERVICE, query, WorkbookView, asked=("workbook", workbook_id), write=write
     )
+    of_space(view.space_id, as_of)
+    return view
+
+
+def of_space(space_id: str, as_of: AsOf | None) -> None:
+    """404 when `asOf` was a version id of another space than the one read."""
+    if as_of is not None and as_of.space_id is not None and as_of.space_id != space_id:
+        raise NotFoundError(f"version not found in space {space_id}", key="asOf")
 
 
 async def settled(gateway: Gateway, workbook_id: str, written: WorkbookWritten) -> None:
@@ -149,9 +157,9 @@ async def list_workbooks(
 @get("/v1/workbooks/{workbook_id:str}")
 async def get_workbook(request: Request[Any, Any, Any], gateway: Gateway, workbook_id: str) -> dict[str, object]:
     principal = await principal_of(request, gateway)
-    as_of = as_of_param(request)
+    as_of = await as_of_param(request, gateway)
     view = await readable(gateway, principal, workbook_id, write=False, as_of=as_of)
-    return data(await compose.workbook(gateway, view, as_of))
+    return data(await compose.workbook(gateway, view, as_of.value))
 
 
 @patch("/v1/workbooks/{workbook_id:str}")

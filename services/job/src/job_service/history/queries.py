@@ -96,6 +96,11 @@ class HistoryQueries:
         if (version_id is None) == (at is None):
             raise ValidationFailedError("pass exactly one of versionId or a time", key="versionId")
         async with self._pool().acquire() as conn:
+            if not space_id and version_id is not None:  # the version's own space (the caller checks access)
+                found = await conn.fetchrow("SELECT last_seq, space_id FROM history.version WHERE id = $1", version_id)
+                if found is None:
+                    raise NotFoundError(f"version {version_id} not found", key="asOf")
+                space_id = found["space_id"]
             environment_id = await self.environment_of(conn, space_id)
             if version_id is not None:
                 row = await conn.fetchrow(
@@ -111,8 +116,10 @@ class HistoryQueries:
                     at,
                 )
         if row is None:
-            return Position(environment_id=environment_id, sequence=0)
-        return Position(environment_id=environment_id, sequence=row["last_seq"], version_id=row["id"])
+            return Position(environment_id=environment_id, sequence=0, space_id=space_id)
+        return Position(
+            environment_id=environment_id, sequence=row["last_seq"], version_id=row["id"], space_id=space_id
+        )
 
     async def record_changes(self, record_id: str) -> list[asyncpg.Record]:
         """(seq, version columns) of every insert / update event of the record, oldest first."""
