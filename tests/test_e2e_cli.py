@@ -225,6 +225,20 @@ def test_rebuild_from_the_cli_equals_live(
             if not differ:
                 break
         assert not differ
+        # again: now the (fresh database's) live schema is not empty, so each shadow is compared first
+        assert cli.run(["rebuild", "workbook", "--force"]) == 0
+        out = capsys.readouterr().out
+        assert all(f"{p}: verified: the rebuild equals the live schema" in out for p in projections), out
+        # a live row that no event explains: the rebuild stops before the swap and names the table
+        catalog = next(p for p in projections if p.endswith("_catalog"))
+        tampered = asyncio.run(_tamper(fresh, catalog))
+        assert cli.run(["rebuild", "workbook", "--force", "--projection", catalog]) == 1
+        err = capsys.readouterr().err
+        assert "differs from the live schema" in err and "workbook:" in err and "--accept-differences" in err, err
+        assert asyncio.run(_name_of(fresh, catalog, tampered)) == "tampered"  # live untouched
+        assert cli.run(["rebuild", "workbook", "--force", "--projection", catalog, "--accept-differences"]) == 0
+        capsys.readouterr()
+        assert asyncio.run(_name_of(fresh, catalog, tampered)) != "tampered"  # the rebuild is live
         assert cli.run(["rebuild", "workbook"]) == 1  # without --force: refused while the service runs
         assert "the workbook service is running" in capsys.readouterr().err
         assert cli.run(["rebuild", "workbook", "--projection", "nosuch", "--force"]) == 1
@@ -248,6 +262,25 @@ async def _drop_database(url: str, name: str) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+async def _tamper(url: str, schema: str) -> str:
+    """Renames one workbook behind the projection's back; returns its id."""
+    conn = await asyncpg.connect(url)
+    try:
+        found = await conn.fetchval(f'SELECT id FROM "{schema}".workbook ORDER BY id LIMIT 1')
+        await conn.execute(f'UPDATE "{schema}".workbook SET name = $1 WHERE id = $2', "tampered", found)
+        return str(found)
+    finally:
+        await conn.close()
+
+
+async def _name_of(url: str, schema: str, workbook_id: str) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        return str(await conn.fetchval(f'SELECT name FROM "{schema}".workbook WHERE id = $1', workbook_id))
+    finally:
+        await conn.close()
 
 
 async def _differences(live_url: str, rebuilt_url: str, schemas: list[str]) -> list[str]:

@@ -147,6 +147,38 @@ async def test_rebuild_from_zero_equals_live(store: EventStore, pool: asyncpg.Po
         await runner.stop()
 
 
+async def test_rebuild_verifies_at_the_live_checkpoint_before_applying_later_events(
+    store: EventStore, pool: asyncpg.Pool, unique_name: str
+) -> None:
+    """`verify` sees the shadow filled exactly to the live checkpoint (events after it, appended
+    while live was stopped, not yet applied); raising leaves the live schema in place."""
+    runner = ProjectionRunner(store, pool, Totals(f"p_{unique_name}", store.prefix), batch_size=8)
+    await runner.start()
+    for i in range(40):
+        live_at = (await store.append(ref(f"c{i % 3}"), [CounterIncremented(by=1)], expected_version=None)).last_seq
+    assert await runner.wait_for(live_at, timeout=30)
+    await runner.stop()
+    live = await rows(pool, runner.schema)
+    later = (await store.append(ref("c0"), [CounterIncremented(by=100)], expected_version=None)).last_seq
+    seen: list[tuple[int, Any]] = []
+
+    async def verify(shadow: str, at: int) -> None:
+        seen.append((at, await rows(pool, shadow)))
+
+    assert await runner.rebuild(swap=False, verify=verify) == f"{runner.schema}_rebuild"
+    assert seen == [(live_at, live)]
+    rebuilt = {i: v for i, v, _ in await rows(pool, f"{runner.schema}_rebuild")}
+    assert rebuilt["c0"] == {i: v for i, v, _ in live}["c0"] + 100  # then filled to the end
+    assert later > live_at
+
+    async def refuse(shadow: str, at: int) -> None:
+        raise RuntimeError("differs")
+
+    with pytest.raises(RuntimeError, match="differs"):
+        await runner.rebuild(swap=True, verify=refuse)
+    assert await rows(pool, runner.schema) == live  # not swapped
+
+
 async def test_a_poison_event_is_recorded_and_skipped_not_fatal(
     store: EventStore, pool: asyncpg.Pool, unique_name: str
 ) -> None:

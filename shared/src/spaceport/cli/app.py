@@ -72,7 +72,7 @@ def root() -> None:
 # ---- rebuild / replay / projections rebuild -----------------------------------------------
 
 
-def _rebuild(service: str | None, all_services: bool, projection: str | None, force: bool) -> None:
+def _rebuild(service: str | None, all_services: bool, projection: str | None, force: bool, accept: bool) -> None:
     if (service is None) == (not all_services):
         raise CliError("name one SERVICE or pass --all")
     if all_services and projection is not None:
@@ -93,7 +93,7 @@ def _rebuild(service: str | None, all_services: bool, projection: str | None, fo
                 tasks.clear()
                 settings = Settings.from_env(name)
                 await rebuild(
-                    name, settings, projection=projection, force=force,
+                    name, settings, projection=projection, force=force, accept_differences=accept,
                     progress=functools.partial(_named, advance, name), say=progress.console.print,
                 )  # fmt: skip
 
@@ -110,13 +110,21 @@ def _rebuild_command(name: str, help_text: str) -> click.Command:
     @click.option("--all", "all_services", is_flag=True, help="every service's projections, one service after another")
     @click.option("--projection", help="only this projection (default: all of the service's)")
     @click.option("--force", is_flag=True, help="run even though the service answers its ping")
-    def command(*, service: str | None, all_services: bool, projection: str | None, force: bool) -> None:
-        _rebuild(service, all_services, projection, force)
+    @click.option(
+        "--accept-differences", "accept", is_flag=True,
+        help="swap the rebuild in even if it differs from the live schema (after fixing a projection)",
+    )  # fmt: skip
+    def command(*, service: str | None, all_services: bool, projection: str | None, force: bool, accept: bool) -> None:
+        _rebuild(service, all_services, projection, force, accept)
 
     return command
 
 
 REBUILD_HELP = """Replay a service's projections from the event stream into shadow schemas, then swap them in.
+
+Each shadow is first filled up to the live schema's position and compared with it table by
+table; it is swapped in only if they are equal (else the command stops, names the differing
+tables and keeps the shadow for inspection), or with --accept-differences.
 
 SERVICE is space, workbook, record, file or job (or --all). Stop every replica of the service
 first; the command refuses while the service answers its ping, unless --force.

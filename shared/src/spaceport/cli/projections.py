@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import importlib.util
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -14,7 +15,7 @@ import nats
 import nats.errors
 from nats.aio.client import Client
 
-from spaceport import readmodel, subjects
+from spaceport import readmodel, schemadiff, subjects
 from spaceport.cli.errors import CliError
 from spaceport.eventstore import EventStore
 from spaceport.projection import ProjectionRunner
@@ -51,10 +52,15 @@ async def rebuild(
     *,
     projection: str | None = None,
     force: bool = False,
+    accept_differences: bool = False,
     progress: Progress | None = None,
     say: Callable[[str], None] = print,
 ) -> list[str]:
-    """Rebuild `service`'s projections (or just `projection`); returns the rebuilt names."""
+    """Rebuild `service`'s projections (or just `projection`); returns the rebuilt names.
+
+    Each shadow schema is first filled up to the live schema's checkpoint and compared with it
+    table by table (`spaceport.schemadiff`); only if they are equal (or `accept_differences`) is
+    the rest applied and the shadow swapped in."""
     runtime = service_runtime(service, settings)
     chosen = [p for p in runtime.projections if projection in (None, p.name)]
     if not chosen:
@@ -80,7 +86,8 @@ async def rebuild(
                         progress(name, position, max(last, position))
 
                 report(0)
-                await runner.rebuild(swap=True, progress=report)
+                verify = _Verify(pool, runner, say, accept_differences)
+                await runner.rebuild(swap=True, progress=report, verify=verify)
                 report(max(runner.position, last))
                 say(f"  {service}:{item.name}: live, at position {runner.position}")
         finally:
@@ -88,6 +95,47 @@ async def rebuild(
     finally:
         await nc.drain()
     return [p.name for p in chosen]
+
+
+@dataclass(frozen=True)
+class _Verify:
+    """Awaited by the rebuild: the shadow, filled to the live checkpoint `at`, compared with the
+    live schema at that moment."""
+
+    pool: asyncpg.Pool[Any]
+    runner: ProjectionRunner
+    say: Callable[[str], None]
+    accept: bool
+
+    async def __call__(self, shadow: str, at: int) -> None:
+        await _verify(self, shadow, at)
+
+
+async def _verify(how: _Verify, shadow: str, at: int) -> None:
+    pool, runner, say, accept = how.pool, how.runner, how.say, how.accept
+    name = runner.projection.name
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        await conn.execute(f"SET LOCAL search_path TO {readmodel.quote_ident(runner.schema)}")
+        live_at = await readmodel.checkpoint(conn, name)
+        if live_at != at:
+            say(f"  {name}: not compared: the live schema moved on to {live_at} (its service is running)")
+            return
+        if at == 0:
+            say(f"  {name}: the live schema is empty (position 0): nothing to compare")
+            return
+        found = await schemadiff.differences(conn, runner.schema, shadow)
+    if not found:
+        say(f"  {name}: verified: the rebuild equals the live schema at position {at}")
+        return
+    listed = "\n    ".join(d.describe() for d in found)
+    if accept:
+        say(f"  {name}: the rebuild differs from live at position {at} (--accept-differences):\n    {listed}")
+        return
+    raise CliError(
+        f"{name}: the rebuild differs from the live schema at position {at}:\n    {listed}\n"
+        f"the live schema is untouched; the rebuilt one is kept as {shadow} for inspection."
+        " If the difference is intended (a fixed projection), run again with --accept-differences."
+    )
 
 
 async def connect(url: str) -> Client:

@@ -37,14 +37,26 @@ class Rebuilder:
             await conn.execute(f"DROP SCHEMA IF EXISTS {readmodel.quote_ident(shadow)} CASCADE")
             await readmodel.migrate(conn, shadow, self._projection.migrations)
 
-    async def fill(self, schema: str, after: int, progress: Callable[[int], None] | None = None) -> int:
-        """Apply every matching event after `after` into `schema`; returns the new position.
-        `progress` (optional) is called with the position after each committed batch."""
+    async def fill(
+        self, schema: str, after: int, progress: Callable[[int], None] | None = None, *, until: int | None = None
+    ) -> int:
+        """Apply every matching event after `after` (up to `until`, if given) into `schema`;
+        returns the new position. `progress` (optional) is called after each committed batch."""
         position = after
+        if until is not None and until <= after:
+            return position
         async for batch in self._replay(after + 1):
+            if until is not None and batch[-1].seq >= until:
+                position = await self._commit(schema, [e for e in batch if e.seq <= until], at=until)
+                if progress is not None:
+                    progress(position)
+                break
             position = await self._commit(schema, batch)
             if progress is not None:
                 progress(position)
+        else:
+            if until is not None and position < until:  # the stream's last matching event is older
+                position = await self._commit(schema, [], at=until)
         return position
 
     async def swap(self, live: str, shadow: str) -> None:
@@ -56,12 +68,13 @@ class Rebuilder:
             await conn.execute(f"ALTER SCHEMA {readmodel.quote_ident(shadow)} RENAME TO {readmodel.quote_ident(live)}")
             await conn.execute(f"DROP SCHEMA {readmodel.quote_ident(old)} CASCADE")
 
-    async def _commit(self, schema: str, batch: list[StoredEvent]) -> int:
+    async def _commit(self, schema: str, batch: list[StoredEvent], *, at: int | None = None) -> int:
         name = self._projection.name
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(f"SET LOCAL search_path TO {readmodel.quote_ident(schema)}")
-            await self._applier.apply_all(conn, [(event, None) for event in batch])
-            position = batch[-1].seq
+            if batch:
+                await self._applier.apply_all(conn, [(event, None) for event in batch])
+            position = batch[-1].seq if at is None else at
             await readmodel.checkpoint(conn, name, lock=True)
             await readmodel.save_checkpoint(conn, name, position)
         return position

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 from nats.aio.msg import Msg
@@ -232,16 +232,32 @@ class ProjectionRunner:
 
     # ---- rebuild ------------------------------------------------------------------------
 
-    async def rebuild(self, *, swap: bool = True, progress: Callable[[int], None] | None = None) -> str:
+    async def rebuild(
+        self,
+        *,
+        swap: bool = True,
+        progress: Callable[[int], None] | None = None,
+        verify: Callable[[str, int], Awaitable[None]] | None = None,
+    ) -> str:
         """Replay the whole stream into a shadow schema; with `swap`, make it the live one.
 
         The live projection keeps serving while the shadow fills; it pauses only for the final
         catch-up and the rename, which happen in one transaction. `progress` (optional) is
         called with the stream position reached after each committed batch (the CLI's bar).
+        `verify(shadow, position)` (optional) is awaited once the shadow has reached the live
+        schema's checkpoint, before anything later is applied; raising stops the rebuild there
+        (the shadow schema is left for inspection, the live one untouched).
         """
         shadow = f"{self.schema}_rebuild"
         await self._rebuilder.prepare(shadow)
-        position = await self._rebuilder.fill(shadow, 0, progress)
+        position = 0
+        if verify is not None:
+            async with self.pool.acquire() as conn:
+                await self._use_schema(conn)
+                live_at = await readmodel.checkpoint(conn, self.projection.name)
+            position = await self._rebuilder.fill(shadow, 0, progress, until=live_at)
+            await verify(shadow, position)
+        position = await self._rebuilder.fill(shadow, position, progress)
         if not swap:
             return shadow
         running = self._task is not None

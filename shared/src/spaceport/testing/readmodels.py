@@ -9,14 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from spaceport.readmodel import Conn, quote_ident
+from spaceport.schemadiff import VOLATILE
 
 Snapshot = dict[str, list[tuple[Any, ...]]]
 
-# table -> columns stamped with now() by the database, which differ between any two builds
-VOLATILE: dict[str, frozenset[str]] = {
-    "schema_migration": frozenset({"applied_at"}),
-    "projection_failure": frozenset({"failed_at"}),
-}
+__all__ = ["VOLATILE", "Snapshot", "differences", "snapshot", "table_rows"]
 
 
 async def snapshot(conn: Conn, schema: str) -> Snapshot:
