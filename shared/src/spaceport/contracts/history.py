@@ -75,6 +75,8 @@ class Provenance(Wire, frozen=True, kw_only=True):
     file_id: str | None = None
     job_id: str | None = None
     commit_kind: str | None = None  # insert, update, find-replace
+    source_sheet_id: str | None = None  # mapping: the sheet the value was mapped from
+    source_field: str | None = None  # file: the column (field key) it was extracted into; mapping: the source field
 
 
 class CellVersion(Wire, frozen=True, kw_only=True):

@@ -104,6 +104,16 @@ class WireRecord(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 # ---- events (aggregate `records`, id = sheet id) -------------------------------------------
 
 
+class CommitSource(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Where a commit's values came from, beyond its actor: the job that wrote it, the file it was
+    extracted from, or the source sheet and fields it was mapped from (destination -> source key)."""
+
+    job_id: str | None = None
+    file_id: str | None = None
+    sheet_id: str | None = None
+    fields: dict[str, str] | None = None
+
+
 class RecordsEvent(Event, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = AGGREGATE
     sheet_id: str
@@ -135,6 +145,7 @@ class CommitCreated(RecordsEvent, frozen=True, kw_only=True):
     created_by: str = ""
     idempotency_key: str | None = None
     disable_hooks: bool = False  # written with `X-Disable-Hooks: true`: no `commit:created` for listeners
+    source: CommitSource | None = None  # provenance (extraction and mapping jobs); None: the actor says it all
 
 
 class CommitCompleted(RecordsEvent, frozen=True, kw_only=True):
@@ -289,6 +300,7 @@ class ImportRecords(msgspec.Struct, frozen=True, kw_only=True):
     body: Payload
     idempotency_key: str | None = None
     disable_hooks: bool = False
+    source: CommitSource | None = None  # the extraction job and file (CommitCreated.source)
 
 
 class FieldMapping(msgspec.Struct, frozen=True, kw_only=True):
@@ -311,6 +323,7 @@ class MapRecords(msgspec.Struct, frozen=True, kw_only=True):
     after_row: int = 0
     limit: int = 50_000
     idempotency_key: str | None = None
+    job_id: str | None = None  # the mapping job (CommitCreated.source, with the source sheet and fields)
 
 
 class Mapped(msgspec.Struct, frozen=True, kw_only=True):

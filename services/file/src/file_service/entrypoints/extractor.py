@@ -55,7 +55,7 @@ from spaceport.contracts import job, record, workbook
 from spaceport.contracts.blueprint import SheetConfig, StringField
 from spaceport.contracts.file import UpdateFile
 from spaceport.contracts.job import AckJob, CompleteJob, FailJob, JobCreated, JobReady, JobWritten
-from spaceport.contracts.record import GetRecords, ImportRecords, RecordsReply, Written
+from spaceport.contracts.record import CommitSource, GetRecords, ImportRecords, RecordsReply, Written
 from spaceport.contracts.space import Principal
 from spaceport.contracts.workbook import CreateWorkbook, DeleteWorkbook, GetWorkbook, WorkbookView, WorkbookWritten
 from spaceport.errors import ConflictError, NotFoundError
@@ -193,7 +193,7 @@ class Extraction:
                 try:
                     while (body := await upcoming) is not None:
                         upcoming = asyncio.ensure_future(asyncio.to_thread(_next_body, batches, keys[index], read))
-                        written = await self._insert(who, sheet_id, body)
+                        written = await self._insert(who, sheet_id, body, CommitSource(job_id=job_id, file_id=file_id))
                         count += written.record_count
                         last[sheet_id] = written.position
                         done = _fraction(table, read, size if len(tables) == 1 else 0)
@@ -243,8 +243,8 @@ class Extraction:
         by_slug = {s.slug: s.id for s in view.sheets or []}
         return written.workbook_id, [by_slug[slug] for slug in slugs]
 
-    async def _insert(self, who: Principal, sheet_id: str, body: bytes) -> Written:
-        command = ImportRecords(principal=who, sheet_id=sheet_id, body=await self.claims.pack(body))
+    async def _insert(self, who: Principal, sheet_id: str, body: bytes, source: CommitSource) -> Written:
+        command = ImportRecords(principal=who, sheet_id=sheet_id, body=await self.claims.pack(body), source=source)
         return await self.rpc.request(record.SERVICE, command, Written, timeout=WRITE_TIMEOUT)
 
     async def discard(self, environment_id: str, workbook_id: str) -> None:

@@ -220,6 +220,7 @@ class Mapping:
                     after_row=after,
                     limit=PAGE_SIZE,
                     idempotency_key=key,
+                    job_id=m.job_id,
                 )
                 page = await self.rpc.request(record.SERVICE, command, Mapped, timeout=WRITE_TIMEOUT)
                 if page.written.record_count:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -38,6 +39,7 @@ class Acc(msgspec.Struct, kw_only=True):
     events: dict[str, int]
     records: int
     topics: list[str]
+    source: dict[str, Any] | None = None  # a records commit's CommitCreated.source (provenance)
 
     def add(self, stored: StoredEvent, topics: Sequence[str], *, moves: bool = True) -> None:
         """Count `stored` in; `moves`: it is of the version's append (its position is the version's)."""
@@ -113,6 +115,7 @@ def fold_record_event(acc: Acc | None, stored: StoredEvent, topics: Sequence[str
     if isinstance(event, record.CommitCreated):
         acc.kind = event.kind
         acc.actor = event.created_by or acc.actor
+        acc.source = msgspec.to_builtins(event.source) if event.source is not None else None
     elif not acc.actor:
         acc.actor = stored.envelope.actor
     acc.records += records_in(stored)

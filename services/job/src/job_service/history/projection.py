@@ -49,6 +49,7 @@ COLUMNS = (
     "events",
     "records",
     "topics",
+    "source",
 )
 UPSERT = (
     f"INSERT INTO version ({', '.join(COLUMNS)}) VALUES ({', '.join(f'${n}' for n in range(1, len(COLUMNS) + 1))})"
@@ -57,7 +58,15 @@ UPSERT = (
 
 
 def _row(acc: Acc) -> tuple[object, ...]:
-    return tuple(json.dumps(acc.events, sort_keys=True) if c == "events" else getattr(acc, c) for c in COLUMNS)
+    return tuple(_column(acc, c) for c in COLUMNS)
+
+
+def _column(acc: Acc, column: str) -> object:
+    if column == "events":
+        return json.dumps(acc.events, sort_keys=True)
+    if column == "source":
+        return None if acc.source is None else json.dumps(acc.source, sort_keys=True)
+    return getattr(acc, column)
 
 
 async def load_versions(conn: Conn, version_ids: set[str]) -> dict[str, Acc]:
@@ -71,6 +80,7 @@ def _acc(row: asyncpg.Record) -> Acc:
     values: dict[str, Any] = dict(row)
     values["events"] = json.loads(values["events"])
     values["topics"] = list(values["topics"])
+    values["source"] = None if values["source"] is None else json.loads(values["source"])
     return Acc(**values)
 
 

@@ -121,12 +121,23 @@ class HistoryQueries:
             environment_id=environment_id, sequence=row["last_seq"], version_id=row["id"], space_id=space_id
         )
 
+    async def file_of(self, sheet_id: str) -> str | None:
+        """The file a sheet's records were extracted from (its extraction commits' source), if any."""
+        async with self._pool().acquire() as conn:
+            found = await conn.fetchval(
+                "SELECT source->>'file_id' FROM history.version WHERE sheet_id = $1 AND source ? 'file_id'"
+                " ORDER BY last_seq LIMIT 1",
+                sheet_id,
+            )
+        return None if found is None else str(found)
+
     async def record_changes(self, record_id: str) -> list[asyncpg.Record]:
         """(seq, version columns) of every insert / update event of the record, oldest first."""
         async with self._pool().acquire() as conn:
             return list(
                 await conn.fetch(
-                    "SELECT rc.seq, v.id, v.created_at, v.actor, v.kind, v.sheet_id FROM history.record_change rc"
+                    "SELECT rc.seq, v.id, v.created_at, v.actor, v.kind, v.sheet_id, v.source"
+                    " FROM history.record_change rc"
                     " JOIN history.version v ON v.id = rc.commit_id WHERE rc.record_id = $1 ORDER BY rc.seq",
                     record_id,
                 )

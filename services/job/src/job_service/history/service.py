@@ -8,6 +8,7 @@ noted (one Direct Get each) and keeps each value the cell changed to, with its v
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -48,8 +49,29 @@ _records = msgspec.json.Decoder(WrittenRecords)
 _to_builtins = msgspec.to_builtins
 
 
-def provenance_of(actor: str, commit_kind: str) -> Provenance:
-    """What the events tell of where a value came from: the actor's kind, and the commit's."""
+def provenance_of(
+    actor: str, commit_kind: str, source: dict[str, Any] | None = None, field: str | None = None
+) -> Provenance:
+    """What the events tell of where a value came from: the commit's source (an extraction's job
+    and file, a mapping's job, source sheet and the field mapped into `field`), else the actor's
+    kind and the commit's. A mapping's file is filled in by the caller (`HistoryQueries.file_of`)."""
+    if source and source.get("file_id"):
+        return Provenance(
+            kind="file",
+            file_id=source["file_id"],
+            job_id=source.get("job_id"),
+            commit_kind=commit_kind,
+            source_field=field,
+        )
+    if source and source.get("sheet_id"):
+        fields = source.get("fields") or {}
+        return Provenance(
+            kind="mapping",
+            job_id=source.get("job_id"),
+            commit_kind=commit_kind,
+            source_sheet_id=source["sheet_id"],
+            source_field=fields.get(field) if field is not None else None,
+        )
     kind: ProvenanceKind = "api"
     if actor.startswith("us_g_"):
         kind = "guest"
@@ -127,10 +149,17 @@ class HistoryService:
                     value=value,
                     valid=valid,
                     messages=messages,
-                    provenance=provenance_of(change["actor"], change["kind"]),
+                    provenance=await self._provenance(change, query.field),
                 )
             )
         return CellHistory(data=found)
+
+    async def _provenance(self, change: Any, field: str) -> Provenance:
+        source = None if change["source"] is None else json.loads(change["source"])
+        found = provenance_of(change["actor"], change["kind"], source, field)
+        if found.kind == "mapping" and found.source_sheet_id is not None:
+            found = msgspec.structs.replace(found, file_id=await self.queries.file_of(found.source_sheet_id))
+        return found
 
     async def _cell(self, seq: int, record_id: str, field: str) -> tuple[Any, bool, list[Any]] | None:
         async for message in self.read_at(seq):

@@ -23,6 +23,7 @@ from record_service.domain import records as domain
 from record_service.domain.validation import is_empty
 from spaceport.contracts.record import (
     MAX_RECORDS_PER_WRITE,
+    CommitSource,
     FieldMapping,
     ImportRecords,
     Mapped,
@@ -52,6 +53,7 @@ class BulkHandlers:
             key=cmd.idempotency_key,
             disable_hooks=cmd.disable_hooks,
             reply_records=False,
+            source=cmd.source,
         )
         return await insert_frame(self.ctx, write, sheet, _restricted(cmd.principal), frame)
 
@@ -76,6 +78,9 @@ class BulkHandlers:
             actor=cmd.principal.actor,
             key=cmd.idempotency_key,
             reply_records=False,
+            source=CommitSource(
+                job_id=cmd.job_id, sheet_id=source.id, fields={f.destination: f.source for f in cmd.fields}
+            ),
         )
         if page.height:
             written = await insert_frame(self.ctx, write, destination, False, mapped(page, cmd.fields))

@@ -26,7 +26,7 @@ from record_service.domain.space import require_writable
 from record_service.projections.records import LeanCommit, LeanRecord, LeanRecords
 from spaceport import known_spaces, subjects
 from spaceport.aggregate import Append, Decision, Outcome, Replay, run_command
-from spaceport.contracts.record import AGGREGATE, RecordConfig, StoredRecord, WireRecord, Written
+from spaceport.contracts.record import AGGREGATE, CommitSource, RecordConfig, StoredRecord, WireRecord, Written
 from spaceport.errors import ConflictError, PayloadTooLargeError
 from spaceport.events import Envelope, decode_envelope
 from spaceport.ports import MAX_ATOMIC_BATCH, AppendContext, AppendResult
@@ -65,6 +65,7 @@ class Write:
     key: str | None
     disable_hooks: bool = False  # sent with `X-Disable-Hooks: true` (the listener's own writes)
     reply_records: bool = True  # inserts: the reply carries the inserted records (bulk imports: no)
+    source: CommitSource | None = None  # provenance carried by CommitCreated (import and mapping jobs)
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,7 @@ def _decision(
         disable_hooks=write.disable_hooks,
         encoded=encoded,
         created=created,
+        source=write.source,
     )
     if len(events) > MAX_ATOMIC_BATCH:
         raise PayloadTooLargeError("this write needs more than 1,000 events; split it into smaller requests")

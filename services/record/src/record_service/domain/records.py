@@ -35,6 +35,7 @@ from spaceport.contracts.record import (
     CellConfig,
     CommitCompleted,
     CommitCreated,
+    CommitSource,
     Message,
     RawRecordsInserted,
     RawRecordsUpdated,
@@ -431,6 +432,7 @@ def commit_events(
     disable_hooks: bool = False,
     encoded: Sequence[bytes] = (),
     created: Sequence[StoredRecord] = (),
+    source: CommitSource | None = None,
 ) -> list[Event]:
     """The events of one commit; `scope` holds sheet_id, workbook_id, space_id, commit_id.
 
@@ -455,6 +457,7 @@ def commit_events(
         created_by=created_by,
         idempotency_key=idempotency_key,
         disable_hooks=disable_hooks,
+        source=source,
     )
     return [*events, commit]
 
@@ -482,6 +485,7 @@ def _restore_events(
         created_by=created_by,
         idempotency_key=None,
         disable_hooks=False,
+        source=None,
     )
     return [*events, commit]
 
