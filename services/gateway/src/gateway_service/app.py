@@ -39,6 +39,7 @@ from gateway_service.routes import (
     workbooks,
 )
 from gateway_service.state import Gateway, RateLimiter
+from gateway_service.web import ROUTES as WEB_ROUTES
 from spaceport import readmodel, telemetry
 from spaceport.contracts.space import AUTH_INVALIDATE_SUBJECT
 from spaceport.messaging import RpcClient
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *snapshots.ROUTES,
             *retention.ROUTES,
             *versions.ROUTES,
+            *WEB_ROUTES,  # the space web app: /space/{spaceId}, /static/app/ (gateway_service/web)
         ],
         dependencies={"gateway": Provide(gateway, sync_to_thread=False)},
         before_request=ids.check_ids,

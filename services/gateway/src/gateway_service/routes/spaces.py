@@ -71,11 +71,23 @@ class SpaceBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
         return SpaceFields(**values)
 
 
-async def _written(gateway: Gateway, principal: Principal, command: CreateSpace | UpdateSpace) -> dict[str, object]:
+def _shown(request: Request[Any, Any, Any], principal: Principal, view: SpaceView) -> SpaceView:
+    """`guestLink` made absolute (this server's web app), and only for callers that may share the space:
+    a secret key or a guest admin (the link makes whoever holds it an editor)."""
+    if view.guest_link is None:
+        return view
+    if principal.kind == "guest" and principal.role != "admin":
+        return msgspec.structs.replace(view, guest_link=None)
+    return msgspec.structs.replace(view, guest_link=str(request.base_url).rstrip("/") + view.guest_link)
+
+
+async def _written(
+    request: Request[Any, Any, Any], gateway: Gateway, principal: Principal, command: CreateSpace | UpdateSpace
+) -> dict[str, object]:
     """Send a create or update and answer the space as it is after it (read-your-writes)."""
     written = await gateway.rpc.request(SERVICE, command, SpaceWritten)
     query = GetSpace(environment_id=principal.environment_id, space_id=written.space_id, min_position=written.position)
-    return data(await gateway.rpc.request(SERVICE, query, SpaceView))
+    return data(_shown(request, principal, await gateway.rpc.request(SERVICE, query, SpaceView)))
 
 
 @post("/v1/spaces", status_code=200, request_max_body_size=MAX_JSON_BODY)
@@ -98,14 +110,14 @@ async def create_space(request: Request[Any, Any, Any], gateway: Gateway) -> dic
         app_id=body.app_id,
         template_id=body.template_id,
     )
-    return await _written(gateway, principal, command)
+    return await _written(request, gateway, principal, command)
 
 
 @get("/v1/spaces/{space_id:str}")
 async def get_space(request: Request[Any, Any, Any], gateway: Gateway, space_id: str) -> dict[str, object]:
     principal = await space_principal(request, gateway, space_id, "read")
     query = GetSpace(environment_id=principal.environment_id, space_id=space_id)
-    return data(await gateway.rpc.request(SERVICE, query, SpaceView))
+    return data(_shown(request, principal, await gateway.rpc.request(SERVICE, query, SpaceView)))
 
 
 @get("/v1/spaces")
@@ -143,7 +155,8 @@ async def list_spaces(  # noqa: PLR0917 - one parameter per query-string filter
         sort_field=sort_field,
         sort_direction=sort_direction,
     )
-    return await gateway.rpc.request(SERVICE, query, SpacePage)
+    page = await gateway.rpc.request(SERVICE, query, SpacePage)
+    return msgspec.structs.replace(page, data=[_shown(request, principal, view) for view in page.data])
 
 
 @patch("/v1/spaces/{space_id:str}", request_max_body_size=MAX_JSON_BODY)
@@ -158,7 +171,7 @@ async def update_space(request: Request[Any, Any, Any], gateway: Gateway, space_
     command = UpdateSpace(
         principal=principal, environment_id=principal.environment_id, space_id=space_id, fields=body.fields()
     )
-    return await _written(gateway, principal, command)
+    return await _written(request, gateway, principal, command)
 
 
 async def _unchanged_origin(gateway: Gateway, principal: Principal, space_id: str, body: SpaceBody) -> None:

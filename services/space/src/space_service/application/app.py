@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from space_service.application import keys, tokens
 from space_service.application.apps import AppHandlers
 from space_service.application.documents import DocumentHandlers
 from space_service.application.environments import EnvironmentHandlers
 from space_service.application.guests import GuestHandlers
-from space_service.application.ports import Broadcast, CredentialReads, Directory, WaitFor
+from space_service.application.ports import Broadcast, CredentialReads, Directory, SpaceReads, WaitFor
 from space_service.application.revocations import Revocations
 from space_service.application.secretbox import SecretBox
 from space_service.application.secrets import SecretHandlers
@@ -27,10 +29,14 @@ from spaceport.ports import EventStorePort
 BAD_CREDENTIALS = "the API key or token is not valid; send 'Authorization: Bearer <secret key or guest token>'"
 
 
+class AuthReads(CredentialReads, SpaceReads, Protocol):
+    """What authentication reads: credentials, and spaces (for shared links)."""
+
+
 class AuthHandlers:
     """`Authenticate` for the gateway: API keys and guest tokens against the read model."""
 
-    def __init__(self, reads: CredentialReads, token_secret: bytes) -> None:
+    def __init__(self, reads: AuthReads, token_secret: bytes) -> None:
         self.reads = reads
         self.token_secret = token_secret
 
@@ -47,6 +53,8 @@ class AuthHandlers:
         claims = tokens.verify(self.token_secret, token)
         if claims is None:
             raise UnauthorizedError("the guest token is not valid or has expired")
+        if claims.k == tokens.SHARED_LINK:
+            return await self._shared_link(claims)
         grant = await self.reads.guest_grant(claims.g, claims.s, claims.e)
         if grant is None:
             raise UnauthorizedError("the guest token is no longer valid (guest or space removed)")
@@ -58,6 +66,14 @@ class AuthHandlers:
             role=grant.role,
             workbook_ids=grant.workbook_ids or None,  # none named: the whole space
         )
+
+    async def _shared_link(self, claims: tokens.Claims) -> Principal:
+        """An anonymous guest by the space's `guestLink`: an editor of the whole space, while the
+        space is live and allows `shared_link` guest authentication."""
+        space = await self.reads.space(claims.e, claims.s)
+        if space is None or space.archived_at is not None or tokens.SHARED_LINK not in space.guest_authentication:
+            raise UnauthorizedError("this shared link is no longer valid (space removed or shared links turned off)")
+        return Principal(environment_id=claims.e, kind="guest", actor=claims.g, space_id=claims.s, role="editor")
 
 
 class SpaceApplication:
@@ -80,7 +96,9 @@ class SpaceApplication:
         revocations = Revocations(caught_up, broadcast)
         self.auth = AuthHandlers(directory, guest_tokens.secret)
         self.environments = EnvironmentHandlers(store, directory, caught_up, revocations)
-        self.spaces = SpaceHandlers(store, directory, caught_up, revocations, self.environments)
+        self.spaces = SpaceHandlers(
+            store, directory, caught_up, revocations, self.environments, link_secret=guest_tokens.secret
+        )
         self.documents = DocumentHandlers(store, directory, caught_up, self.spaces)
         self.guests = GuestHandlers(
             store, directory, caught_up, revocations, spaces=self.spaces, guest_tokens=guest_tokens

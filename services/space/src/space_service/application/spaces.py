@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import msgspec
+
+from space_service.application import tokens
 from space_service.application.environments import EnvironmentHandlers, page_count
 from space_service.application.ports import SpaceReads, WaitFor
 from space_service.application.revocations import Revocations
@@ -44,8 +47,11 @@ class SpaceHandlers:
         caught_up: WaitFor,
         revocations: Revocations,
         environments: EnvironmentHandlers,
+        *,
+        link_secret: bytes | None = None,
     ) -> None:
         self.store = store
+        self.link_secret = link_secret  # signs shared-link tokens (`guest_link`); None: no links
         self.reads = reads
         self.caught_up = caught_up
         self.revocations = revocations
@@ -73,6 +79,12 @@ class SpaceHandlers:
             lambda state: domain.update(state, cmd.space_id, cmd.environment_id, cmd.fields),
             AppendContext(actor=cmd.principal.actor),
         )
+        allowed = cmd.fields.guest_authentication
+        if allowed is not None and tokens.SHARED_LINK not in allowed:  # the space's shared link stops working
+            change = AuthInvalidated(
+                reason="guest_changed", environment_id=cmd.environment_id, space_ids=[cmd.space_id]
+            )
+            await self.revocations.announce(done.position, change)
         return SpaceWritten(space_id=cmd.space_id, position=done.position)
 
     async def change_lifecycle(self, cmd: ChangeSpaceLifecycle) -> Written:
@@ -121,7 +133,7 @@ class SpaceHandlers:
         view = await self.reads.space(query.environment_id, query.space_id)
         if view is None:
             raise NotFoundError(f"space {query.space_id} not found", key="spaceId")
-        return view
+        return self._linked(view)
 
     async def list_spaces(self, query: ListSpaces) -> SpacePage:
         limits.page(query.page_size, query.page_number)
@@ -131,7 +143,14 @@ class SpaceHandlers:
         pagination = Pagination(
             current_page=query.page_number, page_count=page_count(total, query.page_size), total_count=total
         )
-        return SpacePage(data=found, pagination=pagination)
+        return SpacePage(data=[self._linked(view) for view in found], pagination=pagination)
+
+    def _linked(self, view: SpaceView) -> SpaceView:
+        """The view with its `guest_link` (the web app's path with a shared-link token), if it allows one."""
+        if self.link_secret is None or tokens.SHARED_LINK not in view.guest_authentication:
+            return view
+        token = tokens.shared_link_token(self.link_secret, view.environment_id, view.id)
+        return msgspec.structs.replace(view, guest_link=f"/space/{view.id}?token={token}")
 
     async def _execute(
         self,

@@ -3,6 +3,10 @@
 `gt_<payload>.<signature>`, payload = base64url JSON {g: guest id, s: space id, e: environment
 id, x: expiry (unix seconds)}. Issuing one writes nothing; deleting the guest or its grant on the
 space, or rotating the server secret, makes every token of it invalid at once.
+
+A space's shared link (Flatfile's `guestLink`, for `shared_link` guest authentication) carries a
+token with `k: "shared_link"` and no guest behind it: it is the same for every read of the space
+and works while the space is live and its `guestAuthentication` includes "shared_link".
 """
 
 from __future__ import annotations
@@ -16,17 +20,23 @@ import time
 
 import msgspec
 
+from spaceport import ids
 from spaceport.settings import Settings
 
 log = logging.getLogger(__name__)
 PREFIX = "gt_"
 
 
-class Claims(msgspec.Struct, frozen=True):
+SHARED_LINK = "shared_link"
+SHARED_LINK_EXPIRY = 4_102_444_800  # 2100-01-01: a shared link lives as long as the space allows it
+
+
+class Claims(msgspec.Struct, frozen=True, omit_defaults=True):
     g: str
     s: str
     e: str
     x: int
+    k: str = ""  # SHARED_LINK: the space's anonymous link; "": a named guest's token
 
 
 class GuestTokens(msgspec.Struct, frozen=True):
@@ -74,3 +84,10 @@ def verify(secret: bytes, token: str, now: float | None = None) -> Claims | None
     except (ValueError, msgspec.DecodeError):
         return None
     return claims if claims.x > (time.time() if now is None else now) else None
+
+
+def shared_link_token(secret: bytes, environment_id: str, space_id: str) -> str:
+    """The token of the space's shared link: deterministic, so the link is the same on every read."""
+    actor = ids.derived_id("guest", f"shared_link:{space_id}")
+    claims = Claims(g=actor, s=space_id, e=environment_id, x=SHARED_LINK_EXPIRY, k=SHARED_LINK)
+    return issue(secret, claims)

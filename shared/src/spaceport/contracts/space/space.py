@@ -111,6 +111,11 @@ class SpaceView(Wire, frozen=True, kw_only=True):
     app_id: str | None = None
     is_app_template: bool = False
     template_id: str | None = None
+    # Flatfile's `guestLink`: the web app's URL for anonymous (`shared_link`) guests, carrying a
+    # shared-link token; set only while `guest_authentication` has "shared_link". The space service
+    # answers the path (`/space/<id>?token=…`), the gateway makes it absolute and shows it only to
+    # secret keys and guest admins.
+    guest_link: str | None = None
 
 
 class SpacePage(msgspec.Struct, frozen=True, kw_only=True):
