@@ -9,6 +9,7 @@ from typing import Any, cast
 import msgspec
 import pytest
 
+from file_service.entrypoints import mapper
 from file_service.entrypoints.mapper import MapJob, Mapping, MappingFailedError, mapping_fields, principal
 from spaceport.claimcheck import ClaimCheck, Payload
 from spaceport.contracts.blueprint import SheetConfig
@@ -176,6 +177,22 @@ async def test_the_revert_is_sent_in_chunks_of_max_ids() -> None:
     assert all(k is not None and k.startswith(f"{JOB}:revert:") for k in keys)
 
 
+@pytest.fixture
+def no_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 503 outlasts the retry budget at once (the worker retries one for WRITE_TIMEOUT s)."""
+    monkeypatch.setattr(mapper, "WRITE_TIMEOUT", 0.0)
+
+
+async def test_a_page_answered_503_is_sent_again_with_its_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record service died mid-page (or restarts): the same keyed page is asked again."""
+    monkeypatch.setattr(mapper, "RETRY_PAUSE", 0.0)
+    rpc = FakeRpc([page(2, 2), ServiceUnavailableError("did not answer"), page(1, 3, done=True)], acks=10)
+    assert await run_map(rpc) == 3
+    assert [c.idempotency_key for c in rpc.mapped] == [f"{JOB}:map:0", f"{JOB}:map:2", f"{JOB}:map:2"]
+    assert rpc.deleted == []
+
+
+@pytest.mark.usefixtures("no_retries")
 async def test_a_page_that_fails_after_others_landed_reverts_them() -> None:
     rpc = FakeRpc([page(2, 2), ServiceUnavailableError("record service unavailable")], acks=10)
     with pytest.raises(MappingFailedError, match="the 2 records it had inserted were removed") as failed:
@@ -184,6 +201,7 @@ async def test_a_page_that_fails_after_others_landed_reverts_them() -> None:
     assert sent_ids(rpc) == expected_ids((0, 2))
 
 
+@pytest.mark.usefixtures("no_retries")
 async def test_a_failure_while_settling_reverts_every_page() -> None:
     rpc = FakeRpc([page(2, 2), page(1, 3, done=True)], acks=10, settle=False)
     with pytest.raises(MappingFailedError, match="the 3 records it had inserted were removed"):

@@ -4,11 +4,14 @@
 
 Starts NATS, Postgres and S3 (unless NATS_URL / DATABASE_URL / S3_ENDPOINT point at
 existing ones), then every service, waits for the gateway's /health and stays in the
-foreground until Ctrl-C. Data lives in ./.data and survives restarts.
+foreground until Ctrl-C. Data lives in ./.data and survives restarts. A service that crashes
+afterwards is restarted with backoff (`spaceport.devinfra.supervisor`); the crash and the restart
+are printed and appended to the service's log.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import secrets
@@ -17,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +29,7 @@ from typing import Any
 
 from spaceport.devinfra.process import InfraStartError, ManagedProcess, port_is_free
 from spaceport.devinfra.servers import start_concurrently, start_nats, start_postgres, start_s3
+from spaceport.devinfra.supervisor import Child, Crashed, Report, Supervisor, describe_exit
 
 __all__ = ["SERVICES", "main", "run"]
 
@@ -41,6 +45,7 @@ DEFAULT_S3_ACCESS_KEY = "spaceport"
 DEFAULT_S3_SECRET_KEY = "spaceport-secret"  # noqa: S105 - local-only server on 127.0.0.1
 HEALTH_TIMEOUT = 60.0
 SERVICE_STOP_TIMEOUT = 10.0
+SUPERVISE_INTERVAL = 0.25
 
 
 class LaunchError(Exception):
@@ -111,7 +116,7 @@ def run(repo: Path, services: Sequence[str] = SERVICES) -> int:
         if "gateway" in services:
             wait_for_gateway(gateway_port, children)
         _print_banner(gateway_port, secret_key, data_dir / "logs")
-        return supervise(children)
+        supervise(children)
     except (KeyboardInterrupt, _TerminatedError):
         say()
         return 0
@@ -121,6 +126,7 @@ def run(repo: Path, services: Sequence[str] = SERVICES) -> int:
     finally:
         stack.stop_all()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return 0  # not reached: supervise returns only by an interrupt
 
 
 def _raise_shutdown(signum: int, frame: FrameType | None) -> None:
@@ -263,44 +269,53 @@ def _service_env(endpoints: Endpoints, gateway_port: int, secret_key: str) -> di
     }
 
 
-def start_services(
-    services: Sequence[str], env: Mapping[str, str], log_dir: Path, stack: Stack
-) -> list[ManagedProcess]:
-    children = [
-        ManagedProcess.start(name, [sys.executable, "-m", f"{name}_service"], log_dir / f"{name}.log", env=env)
-        for name in services
-    ]
-    if children:
+def start_services(services: Sequence[str], env: Mapping[str, str], log_dir: Path, stack: Stack) -> Supervisor:
+    """Start every service under one supervisor (it restarts them once `supervise` runs)."""
+
+    def start(name: str) -> ManagedProcess:
+        return ManagedProcess.start(name, [sys.executable, "-m", f"{name}_service"], log_dir / f"{name}.log", env=env)
+
+    children = Supervisor(start, report=_report)
+    # Pushed first: a Ctrl-C while the services start still stops the ones that did.
+    stack.push("services", lambda: children.stop_all(stop_together))
+    children.start(services)
+    if services:
         say(f"started services: {', '.join(services)} (logs: {log_dir}/<service>.log)")
-        stack.push("services", lambda: _stop_together(children))
     return children
 
 
-def _stop_together(children: Sequence[ManagedProcess]) -> None:
-    # In parallel, so six slow shutdowns cost one timeout, not six.
+def stop_together(children: Sequence[Child]) -> None:
+    """Stop children in parallel, so six slow shutdowns cost one timeout, not six."""
+    if not children:
+        return
     with ThreadPoolExecutor(max_workers=len(children)) as pool:
         list(pool.map(lambda c: c.stop(SERVICE_STOP_TIMEOUT), children))
 
 
-def _first_dead(children: Sequence[ManagedProcess]) -> ManagedProcess | None:
-    return next((c for c in children if not c.is_running()), None)
+def _report(event: Report) -> None:
+    if isinstance(event, Crashed):
+        say(f"\nerror: {event}")
+        say(f"--- last lines of its log ---\n{event.tail}\n---")
+    else:
+        say(str(event))
 
 
-def _report_death(child: ManagedProcess) -> None:
-    say(f"\nerror: service {child.name} exited with code {child.returncode}")
-    say(f"--- last lines of {child.log_path} ---\n{child.log_tail()}")
+def _report_death(name: str, child: Child) -> None:
+    say(f"\nerror: service {name} {describe_exit(child.returncode or 0)}")
+    say(f"--- last lines of its log ---\n{child.log_tail()}")
 
 
-def wait_for_gateway(port: int, children: Sequence[ManagedProcess]) -> None:
+def wait_for_gateway(port: int, children: Supervisor) -> None:
+    """Until the gateway is healthy; a service that dies meanwhile is a startup error, not restarted."""
     url = f"http://127.0.0.1:{port}/health"
     say(f"waiting for {url} ", end="")
     deadline = time.monotonic() + HEALTH_TIMEOUT
     next_dot = time.monotonic() + 1
     while not _healthy(url):
-        dead = _first_dead(children)
+        dead = children.first_dead()
         if dead is not None:
-            _report_death(dead)
-            raise LaunchError(f"service {dead.name} died during startup")
+            _report_death(dead, children.child(dead))
+            raise LaunchError(f"service {dead} died during startup")
         if time.monotonic() > deadline:
             raise LaunchError(f"gateway not healthy after {HEALTH_TIMEOUT:.0f}s; see {log_tail_hint(children)}")
         if time.monotonic() >= next_dot:
@@ -310,8 +325,8 @@ def wait_for_gateway(port: int, children: Sequence[ManagedProcess]) -> None:
     say(" ok")
 
 
-def log_tail_hint(children: Sequence[ManagedProcess]) -> str:
-    return ", ".join(str(c.log_path) for c in children)
+def log_tail_hint(children: Supervisor) -> str:
+    return ", ".join(str(getattr(children.child(n), "log_path", n)) for n in children.names)
 
 
 def _healthy(url: str) -> bool:
@@ -330,14 +345,24 @@ def _print_banner(gateway_port: int, secret_key: str, log_dir: Path) -> None:
     say("Ctrl-C to stop")
 
 
-def supervise(children: Sequence[ManagedProcess]) -> int:
-    """Block until a service dies (exit 1) or we are interrupted (exception)."""
+def supervise(children: Supervisor) -> None:
+    """Restart crashed services until we are interrupted (KeyboardInterrupt / SIGTERM)."""
     while True:
-        dead = _first_dead(children)
-        if dead is not None:
-            _report_death(dead)
-            return 1
-        time.sleep(0.5)
+        with _interrupts_deferred():
+            children.tick()
+        time.sleep(SUPERVISE_INTERVAL)
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait while a restart runs: a child started but not yet recorded would
+    escape the shutdown. Blocked signals stay pending and are handled right after."""
+    blocked = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 if __name__ == "__main__":

@@ -109,6 +109,11 @@ class ManagedProcess:
     def log_tail(self, lines: int = 40) -> str:
         return log_tail(self.log_path, lines, self.log_offset)
 
+    def note(self, line: str) -> None:
+        """Append a line of our own to the process's log (e.g. the supervisor's crash report)."""
+        with self.log_path.open("a") as log:
+            log.write(line + "\n")
+
     def stop(self, timeout: float = 10.0) -> int:
         """Signal the process group, wait up to `timeout` s, then SIGKILL it. Returns exit code.
 

@@ -18,9 +18,10 @@ extractor:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -63,7 +64,7 @@ from spaceport.contracts.record import (
 )
 from spaceport.contracts.space import Principal
 from spaceport.contracts.workbook import GetSheet, GetWorkbook, SheetView, WorkbookView
-from spaceport.errors import ConflictError, NotFoundError, ValidationFailedError
+from spaceport.errors import ConflictError, NotFoundError, ServiceUnavailableError, ValidationFailedError
 from spaceport.events import StoredEvent
 from spaceport.ids import derived_ids
 from spaceport.messaging import RpcClient
@@ -77,11 +78,16 @@ ACTOR = "us_ag_mapper"
 PAGE_SIZE = 20_000  # source records per MapRecords (one commit each; fewer when rows are wide)
 ENUM_VALUES = 100  # distinct source values looked at for enumDetails
 WRITE_TIMEOUT = 120.0
+# A service killed mid-request never answers it: each attempt waits this long, then the same
+# (idempotent) command is sent again, to its restarted process, until WRITE_TIMEOUT has passed.
+ATTEMPT_TIMEOUT = 10.0
+RETRY_PAUSE = 0.5
 MAX_MESSAGE = 2_000
 BATCH = 10
 ACK_WAIT = 600.0
 _encoder = msgspec.json.Encoder()
 _cells = msgspec.json.Decoder(dict[str, list[dict[str, Any]]])
+R = TypeVar("R")
 
 
 def principal(environment_id: str) -> Principal:
@@ -190,7 +196,7 @@ class Mapping:
             return "skipped", None, None
         try:
             source, destination = await self._sheets(m)
-            planned = await self.rpc.request(job.SERVICE, GetJobPlan(principal=who, job_id=m.job_id), JobPlanView)
+            planned = await self._retried(job.SERVICE, GetJobPlan(principal=who, job_id=m.job_id), JobPlanView)
             plan = planned.plan or compute_plan(sources_of(source), destinations_of(destination))
             fields = mapping_fields(plan)
             count = await self._map(who, m, source, destination, fields)
@@ -222,7 +228,7 @@ class Mapping:
                     idempotency_key=key,
                     job_id=m.job_id,
                 )
-                page = await self.rpc.request(record.SERVICE, command, Mapped, timeout=WRITE_TIMEOUT)
+                page = await self._retried(record.SERVICE, command, Mapped, ATTEMPT_TIMEOUT)
                 if page.written.record_count:
                     landed.append((key, page.written.record_count))
                 count += page.written.record_count
@@ -252,7 +258,21 @@ class Mapping:
                 ids=ids[start : start + MAX_IDS],
                 idempotency_key=f"{keys}:revert:{start}",
             )
-            await self.rpc.request(record.SERVICE, command, Written, timeout=WRITE_TIMEOUT)
+            await self._retried(record.SERVICE, command, Written, ATTEMPT_TIMEOUT)
+
+    async def _retried(self, service: str, command: msgspec.Struct, reply: type[R], attempt: float | None = None) -> R:
+        """`command` (idempotent: keyed, or a job step that a replay repeats harmlessly) until it is
+        answered; a service that is down or restarting answers 503 until WRITE_TIMEOUT has passed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WRITE_TIMEOUT
+        while True:
+            try:
+                return await self.rpc.request(service, command, reply, timeout=attempt)
+            except ServiceUnavailableError:
+                if loop.time() + RETRY_PAUSE > deadline:
+                    raise
+                log.info("workbook:map: the %s service did not answer %s; retrying", service, type(command).__name__)
+                await asyncio.sleep(RETRY_PAUSE)
 
     async def _source_total(self, sheet_id: str) -> int:
         counts = await self.rpc.request(record.SERVICE, GetCounts(sheet_id=sheet_id), Counts)
@@ -297,10 +317,10 @@ class Mapping:
         """Until the records read model has the last insert: whoever sees the job complete sees the records."""
         if position:
             query = GetRecords(sheet_id=sheet_id, page_size=1, min_position=position, include_messages=False)
-            await self.rpc.request(record.SERVICE, query, RecordsReply, timeout=WRITE_TIMEOUT)
+            await self._retried(record.SERVICE, query, RecordsReply, ATTEMPT_TIMEOUT)
 
     async def _job(self, command: msgspec.Struct) -> None:
-        await self.rpc.request(job.SERVICE, command, JobWritten)
+        await self._retried(job.SERVICE, command, JobWritten)
 
     async def _fail(self, who: Principal, job_id: str, error: Exception) -> None:
         message = f"Mapping failed: {error or type(error).__name__}"[:MAX_MESSAGE]
