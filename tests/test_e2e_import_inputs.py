@@ -23,6 +23,7 @@ import json
 import random
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -174,6 +175,14 @@ class Bad:
     says: tuple[str, ...]
 
 
+def _zip_without_workbook() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("notes.txt", "not a workbook")
+    return out.getvalue()
+
+
+_ZIP_NO_WORKBOOK = _zip_without_workbook()
 _GOOD_XLSX = xlsx_bytes({"S": [["a", "b"], ["1", "2"]] * 50})
 _WIDE = ",".join(f"c{i}" for i in range(10_000)) + "\n" + ",".join("1" for _ in range(10_000)) + "\n"
 
@@ -237,6 +246,23 @@ BAD: dict[str, Bad] = {
         "numbers.json", b"[1,2]", JSON_MIME, ("every record must be a JSON object, this one is int", "row 1")
     ),
     "json string": Bad("string.json", b'"x"', JSON_MIME, ("JSON",)),
+    # issue 12's malformed-file corpus, the rest of it
+    "truncated json": Bad(
+        "cut.json", b'[{"a":1},{"a":', JSON_MIME, ("{stem} is not valid JSON: Expecting value", "(row 2)")
+    ),
+    "json lines with a bad line": Bad(
+        "lines.jsonl", b'{"a":1}\n{nope}\n', "application/x-ndjson", ("{stem} is not valid JSON Lines", "(row 2)")
+    ),
+    "json array of arrays": Bad(
+        "arrays.json", b"[[1,2]]", JSON_MIME, ("every record must be a JSON object, this one is array", "(row 1)")
+    ),
+    "invalid UTF-8 in json": Bad(
+        "badutf.json", b'[{"a":"\xff\xfe"}]', JSON_MIME, ("{stem} is not valid UTF-8 (byte offset 7)",)
+    ),
+    "zip without a workbook named xlsx": Bad(
+        "archive.xlsx", _ZIP_NO_WORKBOOK, XLSX_MIME, ("is a ZIP archive, not an Excel workbook",)
+    ),
+    "NUL bytes in csv": Bad("nul.csv", b"a,b\n1,\x002\n", CSV_MIME, ("{name} contains binary data (NUL bytes)",)),
 }
 
 

@@ -12,7 +12,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from nats.aio.msg import Msg
 
-from gateway_service import errors, ids
+from gateway_service import api_docs, errors, ids
 from gateway_service.routes import (
     apps,
     commits,
@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=ids.check_ids,
         exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
+        on_app_init=[api_docs.document_errors],  # the error envelope in /v1/openapi.json
         plugins=[OpenTelemetryPlugin(OpenTelemetryConfig())],
         request_max_body_size=MAX_BODY,
         # /v1/openapi.json (+ .yaml) and a browsable page at /v1/docs; /v1/asyncapi.json: routes/events.py

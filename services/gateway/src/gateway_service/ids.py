@@ -4,7 +4,8 @@ Ids end up as NATS subject tokens and SQL parameters in the services; one that c
 (`a.b`, `>`, `*`, spaces, unicode, 10k characters) is refused here with a clear 4xx instead of
 travelling on. Path parameters named `<kind>_id` must look like `<prefix>_<kind prefix>_<token>`
 (`us_sp_k3j9x0q2ab`) and answer 404 otherwise (the URL names nothing); the query parameters in
-QUERY_IDS answer 400.
+QUERY_IDS answer 400. A NUL character in any query parameter answers 400 too (Postgres text cannot
+hold one; tests/test_fuzz_regressions.py).
 """
 
 from __future__ import annotations
@@ -66,3 +67,7 @@ async def check_ids(request: Request[Any, Any, Any]) -> None:
         for value in request.query_params.getall(name, []):
             if value and not is_id(str(value), kind):
                 raise ValidationFailedError(f"{name} {_shown(str(value))} is not a {kind} id", key=name)
+    # Postgres text cannot hold NUL: a search or filter with one would fail in the service behind.
+    for name, value in request.query_params.items():
+        if "\x00" in str(value) or "\x00" in name:
+            raise ValidationFailedError(f"query parameter {_shown(name)} contains a NUL character", key=name)

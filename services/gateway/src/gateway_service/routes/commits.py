@@ -11,6 +11,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 
+from gateway_service.api_docs import JSON_OBJECT
 from gateway_service.auth import principal_of, require_workbook, view_in_space
 from gateway_service.routes.records import data, json_response, sheet_scope
 from gateway_service.state import Gateway
@@ -32,14 +33,14 @@ async def commit_for(gateway: Gateway, principal: Principal, commit_id: str, *, 
     return reply
 
 
-@get("/v1/commits/{commit_id:str}")
+@get("/v1/commits/{commit_id:str}", responses=JSON_OBJECT)
 async def get_commit(request: Request[Any, Any, Any], gateway: Gateway, commit_id: str) -> Response[bytes]:
     principal = await principal_of(request, gateway)
     reply = await commit_for(gateway, principal, commit_id, write=False)
     return json_response(data(reply.commit))
 
 
-@post("/v1/commits/{commit_id:str}/complete", status_code=200)
+@post("/v1/commits/{commit_id:str}/complete", status_code=200, responses=JSON_OBJECT)
 async def complete_commit(request: Request[Any, Any, Any], gateway: Gateway, commit_id: str) -> Response[bytes]:
     principal = await principal_of(request, gateway)
     await commit_for(gateway, principal, commit_id, write=True)

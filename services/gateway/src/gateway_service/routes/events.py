@@ -20,6 +20,7 @@ from faststream.specification import AsyncAPI
 from litestar import Request, Response, get, post
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
+from gateway_service.api_docs import EVENT_STREAM, JSON_OBJECT
 from gateway_service.auth import (
     environment_of,
     principal_of,
@@ -120,7 +121,7 @@ def _guest_space(principal: Principal) -> str | None:
     return principal.space_id if principal.kind == "guest" else None
 
 
-@get("/v1/events")
+@get("/v1/events", responses=JSON_OBJECT)
 async def list_events(request: Request[Any, Any, Any], gateway: Gateway) -> Response[bytes]:
     principal = await principal_of(request, gateway)
     query = ListEvents(
@@ -206,7 +207,7 @@ async def _follow(gateway: Gateway, first: EventBatch, events: EventFilter) -> A
             batch = EventBatch(events=Payload(data=b"[]"), count=0, position=batch.position)
 
 
-@get("/v1/events/stream")
+@get("/v1/events/stream", responses=EVENT_STREAM)
 async def stream_events(request: Request[Any, Any, Any], gateway: Gateway) -> ServerSentEvent:
     """SSE: `id: <event id>`, `event: <topic>`, `data: <event JSON>`; resumes after `Last-Event-ID`
     (or `?lastEventId=`) with nothing missed or repeated; without one it starts at "now"."""

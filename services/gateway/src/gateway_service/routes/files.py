@@ -27,6 +27,7 @@ from minio import Minio
 from minio.error import S3Error
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
+from gateway_service.api_docs import ANY_FILE
 from gateway_service.auth import (
     environment_of,
     principal_of,
@@ -432,7 +433,7 @@ async def delete_file(request: Request[Any, Any, Any], gateway: Gateway, file_id
     return SUCCESS
 
 
-@get(ONE + "/download")
+@get(ONE + "/download", responses=ANY_FILE)
 async def download_file(request: Request[Any, Any, Any], gateway: Gateway, file_id: str) -> Stream:
     principal = await _caller(request, gateway)
     if principal.workbook_ids is not None:

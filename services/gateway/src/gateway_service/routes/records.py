@@ -17,6 +17,7 @@ import msgspec
 from litestar import Request, Response, delete, get, post, put
 from litestar.response import Stream
 
+from gateway_service.api_docs import CSV_FILE, JSON_OBJECT
 from gateway_service.auth import principal_of, require_space_access
 from gateway_service.body import body_bytes, decode
 from gateway_service.query import bool_param, int_param, list_param, param
@@ -201,7 +202,7 @@ async def for_event(
     return msgspec.structs.replace(query, **taken)
 
 
-@get("/v1/sheets/{sheet_id:str}/records")
+@get("/v1/sheets/{sheet_id:str}/records", responses=JSON_OBJECT)
 async def get_records(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes] | Stream:
     principal, _ = await authorize(request, gateway, sheet_id, write=False)
     selection = record_query(request)
@@ -255,7 +256,7 @@ async def _streamed_page(gateway: Gateway, query: GetRecords) -> Stream:
     return Stream(chunks(), media_type="application/json")
 
 
-@post("/v1/sheets/{sheet_id:str}/records", status_code=200)
+@post("/v1/sheets/{sheet_id:str}/records", status_code=200, responses=JSON_OBJECT)
 async def insert_records(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
     written = await _write_body(request, gateway, sheet_id, InsertRecords)
     records = await claims(gateway).unpack(written.records) if written.records is not None else b"[]"
@@ -265,12 +266,12 @@ async def insert_records(request: Request[Any, Any, Any], gateway: Gateway, shee
     )
 
 
-@put("/v1/sheets/{sheet_id:str}/records", status_code=200)
+@put("/v1/sheets/{sheet_id:str}/records", status_code=200, responses=JSON_OBJECT)
 async def update_records(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
     return _versioned(await _write_body(request, gateway, sheet_id, UpdateRecords))
 
 
-@delete("/v1/sheets/{sheet_id:str}/records", status_code=200)
+@delete("/v1/sheets/{sheet_id:str}/records", status_code=200, responses=JSON_OBJECT)
 async def delete_records(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
     principal, _ = await authorize(request, gateway, sheet_id, write=True)
     query = record_query(request)
@@ -289,7 +290,7 @@ async def delete_records(request: Request[Any, Any, Any], gateway: Gateway, shee
     return json_response(data({"success": True, "commitId": written.commit_id}))
 
 
-@put("/v1/sheets/{sheet_id:str}/find-replace", status_code=200)
+@put("/v1/sheets/{sheet_id:str}/find-replace", status_code=200, responses=JSON_OBJECT)
 async def find_replace(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
     principal, _ = await authorize(request, gateway, sheet_id, write=True)
     body = await decode(request, FindReplaceBody)
@@ -306,7 +307,7 @@ async def find_replace(request: Request[Any, Any, Any], gateway: Gateway, sheet_
     return _versioned(await _write(gateway, command))
 
 
-@post("/v1/sheets/{sheet_id:str}/validate", status_code=200)
+@post("/v1/sheets/{sheet_id:str}/validate", status_code=200, responses=JSON_OBJECT)
 async def validate_sheet(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
     """Every record validated again against the sheet's current config; Flatfile's `Success`.
     The commits it makes always trigger hooks (that is the endpoint's purpose; the SDK sends
@@ -320,7 +321,7 @@ async def validate_sheet(request: Request[Any, Any, Any], gateway: Gateway, shee
 # ---- counts, cells, download, commits ----------------------------------------------------------
 
 
-@get("/v1/sheets/{sheet_id:str}/counts")
+@get("/v1/sheets/{sheet_id:str}/counts", responses=JSON_OBJECT)
 async def get_counts(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
     await authorize(request, gateway, sheet_id, write=False)
     query = GetCounts(sheet_id=sheet_id, query=record_query(request), by_field=bool_param(request, "byField", False))
@@ -328,7 +329,7 @@ async def get_counts(request: Request[Any, Any, Any], gateway: Gateway, sheet_id
     return json_response(data({"success": True, "counts": counts}))
 
 
-@get("/v1/sheets/{sheet_id:str}/cells")
+@get("/v1/sheets/{sheet_id:str}/cells", responses=JSON_OBJECT)
 async def get_cells(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
     await authorize(request, gateway, sheet_id, write=False)
     field_key = param(request, "fieldKey")
@@ -350,7 +351,7 @@ async def get_cells(request: Request[Any, Any, Any], gateway: Gateway, sheet_id:
     return json_response(b'{"data":' + await claims(gateway).unpack(reply.cells) + b"}")
 
 
-@get("/v1/sheets/{sheet_id:str}/records/indices")
+@get("/v1/sheets/{sheet_id:str}/records/indices", responses=JSON_OBJECT)
 async def record_indices(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
     """Where records stand in a filtered, sorted view: a bare `[{id, index}]`, as the SDK parses it."""
     await authorize(request, gateway, sheet_id, write=False)
@@ -362,7 +363,7 @@ async def record_indices(request: Request[Any, Any, Any], gateway: Gateway, shee
     return json_response(_encoder.encode(reply.indices))
 
 
-@get("/v1/sheets/{sheet_id:str}/download")
+@get("/v1/sheets/{sheet_id:str}/download", responses=CSV_FILE)
 async def download(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Stream:
     await authorize(request, gateway, sheet_id, write=False)
     query = record_query(request)
@@ -384,7 +385,7 @@ async def download(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: 
     return Stream(chunks(), media_type="text/csv", headers=headers)
 
 
-@get("/v1/sheets/{sheet_id:str}/commits")
+@get("/v1/sheets/{sheet_id:str}/commits", responses=JSON_OBJECT)
 async def list_commits(request: Request[Any, Any, Any], gateway: Gateway, sheet_id: str) -> Response[bytes]:
     await authorize(request, gateway, sheet_id, write=False)
     completed = None if param(request, "completed") is None else bool_param(request, "completed", False)

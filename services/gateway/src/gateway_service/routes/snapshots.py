@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, delete, get, post
 
+from gateway_service.api_docs import JSON_OBJECT
 from gateway_service.auth import principal_of, view_in_space
 from gateway_service.body import decode
 from gateway_service.ids import is_id
@@ -73,7 +74,7 @@ async def _snapshot(
     )
 
 
-@post("/v1/snapshots", status_code=200)
+@post("/v1/snapshots", status_code=200, responses=JSON_OBJECT)
 async def create_snapshot(request: Request[Any, Any, Any], gateway: Gateway) -> Response[bytes]:
     body = await decode(request, SnapshotBody)
     principal, _ = await authorize(request, gateway, _sheet_id(body.sheet_id), write=True)
@@ -89,7 +90,7 @@ async def create_snapshot(request: Request[Any, Any, Any], gateway: Gateway) -> 
     return json_response(data(view))
 
 
-@get("/v1/snapshots")
+@get("/v1/snapshots", responses=JSON_OBJECT)
 async def list_snapshots(request: Request[Any, Any, Any], gateway: Gateway) -> Response[bytes]:
     sheet_id = _sheet_id(param(request, "sheetId"))
     await authorize(request, gateway, sheet_id, write=False)
@@ -98,14 +99,14 @@ async def list_snapshots(request: Request[Any, Any, Any], gateway: Gateway) -> R
     return json_response(data(reply.data))
 
 
-@get("/v1/snapshots/{snapshot_id:str}")
+@get("/v1/snapshots/{snapshot_id:str}", responses=JSON_OBJECT)
 async def get_snapshot(request: Request[Any, Any, Any], gateway: Gateway, snapshot_id: str) -> Response[bytes]:
     principal = await principal_of(request, gateway)
     summary = bool_param(request, "includeSummary", default=False)
     return json_response(data(await _snapshot(gateway, principal, snapshot_id, write=False, summary=summary)))
 
 
-@get("/v1/snapshots/{snapshot_id:str}/records")
+@get("/v1/snapshots/{snapshot_id:str}/records", responses=JSON_OBJECT)
 async def snapshot_records(request: Request[Any, Any, Any], gateway: Gateway, snapshot_id: str) -> Response[bytes]:
     change = request.query_params.get("changeType")  # an empty one is no kind either
     if change is not None and change not in CHANGE_TYPES:
@@ -122,7 +123,7 @@ async def snapshot_records(request: Request[Any, Any, Any], gateway: Gateway, sn
     return json_response(b'{"data":' + await claims(gateway).unpack(reply.records) + b"}")
 
 
-@post("/v1/snapshots/{snapshot_id:str}/restore", status_code=200)
+@post("/v1/snapshots/{snapshot_id:str}/restore", status_code=200, responses=JSON_OBJECT)
 async def restore_snapshot(request: Request[Any, Any, Any], gateway: Gateway, snapshot_id: str) -> Response[bytes]:
     """-> `{data: Snapshot}`, plus (a Spaceport addition) `restore`: the commits it appended and
     how many records it deleted (`createdSince`), reverted (`updatedSince`) and re-created."""
@@ -143,7 +144,7 @@ async def restore_snapshot(request: Request[Any, Any, Any], gateway: Gateway, sn
     return json_response(data(out))
 
 
-@delete("/v1/snapshots/{snapshot_id:str}", status_code=200)
+@delete("/v1/snapshots/{snapshot_id:str}", status_code=200, responses=JSON_OBJECT)
 async def delete_snapshot(request: Request[Any, Any, Any], gateway: Gateway, snapshot_id: str) -> Response[bytes]:
     principal = await principal_of(request, gateway)
     await _snapshot(gateway, principal, snapshot_id, write=True)

@@ -1,0 +1,99 @@
+"""What the OpenAPI fuzz run (tests/test_fuzz_openapi.py) found, each kept as a small test.
+
+1. A NUL character in a query parameter (`GET /v1/guests?email=a%00b`) reached Postgres, which
+   cannot store NUL in text, and answered 503: now a 400 naming the parameter (gateway ids.py).
+2. The document described every error as Litestar's `{status_code, detail, extra}` (the gateway
+   sends Flatfile's `{"errors":[{"message","key"}]}`), listed no 401/403/404/409/… at all, and
+   described the pre-encoded JSON answers (`Response[bytes]`) as a string (gateway api_docs.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway_service.app import create_app
+from spaceport.settings import Settings
+from spaceport.testing.platform import Platform
+
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+@pytest.fixture(scope="module")
+def api(platform: Platform) -> Iterator[httpx.Client]:
+    with platform.client(timeout=30, base_url=platform.base_url) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def space(api: httpx.Client) -> str:
+    reply = api.post("/v1/spaces", json={"name": f"fuzz regressions {uuid.uuid4().hex[:6]}"})
+    assert reply.status_code == 200, reply.text
+    space_id: str = reply.json()["data"]["id"]
+    return space_id
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "key"),
+    [
+        ("/v1/guests", {"email": "a\x00b"}, "email"),
+        ("/v1/spaces", {"search": "\x00"}, "search"),
+        ("/v1/workbooks", {"name": "wb\x00"}, "name"),
+    ],
+)
+def test_a_nul_in_a_query_parameter_is_a_400_naming_it(
+    api: httpx.Client, space: str, path: str, params: dict[str, str], key: str
+) -> None:
+    reply = api.get(path, params={"spaceId": space, **params})
+    assert reply.status_code == 400, reply.text
+    [error] = reply.json()["errors"]
+    assert error["key"] == key
+    assert "NUL" in error["message"]
+    # the same request without the NUL is answered
+    clean = {name: value.replace("\x00", "") for name, value in params.items()}
+    assert api.get(path, params={"spaceId": space, **clean}).status_code == 200
+
+
+def _document() -> dict[str, Any]:
+    with warnings.catch_warnings():  # Litestar's deprecation notes (tests/test_e2e_bad_input_sweep.py does the same)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        app = create_app(Settings(service_name="gateway", otel_exporter="none"))
+    document: dict[str, Any] = app.openapi_schema.to_schema()
+    return document
+
+
+def _operations(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                yield f"{method.upper()} {path}", operation
+
+
+def test_every_operation_documents_the_error_envelope() -> None:
+    document = _document()
+    envelope = document["components"]["schemas"]["ErrorBody"]
+    assert envelope["required"] == ["errors"]
+    assert document["components"]["schemas"]["ErrorItem"]["required"] == ["message"]
+    wrong = [
+        (name, status)
+        for name, operation in _operations(document)
+        for status in ("400", "401", "403", "404", "409", "413", "429", "503")
+        if operation["responses"].get(status, {}).get("content", {}).get("application/json", {}).get("schema")
+        != {"$ref": "#/components/schemas/ErrorBody"}
+    ]
+    assert not wrong, wrong
+
+
+def test_no_json_answer_is_documented_as_a_string() -> None:
+    as_string = [
+        name
+        for name, operation in _operations(_document())
+        if operation["responses"]["200"].get("content", {}).get("application/json", {}).get("schema")
+        == {"type": "string"}
+    ]
+    assert not as_string, as_string
