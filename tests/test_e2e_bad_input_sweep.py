@@ -694,6 +694,11 @@ SKIPPED = {
     ("GET", "/v1/guests/{guest_id:str}/roles"): ACCESS,
     ("POST", "/v1/guests/{guest_id:str}/roles"): ACCESS,
     ("DELETE", "/v1/guests/{guest_id:str}/roles/{actor_role_id:str}"): ACCESS,
+    # the space web app (gateway_service/web): a page, its session probe and static files, not /v1
+    # API; their bad tokens, spaces and paths are covered by tests/browser/ (test_space_app, test_guest_link)
+    ("GET", "/space/{space:str}"): "the web app's page (tests/browser)",
+    ("GET", "/space/{space:str}/session"): "the web app's session probe (tests/browser)",
+    ("GET", "/static/app/{file_path:path}"): "the web app's static files (tests/browser)",
 }
 
 
