@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +34,7 @@ from spaceport.devinfra.process import (
 )
 
 __all__ = [
+    "NatsClusterHandle",
     "NatsHandle",
     "PostgresHandle",
     "S3Handle",
@@ -40,6 +42,7 @@ __all__ = [
     "s3_ready",
     "start_concurrently",
     "start_nats",
+    "start_nats_cluster",
     "start_postgres",
     "start_s3",
 ]
@@ -243,6 +246,10 @@ def start_nats(data_dir: Path, port: int | None = None, log_path: Path | None = 
     return NatsHandle(url=url, port=port, process=process)
 
 
+def _jetstream_ready_sync(url: str) -> bool:
+    return _run_coro(_jetstream_ready(url))
+
+
 async def _jetstream_ready(url: str) -> bool:
     import nats  # noqa: PLC0415 - keep module import cheap for callers that only need Postgres
 
@@ -252,6 +259,87 @@ async def _jetstream_ready(url: str) -> bool:
     finally:
         await nc.close()
     return True
+
+
+@dataclass(frozen=True)
+class NatsClusterHandle:
+    """A local cluster of nats-server processes (`start_nats_cluster`); a node can be lost and
+    started again (`restart_node`) on its port, store and routes."""
+
+    nodes: tuple[NatsHandle, ...]
+    configs: tuple[Path, ...]
+    logs: tuple[Path, ...]
+
+    @property
+    def url(self) -> str:
+        """Every node's URL, comma-separated (what NATS_URL takes for a cluster)."""
+        return ",".join(node.url for node in self.nodes)
+
+    def restart_node(self, index: int) -> NatsClusterHandle:
+        """Start node `index` again (after it was stopped or killed); the cluster with it."""
+        node = self.nodes[index]
+        restarted = _start_nats_node(self.configs[index], node.port, self.logs[index], wait_jetstream=True)
+        return NatsClusterHandle(
+            nodes=(*self.nodes[:index], restarted, *self.nodes[index + 1 :]), configs=self.configs, logs=self.logs
+        )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for node in self.nodes:
+            node.stop(timeout)
+
+
+def start_nats_cluster(base_dir: Path, size: int = 3, *, sync_always: bool = True) -> NatsClusterHandle:
+    """Run `size` nats-server processes routed into one JetStream cluster, each storing into
+    `base_dir/n<i>`; returns once every node answers JetStream (a meta leader was elected).
+
+    `sync_always` sets `sync_interval: always`: every write is fsynced before it is acknowledged,
+    so an acknowledged message survives the loss of a node's process (and of its machine)."""
+    ports = [free_port(HOST) for _ in range(size)]
+    routes = [free_port(HOST) for _ in range(size)]
+    while len(set(ports + routes)) < 2 * size:  # the OS may hand out the same free port twice
+        routes = [free_port(HOST) for _ in range(size)]
+    configs: list[Path] = []
+    logs: list[Path] = []
+    for index in range(size):
+        data_dir = base_dir / f"n{index}"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        sync = "\n  sync_interval: always" if sync_always else ""
+        peers = ", ".join(f"nats-route://{HOST}:{port}" for port in routes)
+        config = data_dir / "nats-server.conf"
+        config.write_text(
+            f"server_name: n{index}\nlisten: {HOST}:{ports[index]}\nmax_payload: {MAX_PAYLOAD}\n"
+            f'jetstream {{\n  store_dir: "{data_dir}"{sync}\n}}\n'
+            f"cluster {{\n  name: spaceport\n  listen: {HOST}:{routes[index]}\n  routes: [{peers}]\n}}\n"
+        )
+        configs.append(config)
+        logs.append(_default_log(data_dir))
+    nodes: list[NatsHandle] = []
+    try:
+        for index in range(size):
+            nodes.append(_start_nats_node(configs[index], ports[index], logs[index], wait_jetstream=False))
+        for node in nodes:  # JetStream answers once the nodes found each other and elected a leader
+            wait_until(partial(_jetstream_ready_sync, node.url), START_TIMEOUT, "JetStream", node.process)
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
+    return NatsClusterHandle(nodes=tuple(nodes), configs=tuple(configs), logs=tuple(logs))
+
+
+def _start_nats_node(config: Path, port: int, log_path: Path, *, wait_jetstream: bool) -> NatsHandle:
+    _require_free(port, "NATS")
+    process = ManagedProcess.start(
+        "nats-server", [_executable("nats-server"), "-c", config], log_path, env=go_memory_limit()
+    )
+    url = f"nats://{HOST}:{port}"
+    try:
+        wait_for_tcp(HOST, port, START_TIMEOUT, process)
+        if wait_jetstream:
+            wait_until(lambda: _run_coro(_jetstream_ready(url)), START_TIMEOUT, "JetStream", process)
+    except BaseException:
+        process.stop()
+        raise
+    return NatsHandle(url=url, port=port, process=process)
 
 
 # --------------------------------------------------------------------------- Postgres

@@ -6,9 +6,9 @@ and is skipped, so every event is applied exactly once. Postgres, not the consum
 authority on position: a consumer that is ahead of it is recreated at checkpoint + 1.
 
 By concern: `protocol` (what a read model gives), `consumer` (the durable consumer and its
-batches, with prefetch), `lease` (one active replica), `apply` (savepoints, poison events),
-`tracing` (spans), `rebuild` (shadow schema and swap), `runner` (`ProjectionRunner`, which
-orchestrates them).
+batches, with prefetch), `pull` (fetches bounded in bytes), `lease` (one active replica),
+`apply` (savepoints, poison events), `tracing` (spans), `rebuild` (shadow schema and swap),
+`runner` (`ProjectionRunner`, which orchestrates them).
 """
 
 from __future__ import annotations

@@ -12,16 +12,14 @@ import logging
 
 import nats.errors
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from spaceport.eventstore import EventStore
 from spaceport.projection.protocol import Projection
+from spaceport.projection.pull import FETCH_MAX_BYTES, BoundedPull
 
 log = logging.getLogger(__package__)  # the package's logger: log lines keep the name they always had
-
-PullSubscription = JetStreamContext.PullSubscription
 
 
 def durable_name(projection: str) -> str:
@@ -83,14 +81,16 @@ class DurableConsumer:
         await self._store.js.add_consumer(self._store.stream, self.config(position + 1))
 
     async def bind(self) -> Batches:
-        sub = await self._store.js.pull_subscribe_bind(durable=self.name, stream=self._store.stream)
-        return Batches(sub, self._projection.name)
+        """A subscription whose every fetch is bounded in bytes too (`pull.py`: why)."""
+        max_bytes = getattr(self._projection, "fetch_max_bytes", None) or FETCH_MAX_BYTES
+        sub = BoundedPull(self._store.nc, self._store.stream, self.name, max_bytes=max_bytes)
+        return Batches(await sub.subscribe(), self._projection.name)
 
 
 class Batches:
     """One bound subscription and the batch prefetched on it while the previous one commits."""
 
-    def __init__(self, sub: PullSubscription, projection: str) -> None:
+    def __init__(self, sub: BoundedPull, projection: str) -> None:
         self._sub = sub
         self._projection = projection
         self._ahead: asyncio.Task[list[Msg]] | None = None
@@ -127,6 +127,15 @@ class Batches:
         consumer's delivery sequence ends the session: it resumes from the checkpoint."""
         for msg in msgs:
             delivered = msg.metadata.sequence.consumer
+            if self._delivered is not None and delivered <= self._delivered:
+                log.warning(
+                    "projection %s: the consumer delivers %d after %d (restored, e.g. by a NATS restart);"
+                    " resuming from the checkpoint",
+                    self._projection,
+                    delivered,
+                    self._delivered,
+                )
+                return False
             if self._delivered is not None and delivered != self._delivered + 1:
                 log.error(
                     "projection %s: deliveries %d..%d never arrived (dropped by the client?);"

@@ -15,8 +15,9 @@ from spaceport.errors import ServiceUnavailableError
 from spaceport.events import StoredEvent
 from spaceport.eventstore import EventStore
 from spaceport.projection.apply import BatchApplier
-from spaceport.projection.consumer import PullSubscription, deliver_from
+from spaceport.projection.consumer import deliver_from
 from spaceport.projection.protocol import Projection
+from spaceport.projection.pull import FETCH_MAX_BYTES, BoundedPull
 
 
 class Rebuilder:
@@ -84,7 +85,8 @@ class Rebuilder:
         name = f"rebuild_{self._projection.name}_{uuid.uuid4().hex[:8]}"
         info = await js.add_consumer(stream, self._replay_config(name, start))
         remaining = info.num_pending or 0
-        sub = await js.pull_subscribe_bind(durable=name, stream=stream)
+        max_bytes = getattr(self._projection, "fetch_max_bytes", None) or FETCH_MAX_BYTES
+        sub = await BoundedPull(self._store.nc, stream, name, max_bytes=max_bytes).subscribe()
         try:
             while remaining > 0:
                 msgs = await self._fetch(sub, remaining)
@@ -108,7 +110,7 @@ class Rebuilder:
             mem_storage=True,
         )
 
-    async def _fetch(self, sub: PullSubscription, remaining: int) -> list[Msg]:
+    async def _fetch(self, sub: BoundedPull, remaining: int) -> list[Msg]:
         msgs = await sub.fetch(min(self._batch_size, remaining), timeout=5.0)
         if not msgs:
             raise ServiceUnavailableError(f"replay of {self._projection.name} stalled with {remaining} left")
