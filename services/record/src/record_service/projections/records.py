@@ -101,7 +101,7 @@ _lean_commit = msgspec.json.Decoder(LeanCommit)
 class RecordsProjection:
     migrations: Path | None = Path(__file__).parent / "migrations"
     batch_size = 40  # events per batch: up to 40,000 records and 20 MB (events are bulk)
-    fetch_max_bytes = 24 << 20  # a whole batch per fetch (the default 8 MB would split it; 2 x 24 MB < 64 MB max_pending)
+    fetch_max_bytes = 24 << 20  # a whole batch per fetch (8 MB would split it); 2 x 24 MB < 64 MB max_pending
 
     def __init__(self, prefix: str = "evt", name: str = NAME) -> None:
         self.name = name
