@@ -189,3 +189,37 @@ def test_a_hand_made_mapping_is_remembered_and_enum_values_are_planned(api: http
     assert pairs == {"TEL": ("phone", "remembered"), "level": ("tier", "remembered")}
     [tier] = [e for e in plan["fieldMapping"] if e["destinationField"]["key"] == "tier"]
     assert tier["enumDetails"]["mapping"] == [{"sourceValue": "Silver", "destinationValue": "silver"}]
+
+
+def guest_token(api: httpx.Client, space_id: str, role: str) -> dict[str, str]:
+    environment = ok(api.get("/environments/current"))["id"]
+    invite = [{"environmentId": environment, "email": f"{role}-{time.time_ns()}@x.io", "name": role,
+               "spaces": [{"id": space_id, "role": role}]}]  # fmt: skip
+    guest_id = ok(api.post("/guests", json=invite))[0]["id"]
+    token = ok(api.get(f"/guests/{guest_id}/token", params={"spaceId": space_id}))["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_guest_editor_edits_the_plan_and_runs_the_import_a_viewer_may_not(api: httpx.Client) -> None:
+    """The space's web app maps a guest's upload: editors of the job's space may PUT/PATCH its plan
+    and execute it; viewers get 403, a guest of another space 404."""
+    space_id = ok(api.post("/spaces", json={"name": "guest mapping"}))["id"]
+    fields = [{"key": "name", "type": "string"}]
+    source = workbook(api, space_id, "Upload", fields)
+    destination = workbook(api, space_id, "People", fields)
+    ok(api.post(f"/sheets/{source[1]}/records", json=[{"name": {"value": "Ada"}}]))
+    job_id, _ = map_job(api, source, destination)
+    editor, viewer = guest_token(api, space_id, "editor"), guest_token(api, space_id, "viewer")
+    other = guest_token(api, ok(api.post("/spaces", json={"name": "elsewhere"}))["id"], "editor")
+    edges = {"fieldMapping": [{"sourceField": {"key": "name"}, "destinationField": {"key": "name"}}]}
+    for headers, status in ((viewer, 403), (other, 404)):
+        assert api.put(f"/jobs/{job_id}/plan", json=edges, headers=headers).status_code == status
+        assert api.post(f"/jobs/{job_id}/execute", headers=headers).status_code == status
+    plan = ok(api.put(f"/jobs/{job_id}/plan", json=edges, headers=editor))["plan"]
+    assert [(e["sourceField"]["key"], e["destinationField"]["key"]) for e in plan["fieldMapping"]] == [("name", "name")]
+    assert api.post(f"/jobs/{job_id}/execute", headers=editor).status_code == 200
+    done = wait(lambda: (j := ok(api.get(f"/jobs/{job_id}")))["status"] in ("complete", "failed") and j)
+    assert done["status"] == "complete", done
+    assert [r["values"]["name"]["value"] for r in ok(api.get(f"/sheets/{destination[1]}/records"))["records"]] == [
+        "Ada"
+    ]

@@ -319,6 +319,19 @@ async def _secret(request: Request[Any, Any, Any], gateway: Gateway) -> Principa
     return principal
 
 
+async def _editor(request: Request[Any, Any, Any], gateway: Gateway, job_id: str) -> Principal:
+    """A secret key, or a guest who may write in the job's space (editing a mapping plan and
+    running the import from the space's web app); 404 for a job the guest cannot see."""
+    principal = await principal_of(request, gateway)
+    if principal.kind == "secret":
+        return principal
+    refuse_publishable(principal)
+    view = await gateway.rpc.request(SERVICE, GetJob(principal=principal, job_id=job_id), JobView)
+    require_workbook(principal, view.workbook_id, ("job", job_id))
+    require_space_role(principal, view.space_id or "", "write")
+    return principal
+
+
 async def _guest_or_secret(request: Request[Any, Any, Any], gateway: Gateway) -> Principal:
     """A secret key, or a guest (the job service shows a guest its own space's jobs only)."""
     principal = await principal_of(request, gateway)
@@ -394,7 +407,7 @@ async def delete_job(request: Request[Any, Any, Any], gateway: Gateway, job_id: 
 
 @post(ONE + "/execute", status_code=200)
 async def execute_job(request: Request[Any, Any, Any], gateway: Gateway, job_id: str) -> dict[str, object]:
-    principal = await _secret(request, gateway)
+    principal = await _editor(request, gateway, job_id)
     await _written(gateway, principal, ExecuteJob(principal=principal, job_id=job_id))
     return SUCCESS
 
@@ -464,7 +477,7 @@ async def get_plan(request: Request[Any, Any, Any], gateway: Gateway, job_id: st
 
 
 async def _set_plan(request: Request[Any, Any, Any], gateway: Gateway, job_id: str, merge: bool) -> dict[str, object]:
-    principal = await _secret(request, gateway)
+    principal = await _editor(request, gateway, job_id)
     body = await decode(request, PlanBody)
     plan = {
         "fieldMapping": body.field_mapping,

@@ -58,6 +58,7 @@ export class Grid {
     this.generation = 0; // bumped when the query changes: late pages of an older query are dropped
     this.active = { row: 0, col: 0 };
     this.editing = null; // { row, col, input }
+    this.selected = new Set(); // ids of the records whose row checkbox is ticked (bulk actions use it)
     this.fetchTimer = null;
     this.frame = 0;
     this.build(container, toolbar);
@@ -114,6 +115,7 @@ export class Grid {
     this.viewport.addEventListener("scroll", () => this.onScroll());
     this.gridEl.addEventListener("keydown", (event) => this.onKey(event));
     this.rowsEl.addEventListener("click", (event) => this.onClick(event));
+    this.rowsEl.addEventListener("click", (event) => this.onSelect(event));
     this.rowsEl.addEventListener("dblclick", (event) => {
       if (this.onClick(event)) this.startEdit();
     });
@@ -326,7 +328,11 @@ export class Grid {
   }
 
   renderRow(row, record) {
-    const cells = [h("div", { class: "cell num", role: "rowheader", "aria-colindex": "1" }, (row + 1).toLocaleString("en"))];
+    const number = (row + 1).toLocaleString("en");
+    // a role=checkbox span, not an <input>: the grid's only inputs are its cell editors
+    const select = record ? h("span", { role: "checkbox", class: "select", tabindex: "-1", "data-select": record.id,
+      "aria-label": `Select row ${number}`, "aria-checked": String(this.selected.has(record.id)) }) : null;
+    const cells = [h("div", { class: "cell num", role: "rowheader", "aria-colindex": "1" }, select, number)];
     this.fields.forEach((field, col) => {
       const cell = record ? (record.values || {})[field.key] : undefined;
       const messages = cellMessages(cell);
@@ -364,6 +370,32 @@ export class Grid {
     return true;
   }
 
+  /** A row checkbox clicked: `selected` follows, "grid:selection" tells the bulk actions. */
+  onSelect(event) {
+    const box = event.target.closest("[data-select]");
+    if (!box) return;
+    const id = box.dataset.select;
+    if (this.selected.has(id)) this.selected.delete(id);
+    else this.selected.add(id);
+    box.setAttribute("aria-checked", String(this.selected.has(id)));
+    emit("grid:selection", { sheet: this.sheet, grid: this, selected: this.selected });
+  }
+
+  toggleSelected(row) {
+    const record = this.recordAt(row);
+    if (!record) return;
+    if (this.selected.has(record.id)) this.selected.delete(record.id);
+    else this.selected.add(record.id);
+    this.render();
+    emit("grid:selection", { sheet: this.sheet, grid: this, selected: this.selected });
+  }
+
+  clearSelection() {
+    this.selected.clear();
+    this.render();
+    emit("grid:selection", { sheet: this.sheet, grid: this, selected: this.selected });
+  }
+
   move(dRow, dCol) {
     const row = Math.max(0, Math.min(this.total - 1, this.active.row + dRow));
     const col = Math.max(0, Math.min(this.fields.length - 1, this.active.col + dCol));
@@ -383,6 +415,7 @@ export class Grid {
       Home: () => (event.ctrlKey ? this.move(-this.total, -this.fields.length) : this.move(0, -this.fields.length)),
       End: () => (event.ctrlKey ? this.move(this.total, this.fields.length) : this.move(0, this.fields.length)),
       Enter: () => this.startEdit(), F2: () => this.startEdit(),
+      " ": () => this.toggleSelected(this.active.row), // Space ticks the active row's checkbox
     };
     const action = keys[event.key];
     if (action) {
