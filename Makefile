@@ -6,14 +6,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: help venv run test test-unit lint typecheck fmt bench clean
+.PHONY: help venv run test test-unit lint typecheck fmt bench bench-quick clean
 
 help:
 	@echo "make run        start NATS, Postgres, S3 and every service (Ctrl-C stops all)"
 	@echo "make test       run the whole suite against real NATS, Postgres and S3"
 	@echo "make test-unit  fast tests that start no servers"
 	@echo "make lint       ruff + mypy strict"
-	@echo "make bench      every benchmark part (foundation, records, events, imports) next to raw ceilings"
+	@echo "make bench      every benchmark next to raw ceilings; writes bench/results.json and prints one table"
+	@echo "make bench-quick the same, small (under two minutes); also run by the test suite"
 
 $(UV):
 	@echo ">> bootstrapping uv into $(TOOLS)/ (once)"
@@ -46,6 +47,9 @@ fmt: venv
 
 bench: venv
 	$(PY) -m spaceport.bench
+
+bench-quick: venv
+	$(PY) -m spaceport.bench --quick
 
 clean:
 	rm -rf $(VENV) $(TOOLS)

@@ -1,19 +1,62 @@
-"""`python -m spaceport.bench [part ...]`: run the bench parts and print each one's table.
+"""`python -m spaceport.bench [--quick] [part ...]`: run the bench parts, write bench/results.json
+and print one table of every figure next to its ceiling.
 
-With no arguments every part in PARTS runs, in order; a part whose module is not there yet
-(another layer not benched so far) is skipped with a note.
+With no part named, every part in PARTS runs, in order, on one set of servers and one shared
+platform (every service as a process). `--quick` (`make bench-quick`) applies QUICK's smaller
+sizes (an environment variable that is set wins over both profiles); without it FULL's apply.
+Each part's figures also go to `.data/bench/<part>.json` as before. A part that fails is
+reported (results.json `failures`, its scenarios "skipped" with the error) and the run goes on
+to the next; the exit status is then 1. BENCH_STRICT=1 stops at the first failure instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import json
+import os
 import sys
+import traceback
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-from spaceport.bench import harness
+from spaceport.bench import harness, report
+from spaceport.bench.harness import Figure
 
-PARTS: tuple[str, ...] = ("foundation", "records", "events", "imports")
+PARTS: tuple[str, ...] = ("foundation", "rebuild", "records", "events", "concurrency", "imports")
+RESULTS = Path("bench") / "results.json"
+
+# The knobs each profile sets unless the environment already does (see each part's docstring).
+FULL: dict[str, str] = {
+    "BENCH_EVENTS": "20000",
+    "BENCH_RECORDS": "1000000",
+    "BENCH_REBUILD_RECORDS": "1000000",
+    "BENCH_IMPORT_SIZES": "100000,1000000",
+    "BENCH_CONCURRENCY_SECONDS": "10",
+}
+QUICK: dict[str, str] = {
+    "BENCH_EVENTS": "2000",
+    "BENCH_SINGLE_EVENTS": "500",
+    "BENCH_BIG_EVENTS": "25",
+    "BENCH_PROJECTION_TIMEOUT": "60",
+    "BENCH_RECORDS": "5000",
+    "BENCH_RECORDS_BATCH": "1000",
+    "BENCH_RECORDS_SAMPLES": "10",
+    "BENCH_RECORDS_QUERY_SAMPLES": "5",
+    "BENCH_RECORDS_BIG_PAGES": "2",
+    "BENCH_REBUILD_RECORDS": "5000",
+    "BENCH_FEED_WRITES": "50",
+    "BENCH_IMPORT_SIZES": "5000",
+    "BENCH_IMPORT_STALL": "60",
+    "BENCH_IMPORT_TIMEOUT": "120",
+    "BENCH_CONCURRENCY_SECONDS": "1",
+    # the record service builds per-sheet query indexes from this many records: none in the
+    # quick run (waiting for them alone takes ~20 s here); the full run keeps the service's 50,000
+    "RECORDS_INDEX_MIN": "100000000",
+}
 
 
 def load(part: str) -> ModuleType | None:
@@ -25,22 +68,46 @@ def load(part: str) -> ModuleType | None:
         return None
 
 
-async def run_parts(parts: list[tuple[str, ModuleType]], nats_url: str, database_url: str) -> None:
+async def run_parts(
+    parts: list[tuple[str, ModuleType]], servers: harness.Servers, profile: str, knobs: dict[str, str]
+) -> dict[str, Any]:
     events = harness.env_int("BENCH_EVENTS", 20_000)
-    async with harness.connected(nats_url, database_url, events) as bench:
+    results: list[tuple[str, str, list[Figure]]] = []
+    failures: dict[str, str] = {}
+    async with harness.connected(servers, events, quick=profile == "quick") as bench:
         info = harness.machine(bench.nc)
         harness.print_header(info)
         for name, module in parts:
             title: str = getattr(module, "TITLE", name)
-            bench.progress(f"--- {title} (BENCH_EVENTS={events:,})")
-            figures = await module.run(bench)
+            bench.progress(f"--- {title}")
+            try:
+                figures = harness.keyed(name, await module.run(bench))
+            except Exception as problem:  # one broken part must not hide every other figure
+                if os.environ.get("BENCH_STRICT", "0") == "1":
+                    raise
+                failures[name] = f"{type(problem).__name__}: {problem}"
+                traceback.print_exc()
+                bench.progress(f"!!! {name} failed: {failures[name][:2000]}")
+                continue
             harness.print_table(title, figures)
-            path = harness.write_json(name, title, info, {"BENCH_EVENTS": events}, figures)
-            print(f"results written to {path}", flush=True)
+            harness.write_json(name, title, info, knobs, figures)
+            results.append((name, title, figures))
+        if bench.stack_started():
+            rss = harness.keyed("rss", bench.rss_figures())
+            harness.print_table("peak RSS of every process (sampled during the whole run)", rss)
+            results.append(("rss", "peak RSS of every process", rss))
+        harness.warn_if_busy("at the end of the run")
+    return report.document(profile, info, knobs, results, failures)
 
 
-def main(argv: list[str]) -> int:
-    wanted = argv or list(PARTS)
+def main(argv: Sequence[str]) -> int:
+    args = list(argv)
+    quick = "--quick" in args
+    wanted = [a for a in args if not a.startswith("--")] or list(PARTS)
+    profile = "quick" if quick else "full"
+    for name, value in (QUICK if quick else FULL).items():
+        os.environ.setdefault(name, value)
+    knobs = {k: v for k, v in sorted(os.environ.items()) if k.startswith(("BENCH_", "RECORDS_INDEX"))}
     parts: list[tuple[str, ModuleType]] = []
     for name in wanted:
         module = load(name)
@@ -50,9 +117,15 @@ def main(argv: list[str]) -> int:
         parts.append((name, module))
     if not parts:
         return 1
-    with harness.servers() as (nats_url, database_url):
-        asyncio.run(run_parts(parts, nats_url, database_url))
-    return 0
+    began = datetime.now(UTC)
+    with harness.servers() as servers:
+        document = asyncio.run(run_parts(parts, servers, profile, knobs))
+    document["seconds"] = round((datetime.now(UTC) - began).total_seconds(), 1)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    report.print_summary(document)
+    print(f"results written to {RESULTS.resolve()} ({document['seconds']:.0f} s)", flush=True)
+    return 1 if document["failures"] else 0
 
 
 if __name__ == "__main__":

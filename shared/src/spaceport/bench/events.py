@@ -1,12 +1,11 @@
 """Flatfile events delivered to an SSE subscriber and to a Python listener, next to raw JetStream.
 
-Runs the space, workbook, record and job services and the gateway as real processes on the
-bench's NATS and Postgres. A producer sends BENCH_FEED_WRITES record inserts of
-BENCH_FEED_ROWS rows each (every insert is one `records:created` and one `commit:created`
-event) with BENCH_FEED_CONCURRENCY requests in flight, while an SSE subscriber
-(`GET /v1/events/stream`) and a `spaceport_listener` listener receive the space's events live:
-their lag is the receive time minus the event's `createdAt` (when the domain event was
-appended), p50/p99. Then both drain the whole backlog again from the space's first event
+Runs on the shared platform (`stack`: every service as a real process). A producer sends
+BENCH_FEED_WRITES record inserts of BENCH_FEED_ROWS rows each (every insert is one
+`records:created` and one `commit:created` event) with BENCH_FEED_CONCURRENCY requests in
+flight, while an SSE subscriber (`GET /v1/events/stream`) and a `spaceport_listener` listener
+receive the space's events live: their lag is the receive time minus the event's `createdAt`
+(when the domain event was appended), p50/p99. Then both drain the whole backlog again from the space's first event
 (`Last-Event-ID`): events/s delivered.
 
 The ceiling for both is raw JetStream: the same number of ~Flatfile-event-sized messages
@@ -18,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import statistics
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -30,12 +28,10 @@ import msgspec
 from nats.js.api import DeliverPolicy
 
 from spaceport.bench.foundation import raw_consume
-from spaceport.bench.harness import Bench, Figure, env_int
-from spaceport.bench.records import platform, retried, urls
-from spaceport.events import EventRegistry
+from spaceport.bench.harness import Bench, Figure, env_int, percentiles
+from spaceport.bench.records import retried
 
 TITLE = "events: Flatfile events to SSE and a listener vs. raw JetStream"
-SERVICES = ("space", "workbook", "record", "job", "gateway")
 FIELDS: list[dict[str, Any]] = [
     {"key": "first", "type": "string"},
     {"key": "email", "type": "string"},
@@ -46,13 +42,6 @@ _encoder = msgspec.json.Encoder()
 
 def row(i: int) -> dict[str, dict[str, Any]]:
     return {"first": {"value": f"First{i}"}, "email": {"value": f"user{i}@example.com"}, "age": {"value": i % 90}}
-
-
-def percentiles(values: list[float]) -> tuple[float, float]:
-    ordered = sorted(values)
-    if not ordered:
-        return 0.0, 0.0
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 def lag_ms(event: dict[str, Any], received: float) -> float:
@@ -112,14 +101,19 @@ async def produce(api: httpx.AsyncClient, sheet: str, writes: int, rows: int, co
 
 async def raw_ceilings(bench: Bench, count: int, pace: float) -> tuple[Figure, Figure, list[float]]:
     """Raw JetStream: pull-consume throughput of `count` messages, and publish→receive lag at `pace`/s."""
-    store = await bench.stream(EventRegistry())
+    store = await bench.raw_stream()
     js = store.js
     body = b"x" * 700  # about one Flatfile event
     subject = f"{store.prefix}.bench.raw"
     for start in range(0, count, 500):
         await asyncio.gather(*(js.publish(subject, body) for _ in range(min(500, count - start))))
     throughput = await bench.measure(
-        "raw JetStream pull consume", count, lambda: raw_consume(store, count), unit="ev/s", raw=True
+        "raw JetStream pull consume",
+        count,
+        lambda: raw_consume(store, count),
+        unit="ev/s",
+        raw=True,
+        key="jetstream_consume",
     )
 
     lags: list[float] = []
@@ -144,7 +138,10 @@ async def raw_ceilings(bench: Bench, count: int, pace: float) -> tuple[Figure, F
         samples,
         time.perf_counter() - began,
         raw=True,
-        note=f"lag p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+        note="publish → receive lag",
+        key="jetstream_lag",
+        p50_ms=p50,
+        p99_ms=p99,
     )
     bench.progress(f"    raw lag p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     return throughput, lag, lags
@@ -194,9 +191,9 @@ async def run(bench: Bench) -> list[Figure]:
     writes = env_int("BENCH_FEED_WRITES", 2000)
     rows = env_int("BENCH_FEED_ROWS", 10)
     concurrency = env_int("BENCH_FEED_CONCURRENCY", 4)
-    nats_url, database_url = await urls(bench)
     figures: list[Figure] = []
-    with platform(nats_url, database_url, SERVICES) as (api_url, secret):
+    stack = bench.stack()
+    with contextlib.nullcontext((stack.api, stack.secret)) as (api_url, secret):
         headers = {"Authorization": f"Bearer {secret}"}
         async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=600) as api:
             space = (await retried(api, "/spaces", {"name": "bench-events"}))["id"]
@@ -236,7 +233,10 @@ async def run(bench: Bench) -> list[Figure]:
                     "SSE live: append → subscriber (lag)",
                     len(sse_lags),
                     produced,
-                    note=f"lag p50 {p50:.1f} ms ({versus(p50, raw50)}), p99 {p99:.1f} ms ({versus(p99, raw99)})",
+                    note=f"lag p50 {versus(p50, raw50)}, p99 {versus(p99, raw99)}",
+                    key="sse_live",
+                    p50_ms=p50,
+                    p99_ms=p99,
                 )
             )
             figures.append(
@@ -244,7 +244,10 @@ async def run(bench: Bench) -> list[Figure]:
                     "listener live: append → handler (lag)",
                     len(listener_lags),
                     produced,
-                    note=f"lag p50 {lp50:.1f} ms ({versus(lp50, raw50)}), p99 {lp99:.1f} ms ({versus(lp99, raw99)})",
+                    note=f"lag p50 {versus(lp50, raw50)}, p99 {versus(lp99, raw99)}",
+                    key="listener_live",
+                    p50_ms=lp50,
+                    p99_ms=lp99,
                 )
             )
 
@@ -259,6 +262,7 @@ async def run(bench: Bench) -> list[Figure]:
                     expected,
                     drain_sse,
                     ceilings=(raw_throughput.as_ceiling(),),
+                    key="sse_drain",
                 )
             )
             seconds, _ = await listener_drain(api_url, secret, space, cursor, expected)
@@ -267,6 +271,7 @@ async def run(bench: Bench) -> list[Figure]:
                 expected,
                 seconds,
                 ceilings=(raw_throughput.as_ceiling(),),
+                key="listener_drain",
             )
             bench.progress(f"    listener drain {figure.rate:,.0f} ev/s")
             figures.append(figure)
@@ -276,6 +281,7 @@ async def run(bench: Bench) -> list[Figure]:
                 expected,
                 seconds,
                 ceilings=(raw_throughput.as_ceiling(),),
+                key="listener_drain_noack",
             )
             bench.progress(f"    listener drain without acks {figure.rate:,.0f} ev/s")
             figures.append(figure)

@@ -1,50 +1,49 @@
-"""A CSV import end to end (upload → extract → map → validated records) next to raw COPYs.
+"""CSV imports end to end (upload → extract → map → validated records) next to raw ceilings.
 
-Writes BENCH_IMPORT_ROWS (default 1,000,000) rows of 10 columns (~110 bytes a row, ~10% invalid
-ages; BENCH_IMPORT_PAD extra characters in `notes` make bigger files) to a temporary CSV, then
+For each row count in BENCH_IMPORT_SIZES (default "100000,1000000"; BENCH_IMPORT_ROWS, if set,
+is the only size) writes that many rows of 10 columns (~110 bytes a row, ~10% invalid ages;
+BENCH_IMPORT_PAD extra characters in `notes` make bigger files) to a temporary CSV, then
 measures, in the same run on the same servers:
 
 - ceiling (b): asyncpg `copy_to_table` of the CSV (text COPY, format csv) into a 10-column text table;
 - ceiling (a): asyncpg `copy_records_to_table` (binary COPY) of the same rows as the destination
   sheet stores them (jsonb cells) into a table shaped like the record service's `record` table,
   with its indexes (rows built in batches; only the COPY is timed);
-- the platform, every service as a real process on these NATS/Postgres plus a throwaway SeaweedFS
-  (or S3_ENDPOINT + S3_ACCESS_KEY + S3_SECRET_KEY), through the public HTTP API only: streamed
-  `POST /v1/files`, the `file:extract` job, a `workbook:map` job into a sheet of 10 typed fields,
-  and `GET /v1/sheets/{id}/counts` until it holds every row.
+- the raw S3 put of the same file (minio `fput_object` into the bench's S3): the upload's ceiling;
+- the platform (the shared `stack`: every service as a real process), through the public HTTP
+  API only: streamed `POST /v1/files`, the `file:extract` job, a `workbook:map` job into a sheet
+  of 10 typed fields, and `GET /v1/sheets/{id}/counts` until it holds every row.
 
-At the end the peak RSS (VmHWM) of every process is reported; a Python service above
-BENCH_IMPORT_RSS_LIMIT_MB (default 300) is flagged in the output. A job that does not finish in
-BENCH_IMPORT_TIMEOUT seconds (default max(600, rows / 200)), or sheet counts that stop moving for
-BENCH_IMPORT_STALL seconds (default 120) short of every row, fail the run with the services' log tails.
+The first size's figures are keyed `imports.csv_small_*` (the 100k scenario), the second's
+`imports.csv_large_*` (1M). Peak RSS is sampled for the whole run by `stack`. A job that does not
+finish in BENCH_IMPORT_TIMEOUT seconds (default max(600, rows / 200)), or sheet counts that stop
+moving for BENCH_IMPORT_STALL seconds (default 120) short of every row, fail the part with the
+services' log tails.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
-import resource
 import shutil
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 import msgspec
+from minio import Minio
 
 from spaceport.bench.harness import TIMES, Bench, Ceiling, Figure, env_int
-from spaceport.bench.records import COPY_COLUMNS, urls
-from spaceport.devinfra.process import ManagedProcess, free_port
-from spaceport.devinfra.servers import start_s3
+from spaceport.bench.records import COPY_COLUMNS
+from spaceport.bench.stack import Stack
+from spaceport.s3 import ensure_bucket
 
 TITLE = "imports: CSV upload to validated records vs. raw COPY"
 SERVICES = ("space", "workbook", "record", "file", "job", "gateway")
@@ -151,7 +150,9 @@ async def text_copy_ceiling(bench: Bench, csv_path: Path, total: int) -> Figure:
                 "upload", schema_name=schema, source=csv_path, format="csv", header=True, columns=list(COLUMNS)
             )
 
-        figure = await bench.measure("(b) text COPY of the CSV, 10 text columns", total, copy, unit="rows/s", raw=True)
+        figure = await bench.measure(
+            "(b) text COPY of the CSV, 10 text columns", total, copy, unit="rows/s", raw=True, key="pg_text_copy"
+        )
         copied = await conn.fetchval(f"SELECT count(*) FROM {schema}.upload")
         if copied != total:
             raise RuntimeError(f"text COPY stored {copied:,} rows, not {total:,}")
@@ -188,85 +189,12 @@ async def binary_copy_ceiling(bench: Bench, total: int, pad: int) -> Figure:
             await conn.copy_records_to_table("record", schema_name=schema, records=rows, columns=COPY_COLUMNS)
             seconds += time.perf_counter() - began
         await conn.execute(f"DROP SCHEMA {schema} CASCADE")
-    figure = Figure(label, total, seconds, unit="rows/s", raw=True, note="only the COPY is timed")
+    figure = Figure(label, total, seconds, unit="rows/s", raw=True, note="only the COPY is timed", key="pg_binary_copy")
     bench.progress(f"    {figure.rate:,.0f} {figure.unit} ({figure.seconds:.2f}s)")
     return figure
 
 
 # ---- the platform -------------------------------------------------------------------------
-
-
-@dataclass
-class Running:
-    api: str
-    secret: str
-    children: list[ManagedProcess]
-    logs: Path
-    s3: ManagedProcess | None
-
-
-@contextlib.contextmanager
-def platform(nats_url: str, database_url: str, work: Path) -> Iterator[Running]:
-    """Every service (and SeaweedFS unless S3_ENDPOINT is set) as real processes."""
-    logs = work / "logs"
-    with contextlib.ExitStack() as stack:
-        s3_process: ManagedProcess | None = None
-        endpoint = os.environ.get("S3_ENDPOINT", "")
-        access, secret_key = os.environ.get("S3_ACCESS_KEY", ""), os.environ.get("S3_SECRET_KEY", "")
-        if not endpoint:
-            s3 = start_s3(work / "s3", log_path=logs / "s3.log")
-            stack.callback(s3.stop)
-            endpoint, access, secret_key, s3_process = s3.endpoint, s3.access_key, s3.secret_key, s3.process
-        port = free_port()
-        secret = "sk_bench_" + os.urandom(8).hex()
-        env = {
-            **os.environ,
-            "NATS_URL": nats_url,
-            "DATABASE_URL": database_url,
-            "S3_ENDPOINT": endpoint,
-            "S3_ACCESS_KEY": access,
-            "S3_SECRET_KEY": secret_key,
-            "S3_BUCKET": "spaceport-bench",
-            "GATEWAY_PORT": str(port),
-            "SPACEPORT_DEV_SECRET_KEY": secret,
-            "OTEL_TRACES_EXPORTER": "none",
-            "PYTHONUNBUFFERED": "1",
-        }
-        children = [
-            ManagedProcess.start(name, [sys.executable, "-m", f"{name}_service"], logs / f"{name}.log", env=env)
-            for name in SERVICES
-        ]
-        for child in children:
-            stack.callback(child.stop, 10.0)
-        running = Running(f"http://127.0.0.1:{port}/v1", secret, children, logs, s3_process)
-        _wait_healthy(running)
-        yield running
-
-
-def _wait_healthy(running: Running, timeout: float = 90.0) -> None:
-    base = running.api.removesuffix("/v1")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        dead = [c for c in running.children if not c.is_running()]
-        if dead:
-            raise RuntimeError(f"{dead[0].name} exited:\n{dead[0].log_tail()}")
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=2) as reply:  # noqa: S310 - loopback
-                healthy = reply.status == 200
-            current = urllib.request.Request(  # noqa: S310 - loopback
-                f"{running.api}/environments/current", headers={"Authorization": f"Bearer {running.secret}"}
-            )
-            with urllib.request.urlopen(current, timeout=2) as reply:  # noqa: S310 - loopback
-                if healthy and reply.status == 200:
-                    return
-        except (OSError, urllib.error.HTTPError):
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"the platform was not healthy after {timeout:.0f}s\n{tails(running)}")
-
-
-def tails(running: Running, lines: int = 25) -> str:
-    return "\n".join(f"--- {c.name} ({c.log_path})\n{c.log_tail(lines)}" for c in running.children)
 
 
 def data(reply: httpx.Response) -> Any:
@@ -278,18 +206,18 @@ def data(reply: httpx.Response) -> Any:
 class Watch:
     """Polls a job until it is done, printing its status and progress every few seconds."""
 
-    def __init__(self, bench: Bench, running: Running, what: str, timeout: float) -> None:
+    def __init__(self, bench: Bench, running: Stack, what: str, timeout: float) -> None:
         self.bench, self.running, self.what = bench, running, what
         self.deadline = time.monotonic() + timeout
         self.next_report = time.monotonic() + REPORT_EVERY
 
     def tick(self, state: str) -> None:
         now = time.monotonic()
-        dead = [c for c in self.running.children if not c.is_running()]
+        dead = self.running.dead()
         if dead:
-            raise RuntimeError(f"{dead[0].name} died while waiting for {self.what}:\n{tails(self.running)}")
+            raise RuntimeError(f"{dead[0].name} died while waiting for {self.what}:\n{self.running.tails()}")
         if now > self.deadline:
-            raise RuntimeError(f"timed out waiting for {self.what} ({state})\n{tails(self.running)}")
+            raise RuntimeError(f"timed out waiting for {self.what} ({state})\n{self.running.tails()}")
         if now >= self.next_report:
             self.bench.progress(f"    {self.what}: {state}")
             self.next_report = now + REPORT_EVERY
@@ -325,7 +253,7 @@ class Importer:
     """One import through the HTTP API; the `perf_counter` stamps of its steps become the figures."""
 
     bench: Bench
-    running: Running
+    running: Stack
     api: httpx.AsyncClient
     timeout: float
     stamps: dict[str, float] = field(default_factory=dict)
@@ -369,7 +297,7 @@ class Importer:
         job = await finished(self.api, watch, job_id)
         self.stamp("extracted")
         if job["status"] != "complete":
-            raise RuntimeError(f"the extract job ended {job['status']}: {job.get('outcome')}\n{tails(self.running)}")
+            raise RuntimeError(f"the extract job ended {job['status']}: {job.get('outcome')}\n{self.running.tails()}")
         self.bench.progress(f"    {job['outcome']} in {self.stamps['extracted'] - self.stamps['uploaded']:.2f}s")
         described = data(await self.api.get(f"/files/{file_id}"))
         await self.settled(described["sheetId"], rows, "source counts")
@@ -392,7 +320,7 @@ class Importer:
             elif time.monotonic() - changed > stall:
                 raise RuntimeError(
                     f"{what}: stuck at {counts} for {stall:.0f}s (BENCH_IMPORT_STALL), expected {rows:,} rows\n"
-                    f"{tails(self.running)}"
+                    f"{self.running.tails()}"
                 )
             watch.tick(f"{counts}")
             await asyncio.sleep(POLL)
@@ -422,7 +350,7 @@ class Importer:
         job = await finished(self.api, self.watch("workbook:map"), job_id)
         self.stamp("executed")
         if job["status"] != "complete":
-            raise RuntimeError(f"the map job ended {job['status']}: {job.get('outcome')}\n{tails(self.running)}")
+            raise RuntimeError(f"the map job ended {job['status']}: {job.get('outcome')}\n{self.running.tails()}")
         self.bench.progress(f"    {job['outcome']} in {self.stamps['executed'] - self.stamps['planned']:.2f}s")
 
     async def verify(self, sheet: str, rows: int) -> dict[str, Any]:
@@ -443,12 +371,24 @@ class Importer:
         found: dict[str, Any] = counts
         return found
 
-    def figures(self, upload: Upload, counts: dict[str, Any], against: tuple[Ceiling, ...]) -> list[Figure]:
+    def figures(
+        self, upload: Upload, counts: dict[str, Any], against: tuple[Ceiling, ...], s3_put: Ceiling
+    ) -> list[Figure]:
         t = self.stamps
         mb = upload.size / 1e6
 
-        def span(label: str, first: str, last: str, note: str) -> Figure:
-            return Figure(label, upload.rows, t[last] - t[first], unit="rows/s", ceilings=against, note=note)
+        def span(
+            label: str, first: str, last: str, note: str, *, key: str, to: tuple[Ceiling, ...] = against
+        ) -> Figure:
+            return Figure(
+                f"{label} ({upload.rows:,} rows)",
+                upload.rows,
+                t[last] - t[first],
+                unit="rows/s",
+                ceilings=to,
+                note=note,
+                key=key,
+            )
 
         return [
             span(
@@ -456,6 +396,8 @@ class Importer:
                 "began",
                 "uploaded",
                 f"{mb / (t['uploaded'] - t['began']):,.1f} MB/s of {mb:,.1f} MB",
+                key="upload",
+                to=(s3_put, *against),
             ),
             span(
                 "extraction: file:extract job, to source counts right",
@@ -463,6 +405,7 @@ class Importer:
                 "settled",
                 f"{t['settled'] - t['uploaded']:.1f}s: job {t['extracted'] - t['uploaded']:.1f}s,"
                 f" counts right {t['settled'] - t['extracted']:.1f}s later",
+                key="extraction",
             ),
             span(
                 "mapping: workbook:map job, to destination counts right",
@@ -470,17 +413,21 @@ class Importer:
                 "done",
                 f"{t['done'] - t['settled']:.1f}s: plan {t['planned'] - t['settled']:.1f}s,"
                 f" execute {t['executed'] - t['planned']:.1f}s, counts right {t['done'] - t['executed']:.1f}s later",
+                key="mapping",
             ),
             span(
                 "end to end: upload start to counts right",
                 "began",
                 "done",
                 f"{t['done'] - t['began']:.1f}s, {counts['valid']:,} valid + {counts['error']:,} invalid",
+                key="end_to_end",
             ),
         ]
 
 
-async def import_csv(bench: Bench, running: Running, upload: Upload, against: tuple[Ceiling, ...]) -> list[Figure]:
+async def import_csv(
+    bench: Bench, running: Stack, upload: Upload, against: tuple[Ceiling, ...], s3_put: Figure
+) -> list[Figure]:
     timeout = float(env_int("BENCH_IMPORT_TIMEOUT", max(600, upload.rows // 200)))
     headers = {"Authorization": f"Bearer {running.secret}"}
     async with httpx.AsyncClient(base_url=running.api, headers=headers, timeout=timeout) as api:
@@ -490,97 +437,53 @@ async def import_csv(bench: Bench, running: Running, upload: Upload, against: tu
         source = await importer.extract(file_id, upload.rows)
         await importer.map(source, (workbook, sheet))
         counts = await importer.verify(sheet, upload.rows)
-    return importer.figures(upload, counts, against)
+    return importer.figures(upload, counts, against, s3_put.as_ceiling())
 
 
-# ---- peak RSS -----------------------------------------------------------------------------
+# ---- the runs ----------------------------------------------------------------------------
 
 
-def _status(pid: int) -> dict[str, str]:
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return {}
-    return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+def sizes() -> list[int]:
+    """BENCH_IMPORT_SIZES (comma-separated row counts), or the single BENCH_IMPORT_ROWS."""
+    if os.environ.get("BENCH_IMPORT_ROWS"):
+        return [env_int("BENCH_IMPORT_ROWS", 0)]
+    raw = os.environ.get("BENCH_IMPORT_SIZES", "100000,1000000")
+    return [int(x.replace("_", "")) for x in raw.split(",") if x.strip()]
 
 
-def _kib(status: dict[str, str], key: str) -> int:
-    return int(status.get(key, "0 kB").split()[0])
-
-
-def _tree(pid: int) -> list[int]:
-    """`pid` and its live descendants (by parent pid), in pid order."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                stat = (entry / "stat").read_text()
-                ppid = int(stat.rsplit(")", 1)[1].split()[1])  # the name in (...) may hold spaces
-                parents.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(parents.get(current, []))
-    return sorted(found)
-
-
-def _server_pid(executable: str, port: int) -> int | None:
-    """The pid of `executable ... -p <port>` (how devinfra starts nats-server and postgres)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if not argv or Path(argv[0].decode(errors="replace")).name != executable:
-            continue
-        for flag, value in itertools.pairwise(argv):
-            if flag == b"-p" and value == str(port).encode():
-                return int(entry.name)
-    return None
-
-
-def peak_rss(running: Running, nats_port: int, pg_port: int, limit_mib: int) -> list[Figure]:
-    """One figure per process (KiB / 1024 = MiB), read from VmHWM while they still run."""
-    groups: list[tuple[str, int | None, bool]] = [(c.name, c.pid, True) for c in running.children]
-    groups.append(("seaweedfs", running.s3.pid if running.s3 else None, False))
-    groups.append(("nats-server", _server_pid("nats-server", nats_port), False))
-    groups.append(("postgres", _server_pid("postgres", pg_port), False))
-    figures = []
-    for name, leader, python in groups:
-        if leader is None:
-            continue
-        peaks = [(pid, status) for pid in _tree(leader) if (status := _status(pid))]
-        if not python and len(peaks) > 1:  # postgres backends, weed's helpers: one line, the highest
-            pid, status = max(peaks, key=lambda p: _kib(p[1], "VmHWM"))
-            note = f"highest of {len(peaks)} processes (pid {pid}), now {_kib(status, 'VmRSS') / MIB:,.0f} MiB"
-            if name == "postgres":
-                note += "; shared buffers count in each; exited backends not seen"
-            figures.append(Figure(f"peak RSS {name}", _kib(status, "VmHWM"), MIB, unit="MiB", note=note))
-            continue
-        for pid, status in peaks:
-            hwm = _kib(status, "VmHWM")
-            label = name if pid == leader else f"{name} child {status.get('Name', '?').strip()} {pid}"
-            note = f"pid {pid}, now {_kib(status, 'VmRSS') / MIB:,.0f} MiB"
-            if python and hwm > limit_mib * MIB:
-                note += f"; OVER THE {limit_mib} MiB LIMIT"
-            figures.append(Figure(f"peak RSS {label}", hwm, MIB, unit="MiB", note=note))
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    figures.append(
-        Figure("peak RSS bench client (this process)", own, MIB, unit="MiB", note="the ceilings' batches included")
+async def s3_put_ceiling(bench: Bench, stack: Stack, csv_path: Path, rows: int, size: int) -> Figure:
+    """The raw S3 put of the very file the upload streams (minio client, multipart as needed)."""
+    servers = stack.servers
+    url = urlparse(servers.s3_endpoint)
+    client = Minio(
+        url.netloc,
+        access_key=servers.s3_access_key,
+        secret_key=servers.s3_secret_key,
+        secure=url.scheme == "https",
     )
-    top = max(figures, key=lambda f: f.count)
-    figures.append(Figure("peak RSS max (any process)", top.count, MIB, unit="MiB", note=top.label))
-    return figures
+    bucket = f"bench-raw-{bench.run_id}"
+    await asyncio.to_thread(ensure_bucket, client, bucket)
+
+    async def put() -> None:
+        await asyncio.to_thread(client.fput_object, bucket, csv_path.name, str(csv_path), content_type="text/csv")
+
+    figure = await bench.measure(
+        f"raw S3 put of the CSV (minio fput_object, {size / 1e6:,.1f} MB)",
+        rows,
+        put,
+        unit="rows/s",
+        raw=True,
+        key="s3_put",
+    )
+    figure = Figure(**{**figure.__dict__, "note": f"{size / 1e6 / figure.seconds:,.1f} MB/s"})
+    with contextlib.suppress(Exception):
+        await asyncio.to_thread(client.remove_object, bucket, csv_path.name)
+        await asyncio.to_thread(client.remove_bucket, bucket)
+    return figure
 
 
-async def run(bench: Bench) -> list[Figure]:
-    total = env_int("BENCH_IMPORT_ROWS", 1_000_000)
+async def one_import(bench: Bench, stack: Stack, work: Path, total: int, scenario: str) -> list[Figure]:
     pad = env_int("BENCH_IMPORT_PAD", 0)
-    limit = env_int("BENCH_IMPORT_RSS_LIMIT_MB", 300)
-    work = Path(tempfile.mkdtemp(prefix="spaceport-bench-imports-"))
     csv_path = work / f"import-{total}.csv"
     try:
         bench.progress(f"writing {total:,} rows {TIMES} {len(COLUMNS)} columns to {csv_path} ...")
@@ -588,35 +491,27 @@ async def run(bench: Bench) -> list[Figure]:
         bench.progress(f"    {size / 1e6:,.1f} MB ({size / total:,.0f} bytes/row)")
         text = await text_copy_ceiling(bench, csv_path, total)
         binary = await binary_copy_ceiling(bench, total, pad)
-        against = ceilings(binary, text)
-        nats_url, database_url = await urls(bench)
-        nats_port = int(nats_url.rsplit(":", 1)[1])
-        pg_port = int(database_url.rsplit(":", 1)[1].split("/", 1)[0])
-        with platform(nats_url, database_url, work) as running:
-            bench.progress(f"platform up (logs: {running.logs})")
-            try:
-                figures = await import_csv(bench, running, Upload(csv_path, size, total), against)
-            finally:
-                rss = peak_rss(running, nats_port, pg_port, limit)
-                _say_rss(bench, rss, limit)
-        return [text, binary, *figures, *rss]
+        s3_put = await s3_put_ceiling(bench, stack, csv_path, total, size)
+        figures = await import_csv(bench, stack, Upload(csv_path, size, total), ceilings(binary, text), s3_put)
+        return [Figure(**{**f.__dict__, "key": f"{f.key}_{total}"}) for f in (text, binary, s3_put)] + [
+            Figure(**{**f.__dict__, "key": f"{scenario}_{f.key}"}) for f in figures
+        ]
     finally:
         with contextlib.suppress(OSError):
             csv_path.unlink()
-        shutil.rmtree(work / "s3", ignore_errors=True)
 
 
-def _say_rss(bench: Bench, rss: list[Figure], limit: int) -> None:
-    for figure in rss:
-        bench.progress(f"    {figure.label}: {figure.rate:,.0f} MiB ({figure.note})")
-    over = [f for f in rss if "OVER" in f.note]
-    if over:
-        names = ", ".join(f"{f.label.removeprefix('peak RSS ')} {f.rate:,.0f} MiB" for f in over)
-        bench.progress(f"!!! {len(over)} Python service process(es) above {limit} MiB peak RSS: {names}")
-    else:
-        services = [f for f in rss if f.label.removeprefix("peak RSS ").split(" ")[0] in SERVICES] or rss
-        top = max(services, key=lambda f: f.rate)
-        bench.progress(f"    every Python service stayed under {limit} MiB (highest: {top.label} {top.rate:,.0f} MiB)")
+async def run(bench: Bench) -> list[Figure]:
+    stack = bench.stack()
+    work = Path(tempfile.mkdtemp(prefix="spaceport-bench-imports-"))
+    figures: list[Figure] = []
+    try:
+        for index, total in enumerate(sizes()):
+            scenario = "csv_small" if index == 0 else "csv_large" if index == 1 else f"csv_{total}"
+            figures += await one_import(bench, stack, work, total, scenario)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return figures
 
 
 if __name__ == "__main__":
