@@ -151,3 +151,84 @@ def test_misuse(api: httpx.Client, history: dict[str, Any]) -> None:
     assert api.post(f"/spaces/{space}/restore", json={"sequence": 1, "dateTime": "2026-01-01"}).status_code == 400
     jobs = ok(api.get("/jobs", params={"spaceId": space}))
     assert not [j for j in jobs if j["operation"] == "restore"], jobs
+
+
+def test_restore_then_undo_with_a_unique_value_taken_meanwhile(api: httpx.Client) -> None:
+    """Versions validated under the current fields are restored as they were (messages kept) and
+    only their unique values decided again: Bob comes back flagged, Bo keeps bob@x.io; undoing
+    it returns the exact later state and frees the value Bob was refused."""
+    space, sheet = sheet_in(api, "unique-meanwhile")
+    first = ok(api.post(f"/sheets/{sheet}/records", json=[person("Ada", "ada@x.io"), person("Bob", "bob@x.io")]))
+    ids = {r["values"]["name"]["value"]: r["id"] for r in first["records"]}
+    at_insert = first["records"][0]["commitId"]
+    then = state(api, sheet)
+    stamped = ok(api.get(f"/sheets/{sheet}/records", params={"ids": ids["Ada"]}))["records"][0]["values"]
+    warned = {"name": {"value": "Ada L", "messages": [{"type": "warn", "message": "renamed"}]}}
+    ok(api.put(f"/sheets/{sheet}/records", json=[{"id": ids["Ada"], "values": warned}]))
+    ok(api.delete(f"/sheets/{sheet}/records", params={"ids": ids["Bob"]}))
+    ok(api.post(f"/sheets/{sheet}/records", json=[person("Bo", "bob@x.io")]))
+    now = state(api, sheet)
+
+    outcome = restored(api, space, {"versionId": at_insert, "created": False})  # Bo stays
+    after = state(api, sheet)
+    assert after[ids["Ada"]] == then[ids["Ada"]]  # reverted as it was, without the rename's warning
+    back = ok(api.get(f"/sheets/{sheet}/records", params={"ids": ids["Ada"]}))["records"][0]["values"]
+    assert back["name"]["updatedAt"] == stamped["name"]["updatedAt"]  # its cells as they were, not decided anew
+    bob = after[ids["Bob"]]
+    assert bob[1] is False and bob[0]["email"]["valid"] is False, bob  # Bo holds bob@x.io now
+    assert [m["source"] for m in bob[0]["email"]["messages"]] == ["unique-constraint"], bob
+    assert bob[0]["name"] == then[ids["Bob"]][0]["name"]
+    bo = next(r for r in after.values() if r[0]["name"]["value"] == "Bo")
+    assert bo[1] is True  # the holder is untouched
+    assert ok(api.get(f"/sheets/{sheet}/counts"))["counts"]["error"] == 1
+
+    [report] = outcome["restore"]["sheets"]
+    restored(api, space, {"sequence": report["before"], "sheetId": sheet})
+    assert state(api, sheet) == now  # exactly the later state: Ada renamed, Bob gone, Bo valid
+    retaken = ok(api.post(f"/sheets/{sheet}/records", json=[person("Bob 2", "bob2@x.io")]))["records"][0]
+    assert retaken["valid"] is True
+
+
+def test_restore_across_a_schema_change_validates_against_the_current_fields(api: httpx.Client) -> None:
+    """Versions written before the sheet's fields changed are validated again against the current
+    fields, kept as they are (`workbooks: false`): Bob's "n/a" age was an invalid number then, is
+    a valid string now. Undoing the restore returns the exact later state."""
+    fields = [*FIELDS, {"key": "age", "type": "number"}]
+    space = ok(api.post("/spaces", json={"name": "schema-change"}))["id"]
+    workbook = ok(
+        api.post(
+            "/workbooks",
+            json={"name": "W", "spaceId": space, "sheets": [{"name": "People", "slug": "people", "fields": fields}]},
+        )
+    )
+    sheet = workbook["sheets"][0]["id"]
+    bob_row = {**person("Bob", "bob@x.io"), "age": {"value": "n/a"}}
+    first = ok(api.post(f"/sheets/{sheet}/records", json=[person("Ada", "ada@x.io"), bob_row, person("Cy", "cy@x.io")]))
+    ids = {r["values"]["name"]["value"]: r["id"] for r in first["records"]}
+    at_insert = first["records"][0]["commitId"]
+    assert first["records"][1]["valid"] is False  # "n/a" is not a number
+    ok(api.put(f"/sheets/{sheet}/records", json=[{"id": ids["Ada"], "values": {"name": "Ada L"}}]))
+    ok(api.delete(f"/sheets/{sheet}/records", params={"ids": [ids["Bob"], ids["Cy"]]}))
+    ok(api.post(f"/sheets/{sheet}/records", json=[person("Bo", "bob@x.io")]))
+    as_text = [*FIELDS, {"key": "age", "type": "string"}, {"key": "city", "type": "string"}]
+    ok(api.patch(f"/workbooks/{workbook['id']}", json={"sheets": [{"slug": "people", "fields": as_text}]}))
+    for _ in range(100):  # the record service knows the new fields (bounded wait): `city` is searchable
+        if api.get(f"/sheets/{sheet}/records", params={"searchField": "city", "searchValue": "x"}).status_code == 200:
+            break
+        time.sleep(0.1)
+    keys = ok(api.get(f"/spaces/{space}/restore", params={"versionId": at_insert}))
+    assert keys["sheets"][0]["deletedSince"] == 2, keys
+    now = state(api, sheet)
+
+    outcome = restored(api, space, {"versionId": at_insert, "sheetId": sheet, "workbooks": False})  # fields kept
+    after = state(api, sheet)
+    assert set(after) == {ids["Ada"], ids["Bob"], ids["Cy"]}  # Bo (created since) deleted, bob@x.io freed
+    assert after[ids["Ada"]][0]["name"]["value"] == "Ada"
+    bob = after[ids["Bob"]]
+    assert bob[0]["age"] == {"value": "n/a", "valid": True, "messages": []}, bob  # valid as a string now
+    assert bob[1] is True and bob[0]["email"]["valid"] is True, bob
+    assert ok(api.get(f"/sheets/{sheet}/counts"))["counts"]["error"] == 0
+
+    [report] = outcome["restore"]["sheets"]
+    restored(api, space, {"sequence": report["before"], "sheetId": sheet, "workbooks": False})
+    assert state(api, sheet) == now

@@ -40,7 +40,7 @@ from spaceport.contracts.record import (
 from spaceport.contracts.space import Principal, SpaceCreated
 from spaceport.contracts.workbook import SheetSpec, WorkbookCreated
 from spaceport.errors import PayloadTooLargeError, ValidationFailedError
-from spaceport.events import EventRegistry, decode_envelope
+from spaceport.events import EventRegistry
 from spaceport.memstore import InMemoryEventStore
 from spaceport.ports import AggregateRef
 
@@ -181,7 +181,7 @@ async def commits(store: InMemoryEventStore, sheet: str = PEOPLE) -> list[tuple[
     found: list[tuple[CommitCreated, list[StoredRecord]]] = []
     records: list[StoredRecord] = []
     async for message in store.read_raw(f"{store.prefix}.{SPACE}.records.{sheet}.*"):
-        event = _stored.decode(decode_envelope(message.data).data)
+        event = _stored.decode((await store.open(message)).data)
         if isinstance(event, CommitCreated):
             found.append((event, records))
             records = []

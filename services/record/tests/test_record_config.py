@@ -39,7 +39,7 @@ from spaceport.contracts.record import (
 from spaceport.contracts.space import Principal, SpaceCreated
 from spaceport.contracts.workbook import SheetConfigChanged, SheetSpec, WorkbookCreated
 from spaceport.errors import ForbiddenError, ValidationFailedError
-from spaceport.events import EventRegistry, decode_envelope, utcnow
+from spaceport.events import EventRegistry, utcnow
 from spaceport.memstore import InMemoryEventStore
 from spaceport.ports import AggregateRef
 
@@ -104,7 +104,7 @@ async def commits(store: InMemoryEventStore) -> list[tuple[CommitCreated, list[S
     found: list[tuple[CommitCreated, list[StoredRecord]]] = []
     records: list[StoredRecord] = []
     async for message in store.read_raw(f"{store.prefix}.{SPACE}.records.{SHEET}.*"):
-        event = _events.decode(decode_envelope(message.data).data)
+        event = _events.decode((await store.open(message)).data)
         if isinstance(event, CommitCreated):
             found.append((event, records))
             records = []

@@ -34,7 +34,6 @@ from spaceport.contracts.record import (
 from spaceport.contracts.space import Principal, SpaceCreated
 from spaceport.contracts.workbook import SheetSpec, WorkbookCreated
 from spaceport.errors import ServiceUnavailableError
-from spaceport.events import decode_envelope
 from spaceport.eventstore import EventStore
 from spaceport.ports import AggregateRef
 from spaceport.runtime import ServiceRuntime
@@ -98,7 +97,7 @@ async def stored(store: EventStore) -> tuple[list[CommitCreated], list[dict[str,
     commits: list[CommitCreated] = []
     records: list[dict[str, Any]] = []
     async for message in store.read_raw(f"{store.prefix}.{SPACE}.records.{SHEET}.*"):
-        event = _stored.decode(decode_envelope(message.data).data)
+        event = _stored.decode((await store.open(message)).data)
         if isinstance(event, CommitCreated):
             commits.append(event)
             continue

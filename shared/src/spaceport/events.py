@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 
 import msgspec
 
+ERASED_TYPE = "Erased"  # the type an event of a deleted space is read back as (no data, no event)
+
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag=True):
     """Base of every domain event. Subclasses set `aggregate` (the kind of aggregate they belong to)."""
@@ -41,6 +43,7 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     occurred_at: datetime
     causation_id: str | None = None
     correlation_id: str | None = None
+    sealed: int = 0  # 1: `data` is sealed with the space's key (spaceport.crypto); 0: plain JSON
     data: msgspec.Raw
 
 
@@ -56,6 +59,11 @@ class StoredEvent(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def event_id(self) -> str:
         return self.envelope.id
+
+    @property
+    def erased(self) -> bool:
+        """The event's space was deleted: its payload is gone for good (see spaceport.crypto)."""
+        return self.envelope.type == ERASED_TYPE
 
 
 class EventRegistry:

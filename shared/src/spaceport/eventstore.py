@@ -21,6 +21,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 
 from spaceport import telemetry
+from spaceport.crypto import KvKeyring
 from spaceport.errors import ConcurrencyError, ServiceUnavailableError
 from spaceport.events import EventRegistry, StoredEvent, encode
 from spaceport.ports import (
@@ -47,6 +48,7 @@ __all__ = [
     "Loaded",
     "RawMessage",
     "direct_get",
+    "key_bucket",
     "parse_nats_time",
     "stream_config",
 ]
@@ -54,6 +56,11 @@ __all__ = [
 WRONG_LAST_SEQUENCE = 10071
 BATCH_DUPLICATE_MSG_ID = 10201
 READ_MAX_BYTES = 8 * 1024 * 1024  # one read burst stays far below the client's pending-bytes limit
+
+
+def key_bucket(stream: str) -> str:
+    """The KV bucket of the spaces' data keys of `stream` (spaceport.crypto): `<stream>_KEYS`."""
+    return f"{stream}_KEYS"
 
 
 def stream_config(name: str, prefix: str, replicas: int = 1) -> StreamConfig:
@@ -85,7 +92,8 @@ class EventStore(StoreCore):
         prefix: str = "evt",
         timeout: float = 5.0,
     ) -> None:
-        super().__init__(registry, prefix)
+        self.key_ring = KvKeyring(bucket=key_bucket(stream))
+        super().__init__(registry, prefix, self.key_ring)
         self.stream = stream
         self.timeout = timeout
         self._nc: Client | None = None
@@ -97,6 +105,7 @@ class EventStore(StoreCore):
         """Use connection `nc` (a service's runtime wires its store before it connects)."""
         self._nc = nc
         self._js = nc.jetstream(timeout=self.timeout)
+        self.key_ring.bind(nc)
 
     @property
     def nc(self) -> Client:
@@ -110,6 +119,7 @@ class EventStore(StoreCore):
 
     async def ensure_stream(self, replicas: int = 1) -> None:
         """Create the stream if missing (idempotent; every service may call it at start)."""
+        self.key_ring.replicas = replicas
         try:
             await self.js.stream_info(self.stream)
         except NotFoundError:
@@ -117,6 +127,7 @@ class EventStore(StoreCore):
                 await self.js.add_stream(stream_config(self.stream, self.prefix, replicas))
             except APIError:
                 await self.js.stream_info(self.stream)  # another service created it first
+        await self.key_ring.open_bucket()
 
     async def last_seq(self) -> int:
         info = await self.js.stream_info(self.stream)
@@ -170,6 +181,14 @@ class EventStore(StoreCore):
         return self.stored(
             RawMessage(seq=meta.sequence.stream, subject=msg.subject, stored_at=meta.timestamp, data=msg.data)
         )
+
+    async def stored_from_js_batch(self, msgs: list[Msg]) -> list[StoredEvent]:
+        """`stored_from_js` for a fetched batch, its spaces' keys loaded first (projections)."""
+        raw = []
+        for m in msgs:
+            meta = m.metadata
+            raw.append(RawMessage(seq=meta.sequence.stream, subject=m.subject, stored_at=meta.timestamp, data=m.data))
+        return await self.stored_batch(raw)
 
 
 async def direct_get(

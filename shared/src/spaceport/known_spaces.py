@@ -45,15 +45,19 @@ async def space_fact(conn: Conn, space_id: str) -> SpaceFact | None:
     return None if row is None else SpaceFact(**dict(row))
 
 
-def fold(facts: dict[str, SpaceFact], event: Event | None) -> None:
-    """`KnownSpaces.apply` in memory (fakes): a row per created space; flags change rows it has."""
+def fold(facts: dict[str, SpaceFact], event: Event | None, environment_id: str | None = None) -> None:
+    """`KnownSpaces.apply` in memory (fakes): a row per created space; flags change rows it has.
+    With the event's `environment_id`, a deleted space becomes a tombstone fact as in SQL (its
+    earlier events may be erased, spaceport.crypto)."""
     match event:
         case SpaceCreated() as e:
             facts.setdefault(e.space_id, SpaceFact(space_id=e.space_id, environment_id=e.environment_id))
         case SpaceArchived(space_id=space_id) | SpaceUnarchived(space_id=space_id) if space_id in facts:
             facts[space_id] = msgspec.structs.replace(facts[space_id], archived=isinstance(event, SpaceArchived))
         case SpaceDeleted(space_id=space_id) if space_id in facts:
-            facts[space_id] = msgspec.structs.replace(facts[space_id], deleted=True)
+            facts[space_id] = SpaceFact(space_id=space_id, environment_id=facts[space_id].environment_id, deleted=True)
+        case SpaceDeleted(space_id=space_id) if environment_id is not None:
+            facts[space_id] = SpaceFact(space_id=space_id, environment_id=environment_id, deleted=True)
 
 
 class KnownSpaces:
@@ -84,7 +88,17 @@ class KnownSpaces:
             case SpaceUnarchived() as e:
                 await self._set(conn, e.space_id, "archived = $2", False, stored.seq)
             case SpaceDeleted() as e:
-                await self._set(conn, e.space_id, "deleted = $2", True, stored.seq)
+                # Erasure: what is left of a deleted space is its ids, the same row a replay
+                # makes once the space's other events are erased (spaceport.crypto).
+                await conn.execute(
+                    "INSERT INTO known_space (id, environment_id, name, archived, deleted, created_at, position)"
+                    " VALUES ($1, $2, '', false, true, $3, $4) ON CONFLICT (id) DO UPDATE SET name = '',"
+                    " archived = false, deleted = true, created_at = $3, position = $4",
+                    e.space_id,
+                    stored.envelope.environment_id,
+                    stored.envelope.occurred_at,
+                    stored.seq,
+                )
 
     async def _set(self, conn: Conn, space_id: str, assignment: str, value: object, seq: int) -> None:
         await conn.execute(f"UPDATE known_space SET {assignment}, position = $3 WHERE id = $1", space_id, value, seq)

@@ -108,6 +108,7 @@ class InMemoryEventStore(StoreCore):
         """A store on the same log decoding with `registry` (another service's view of the stream)."""
         other = InMemoryEventStore(registry, prefix=self.prefix, clock=self.log.clock)
         other.log = self.log
+        other.keys = self.keys  # one log, one keyring
         return other
 
     def lose_next_acks(self, n: int = 1) -> None:

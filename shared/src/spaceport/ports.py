@@ -14,7 +14,7 @@ from typing import Protocol
 import msgspec
 
 from spaceport import ids
-from spaceport.events import Event, EventRegistry, StoredEvent
+from spaceport.events import Envelope, Event, EventRegistry, StoredEvent
 
 READ_BATCH = 1000
 MAX_ATOMIC_BATCH = 1000
@@ -127,4 +127,13 @@ class EventStorePort(Protocol):
 
     async def last_seq(self) -> int:
         """The sequence of the last stored event of any aggregate (0 when the log is empty)."""
+        ...
+
+    async def open(self, message: RawMessage) -> Envelope:
+        """A stored message's envelope with its payload in clear (type `Erased` once its space
+        was deleted: spaceport.crypto)."""
+        ...
+
+    async def stored_batch(self, messages: Sequence[RawMessage]) -> list[StoredEvent]:
+        """Stored messages decoded as `read` decodes them."""
         ...

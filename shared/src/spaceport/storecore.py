@@ -3,7 +3,8 @@
 An adapter supplies the log: `_publish` (one atomic, optionally guarded publish with JetStream's
 answers: an ack, a duplicate ack, ConcurrencyError, or a timeout), `read_raw` (a range of stored
 messages), `last_seq` and `ensure_stream`. Lost acks, conflicts that are really duplicates, and
-decoding through the registry are handled here once, so every adapter behaves alike.
+decoding through the registry are handled here once, so every adapter behaves alike; so is
+sealing a space's payloads with its key and opening them again (`spaceport.crypto`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import msgspec
 import nats.errors
 
 from spaceport import subjects, telemetry
+from spaceport.crypto import CLEAR_TYPES, DESTROYS_KEY, InMemoryKeyring, Keyring, SealedPayloadError, needs_key
 from spaceport.errors import ConcurrencyError, ServiceUnavailableError
 from spaceport.events import (
+    ERASED_TYPE,
     Envelope,
     Event,
     EventRegistry,
@@ -59,9 +62,10 @@ class Guard(NamedTuple):
 class StoreCore(ABC):
     """The adapter-independent half of an event store (see the module docstring)."""
 
-    def __init__(self, registry: EventRegistry, prefix: str) -> None:
+    def __init__(self, registry: EventRegistry, prefix: str, keys: Keyring | None = None) -> None:
         self.registry = registry
         self.prefix = prefix
+        self.keys: Keyring = keys if keys is not None else InMemoryKeyring()
 
     # ---- the log, supplied by an adapter ----------------------------------------------------
 
@@ -142,7 +146,8 @@ class StoreCore(ABC):
         self, ref: AggregateRef, events: Sequence[Event], expected_version: int | None, context: AppendContext
     ) -> AppendResult:
         envelopes = self.envelopes(ref, events, context)
-        messages = [Outgoing(self.subject_for(ref, env.type), encode(env), env.id) for env in envelopes]
+        sealed = await self._sealed(ref, envelopes)
+        messages = [Outgoing(self.subject_for(ref, env.type), encode(env), env.id) for env in sealed]
         guard = None if expected_version is None else Guard(self._aggregate_filter(ref), expected_version)
         # Random event ids (no idempotency key) can only be in the stream if a publish of this
         # very call timed out after landing.
@@ -150,7 +155,7 @@ class StoreCore(ABC):
         with telemetry.span("eventstore.append", {"events": len(events), "aggregate": ref.aggregate_id}):
             for attempt in range(PUBLISH_ATTEMPTS):
                 try:
-                    return await self._publish(messages, guard)
+                    return await self._destroying(ref, envelopes, await self._publish(messages, guard))
                 except (TimeoutError, nats.errors.TimeoutError):
                     maybe_landed = True
                     if attempt == PUBLISH_ATTEMPTS - 1:
@@ -159,9 +164,22 @@ class StoreCore(ABC):
                     if maybe_landed:
                         landed = await self._find_landed(ref, [env.id for env in envelopes], expected_version)
                         if landed is not None:
-                            return landed
+                            return await self._destroying(ref, envelopes, landed)
                     raise
         raise AssertionError("unreachable")
+
+    async def _sealed(self, ref: AggregateRef, envelopes: list[Envelope]) -> list[Envelope]:
+        """A space's payloads sealed with its key (environment-level and CLEAR_TYPES stay plain)."""
+        if ref.space_id is None or not needs_key(ref.space_id, (env.type for env in envelopes)):
+            return envelopes
+        key = await self.keys.for_write(ref.space_id)
+        return [env if env.type in CLEAR_TYPES else self.keys.seal(env, key) for env in envelopes]
+
+    async def _destroying(self, ref: AggregateRef, envelopes: list[Envelope], result: AppendResult) -> AppendResult:
+        """Once a space's `SpaceDeleted` is stored, its key goes (again on a retry: idempotent)."""
+        if ref.space_id is not None and any(env.type in DESTROYS_KEY for env in envelopes):
+            await self.keys.destroy(ref.space_id)
+        return result
 
     async def _find_landed(
         self, ref: AggregateRef, event_ids: list[str], expected_version: int | None
@@ -216,18 +234,62 @@ class StoreCore(ABC):
         """Events whose subject matches `filter_subject`, from `from_seq` on, in stream order
         (fetched `batch` events per request)."""
         async for message in self.read_raw(filter_subject, from_seq=from_seq, batch=batch):
-            yield self.stored(message)
+            envelope = decode_envelope(message.data)
+            if envelope.sealed and envelope.space_id is not None:
+                await self.keys.load([envelope.space_id])
+            yield self._stored(message, envelope)
 
     def stored(self, message: RawMessage) -> StoredEvent:
-        """Decode a stored message; an event type this registry does not know comes back as None."""
+        """Decode a stored message; an event type this registry does not know comes back as None,
+        an event of a deleted space as erased (`StoredEvent.erased`, event None). A sealed
+        message needs its space's key loaded (`stored_batch` and `open` load it)."""
+        return self._stored(message, decode_envelope(message.data))
+
+    async def stored_batch(self, messages: Sequence[RawMessage]) -> list[StoredEvent]:
+        """`stored` for each message, their spaces' keys loaded first (one lookup per space not cached)."""
+        envelopes = [decode_envelope(message.data) for message in messages]
+        spaces = {env.space_id for env in envelopes if env.sealed and env.space_id is not None}
+        await self.keys.load(spaces)
+        try:
+            return [self._stored(message, env) for message, env in zip(messages, envelopes, strict=True)]
+        except SealedPayloadError:  # a stale cached key (another process's answer): read the keys again
+            for space_id in spaces:
+                self.keys.forget(space_id)
+            await self.keys.load(spaces)
+            return [self._stored(message, env) for message, env in zip(messages, envelopes, strict=True)]
+
+    async def open(self, message: RawMessage) -> Envelope:
+        """A stored message's envelope with its payload in clear (type `Erased` once its space
+        was deleted): for readers that decode `data` themselves with lean types."""
         envelope = decode_envelope(message.data)
+        if not envelope.sealed:
+            return envelope
+        if envelope.space_id is not None:
+            await self.keys.load([envelope.space_id])
+        try:
+            return self.keys.open(envelope)
+        except SealedPayloadError:  # a stale cached key: read it again, once
+            if envelope.space_id is None:
+                raise
+            self.keys.forget(envelope.space_id)
+            await self.keys.load([envelope.space_id])
+            return self.keys.open(envelope)
+
+    def _stored(self, message: RawMessage, envelope: Envelope) -> StoredEvent:
+        if envelope.sealed:
+            envelope = self.keys.open(envelope)
         return StoredEvent(
             seq=message.seq,
             subject=message.subject,
             stored_at=message.stored_at,
             envelope=envelope,
-            event=self.registry.decode_data(envelope.type, envelope.data),
+            event=None if envelope.sealed else self._event(envelope),
         )
+
+    def _event(self, envelope: Envelope) -> Event | None:
+        if envelope.type == ERASED_TYPE:
+            return None
+        return self.registry.decode_data(envelope.type, envelope.data)
 
 
 def _check_count(events: Sequence[Event]) -> None:

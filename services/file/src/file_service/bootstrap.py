@@ -15,6 +15,7 @@ from file_service.entrypoints import rpc
 from file_service.entrypoints.extractor import Extraction, ExtractJobs, ExtractPool, ExtractRunner
 from file_service.entrypoints.mapper import Mapper, Mapping
 from file_service.entrypoints.objects import S3Objects
+from file_service.projections.erasure import ObjectPurger
 from file_service.projections.files import NAME as SCHEMA
 from file_service.projections.files import FileProjection
 from file_service.projections.queries import FileQueries
@@ -74,6 +75,7 @@ def build(settings: Settings) -> runtime.ServiceRuntime:
     requests = RpcClient(rt.broker, settings.command_prefix, settings.request_timeout)
     rt.add_background(Extractor(rt, Extraction(app, requests, rt.claims, client)))
     rt.add_background(Mapper(rt, Mapping(requests, rt.claims)))
+    rt.add_background(ObjectPurger(lambda: rt.pool, client, settings.s3_bucket))
     return rt
 
 

@@ -133,7 +133,7 @@ class FoldedJobs:
         at = stored.envelope.occurred_at
         event = stored.event
         if stored.envelope.aggregate != "job":
-            known_spaces.fold(spaces, event)
+            known_spaces.fold(spaces, event, stored.envelope.environment_id)
         elif isinstance(event, JobCreated):
             rows.setdefault(event.job_id, Row(_created(event, at), stored.seq))
         elif (row := rows.get(stored.envelope.aggregate_id)) is not None:

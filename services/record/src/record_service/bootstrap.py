@@ -24,6 +24,7 @@ from record_service.application.writes import WriteHandlers
 from record_service.entrypoints import rpc
 from record_service.entrypoints.projector import Projector, is_projector, watch_parent
 from record_service.entrypoints.restorer import Restorer, Restoring
+from record_service.projections.erasure import SheetPurger
 from record_service.projections.queries import PgRecordReadModel
 from record_service.projections.records import NAME as PROJECTION
 from record_service.projections.records import RecordsProjection
@@ -56,6 +57,7 @@ def build(settings: Settings, *, project: bool = True) -> tuple[runtime.ServiceR
     if project:
         rt.add_projection(RecordsProjection(settings.event_prefix))
         rt.add_background(SheetIndexer(settings.database_url, PROJECTION))
+        rt.add_background(SheetPurger(settings.database_url, PROJECTION))
     ctx = ServiceContext(rt, PgRecordReadModel(rt, spaces=NAME))
     rpc.bind(rt.rpc, WriteHandlers(ctx), ReadHandlers(ctx), CompletionHandlers(ctx), BulkHandlers(ctx))
     restores = RestoreHandlers(ctx)
@@ -70,6 +72,7 @@ def build_projector(settings: Settings) -> runtime.ServiceRuntime:
     rt = runtime.ServiceRuntime(settings, EVENTS)
     rt.add_projection(RecordsProjection(settings.event_prefix))
     rt.add_background(SheetIndexer(settings.database_url, PROJECTION))
+    rt.add_background(SheetPurger(settings.database_url, PROJECTION))
     return rt
 
 

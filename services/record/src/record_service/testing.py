@@ -93,9 +93,10 @@ class FoldedRecords:
     async def wait_for(self, position: int, timeout: float) -> None:
         await self._apply(position)
 
-    async def catch_up(self, timeout: float) -> None:
+    async def catch_up(self, timeout: float) -> bool:
         self.catch_ups += 1
         await self._apply(None)
+        return True
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[FoldedRecords]:

@@ -9,6 +9,7 @@ from spaceport.settings import Settings
 from workbook_service.application.app import WorkbookApplication
 from workbook_service.application.commands import WorkbookCommands
 from workbook_service.application.queries import WorkbookQueries
+from workbook_service.application.restore import WorkbookRestores
 from workbook_service.application.views import ViewCommands, ViewQueries
 from workbook_service.entrypoints import rpc
 from workbook_service.projections.catalog import SCHEMA, WorkbookCatalog
@@ -23,11 +24,13 @@ def build(settings: Settings) -> tuple[runtime.ServiceRuntime, WorkbookApplicati
     rt.add_projection(WorkbookCatalog(settings.event_prefix))
     catalog = ViewCatalogQueries(lambda: rt.pool)
     # Each waits for its own runner: KnownSpaces never reaches a workbook event's position.
+    commands = WorkbookCommands(rt.store, catalog, lambda position: rt.runner(NAME).wait_for(position))
     app = WorkbookApplication(
-        commands=WorkbookCommands(rt.store, catalog, lambda position: rt.runner(NAME).wait_for(position)),
+        commands=commands,
         queries=WorkbookQueries(catalog, lambda position: rt.runner(SCHEMA).wait_for(position), rt.store, catalog),
         views=ViewCommands(rt.store, catalog),
         view_queries=ViewQueries(catalog, lambda position: rt.runner(SCHEMA).wait_for(position)),
+        restores=WorkbookRestores(rt.store, commands, lambda position: rt.runner(SCHEMA).wait_for(position)),
     )
     rpc.bind(rt.rpc, app)
     return rt, app

@@ -82,7 +82,7 @@ def _apply(folded: _Folded, stored: StoredEvent) -> None:
             folded.workbooks.pop(e.workbook_id, None)
             folded.sheets = {s: w for s, w in folded.sheets.items() if w != e.workbook_id}
         case _:
-            known_spaces.fold(folded.spaces, stored.event)
+            known_spaces.fold(folded.spaces, stored.event, stored.envelope.environment_id)
 
 
 REGISTRY = EventRegistry((*space.EVENTS, *workbook.EVENTS))

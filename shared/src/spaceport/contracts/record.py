@@ -19,6 +19,7 @@ import msgspec
 
 from spaceport.claimcheck import Payload
 from spaceport.contracts.space import Principal
+from spaceport.contracts.workbook import WorkbookRestore
 from spaceport.events import Event
 
 SERVICE = "record"
@@ -418,6 +419,9 @@ class RestoreReport(Wire, frozen=True, kw_only=True):
     space_id: str
     preview: bool
     sheets: list[SheetRestore]
+    # the workbook part (the workbook service's `WorkbooksRestored.workbooks`), added by whoever
+    # runs both parts: the gateway's preview, the restore job; empty from the record service
+    workbooks: list[WorkbookRestore] = msgspec.field(default_factory=list)
 
 
 class Written(msgspec.Struct, frozen=True, kw_only=True):

@@ -280,3 +280,73 @@ class LockSheet(msgspec.Struct, frozen=True, kw_only=True):
 class UnlockSheet(msgspec.Struct, frozen=True, kw_only=True):
     principal: Principal
     sheet_id: str
+
+
+# ---- restore ---------------------------------------------------------------------------
+
+
+class RestoreWorkbooks(msgspec.Struct, frozen=True, kw_only=True):
+    """Bring a space's workbooks and sheet configs back to how they were at `as_of` (a stream
+    sequence or an ISO-8601 time; the gateway resolves a version id to its sequence): workbooks
+    created since are deleted, those deleted since revived (same ids, sheets and configs), those
+    changed since get their earlier attributes and sheets back (sheets added since removed,
+    removed since re-added with their ids, configs re-applied). `workbook_id` restores one
+    workbook; `sheet_id` only that live sheet's config. With `preview` nothing is written;
+    otherwise one append of ordinary workbook events per workbook. -> WorkbooksRestored."""
+
+    principal: Principal
+    space_id: str
+    as_of: str
+    workbook_id: str | None = None
+    sheet_id: str | None = None
+    preview: bool = True
+
+
+class SheetConfigRestore(View, frozen=True, kw_only=True):
+    """What a restore does to one sheet: `change` is `changed` (its earlier config re-applied;
+    `parts` names what differs: name, slug, fields, constraints…), `added` (removed since:
+    re-added with its id), `removed` (added since) or `skipped` (left as it is: `reason`)."""
+
+    sheet_id: str
+    name: str
+    change: str
+    parts: list[str] = msgspec.field(default_factory=list)
+    reason: str | None = None
+
+
+class WorkbookRestore(View, frozen=True, kw_only=True):
+    """What a restore does to one workbook: `change` is `deleted` (created since), `revived`
+    (deleted since: re-created with its id, sheets and configs), `updated` (its earlier
+    attributes, named in `parts`, and sheets re-applied) or `skipped` (`reason` says why).
+    `position`: where its events landed (0 in a preview)."""
+
+    workbook_id: str
+    name: str
+    change: str
+    parts: list[str] = msgspec.field(default_factory=list)
+    sheets: list[SheetConfigRestore] = msgspec.field(default_factory=list)
+    reason: str | None = None
+    position: int = 0
+
+
+class WorkbooksRestored(View, frozen=True, kw_only=True):
+    """The workbook part of a restore: only workbooks it changes (or skips) are listed.
+    `before`: the stream position before it; restoring the space to it undoes the restore.
+    `position`: its last event (0 when nothing was appended)."""
+
+    space_id: str
+    preview: bool
+    before: int
+    position: int = 0
+    workbooks: list[WorkbookRestore] = msgspec.field(default_factory=list)
+
+    def summary(self) -> str:
+        """A phrase for a job's outcome message ('' when nothing changes)."""
+        counts: dict[str, int] = {}
+        for w in self.workbooks:
+            counts[w.change] = counts.get(w.change, 0) + 1
+        sheets = sum(1 for w in self.workbooks for s in w.sheets if s.change != "skipped")
+        if not counts:
+            return ""
+        said = ", ".join(f"{n} {change}" for change, n in sorted(counts.items()))
+        return f"workbooks: {said} ({sheets} sheet{'s' if sheets != 1 else ''} changed)"

@@ -91,7 +91,7 @@ class Rebuilder:
             while remaining > 0:
                 msgs = await self._fetch(sub, remaining)
                 remaining -= len(msgs)
-                yield [self._store.stored_from_js(m) for m in msgs]
+                yield await self._store.stored_from_js_batch(msgs)
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()

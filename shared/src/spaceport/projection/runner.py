@@ -201,7 +201,7 @@ class ProjectionRunner:
 
     async def handle_batch(self, msgs: list[Msg]) -> None:
         """Apply a fetched batch and commit with its checkpoint, then ack (AckAll: the last one)."""
-        events = [self.store.stored_from_js(m) for m in msgs]
+        events = await self.store.stored_from_js_batch(msgs)
         traces = [sampled_trace(m.headers) for m in msgs]
         position = await self._apply_and_commit(events, traces)
         await self.after_commit(msgs)

@@ -56,7 +56,7 @@ from spaceport.contracts.blueprint import SheetConfig, StringField
 from spaceport.contracts.file import UpdateFile
 from spaceport.contracts.job import AckJob, CompleteJob, FailJob, JobCreated, JobReady, JobWritten
 from spaceport.contracts.record import CommitSource, GetRecords, ImportRecords, RecordsReply, Written
-from spaceport.contracts.space import Principal
+from spaceport.contracts.space import Principal, SpaceDeleted
 from spaceport.contracts.workbook import CreateWorkbook, DeleteWorkbook, GetWorkbook, WorkbookView, WorkbookWritten
 from spaceport.errors import ConflictError, NotFoundError
 from spaceport.events import StoredEvent
@@ -352,7 +352,7 @@ class ExtractJobs:
 
     def __init__(self, prefix: str = "evt", name: str = NAME) -> None:
         self.name = name
-        self.filter_subjects = [f"{prefix}.*.job.>"]
+        self.filter_subjects = [f"{prefix}.*.job.>", f"{prefix}.*.space.*.space_deleted"]
 
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
         match stored.event:
@@ -375,6 +375,8 @@ class ExtractJobs:
                     " WHERE job_id = $1 AND status = 'created' AND space_id IS NOT NULL",
                     e.job_id,
                 )
+            case SpaceDeleted() as e:  # erasure: nothing of the space stays
+                await conn.execute("DELETE FROM extract_job WHERE space_id = $1", e.space_id)
 
 
 class ExtractRunner(ProjectionRunner):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from file_service.projections import erasure
 from spaceport.contracts.file import AGGREGATE, FileCreated, FileDeleted, FileUpdated
+from spaceport.contracts.space import SpaceDeleted
 from spaceport.events import StoredEvent
 from spaceport.known_spaces import KnownSpaces
 from spaceport.readmodel import Conn
@@ -41,6 +43,8 @@ class FileProjection:
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
         if stored.envelope.aggregate != AGGREGATE:
             await self.spaces.apply(conn, stored)
+            if isinstance(stored.event, SpaceDeleted):
+                await erasure.erase_space(conn, stored.event.space_id)
             return
         at, seq = stored.envelope.occurred_at, stored.seq
         match stored.event:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from job_service.application.jobs import JobHandlers
-from spaceport.contracts.space import SpaceCreated
+from spaceport.contracts.space import SpaceCreated, SpaceDeleted
 from spaceport.events import StoredEvent
 from spaceport.readmodel import Conn
 
@@ -37,3 +37,5 @@ class ConfigureSpaces:
                     written.job_id,
                     stored.seq,
                 )
+            case SpaceDeleted() as e:  # erasure: nothing of the space stays
+                await conn.execute("DELETE FROM configure_request WHERE space_id = $1", e.space_id)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from job_service.application.jobs import JobHandlers
 from spaceport.contracts.file import FileCreated
+from spaceport.contracts.space import SpaceDeleted
 from spaceport.events import StoredEvent
 from spaceport.readmodel import Conn
 
@@ -24,7 +25,7 @@ class ExtractFiles:
     def __init__(self, jobs: JobHandlers, prefix: str = "evt", name: str = NAME) -> None:
         self.name = name
         self.jobs = jobs
-        self.filter_subjects = [f"{prefix}.*.file.>"]
+        self.filter_subjects = [f"{prefix}.*.file.>", f"{prefix}.*.space.*.space_deleted"]
 
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
         match stored.event:
@@ -33,9 +34,12 @@ class ExtractFiles:
                     e.environment_id, e.space_id, e.file_id, e.created_by or stored.envelope.actor
                 )
                 await conn.execute(
-                    "INSERT INTO extract_request (file_id, job_id, position) VALUES ($1, $2, $3)"
+                    "INSERT INTO extract_request (file_id, job_id, position, space_id) VALUES ($1, $2, $3, $4)"
                     " ON CONFLICT (file_id) DO NOTHING",
                     e.file_id,
                     written.job_id,
                     stored.seq,
+                    e.space_id,
                 )
+            case SpaceDeleted() as e:  # erasure: nothing of the space stays
+                await conn.execute("DELETE FROM extract_request WHERE space_id = $1", e.space_id)

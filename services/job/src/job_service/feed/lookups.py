@@ -48,6 +48,7 @@ class JobInfo(msgspec.Struct, frozen=True, kw_only=True):
     sheet_id: str | None = None
     file_id: str | None = None
     document_id: str | None = None
+    space_id: str | None = None  # erasure forgets a deleted space's jobs by it (spaceport.crypto)
 
 
 class GuestInfo(msgspec.Struct, frozen=True, kw_only=True):

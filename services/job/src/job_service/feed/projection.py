@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from job_service.feed.emit import POSITION_SLOTS
 from job_service.feed.lookups import Info, Lookups, decode
 from job_service.feed.translate import translate
 from spaceport.contracts.feed import NOTIFY_CHANNEL, EventAcknowledged, FlatfileEvent
+from spaceport.contracts.space import SpaceDeleted
 from spaceport.events import StoredEvent, encode
 from spaceport.readmodel import Conn
 
@@ -82,6 +84,27 @@ async def save_lookups(conn: Conn, lookups: Lookups) -> None:
         )
 
 
+async def forget_spaces(conn: Conn, events: Sequence[StoredEvent]) -> list[tuple[str, int]]:
+    """Erasure: the facts of each space deleted in `events` (its own, its workbooks', their
+    sheets', its jobs'), after the batch's facts were saved; returns (space id, position) of each.
+
+    A replay makes none of them (the space's events are erased, spaceport.crypto), so a rebuilt
+    schema equals the live one."""
+    deleted = [(e.event.space_id, e.seq) for e in events if isinstance(e.event, SpaceDeleted)]
+    for space_id, _ in deleted:
+        await conn.execute(
+            "DELETE FROM lookup WHERE kind = 'sheet' AND info::jsonb->>'workbook_id' IN"
+            " (SELECT key FROM lookup WHERE kind = 'workbook' AND info::jsonb->>'space_id' = $1)",
+            space_id,
+        )
+        await conn.execute(
+            "DELETE FROM lookup WHERE (kind = 'space' AND key = $1)"
+            " OR (kind IN ('workbook', 'job') AND info::jsonb->>'space_id' = $1)",
+            space_id,
+        )
+    return deleted
+
+
 async def lookups_for(conn: Conn, events: Sequence[StoredEvent]) -> Lookups:
     lookups = Lookups()
     await load(conn, wanted(events), lookups)
@@ -127,5 +150,14 @@ class FeedProjection:
                 acks,
             )
         await save_lookups(conn, lookups)
+        for space_id, seq in await forget_spaces(conn, events):
+            # The space's Flatfile events go, but not `space:expired` and `space:deleted` (nor
+            # later ones) that listeners await, nor the guest events an environment's guest
+            # events give (not the space's: a replay gives them again).
+            sql = (
+                "DELETE FROM event WHERE space_id = $1 AND position < $2 AND topic <> 'space:expired'"
+                " AND topic NOT LIKE 'space:guest%'"
+            )
+            await conn.execute(sql, space_id, seq * POSITION_SLOTS)
         if rows or acks:
             await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, str(rows[-1][1] if rows else 0))

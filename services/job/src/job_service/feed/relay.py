@@ -119,10 +119,19 @@ class Relay(Loop):
         prefix = self._settings.feed_prefix
         for row in rows:
             to = subject(prefix, row["environment_id"], row["space_id"], row["domain"], row["topic"])
-            await js.publish(to, row["body"].encode(), headers={"Nats-Msg-Id": row["id"]})
+            ack = await js.publish(to, row["body"].encode(), headers={"Nats-Msg-Id": row["id"]})
+            if row["topic"] == "space:deleted" and row["space_id"]:
+                await self._erase(row["environment_id"], row["space_id"], ack.seq)
         self.position = rows[-1]["position"]
         await self._save(self.position)
         return len(rows)
+
+    async def _erase(self, environment_id: str, space_id: str, before: int) -> None:
+        """Erasure: a deleted space's earlier relayed events go from the stream (its
+        `space:deleted`, at `before`, stays for subscribers); idempotent, so safe to redo."""
+        js = self._nats().jetstream()
+        filter_subject = f"{self._settings.feed_prefix}.{environment_id}.{space_id}.>"
+        await js.purge_stream(self._settings.feed_stream, subject=filter_subject, seq=before)
 
     async def _checkpoint(self) -> int:
         async with self._pool().acquire() as conn:

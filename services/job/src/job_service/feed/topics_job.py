@@ -67,6 +67,7 @@ def _created(e: job.JobCreated, out: Out, lookups: Lookups) -> None:
         sheet_id=e.sheet_id,
         file_id=e.file_id,
         document_id=e.document_id,
+        space_id=e.space_id,
     )
     lookups.put("job", e.job_id, info)
     _emit(out, lookups, e.job_id, info, "job:created")

@@ -37,6 +37,7 @@ def install(rt: runtime.ServiceRuntime, settings: Settings) -> HistoryService:
         rt.store.last_seq,
         lambda position, timeout: rt.runner(NAME).wait_for(position, timeout),
         read_at,
+        rt.store.open,
     )
     rt.rpc.handle(ListVersions, workers=8)(service.versions)
     rt.rpc.handle(GetVersion, workers=8)(service.version)

@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from job_service.feed.projection import lookups_for, save_lookups
+from job_service.feed.projection import forget_spaces, lookups_for, save_lookups
 from job_service.feed.translate import translate
 from job_service.history.grouping import (
     Acc,
@@ -119,7 +119,7 @@ class HistoryProjection:
         for stored in events:
             topics = [e.topic for _, e in translate(stored, lookups)]
             envelope = stored.envelope
-            if envelope.space_id is None:
+            if envelope.space_id is None or stored.erased:
                 continue
             spaces[envelope.space_id] = envelope.environment_id
             if envelope.aggregate == record.AGGREGATE:
@@ -160,3 +160,19 @@ class HistoryProjection:
                 "record_change", records=changes, columns=["record_id", "seq", "commit_id"]
             )
         await save_lookups(conn, lookups)
+        for space_id, _ in await forget_spaces(conn, events):
+            await erase_space(conn, space_id)
+
+
+async def erase_space(conn: Conn, space_id: str) -> None:
+    """Erasure (`SpaceDeleted`): the space's versions, record changes and row go, and the tail
+    if it is the space's, so that the next event starts a version as it does in a replay (where
+    the space's events are erased, spaceport.crypto)."""
+    await conn.execute(
+        "DELETE FROM record_change rc USING version v WHERE v.space_id = $1 AND v.sheet_id IS NOT NULL"
+        " AND rc.seq BETWEEN v.first_seq AND v.last_seq AND rc.commit_id = v.id",
+        space_id,
+    )
+    await conn.execute("DELETE FROM tail WHERE version_id IN (SELECT id FROM version WHERE space_id = $1)", space_id)
+    await conn.execute("DELETE FROM version WHERE space_id = $1", space_id)
+    await conn.execute("DELETE FROM space WHERE space_id = $1", space_id)

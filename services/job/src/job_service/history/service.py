@@ -32,11 +32,16 @@ from spaceport.contracts.history import (
 )
 from spaceport.contracts.record import StoredRecord
 from spaceport.errors import NotFoundError, ServiceUnavailableError, ValidationFailedError
-from spaceport.events import decode_envelope
+from spaceport.events import ERASED_TYPE, Envelope, decode_envelope
 from spaceport.ports import RawMessage
 
 CATCH_UP = 10.0
 ReadRange = Callable[[int], AsyncIterator[RawMessage]]  # the stored message at one position
+OpenEnvelope = Callable[[RawMessage], Awaitable[Envelope]]  # its envelope, payload in clear (the store's `open`)
+
+
+async def _plain(message: RawMessage) -> Envelope:
+    return decode_envelope(message.data)
 
 
 class WrittenRecords(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,11 +92,13 @@ class HistoryService:
         last_position: Callable[[], Awaitable[int]],
         wait_for: Callable[[int, float], Awaitable[bool]],
         read_at: ReadRange,
+        open_envelope: OpenEnvelope | None = None,
     ) -> None:
         self.queries = queries
         self.last_position = last_position
         self.wait_for = wait_for
         self.read_at = read_at
+        self.open_envelope = open_envelope or _plain
 
     async def caught_up(self) -> None:
         if not await self.wait_for(await self.last_position(), CATCH_UP):
@@ -165,7 +172,10 @@ class HistoryService:
         async for message in self.read_at(seq):
             if message.seq != seq:
                 return None
-            written = _records.decode(decode_envelope(message.data).data)
+            envelope = await self.open_envelope(message)
+            if envelope.type == ERASED_TYPE:
+                return None  # the space was deleted: its values are gone
+            written = _records.decode(envelope.data)
             for stored in written.records:
                 if stored.id == record_id:
                     cell = stored.values.get(field)

@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 
 from job_service.feed.lookups import Lookups
-from job_service.feed.projection import lookups_for, save_lookups
+from job_service.feed.projection import forget_spaces, lookups_for, save_lookups
 from job_service.feed.translate import translate
 from job_service.metrics import counting
 from job_service.metrics.counting import Delta, SheetChange, SheetClosed, SheetOpened, SpaceCounters, WorkbookClosed
@@ -106,3 +106,7 @@ class MetricsProjection:
             await conn.executemany(UPSERT, [tuple(getattr(row, c) for c in COLUMNS) for row in changed.values()])
         await save_lookups(conn, lookups)
         await apply_sheets(conn, sheets)
+        for space_id, _ in await forget_spaces(conn, events):
+            # erasure: a replay cannot count a deleted space's erased events, so its row goes
+            await conn.execute("DELETE FROM sheet WHERE space_id = $1", space_id)
+            await conn.execute("DELETE FROM space WHERE space_id = $1", space_id)

@@ -24,6 +24,7 @@ from spaceport.contracts.job import (
     JobRetried,
     JobUpdated,
 )
+from spaceport.contracts.space import SpaceDeleted
 from spaceport.events import StoredEvent
 from spaceport.known_spaces import KnownSpaces
 from spaceport.readmodel import Conn
@@ -67,6 +68,8 @@ class JobProjection:
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
         if stored.envelope.aggregate != "job":
             await self.spaces.apply(conn, stored)
+            if isinstance(stored.event, SpaceDeleted):  # erasure: the space's jobs go with it
+                await conn.execute("DELETE FROM job WHERE space_id = $1", stored.event.space_id)
             return
         at = stored.envelope.occurred_at
         event = stored.event

@@ -28,7 +28,7 @@ from spaceport import known_spaces, subjects
 from spaceport.aggregate import Append, Decision, Outcome, Replay, run_command
 from spaceport.contracts.record import AGGREGATE, CommitSource, RecordConfig, StoredRecord, WireRecord, Written
 from spaceport.errors import ConflictError, PayloadTooLargeError
-from spaceport.events import Envelope, decode_envelope
+from spaceport.events import Envelope
 from spaceport.ports import MAX_ATOMIC_BATCH, AppendContext, AppendResult
 
 
@@ -233,7 +233,7 @@ async def landed(ctx: Context, sheet: Sheet, kind: str, result: AppendResult) ->
     at `last_seq`; an insert's records are in the record events before it."""
     first = result.first_seq if kind == "insert" else result.last_seq
     where = subjects.aggregate_filter(ctx.store.prefix, sheet.space_id, AGGREGATE, sheet.id)
-    events = [decode_envelope(m.data) async for m in ctx.store.read_raw(where, from_seq=first, to_seq=result.last_seq)]
+    events = [await ctx.store.open(m) async for m in ctx.store.read_raw(where, from_seq=first, to_seq=result.last_seq)]
     if not events or events[-1].type != "CommitCreated":
         raise ConflictError("this Idempotency-Key was used for another request; use a new key", key="idempotencyKey")
     closing = _lean_commit.decode(events[-1].data)

@@ -36,7 +36,7 @@ class CompletionHandlers:
                 partial(self._attempt, cmd, sheet.id),
                 context,
                 landed=partial(_landed, cmd.commit_id),
-                on_conflict=self.ctx.catch_up,
+                on_conflict=self.ctx.caught_up,
             )
         if done.result is None:
             return CommitCompletion(commit_id=cmd.commit_id, position=0)

@@ -17,7 +17,7 @@ from record_service.application.ports import Payloads, RecordReadModel, SheetRow
 from record_service.domain.validation import Schema, compile_schema
 from spaceport.contracts.blueprint import SheetConfig
 from spaceport.contracts.record import AGGREGATE
-from spaceport.errors import NotFoundError
+from spaceport.errors import NotFoundError, ServiceUnavailableError
 from spaceport.ports import AggregateRef, EventStorePort
 from spaceport.runtime import ServiceRuntime
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 _config = msgspec.json.Decoder(SheetConfig)
 MAX_CLAIMED = 1_000_000  # unique values held in memory per sheet before an insert settles instead
+SHEET_WAIT = 10.0  # seconds an unknown sheet waits for the projection to catch up before 404 (or 503)
 
 
 @dataclass(frozen=True)
@@ -85,10 +86,14 @@ class Context:
         """Read-your-writes: this process's last commit to the sheet (and `min_position`) applied."""
         await self.wait_for(max(min_position, self.written.get(sheet_id, 0)), timeout=60.0)
 
-    async def catch_up(self, timeout: float = 5.0) -> None:
+    async def catch_up(self, timeout: float = 5.0) -> bool:
         """Wait until the records projection applied every event it was sent (e.g. another
-        service's WorkbookCreated, another replica's commit)."""
-        await self.model.catch_up(timeout)
+        service's WorkbookCreated, another replica's commit); False if it had not by `timeout`."""
+        return await self.model.catch_up(timeout)
+
+    async def caught_up(self) -> None:
+        """`catch_up` for callbacks that take no answer (a conflict retry)."""
+        await self.catch_up()
 
     def may_claim(self, sheet_id: str) -> bool:
         """Whether an insert may decide uniqueness against the read model plus the claims held in
@@ -111,9 +116,14 @@ class Context:
 
     async def sheet(self, sheet_id: str, *, wait: bool = True) -> Sheet:
         found = await self.model.sheet(sheet_id)
+        caught_up = True
         if found is None and wait:
-            await self.catch_up()
+            caught_up = await self.catch_up(SHEET_WAIT)
             found = await self.model.sheet(sheet_id)
+        if found is None and not caught_up:
+            # A sheet created a moment ago may be in events not applied yet (the projector is
+            # starting, or behind): not known to be missing, so no 404.
+            raise ServiceUnavailableError(f"the records read model is catching up; retry (sheet {sheet_id})")
         if found is None:
             raise NotFoundError(f"sheet {sheet_id} not found", key="sheetId")
         return self._compiled(found)

@@ -119,8 +119,9 @@ class RecordReadModel(Protocol):
         """Read-your-writes: return once the records projection applied `position` (or at timeout)."""
         ...
 
-    async def catch_up(self, timeout: float) -> None:
-        """Return once the records projection applied every event it was sent (or at timeout)."""
+    async def catch_up(self, timeout: float) -> bool:
+        """Return once the records projection applied every event it was sent (True), or at
+        timeout (False: e.g. its projector is still starting)."""
         ...
 
     def session(self) -> AbstractAsyncContextManager[RecordQueries]:

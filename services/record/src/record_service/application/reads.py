@@ -61,7 +61,6 @@ from spaceport.contracts.record import (
     SheetScope,
 )
 from spaceport.errors import NotFoundError, ValidationFailedError
-from spaceport.events import decode_envelope
 from spaceport.readmodel import Conn
 
 _lean = msgspec.json.Decoder(LeanRecords)
@@ -225,7 +224,7 @@ class ReadHandlers:
         found: list[CommitRecord] = []
         first = max(commit["first_seq"], after + 1)
         async for message in store.read_raw(filter_subject, from_seq=first, to_seq=commit["last_seq"]):
-            envelope = decode_envelope(message.data)
+            envelope = await store.open(message)
             if envelope.type not in ("RecordsInserted", "RecordsUpdated"):
                 continue
             event = _lean.decode(envelope.data)

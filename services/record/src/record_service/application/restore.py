@@ -15,6 +15,8 @@ Writes made while a restore runs are kept (they are not part of the difference c
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -22,17 +24,22 @@ import msgspec
 
 from record_service.application import snapshot_diff
 from record_service.application.checks import checked
-from record_service.application.commit import Decided, Write, commit
+from record_service.application.commit import Decided, Encoded, Write, commit
 from record_service.application.context import ServiceContext, Sheet
 from record_service.application.ports import RecordQueries
 from record_service.application.query import as_of_position
 from record_service.domain import records as domain
-from spaceport.contracts.record import RecordQuery, RestoreRecords, RestoreReport, SheetRestore
+from spaceport.contracts.record import Cell, RecordQuery, RestoreRecords, RestoreReport, SheetRestore, StoredRecord
 from spaceport.errors import ForbiddenError, NotFoundError
 from spaceport.events import utcnow
 from spaceport.readmodel import Conn
 
+log = logging.getLogger(__name__)
 CHUNK = 10_000  # records per restore commit
+PROGRESS_EVERY = 2.0  # seconds between progress reports of a running restore
+_stored = msgspec.json.Decoder(StoredRecord)
+_cells = msgspec.json.Decoder(dict[str, Cell])
+_encoder = msgspec.json.Encoder()
 Progress = Callable[[int, int], Awaitable[None]]
 
 
@@ -47,7 +54,8 @@ class RestoreHandlers:
         self.ctx = ctx
 
     async def restore(self, cmd: RestoreRecords, progress: Progress | None = None) -> RestoreReport:
-        """`progress(done, total)` after every commit of an execution (records written of all sheets')."""
+        """`progress(done, total)` after a commit of an execution (records written of all sheets'),
+        at most every `PROGRESS_EVERY` seconds."""
         if cmd.principal.kind != "secret":
             raise ForbiddenError("restoring records takes a secret key of the environment")
         await self.ctx.catch_up()
@@ -112,6 +120,8 @@ class RestoreHandlers:
         """No idempotency keys: a rerun computes the difference again and writes only what still
         differs (a key per chunk would match a different chunk of an earlier run's difference)."""
         commits: list[str] = []
+        began = time.perf_counter()
+        reported = 0.0
         for kind, ids in (("delete", diff.created), ("update", diff.updated), ("insert", diff.deleted)):
             for start in range(0, len(ids), CHUNK):
                 chunk = ids[start : start + CHUNK]
@@ -121,8 +131,13 @@ class RestoreHandlers:
                 if written.commit_id is not None:
                     commits.append(written.commit_id)
                 done[0] += len(chunk)
-                if progress is not None:
+                # each report is a request to the job service and an event: at most every PROGRESS_EVERY s
+                if progress is not None and time.perf_counter() - reported >= PROGRESS_EVERY:
                     await progress(done[0], total)
+                    reported = time.perf_counter()
+        count = len(diff.created) + len(diff.updated) + len(diff.deleted)
+        seconds = time.perf_counter() - began
+        log.info("restored %d records of sheet %s in %d commits, %.1f s", count, sheet.id, len(commits), seconds)
         return commits
 
     def _decider(self, kind: str, position: int, ids: Sequence[str]) -> Any:
@@ -130,18 +145,56 @@ class RestoreHandlers:
             if kind == "delete":
                 gone = await q.existing(sheet.id, ids)
                 return await checked(q, sheet, [], gone, replaces=True), gone
+            present = set(await q.existing(sheet.id, ids))
             async with (await self.ctx.pool()).acquire() as conn:
-                then = await snapshot_diff.then(conn, sheet.id, position, ids)
-            now = utcnow()
-            if kind == "update":
-                current = await q.current(sheet.id, ids)
-                built = [domain.revalidate(sheet.schema, r, now) for r in then if r.id in current]
-                return await checked(q, sheet, built, replaces=True), []
-            present = set(await q.existing(sheet.id, ids))  # re-created meanwhile: left as they are
-            built = [domain.revalidate(sheet.schema, r, now) for r in then if r.id not in present]
-            return await checked(q, sheet, built), []
+                since = await conn.fetchval("SELECT config_seq FROM sheet WHERE id = $1", sheet.id)
+                fields = sorted({f for u in sheet.schema.uniques for f in u.fields})
+                then = await snapshot_diff.then_rows(conn, sheet.id, position, ids, since or 0, fields)
+            # reverted: those still there; re-created: those not re-created meanwhile (left as they are)
+            wanted = [t for t in then if (t.id in present) == (kind == "update")]
+            return Encoded(await rebuilt(q, sheet, wanted, replaces=kind == "update")), []
 
         return decide
+
+
+async def rebuilt(q: RecordQueries, sheet: Sheet, then: Sequence[snapshot_diff.Then], *, replaces: bool) -> list[bytes]:
+    """The records as they were (`then`), decided again, as StoredRecord JSON in that order (a
+    record a freed unique value heals comes first).
+
+    A version `decided` under the sheet's current fields keeps its cells as they were — its
+    validation stands — and is not decoded: only the cells its unique keys read are, as a
+    stand-in for `checked`, which decides uniqueness for everything again. Any other version
+    (validated under earlier fields, flagged for a unique value, or in a sheet with references)
+    is validated again against the current fields (`domain.revalidate`)."""
+    fast = not sheet.schema.has_references
+    now = utcnow()
+    stand_ins: dict[str, str] = {}  # record id -> its JSON as it was (kept unless flagged now)
+    records: list[StoredRecord] = []
+    for t in then:
+        if fast and t.decided:
+            stand_ins[t.id] = t.record
+            if sheet.schema.uniques:
+                records.append(StoredRecord(id=t.id, values=_cells.decode(t.uniques)))
+        else:
+            records.append(domain.revalidate(sheet.schema, _stored.decode(t.record), now))
+    if not sheet.schema.uniques and not sheet.schema.has_references:  # nothing else to decide
+        slow = {r.id: _encoder.encode(r) for r in records}
+        return [slow[t.id] if t.id not in stand_ins else t.record.encode() for t in then]
+    decided = await checked(q, sheet, records, replaces=replaces)
+    out: list[bytes] = []
+    for record in decided:
+        kept = stand_ins.get(record.id)
+        if kept is None:
+            out.append(_encoder.encode(record))
+        elif record.waits:  # its unique value is held now: flagged, so its cells change
+            full = _stored.decode(kept)
+            done = domain.finish(record.id, {**full.values, **record.values}, full.metadata, full.config)
+            out.append(_encoder.encode(msgspec.structs.replace(done, claims=record.claims, waits=record.waits)))
+        elif record.claims:
+            out.append(f'{kept[:-1]}, "claims" : {_encoder.encode(record.claims).decode()}}}'.encode())
+        else:
+            out.append(kept.encode())
+    return out
 
 
 async def difference(conn: Conn, sheet: Sheet, position: int) -> Difference:

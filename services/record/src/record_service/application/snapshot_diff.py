@@ -129,3 +129,40 @@ async def then(conn: Conn, sheet_id: str, position: int, record_ids: Sequence[st
         timeout=QUERY_TIMEOUT,
     )
     return [_stored.decode(r["j"]) for r in rows]
+
+
+class Then(msgspec.Struct, frozen=True):
+    """One record as it was at a position, for a restore (`then_rows`)."""
+
+    id: str
+    record: str  # StoredRecord JSON (id, values, valid, metadata, errorFields, config), as stored then
+    decided: bool  # validated under the sheet's current fields and free of unique-constraint messages
+    uniques: str  # JSON object: the cells then of the fields the sheet's unique keys read
+
+
+_UNIQUE_MESSAGE = "'$.*.messages[*] ? (@.source == \"unique-constraint\")'"
+
+
+async def then_rows(  # noqa: PLR0917 - the sheet, the position, the records, what decides them
+    conn: Conn, sheet_id: str, position: int, record_ids: Sequence[str], fields_since: int, unique_fields: Sequence[str]
+) -> list[Then]:
+    """The records `record_ids` as they were at `position` (those that existed then), in row
+    order, as JSON text (no Python object per cell). `decided`: the version was written after
+    `fields_since` (the sheet's last config change), so its validation is the current fields'
+    one, and no cell of it carries a unique-constraint message (those are decided again)."""
+    sel = Selection(conditions=["r.sheet_id = $1"], params=[sheet_id], plain=True)
+    as_of_table(sel, position)
+    wanted = sel.param(list(record_ids))
+    since = sel.param(fields_since)
+    keys = sel.param(list(unique_fields))
+    rows = await conn.fetch(
+        "SELECT r.id, json_build_object('id', r.id, 'values', r.cells, 'valid', r.valid, 'metadata', r.metadata,"
+        " 'errorFields', r.error_fields, 'config', r.config)::text AS j,"
+        f" r.seq > {since}::bigint AND NOT jsonb_path_exists(r.cells, {_UNIQUE_MESSAGE}) AS decided,"
+        " (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}') FROM jsonb_each(r.cells) e"
+        f"   WHERE e.key = ANY({keys}::text[]))::text AS u"
+        f" FROM {sel.table} r WHERE {sel.where} AND r.id = ANY({wanted}::text[]) ORDER BY r.row_no",
+        *sel.params,
+        timeout=QUERY_TIMEOUT,
+    )
+    return [Then(r["id"], r["j"], r["decided"], r["u"]) for r in rows]

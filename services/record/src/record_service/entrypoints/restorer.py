@@ -19,10 +19,11 @@ import msgspec
 
 from record_service.application.restore import RestoreHandlers
 from spaceport import runtime
-from spaceport.contracts import job
+from spaceport.contracts import job, workbook
 from spaceport.contracts.job import AckJob, CompleteJob, FailJob, JobCreated, JobReady, JobWritten
 from spaceport.contracts.record import RestoreRecords, RestoreReport
 from spaceport.contracts.space import Principal
+from spaceport.contracts.workbook import RestoreWorkbooks, WorkbooksRestored
 from spaceport.errors import ConflictError, NotFoundError
 from spaceport.events import StoredEvent
 from spaceport.messaging import RpcClient
@@ -43,6 +44,7 @@ class RestoreConfig(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     created: bool = True
     updated: bool = True
     deleted: bool = True
+    workbooks: bool = True  # False: records only
 
 
 _config = msgspec.json.Decoder(RestoreConfig)
@@ -90,7 +92,16 @@ class Restoring:
             )
 
         try:
+            # workbooks and sheet configs first, so the records are validated against the restored fields
+            restore = RestoreWorkbooks(
+                principal=who, space_id=space_id, as_of=config.as_of, sheet_id=config.sheet_id, preview=False
+            )
+            books = WorkbooksRestored(space_id=space_id, preview=False, before=0)
+            if config.workbooks:
+                books = await self.rpc.request(workbook.SERVICE, restore, WorkbooksRestored, timeout=ACK_WAIT)
+            await self.restores.ctx.wait_for(books.position, timeout=60.0)  # the records projection has them
             report = await self.restores.restore(cmd, progress=progress)
+            report = msgspec.structs.replace(report, workbooks=books.workbooks)
         except Exception as error:
             message = str(error)[:MAX_MESSAGE] or type(error).__name__
             log.info("space:restore job %s failed: %s", job_id, message)
@@ -100,9 +111,10 @@ class Restoring:
         undo = {s.sheet_id: s.before for s in report.sheets}
         outcome: dict[str, Any] = {
             "acknowledge": False,
-            "message": summary(report),
+            "message": "; ".join(m for m in (summary(report), books.summary()) if m),
             "restore": msgspec.to_builtins(report),
             "undo": undo,  # per sheet: the sequence to restore to in order to undo this restore
+            "undoSequence": books.before,  # the space (or the sheet) restored to it: records and configs undone
         }
         await self._job(CompleteJob(principal=who, job_id=job_id, outcome=outcome))
         return "complete"

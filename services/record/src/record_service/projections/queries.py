@@ -200,7 +200,7 @@ class PgRecordReadModel:
                     return
             await asyncio.sleep(0.005)
 
-    async def catch_up(self, timeout: float) -> None:
+    async def catch_up(self, timeout: float) -> bool:
         """The projection's position only moves on events it reads, so the stream's last
         sequence is no target; the durable consumer's pending counts are."""
         store = self.runtime.store
@@ -212,8 +212,9 @@ class PgRecordReadModel:
             except ConsumerNotFoundError:  # being (re)created at the checkpoint, e.g. on lease take
                 info = None
             if info is not None and not info.num_pending and not info.num_ack_pending:
-                return
+                return True
             await asyncio.sleep(0.02)
+        return False
 
 
 def _record_json(record_id: str, cells: str, metadata: str, config: str = "{}") -> str:

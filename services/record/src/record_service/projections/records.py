@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from record_service.projections import erasure
 from spaceport.contracts import snapshot
 from spaceport.contracts.record import AGGREGATE
 from spaceport.contracts.space import SpaceDeleted
@@ -331,7 +332,8 @@ class RecordsProjection:
         match stored.event:
             case WorkbookCreated() as e:
                 await conn.execute(
-                    "INSERT INTO workbook (id, space_id, environment_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    "INSERT INTO workbook (id, space_id, environment_id) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (id) DO UPDATE SET deleted = false",  # a restore revives a deleted workbook
                     e.workbook_id,
                     e.space_id,
                     e.environment_id,
@@ -360,7 +362,9 @@ class RecordsProjection:
         await conn.execute(
             "INSERT INTO sheet (id, workbook_id, space_id, environment_id, slug, config, config_seq)"
             " SELECT $1, w.id, w.space_id, w.environment_id, $3, $4::jsonb, $5 FROM workbook w WHERE w.id = $2"
-            " ON CONFLICT (id) DO NOTHING",
+            # a restore re-adds a removed sheet with its id: its records (kept) are its again
+            " ON CONFLICT (id) DO UPDATE SET deleted = false, slug = excluded.slug, config = excluded.config,"
+            " config_seq = excluded.config_seq",
             spec.sheet_id,
             workbook_id,
             spec.slug,
@@ -401,7 +405,7 @@ async def _snapshots(conn: Conn, stored: StoredEvent) -> None:
         case snapshot.SnapshotDeleted() as e:
             await conn.execute("DELETE FROM snapshot WHERE id = $1", e.snapshot_id)
         case SpaceDeleted() as e:
-            await conn.execute("DELETE FROM snapshot WHERE space_id = $1", e.space_id)
+            await erasure.erase_space(conn, e.space_id)
 
 
 async def _bump(conn: Conn, sheet_id: str, deltas: Mapping[str, int]) -> None:

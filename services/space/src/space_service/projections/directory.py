@@ -231,8 +231,7 @@ class SpaceDirectory:
             case SpaceUnarchived() as e:
                 await self._stamp(conn, e.space_id, "archived_at = NULL, updated_at = $2", at, stored.seq)
             case SpaceDeleted() as e:
-                await self._stamp(conn, e.space_id, "deleted_at = $2", at, stored.seq)
-                await conn.execute("DELETE FROM guest_space WHERE space_id = $1", e.space_id)
+                await erase_space(conn, e.space_id, stored.envelope.environment_id, at, stored.seq)
 
     async def _document(self, conn: Conn, stored: StoredEvent, at: datetime) -> None:
         match stored.event:
@@ -456,3 +455,24 @@ class SpaceDirectory:
 
     async def _stamp(self, conn: Conn, space_id: str, assignment: str, at: object, seq: int) -> None:
         await conn.execute(f"UPDATE space SET {assignment}, position = $3 WHERE id = $1", space_id, at, seq)
+
+
+async def erase_space(conn: Conn, space_id: str, environment_id: str, at: datetime, seq: int) -> None:
+    """Erasure: the space's documents, secrets and grants go; its row keeps only ids and times.
+
+    The tombstone row is what a replay makes of the space once its other events are erased
+    (spaceport.crypto), so a rebuilt directory equals the live one. Idempotent.
+    """
+    await conn.execute("DELETE FROM guest_space WHERE space_id = $1", space_id)
+    await conn.execute("DELETE FROM document WHERE space_id = $1", space_id)
+    await conn.execute("DELETE FROM secret WHERE space_id = $1", space_id)
+    await conn.execute("DELETE FROM space WHERE id = $1", space_id)
+    await conn.execute(
+        "INSERT INTO space (id, environment_id, name, labels, metadata, settings, auto_configure, created_by,"
+        " created_at, updated_at, deleted_at, position)"
+        " VALUES ($1, $2, '', '[]', '{}', '{}', false, '', $3, $3, $3, $4)",
+        space_id,
+        environment_id,
+        at,
+        seq,
+    )

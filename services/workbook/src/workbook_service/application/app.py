@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from workbook_service.application.commands import WorkbookCommands
 from workbook_service.application.queries import WorkbookQueries
+from workbook_service.application.restore import WorkbookRestores
 from workbook_service.application.views import ViewCommands, ViewQueries
 
 
@@ -15,3 +16,4 @@ class WorkbookApplication:
     queries: WorkbookQueries
     views: ViewCommands
     view_queries: ViewQueries
+    restores: WorkbookRestores

@@ -3,7 +3,10 @@ views the catalog serves (`projections.catalog` builds the same views in SQL, ev
 
 Pure: `fold(events)` takes one workbook's stored events in order (already cut at the position)
 and gives the WorkbookView then — with its live sheets in order — or None when it did not exist
-yet or was deleted by then.
+yet or was deleted by then. A `WorkbookCreated` after a `WorkbookDeleted` (a restore revives the
+workbook) starts it afresh. Sheets are ordered as the catalog orders them: by an ordinal given
+at a sheet's first appearance (its index in `WorkbookCreated`, else one past the highest so far)
+and kept when a removed sheet is re-added.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ def fold(events: Iterable[StoredEvent]) -> WorkbookView | None:
     """The workbook after `events` (one workbook's, in order), None if absent or deleted then."""
     workbook: WorkbookView | None = None
     sheets: list[SheetView] = []
+    ordinals: dict[str, int] = {}  # every sheet ever seen -> its place (as the catalog's `ordinal`)
     for stored in events:
         at, event = stored.envelope.occurred_at, stored.event
         match event:
@@ -84,9 +88,11 @@ def fold(events: Iterable[StoredEvent]) -> WorkbookView | None:
                     namespace=created.namespace,
                 )
                 sheets = [_sheet(spec, workbook, at) for spec in created.sheets]
+                ordinals.update({spec.sheet_id: index for index, spec in enumerate(created.sheets)})
                 continue
             case WorkbookDeleted():
-                return None
+                workbook, sheets = None, []
+                continue
         if workbook is None:
             continue
         match event:
@@ -103,6 +109,8 @@ def fold(events: Iterable[StoredEvent]) -> WorkbookView | None:
                 )
             case SheetAdded() as added:
                 sheets.append(_sheet(added.sheet, workbook, at))
+                if added.sheet.sheet_id not in ordinals:
+                    ordinals[added.sheet.sheet_id] = max(ordinals.values(), default=-1) + 1
                 workbook = replace(workbook, updated_at=at)
             case SheetDeleted() as gone:
                 sheets = [s for s in sheets if s.id != gone.sheet_id]
@@ -114,4 +122,5 @@ def fold(events: Iterable[StoredEvent]) -> WorkbookView | None:
     if workbook is None:
         return None
     namespace = workbook.namespace
-    return replace(workbook, sheets=[replace(s, namespace=namespace) for s in sheets])
+    ordered = sorted(sheets, key=lambda s: ordinals.get(s.id, 0))  # stable: ties keep their order
+    return replace(workbook, sheets=[replace(s, namespace=namespace) for s in ordered])

@@ -12,6 +12,7 @@ from spaceport.contracts.workbook import (
     ListSheets,
     ListWorkbooks,
     LockSheet,
+    RestoreWorkbooks,
     UnlockSheet,
     UpdateSheet,
     UpdateWorkbook,
@@ -39,3 +40,4 @@ def bind(rpc: RpcServer, app: WorkbookApplication) -> None:
     rpc.handle(DeleteView)(app.views.delete_view)
     rpc.handle(GetView)(app.view_queries.get_view)
     rpc.handle(ListViews)(app.view_queries.list_views)
+    rpc.handle(RestoreWorkbooks)(app.restores.restore)

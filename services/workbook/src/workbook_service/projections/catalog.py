@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from spaceport.contracts.space import SpaceDeleted
 from spaceport.contracts.workbook import (
     SheetAdded,
     SheetConfigChanged,
@@ -37,10 +38,14 @@ class WorkbookCatalog:
 
     def __init__(self, prefix: str = "evt", name: str = SCHEMA) -> None:
         self.name = name
-        self.filter_subjects = [f"{prefix}.*.workbook.>", view_filter(prefix)]
+        self.filter_subjects = [f"{prefix}.*.workbook.>", view_filter(prefix), f"{prefix}.*.space.*.space_deleted"]
 
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
         at, seq = stored.envelope.occurred_at, stored.seq
+        if isinstance(stored.event, SpaceDeleted):  # erasure: nothing of the space stays
+            for table in ("saved_view", "sheet", "workbook"):
+                await conn.execute(f"DELETE FROM {table} WHERE space_id = $1", stored.event.space_id)
+            return
         if isinstance(stored.event, VIEW_EVENTS):
             await apply_view(conn, stored)
             return
@@ -48,7 +53,7 @@ class WorkbookCatalog:
             case WorkbookCreated() as e:
                 await self._workbook(conn, e, at, seq)
                 for ordinal, sheet in enumerate(e.sheets):
-                    await self._sheet(conn, e.workbook_id, stored, sheet, ordinal)
+                    await self._sheet(conn, e.workbook_id, stored, sheet, ordinal, placed=True)
             case WorkbookUpdated() as e:
                 await conn.execute(
                     "UPDATE workbook SET name = coalesce($2, name), namespace = coalesce($3, namespace),"
@@ -105,7 +110,12 @@ class WorkbookCatalog:
         await conn.execute(
             "INSERT INTO workbook (id, space_id, environment_id, name, namespace, labels, metadata, settings,"
             " actions, treatments, created_at, updated_at, position)"
-            " VALUES ($1,$2,$3,$4,$5,$6::jsonb,$7::jsonb,$8::jsonb,$9::jsonb,$10::jsonb,$11,$11,$12)",
+            " VALUES ($1,$2,$3,$4,$5,$6::jsonb,$7::jsonb,$8::jsonb,$9::jsonb,$10::jsonb,$11,$11,$12)"
+            # a restore revives a deleted workbook: a second WorkbookCreated of the same id
+            " ON CONFLICT (id) DO UPDATE SET name = excluded.name, namespace = excluded.namespace,"
+            " labels = excluded.labels, metadata = excluded.metadata, settings = excluded.settings,"
+            " actions = excluded.actions, treatments = excluded.treatments, created_at = excluded.created_at,"
+            " updated_at = excluded.updated_at, deleted_at = NULL, position = excluded.position",
             e.workbook_id,
             e.space_id,
             e.environment_id,
@@ -120,11 +130,19 @@ class WorkbookCatalog:
             seq,
         )
 
-    async def _sheet(self, conn: Conn, workbook_id: str, stored: StoredEvent, sheet: SheetSpec, ordinal: int) -> None:
+    async def _sheet(  # noqa: PLR0917  (the sheet, where it goes and whether a revival places it)
+        self, conn: Conn, workbook_id: str, stored: StoredEvent, sheet: SheetSpec, ordinal: int, placed: bool = False
+    ) -> None:
         envelope = stored.envelope
         await conn.execute(
             "INSERT INTO sheet (id, workbook_id, space_id, environment_id, ordinal, name, slug, config,"
-            " created_at, updated_at, position) VALUES ($1,$2,$3,$4,$5,$6,$7,$8::jsonb,$9,$9,$10)",
+            " created_at, updated_at, position) VALUES ($1,$2,$3,$4,$5,$6,$7,$8::jsonb,$9,$9,$10)"
+            # a restore re-adds a removed sheet with its id: it keeps its place unless its workbook
+            # is revived (then the revival's order counts, as `domain.as_of` folds it)
+            " ON CONFLICT (id) DO UPDATE SET name = excluded.name, slug = excluded.slug, config = excluded.config,"
+            " ordinal = CASE WHEN $11 THEN excluded.ordinal ELSE sheet.ordinal END, locked_by = NULL,"
+            " locked_at = NULL, created_at = excluded.created_at, updated_at = excluded.updated_at,"
+            " deleted_at = NULL, position = excluded.position",
             sheet.sheet_id,
             workbook_id,
             envelope.space_id or "",
@@ -135,6 +153,7 @@ class WorkbookCatalog:
             js(sheet.config),
             envelope.occurred_at,
             stored.seq,
+            placed,
         )
 
     async def _set_sheet(  # noqa: PLR0917  (the row, the change and its stamp)
