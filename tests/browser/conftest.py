@@ -38,7 +38,7 @@ def _ensure_chromium() -> None:
     subprocess.run([*sudo, apt, "install", "-y", "chromium"], check=True, timeout=600)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # not session: sync playwright holds an event loop in this thread while open
 def browser() -> Iterator[Browser]:
     _ensure_chromium()
     ARTIFACTS.mkdir(exist_ok=True)

@@ -23,6 +23,7 @@ from litestar import Request, get, post
 
 from gateway_service.auth import secret_principal
 from gateway_service.body import data, decode
+from gateway_service.ids import is_id
 from gateway_service.query import bool_param, param
 from gateway_service.state import Gateway
 from spaceport import moments
@@ -56,6 +57,8 @@ def _moment(date_time: str | None, version_id: str | None, sequence: int | str |
     moment = str(given[0])
     if sequence is not None:
         moments.sequence(moment, "sequence")
+    if version_id and not is_id(version_id, "commit"):
+        raise ValidationFailedError(f"versionId {version_id[:80]!r} is not a version id (us_vr_…)", key="versionId")
     return moment
 
 
