@@ -16,6 +16,7 @@ from flatfile import Flatfile
 from spaceport.settings import Settings
 from spaceport.testing.infra import InfraUrls
 from spaceport.testing.platform import Platform
+from spaceport.testing.stream import opened_payload
 
 SHEET: dict[str, Any] = {"name": "People", "slug": "people", "fields": [{"key": "name", "type": "string"}]}
 
@@ -98,10 +99,10 @@ async def test_disable_hooks_reaches_the_commit(
         js = nc.jetstream()
         for headers, expected in (({"X-Disable-Hooks": "true"}, True), ({"X-Disable-Hooks": "false"}, False)):
             commit = insert(api, sheet_id, "a", headers=headers)
-            event = json.loads((await js.get_last_msg(Settings().event_stream, subject)).data or b"{}")["data"]
+            event = await opened_payload(nc, await js.get_last_msg(Settings().event_stream, subject))
             assert (event["commit_id"], event["disable_hooks"]) == (commit, expected)
         forced = insert(api, sheet_id, "b", headers={"X-Disable-Hooks": "true", "X-Force-Hooks": "true"})
-        event = json.loads((await js.get_last_msg(Settings().event_stream, subject)).data or b"{}")["data"]
+        event = await opened_payload(nc, await js.get_last_msg(Settings().event_stream, subject))
         assert (event["commit_id"], event["disable_hooks"]) == (forced, False)
     finally:
         await nc.close()

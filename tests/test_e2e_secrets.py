@@ -3,6 +3,7 @@ event log and read model holding only ciphertext."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from flatfile import Flatfile
 from spaceport.settings import Settings
 from spaceport.testing.infra import InfraUrls
 from spaceport.testing.platform import Platform
+from spaceport.testing.stream import opened_payload
 
 PLAIN = "e2e-plaintext-" + uuid.uuid4().hex
 
@@ -185,6 +187,8 @@ async def test_only_ciphertext_is_stored(platform: Platform, env: Env, infra: In
     try:
         subject = f"{Settings().event_prefix}.{env.space}.secret.{secret_id}.secret_created"
         stored = await nc.jetstream().get_last_msg(Settings().event_stream, subject)
-        assert stored.data and b"ciphertext" in stored.data and PLAIN.encode() not in stored.data
+        assert stored.data and PLAIN.encode() not in stored.data
+        payload = await opened_payload(nc, stored)  # opened with the space's key, as the service reads it
+        assert payload.get("ciphertext") and PLAIN not in json.dumps(payload)
     finally:
         await nc.close()

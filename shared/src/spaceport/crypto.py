@@ -126,6 +126,10 @@ class Keyring(ABC):
                     raise ServiceUnavailableError(f"the data key of space {space_id} is not readable yet; retry")
                 self._remember(space_id, key)
 
+    def erased(self, space_id: str) -> None:
+        """The space's deletion was read: its key counts as destroyed in this process from now on."""
+        self._remember(space_id, None)
+
     def forget(self, space_id: str) -> None:
         """Drop the cached answer (a payload the cached key did not open: look it up again)."""
         self._keys.pop(space_id, None)

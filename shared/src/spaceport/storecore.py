@@ -251,12 +251,23 @@ class StoreCore(ABC):
         spaces = {env.space_id for env in envelopes if env.sealed and env.space_id is not None}
         await self.keys.load(spaces)
         try:
-            return [self._stored(message, env) for message, env in zip(messages, envelopes, strict=True)]
+            return self._stored_in_order(messages, envelopes)
         except SealedPayloadError:  # a stale cached key (another process's answer): read the keys again
             for space_id in spaces:
                 self.keys.forget(space_id)
             await self.keys.load(spaces)
-            return [self._stored(message, env) for message, env in zip(messages, envelopes, strict=True)]
+            return self._stored_in_order(messages, envelopes)
+
+    def _stored_in_order(self, messages: Sequence[RawMessage], envelopes: Sequence[Envelope]) -> list[StoredEvent]:
+        """In stream order; once a space's SpaceDeleted has passed, its later events read as
+        erased here at once (as a replay after the key's destruction reads them), so a write that
+        raced the deletion is not projected live only."""
+        out = []
+        for message, envelope in zip(messages, envelopes, strict=True):
+            out.append(self._stored(message, envelope))
+            if envelope.type in DESTROYS_KEY and envelope.space_id is not None:
+                self.keys.erased(envelope.space_id)
+        return out
 
     async def open(self, message: RawMessage) -> Envelope:
         """A stored message's envelope with its payload in clear (type `Erased` once its space
