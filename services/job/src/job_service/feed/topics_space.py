@@ -55,14 +55,24 @@ SPACE_TOPICS = {
 }
 
 
+def _erasure_context(out: Out, space_id: str) -> FlatfileContext:
+    """The context of `space:deleted` / `space:expired`: without the space's namespaces, which a
+    replay cannot know once the space's earlier events are erased (spaceport.crypto), so that
+    live and rebuilt feeds are equal. A known gap: namespaced listeners do not see these two."""
+    return out.context(environment_id=out.stored.envelope.environment_id, space_id=space_id, namespaces=None)
+
+
 def _space_lifecycle(e: sp.SpaceArchived | sp.SpaceUnarchived | sp.SpaceDeleted, out: Out, lookups: Lookups) -> None:
-    context = space_context(out, lookups, e.space_id)
+    if isinstance(e, sp.SpaceDeleted):
+        context = _erasure_context(out, e.space_id)
+    else:
+        context = space_context(out, lookups, e.space_id)
     out.emit(SPACE_TOPICS[type(e)], context, {"spaceId": e.space_id, "environmentId": context.environment_id})
 
 
 def _space_expired(e: sp.SpaceExpired, out: Out, lookups: Lookups) -> None:
     """A data retention policy expired the space; its `space:deleted` follows (its own event)."""
-    context = space_context(out, lookups, e.space_id)
+    context = _erasure_context(out, e.space_id)
     payload = {
         "spaceId": e.space_id,
         "environmentId": context.environment_id,
