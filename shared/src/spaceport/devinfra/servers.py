@@ -284,8 +284,15 @@ class NatsClusterHandle:
         )
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop every node, also when one of them is dead already (a node a test killed)."""
+        failures: list[BaseException] = []
         for node in self.nodes:
-            node.stop(timeout)
+            try:
+                node.stop(timeout)
+            except Exception as error:  # keep going: the other nodes must not be left running
+                failures.append(error)
+        if failures and len(failures) == len(self.nodes):
+            raise failures[0]
 
 
 def start_nats_cluster(base_dir: Path, size: int = 3, *, sync_always: bool = True) -> NatsClusterHandle:
