@@ -20,8 +20,8 @@ from typing import Any
 
 import asyncpg
 
+from record_service.projections.worker import LockedWorker
 from spaceport.readmodel import Conn
-from spaceport.runtime import Loop
 
 log = logging.getLogger(__name__)
 BATCH = int(os.environ.get("RECORDS_ERASE_BATCH", "5000"))  # rows per DELETE (one short transaction)
@@ -74,36 +74,14 @@ async def purge_all(conn: Conn, batch: int = BATCH) -> int:
     return total
 
 
-class SheetPurger(Loop):
+class SheetPurger(LockedWorker):
     """Polls `erased_sheet` and purges what it lists (module doc)."""
 
     task_name = "sheet-purger"
+    label = "sheet purger"
+    lock_key = LOCK_KEY
 
-    def __init__(self, database_url: str, schema: str) -> None:
-        super().__init__()
-        self.database_url = database_url
-        self.schema = schema
-
-    async def run(self) -> None:
-        while True:
-            try:
-                conn = await asyncpg.connect(self.database_url, server_settings={"search_path": self.schema})
-            except (OSError, asyncpg.PostgresError) as error:
-                log.warning("sheet purger: cannot connect (%s); retrying", error)
-                await asyncio.sleep(5.0)
-                continue
-            try:
-                await self._serve(conn)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("sheet purger: %s; reconnecting", error)
-                await asyncio.sleep(2.0)
-            finally:
-                if not conn.is_closed():
-                    await conn.close()
-
-    async def _serve(self, conn: asyncpg.Connection[Any]) -> None:
-        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):  # noqa: ASYNC110 - polls Postgres
-            await asyncio.sleep(5.0)  # another record process purges
+    async def serve(self, conn: asyncpg.Connection[Any]) -> None:
         while True:
             exists = await conn.fetchval("SELECT to_regclass('erased_sheet') IS NOT NULL")
             if exists:

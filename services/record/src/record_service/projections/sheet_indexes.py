@@ -31,7 +31,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from spaceport.runtime import Loop
+from record_service.projections.worker import LockedWorker
 
 log = logging.getLogger(__name__)
 MIN_RECORDS = int(os.environ.get("RECORDS_INDEX_MIN", "50000"))
@@ -101,38 +101,19 @@ def sheet_of(index_name: str) -> str | None:
     return sheet if sep else None
 
 
-class SheetIndexer(Loop):
+class SheetIndexer(LockedWorker):
     """Polls the sheet table; builds, repairs and drops the per-sheet indexes (module doc)."""
 
     task_name = "sheet-indexer"
+    label = "sheet indexer"
+    lock_key = LOCK_KEY
 
     def __init__(self, database_url: str, schema: str) -> None:
-        super().__init__()
-        self.database_url = database_url
-        self.schema = schema
+        super().__init__(database_url, schema)
         self._seen: dict[str, tuple[int, float]] = {}  # sheet -> (version, first seen at that version)
         self.built: list[str] = []  # names built by this process (tests, logs)
 
-    async def run(self) -> None:
-        while True:
-            try:
-                conn = await asyncpg.connect(self.database_url, server_settings={"search_path": self.schema})
-            except (OSError, asyncpg.PostgresError) as error:
-                log.warning("sheet indexer: cannot connect (%s); retrying", error)
-                await asyncio.sleep(5.0)
-                continue
-            try:
-                await self._serve(conn)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("sheet indexer: %s; reconnecting", error)
-                await asyncio.sleep(2.0)
-            finally:
-                if not conn.is_closed():
-                    await conn.close()
-
-    async def _serve(self, conn: asyncpg.Connection[Any]) -> None:
-        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):  # noqa: ASYNC110 - polls Postgres
-            await asyncio.sleep(5.0)  # another record process indexes
+    async def serve(self, conn: asyncpg.Connection[Any]) -> None:
         ops = await trigram_ops(conn)
         await conn.execute("SET maintenance_work_mem = '128MB'")
         while True:
