@@ -24,6 +24,7 @@ from spaceport.events import Event, EventRegistry
 from spaceport.eventstore import EventStore
 from spaceport.messaging import RpcServer
 from spaceport.projection import Projection, ProjectionRunner
+from spaceport.projection.partition import PartitionedRunner, partitions_of
 from spaceport.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ class ServiceRuntime:
         self.registry = EventRegistry(event_types)
         self.rpc = RpcServer(self.broker, self.name, settings.command_prefix)
         self.projections: list[Projection] = []
-        self.runners: list[ProjectionRunner] = []
+        self.runners: list[ProjectionRunner | PartitionedRunner] = []
+        self._own_pools: list[asyncpg.Pool] = []
         self.background: list[Background] = []
         # Made now, bound to the broker's connection at start: handlers are wired before that.
         self.store = EventStore(None, self.registry, stream=settings.event_stream, prefix=settings.event_prefix)
@@ -95,7 +97,7 @@ class ServiceRuntime:
         """Started after the projections and handlers, stopped before them."""
         self.background.append(work)
 
-    def runner(self, name: str) -> ProjectionRunner:
+    def runner(self, name: str) -> ProjectionRunner | PartitionedRunner:
         return next(r for r in self.runners if r.projection.name == name)
 
     async def start(self) -> None:
@@ -105,7 +107,7 @@ class ServiceRuntime:
         await self.store.ensure_stream(self.settings.stream_replicas)
         self._pool = await readmodel.create_pool(self.settings.database_url, self.name)
         for projection in self.projections:
-            runner = ProjectionRunner(self.store, self._pool, projection)
+            runner = await self._runner(projection)
             await runner.start()
             self.runners.append(runner)
         await self.broker.start()
@@ -113,12 +115,24 @@ class ServiceRuntime:
             await work.start()
         log.info("%s started; subjects: %s", self.name, ", ".join(self.rpc.subjects))
 
+    async def _runner(self, projection: Projection) -> ProjectionRunner | PartitionedRunner:
+        count = partitions_of(projection)
+        if count <= 1:
+            return ProjectionRunner(self.store, self.pool, projection)
+        # Each held partition keeps a lease connection and commits on another: a pool of its own.
+        pool = await readmodel.create_pool(self.settings.database_url, self.name, max_size=2 * count + 2)
+        self._own_pools.append(pool)
+        return PartitionedRunner(self.store, pool, projection, count=count)
+
     async def stop(self) -> None:
         for work in reversed(self.background):
             await work.stop()
         for runner in self.runners:
             await runner.stop()
         self.runners.clear()
+        for pool in self._own_pools:
+            await pool.close()
+        self._own_pools.clear()
         await self.broker.stop()
         if self._pool is not None:
             await self._pool.close()

@@ -19,6 +19,7 @@ from spaceport import readmodel, schemadiff, subjects
 from spaceport.cli.errors import CliError
 from spaceport.eventstore import EventStore
 from spaceport.projection import ProjectionRunner
+from spaceport.projection.partition import PartitionedRunner, applied_position, make_runner
 from spaceport.runtime import ServiceRuntime
 from spaceport.settings import Settings
 
@@ -74,7 +75,7 @@ async def rebuild(
         pool = await _pool(settings, service)
         try:
             for item in chosen:
-                runner = ProjectionRunner(store, pool, item)
+                runner = make_runner(store, pool, item)
                 async with pool.acquire() as conn:  # the swap needs a live schema, even an empty one
                     await readmodel.migrate(conn, runner.schema, item.migrations)
                 last = await store.last_seq()
@@ -103,7 +104,7 @@ class _Verify:
     live schema at that moment."""
 
     pool: asyncpg.Pool[Any]
-    runner: ProjectionRunner
+    runner: ProjectionRunner | PartitionedRunner
     say: Callable[[str], None]
     accept: bool
 
@@ -116,7 +117,7 @@ async def _verify(how: _Verify, shadow: str, at: int) -> None:
     name = runner.projection.name
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         await conn.execute(f"SET LOCAL search_path TO {readmodel.quote_ident(runner.schema)}")
-        live_at = await readmodel.checkpoint(conn, name)
+        live_at = await applied_position(conn, name)  # partitioned: where every partition stands
         if live_at != at:
             say(f"  {name}: not compared: the live schema moved on to {live_at} (its service is running)")
             return

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 import asyncpg
 from nats.aio.msg import Msg
@@ -22,7 +23,15 @@ from spaceport.projection.rebuild import Rebuilder
 from spaceport.projection.tracing import sampled_trace
 from spaceport.readmodel import Conn
 
-log = logging.getLogger(__package__)  # the package's logger: log lines keep the name they always had
+log = logging.getLogger(__package__)
+
+
+class LeasePolicy(Protocol):
+    """Asked by a partition's runner (`partition.py`): may it take its lease, must it give it back."""
+
+    def may_take(self) -> bool: ...
+
+    def should_release(self) -> bool: ...  # the package's logger: log lines keep the name they always had
 
 
 DEFAULT_BATCH = 500
@@ -61,10 +70,23 @@ class ProjectionRunner:
         self._consumer = DurableConsumer(store, projection, batch_size=batch_size, ack_wait=ack_wait)
         self._applier = BatchApplier(projection)
         self._rebuilder = Rebuilder(store, pool, projection, self._applier, batch_size=batch_size)
+        # A partition of a partitioned projection (`partition.py`) writes its projection's schema,
+        # skips the events of other partitions, and asks `lease_policy` whether to take its lease.
+        self._schema: str = getattr(projection, "schema", projection.name)
+        self._accepts: Callable[[str], bool] | None = getattr(projection, "accepts", None)
+        self._record_applied: Callable[[Conn, int], Awaitable[None]] | None = getattr(
+            projection, "record_applied", None
+        )
+        self.lease_policy: LeasePolicy | None = None
+        self.holding = False  # this process holds the lease and consumes
 
     @property
     def schema(self) -> str:
-        return self.projection.name
+        return self._schema
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None
 
     @property
     def consumer_name(self) -> str:
@@ -121,11 +143,24 @@ class ProjectionRunner:
         """Consume while holding this projection's lease; standby replicas wait for it."""
         key = leases.lease_key(self.store.stream, self.projection.name)
         while not self._stopping.is_set():
+            if self.lease_policy is not None and not self.lease_policy.may_take():
+                await asyncio.sleep(leases.LEASE_RETRY / 2)  # another replica's partition
+                continue
             async with leases.lease(self.pool, key) as held:
                 if not held:
                     await asyncio.sleep(leases.LEASE_RETRY)  # another replica projects; poll for its lease
                     continue
-                await self._consume()
+                self.holding = True
+                try:
+                    await self._consume()
+                finally:
+                    self.holding = False
+            if self._releasing():
+                log.info("projection %s: handed back to the replica that prefers it", self.projection.name)
+                await asyncio.sleep(leases.LEASE_RETRY)
+
+    def _releasing(self) -> bool:
+        return self.lease_policy is not None and self.lease_policy.should_release()
 
     async def _consume(self) -> None:
         """Fetch, apply + commit, ack, in order. While a full batch commits, the next one is fetched.
@@ -139,7 +174,7 @@ class ProjectionRunner:
         # it (AckAll). So every session starts with a consumer recreated at checkpoint + 1.
         resync = True
         try:
-            while not self._stopping.is_set():
+            while not self._stopping.is_set() and not self._releasing():
                 if batches is None:
                     batches = await self._bind(resync=resync)
                     if batches is None:
@@ -201,9 +236,15 @@ class ProjectionRunner:
 
     async def handle_batch(self, msgs: list[Msg]) -> None:
         """Apply a fetched batch and commit with its checkpoint, then ack (AckAll: the last one)."""
-        events = await self.store.stored_from_js_batch(msgs)
-        traces = [sampled_trace(m.headers) for m in msgs]
-        position = await self._apply_and_commit(events, traces)
+        if self._accepts is None:
+            events = await self.store.stored_from_js_batch(msgs)
+            traces = [sampled_trace(m.headers) for m in msgs]
+            position = await self._apply_and_commit(events, traces)
+        else:  # a partition: other partitions' events are passed over undecoded, the checkpoint passes them
+            mine = [m for m in msgs if self._accepts(m.subject)]
+            events = await self.store.stored_from_js_batch(mine) if mine else []
+            traces = [sampled_trace(m.headers) for m in mine]
+            position = await self._apply_and_commit(events, traces, upto=msgs[-1].metadata.sequence.stream)
         await self.after_commit(msgs)
         await msgs[-1].ack()
         await self._advance(position)
@@ -211,7 +252,9 @@ class ProjectionRunner:
     async def after_commit(self, msgs: list[Msg]) -> None:
         """Seam between commit and ack; tests use it to simulate a crash there."""
 
-    async def _apply_and_commit(self, events: list[StoredEvent], traces: Sequence[otel_context.Context | None]) -> int:
+    async def _apply_and_commit(
+        self, events: list[StoredEvent], traces: Sequence[otel_context.Context | None], *, upto: int | None = None
+    ) -> int:
         name = self.projection.name
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(f"SET LOCAL search_path TO {readmodel.quote_ident(self.schema)}")
@@ -222,6 +265,10 @@ class ProjectionRunner:
             if fresh:
                 await self._applier.apply_all(conn, fresh)
                 position = fresh[-1][0].seq
+                if self._record_applied is not None:
+                    await self._record_applied(conn, len(fresh))
+            if upto is not None:
+                position = max(position, upto)
             await readmodel.save_checkpoint(conn, name, position)
         return position
 

@@ -21,11 +21,12 @@ from nats.js.errors import NotFoundError as ConsumerNotFoundError
 from record_service.application.context import Sheet
 from record_service.application.ports import CommitRow, CommitState, SheetRow
 from record_service.application.query import select, since_position
-from record_service.projections.records import NAME
+from record_service.projections.records import NAME, configured_partitions
 from spaceport import known_spaces, readmodel
 from spaceport.contracts.record import RecordQuery, StoredRecord
 from spaceport.known_spaces import SpaceFact
 from spaceport.projection.consumer import durable_name
+from spaceport.projection.partition import applied_position, partition_name
 from spaceport.readmodel import Conn
 from spaceport.runtime import ServiceRuntime
 
@@ -196,7 +197,7 @@ class PgRecordReadModel:
         pool = await self.pool()
         while loop.time() < deadline:
             async with pool.acquire() as conn:
-                if await readmodel.checkpoint(conn, NAME) >= position:
+                if await applied_position(conn, NAME) >= position:
                     return
             await asyncio.sleep(0.005)
 
@@ -206,12 +207,19 @@ class PgRecordReadModel:
         store = self.runtime.store
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        count = configured_partitions()
+        names = [durable_name(NAME if count <= 1 else partition_name(NAME, k)) for k in range(count)]
         while loop.time() < deadline:
-            try:
-                info = await store.js.consumer_info(store.stream, durable_name(NAME))
-            except ConsumerNotFoundError:  # being (re)created at the checkpoint, e.g. on lease take
-                info = None
-            if info is not None and not info.num_pending and not info.num_ack_pending:
+            drained = True
+            for name in names:
+                try:
+                    info = await store.js.consumer_info(store.stream, name)
+                except ConsumerNotFoundError:  # being (re)created at the checkpoint, e.g. on lease take
+                    info = None
+                if info is None or info.num_pending or info.num_ack_pending:
+                    drained = False
+                    break
+            if drained:
                 return True
             await asyncio.sleep(0.02)
         return False

@@ -6,6 +6,7 @@ the projection never builds a Python object per cell, it hands bytes to a binary
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -49,6 +50,22 @@ _json = msgspec.json.Encoder()
 
 
 NO_CONFIG = msgspec.Raw(b"{}")
+PARTITIONS_ENV = "RECORD_PARTITIONS"
+
+
+def configured_partitions() -> int:
+    """How many partitions the records projection runs as (`RECORD_PARTITIONS`, default 1).
+
+    Every replica of the record service must use the same number; changing it needs the
+    partitions to stand at one position (no writes) or a rebuild (docs/operations.md)."""
+    raw = os.environ.get(PARTITIONS_ENV, "1")
+    try:
+        count = int(raw)
+    except ValueError:
+        raise ValueError(f"{PARTITIONS_ENV}={raw!r} is not a whole number (1 = unpartitioned)") from None
+    if not 1 <= count <= 64:
+        raise ValueError(f"{PARTITIONS_ENV}={count} is out of range: use 1 (unpartitioned) to 64")
+    return count
 
 
 class LeanRecord(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -104,8 +121,10 @@ class RecordsProjection:
     batch_size = 40  # events per batch: up to 40,000 records and 20 MB (events are bulk)
     fetch_max_bytes = 24 << 20  # a whole batch per fetch (8 MB would split it); 2 x 24 MB < 64 MB max_pending
 
-    def __init__(self, prefix: str = "evt", name: str = NAME) -> None:
+    def __init__(self, prefix: str = "evt", name: str = NAME, *, partitions: int | None = None) -> None:
         self.name = name
+        # > 1: replicas share the projection by space (`spaceport.projection.partition`)
+        self.partitions = configured_partitions() if partitions is None else partitions
         self.filter_subjects = [
             f"{prefix}.*.workbook.>",
             f"{prefix}.*.{AGGREGATE}.>",
