@@ -24,7 +24,7 @@ from spaceport.events import Event, EventRegistry
 from spaceport.eventstore import EventStore
 from spaceport.messaging import RpcServer
 from spaceport.projection import Projection, ProjectionRunner
-from spaceport.projection.partition import PartitionedRunner, partitions_of
+from spaceport.projection.partition import PartitionedRunner, holder_id, partitions_of
 from spaceport.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,12 @@ class ServiceRuntime:
         if count <= 1:
             return ProjectionRunner(self.store, self.pool, projection)
         # Each held partition keeps a lease connection and commits on another: a pool of its own.
-        pool = await readmodel.create_pool(self.settings.database_url, self.name, max_size=2 * count + 2)
+        pool = await readmodel.create_pool(
+            self.settings.database_url,
+            self.name,
+            max_size=2 * count + 2,
+            settings={"application_name": holder_id()},  # who holds which lease, in pg_stat_activity
+        )
         self._own_pools.append(pool)
         return PartitionedRunner(self.store, pool, projection, count=count)
 

@@ -39,6 +39,7 @@ class Platform:
     trace_file: Path
     log_dir: Path
     supervisor: Supervisor | None = field(default=None, compare=False, repr=False)
+    env: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # what the services run with
 
     @property
     def api(self) -> str:
@@ -106,7 +107,7 @@ def running_platform(infra: InfraUrls, work_dir: Path) -> Iterator[Platform]:
     done = threading.Event()
     ticking = threading.Thread(target=_tick, args=(supervisor, done), name="platform-supervisor", daemon=True)
     try:
-        platform = Platform(f"http://127.0.0.1:{port}", secret, trace_file, log_dir, supervisor)
+        platform = Platform(f"http://127.0.0.1:{port}", secret, trace_file, log_dir, supervisor, env=env)
         ticking.start()
         _wait_healthy(platform, supervisor, startup=True)
         yield platform
