@@ -236,3 +236,15 @@ def test_a_failed_save_keeps_what_was_typed_and_retries(page: Page, world: World
     with world.platform.client(timeout=30) as api:
         found = ok(api.get(f"/sheets/{world.contacts_id}/records", params={"searchValue": "Person Five"}))["records"]
     assert [r["values"]["name"]["value"] for r in found] == ["Person Five"]
+
+
+def test_the_apps_word_for_space_is_used(page: Page, world: World) -> None:
+    with world.platform.client(timeout=60) as api:
+        app = ok(
+            api.post("/apps", json={"name": "Projects", "namespace": "projects", "type": "PORTAL", "entity": "Project"})
+        )
+        space_id = ok(api.post("/spaces", json={"name": "Launch", "appId": app["id"]}))["id"]
+    page.goto(world.url(world.platform.secret_key, space_id=space_id))
+    nav = page.get_by_role("navigation", name="Space navigation")
+    expect(nav.locator(".kind").first).to_have_text("Project · Admin")
+    expect(page.locator("#main .empty")).to_have_text("This project has no workbooks or documents yet.")

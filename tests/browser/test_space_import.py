@@ -125,8 +125,10 @@ def cell(row: int, key: str) -> str:
     return f"[role=grid] [role=row][aria-rowindex='{row + 2}'] [role=gridcell][data-key='{key}']"
 
 
-def test_an_admin_imports_a_csv_maps_it_fixes_a_cell_and_submits(page: Page, place: Place) -> None:
-    open_sheet(page, place.url(place.platform.secret_key, place.contacts_id))
+def test_a_guest_imports_a_csv_maps_it_fixes_a_cell_and_submits(page: Page, place: Place) -> None:
+    # issue 13's path, as a guest who received the space's link (an editor of the whole space)
+    open_sheet(page, place.guest_link + f"#/sheet/{place.contacts_id}")
+    expect(page.get_by_role("navigation", name="Space navigation")).to_contain_text("Guest · editor")
     submit = page.get_by_role("button", name="Submit")
     expect(submit).to_be_disabled()  # hasData: the sheet is empty
     page.get_by_role("button", name="Import").click()

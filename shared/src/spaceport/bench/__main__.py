@@ -26,7 +26,7 @@ from typing import Any
 from spaceport.bench import harness, report
 from spaceport.bench.harness import Figure
 
-PARTS: tuple[str, ...] = ("foundation", "rebuild", "records", "events", "concurrency", "imports")
+PARTS: tuple[str, ...] = ("foundation", "rebuild", "records", "events", "concurrency", "imports", "web")
 RESULTS = Path("bench") / "results.json"
 
 # The knobs each profile sets unless the environment already does (see each part's docstring).
@@ -36,6 +36,7 @@ FULL: dict[str, str] = {
     "BENCH_REBUILD_RECORDS": "1000000",
     "BENCH_IMPORT_SIZES": "100000,1000000",
     "BENCH_CONCURRENCY_SECONDS": "10",
+    "BENCH_WEB_RECORDS": "1000000",
 }
 QUICK: dict[str, str] = {
     "BENCH_EVENTS": "2000",
@@ -53,6 +54,10 @@ QUICK: dict[str, str] = {
     "BENCH_IMPORT_STALL": "60",
     "BENCH_IMPORT_TIMEOUT": "120",
     "BENCH_CONCURRENCY_SECONDS": "1",
+    "BENCH_WEB_RECORDS": "5000",
+    "BENCH_WEB_SAMPLES": "5",
+    "BENCH_WEB_FLINGS": "1",
+    "BENCH_WEB_FLING_MS": "500",
     # the record service builds per-sheet query indexes from this many records: none in the
     # quick run (waiting for them alone takes ~20 s here); the full run keeps the service's 50,000
     "RECORDS_INDEX_MIN": "100000000",

@@ -318,7 +318,7 @@ def warn_if_busy(when: str) -> None:
 
 def print_table(title: str, figures: Sequence[Figure]) -> None:
     """One part's figures as they finish (the run ends with `print_summary` of all of them)."""
-    width = max(len(f.label) for f in figures) + 2
+    width = max((len(f.label) for f in figures), default=0) + 2  # a skipped part has none
     print(f"\n== {title} ==")
     for heading, raw in (("raw ceilings", True), ("spaceport", False)):
         print(heading)

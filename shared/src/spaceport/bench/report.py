@@ -53,6 +53,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("concurrent_clients_50", ("concurrency.get_page_50", "concurrency.*_50"), ratio=True, p99=True),
     Scenario("get_space_64_clients", ("concurrency.get_space_64",), ratio=True, p99=True),
     Scenario("peak_rss", ("rss.rss_*",)),
+    Scenario(
+        "web_scroll_1m",
+        ("web.scroll_1m_jump", "web.scroll_1m_*"),
+        ratio=True,
+        p99=True,
+        full_only="the 1M-record sheet in the browser runs in the full bench only",
+    ),
 )
 GOALS = {
     "concurrency.get_space_64": {"req_per_s": 3000.0, "p99_ms": 50.0},

@@ -67,6 +67,7 @@ async function boot() {
     fatal(error);
     return;
   }
+  workbooks = visibleWorkbooks(workbooks, session);
   let word = "space";
   if (space.appId) {
     try {
@@ -104,6 +105,13 @@ async function boot() {
   on("feed", onFeed);
 }
 
+/** A guest whose grant names workbooks sees only those (the API already answers only them: this
+ * keeps the sidebar and the router to the same set even if a list were ever wider). */
+function visibleWorkbooks(workbooks, session) {
+  const allowed = Array.isArray(session.workbookIds) ? new Set(session.workbookIds) : null;
+  return allowed ? workbooks.filter((wb) => allowed.has(wb.id)) : workbooks;
+}
+
 function showLive() {
   const slot = grid && grid.liveSlot;
   if (!slot) return;
@@ -122,8 +130,9 @@ function onFeed(event) {
 function defaultHash() {
   const config = (ctx.space.settings || {}).sidebarConfig || {};
   const page = config.defaultPage || {};
-  if (page.documentId) return `#/document/${page.documentId}`;
-  if (page.workbook && page.workbook.sheetId) return `#/sheet/${page.workbook.sheetId}`;
+  if (page.documentId && ctx.documents.some((doc) => doc.id === page.documentId)) return `#/document/${page.documentId}`;
+  // a default page in a workbook the caller does not see (a guest limited to other workbooks) is skipped
+  if (page.workbook && page.workbook.sheetId && findSheet(page.workbook.sheetId)) return `#/sheet/${page.workbook.sheetId}`;
   const ordered = orderedWorkbooks(ctx.workbooks, config);
   const primary = ctx.workbooks.find((wb) => wb.id === ctx.space.primaryWorkbookId);
   for (const wb of primary ? [primary, ...ordered] : ordered) {

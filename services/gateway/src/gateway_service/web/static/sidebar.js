@@ -34,7 +34,9 @@ export function renderSidebar(element, { space, word, logo, workbooks, documents
           h("li", {}, h("a", { href: `#/sheet/${sheet.id}`, "data-sheet-id": sheet.id }, sheet.name))))));
   const documentItems = orderedDocuments(documents).map((doc) =>
     h("li", {}, h("a", { href: `#/document/${doc.id}`, "data-document-id": doc.id }, doc.title)));
-  const who = session.kind === "secret" ? "Admin" : `Guest · ${session.role}`;
+  const granted = Array.isArray(session.workbookIds) ? session.workbookIds.length : null; // null: the whole space
+  const scope = granted === null ? "" : ` · ${granted} workbook${granted === 1 ? "" : "s"}`;
+  const who = session.kind === "secret" ? "Admin" : `Guest · ${session.role}${scope}`;
   element.replaceChildren(...[
     logo ? h("img", { class: "logo", src: logo, alt: "", referrerpolicy: "no-referrer" }) : null,
     h("h1", {}, space.name || `Untitled ${word}`),
