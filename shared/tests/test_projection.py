@@ -337,11 +337,13 @@ class FailsOnce(ProjectionRunner):
 
     failed = False
 
-    async def _apply_and_commit(self, events: list[StoredEvent], traces: Sequence[otel_context.Context | None]) -> int:
+    async def _apply_and_commit(
+        self, events: list[StoredEvent], traces: Sequence[otel_context.Context | None], *, upto: int | None = None
+    ) -> int:
         if not self.failed:
             self.failed = True
             raise ConnectionError("postgres went away")
-        return await super()._apply_and_commit(events, traces)
+        return await super()._apply_and_commit(events, traces, upto=upto)
 
 
 async def test_a_failed_batch_is_applied_before_the_events_after_it(

@@ -164,7 +164,7 @@ async def test_a_workbook_deleted_takes_its_sheets_out_of_the_counts(rt: Service
 
 async def test_a_rebuild_equals_the_live_metrics(rt: ServiceRuntime) -> None:
     await scenario(rt)
-    runner: ProjectionRunner = rt.runner(NAME)
+    runner: ProjectionRunner = rt.single_runner(NAME)
     assert await runner.wait_for(await rt.store.last_seq(), timeout=15)
     shadow = await runner.rebuild(swap=False)
     async with rt.pool.acquire() as conn:

@@ -100,6 +100,13 @@ class ServiceRuntime:
     def runner(self, name: str) -> ProjectionRunner | PartitionedRunner:
         return next(r for r in self.runners if r.projection.name == name)
 
+    def single_runner(self, name: str) -> ProjectionRunner:
+        """The runner of an unpartitioned projection (one checkpoint, one consumer)."""
+        runner = self.runner(name)
+        if not isinstance(runner, ProjectionRunner):
+            raise TypeError(f"projection {name!r} is partitioned")
+        return runner
+
     async def start(self) -> None:
         await self.broker.connect()
         self.store.bind(self.broker.connection)

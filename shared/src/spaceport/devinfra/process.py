@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -138,12 +139,26 @@ class ManagedProcess:
             os.killpg(self.popen.pid, sig)
 
 
+_HANDED_OUT: set[int] = set()
+_HANDED_OUT_LOCK = threading.Lock()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port the OS considers free right now (racy by nature, good enough for dev/tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A TCP port the OS considers free right now and this process has not handed out before.
+
+    Racy by nature against other processes, but never twice the same port within one process:
+    servers started concurrently (nats, Postgres, SeaweedFS's eight listeners) would otherwise
+    be handed the same just-released port and one of them would find it taken.
+    """
+    for _ in range(64):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port: int = s.getsockname()[1]
+        with _HANDED_OUT_LOCK:
+            if port not in _HANDED_OUT:
+                _HANDED_OUT.add(port)
+                return port
+    raise OSError("no fresh free TCP port after 64 tries")
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

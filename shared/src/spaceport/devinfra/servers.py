@@ -140,7 +140,13 @@ def _run_coro(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def _choose_port(port: int | None) -> int:
-    return free_port(HOST) if port is None else port
+    if port is not None:
+        return port
+    for _ in range(16):  # another process may take a just-chosen port before we bind it
+        chosen = free_port(HOST)
+        if port_is_free(chosen, HOST):
+            return chosen
+    return free_port(HOST)
 
 
 def _default_log(data_dir: Path) -> Path:
