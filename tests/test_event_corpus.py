@@ -44,8 +44,15 @@ def test_no_recorded_field_is_dropped_by_the_current_types() -> None:
         assert not lost, f"recorded but not decoded: {lost}"
 
 
-def _lost(decoded: Any, recorded: Any, path: str) -> list[str]:
+def _lost(decoded: Any, recorded: Any, path: str) -> list[str]:  # noqa: PLR0911 - one case per JSON shape
     """Paths of `recorded` (JSON) that `decoded` (what the current types made of it) lacks or changed."""
+    if isinstance(decoded, msgspec.Struct) and decoded.__struct_config__.array_like and isinstance(recorded, list):
+        values = [getattr(decoded, name) for name in decoded.__struct_fields__]  # encoded as [field, ...]
+        if len(values) != len(recorded):
+            return [path]
+        return [
+            lost for i, (d, r) in enumerate(zip(values, recorded, strict=True)) for lost in _lost(d, r, f"{path}[{i}]")
+        ]
     if isinstance(decoded, msgspec.Struct):
         config = decoded.__struct_config__
         fields = dict(zip(decoded.__struct_encode_fields__, decoded.__struct_fields__, strict=True))

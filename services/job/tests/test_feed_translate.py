@@ -144,6 +144,17 @@ def test_records_and_commit_carry_the_sheet_context_and_the_data_url() -> None:
     assert wire["createdAt"].startswith("2024-05-01T12:00:00")
 
 
+def test_a_restores_compact_re_create_gives_records_created_with_its_ids() -> None:
+    lookups = Lookups()
+    world(lookups)
+    common: dict[str, Any] = {"sheet_id": SHEET, "workbook_id": WB, "space_id": SPACE, "commit_id": "us_vr_9"}
+    restored = record.RecordsRestored(position=2, record_ids=["us_rc_7", "us_rc_8"], **common)
+    ((_, created),) = translate(stored(restored, 3), lookups)
+    assert created.topic == "records:created"
+    assert created.payload == {"sheetId": SHEET, "recordIds": ["us_rc_7", "us_rc_8"], "recordCount": 2}
+    assert created.context.commit_id == "us_vr_9"
+
+
 def test_a_write_with_hooks_disabled_gives_no_commit_created() -> None:
     lookups = Lookups()
     world(lookups)

@@ -155,7 +155,37 @@ class CommitCompleted(RecordsEvent, frozen=True, kw_only=True):
     completed_by: str = ""
 
 
-EVENTS: tuple[type[Event], ...] = (RecordsInserted, RecordsUpdated, RecordsDeleted, CommitCreated, CommitCompleted)
+class RestoredClaim(msgspec.Struct, frozen=True, array_like=True):
+    """A unique value a restored record holds again: `[record_id, key name, value]`."""
+
+    record_id: str
+    name: str
+    value: str
+
+
+class RecordsRestored(RecordsEvent, frozen=True, kw_only=True):
+    """Records re-created (same ids) exactly as they were at stream position `position`: a space
+    or sheet restore's compact insert (services/record/README.md "Restore of a big sheet").
+
+    Ids only, no cells: each record's version at `position` is the one the read model already
+    keeps (`record_history`: a deleted record's last version), so a projection copies it in SQL;
+    a rebuild reads the same history, written by earlier events. `claims`: the unique values the
+    records hold again, as the command side decided them (no record of the event waits for one).
+    Up to `MAX_RECORDS_PER_EVENT * 5` ids per event."""
+
+    position: int
+    record_ids: list[str]
+    claims: list[RestoredClaim] = msgspec.field(default_factory=list)
+
+
+EVENTS: tuple[type[Event], ...] = (
+    RecordsInserted,
+    RecordsUpdated,
+    RecordsDeleted,
+    CommitCreated,
+    CommitCompleted,
+    RecordsRestored,
+)
 
 
 # ---- lean twins: records kept as encoded bytes where they only pass through ----------------

@@ -35,6 +35,7 @@ RECORD_EVENTS = (
     LeanRecordsInserted,
     LeanRecordsUpdated,
     record.RecordsDeleted,
+    record.RecordsRestored,
     record.CommitCreated,
     record.CommitCompleted,
 )
@@ -51,7 +52,7 @@ def install(rt: runtime.ServiceRuntime, settings: Settings) -> None:
     rt.add_projection(FeedProjection(settings.event_prefix))
     signal = FeedSignal(settings.database_url)
     service = FeedService(
-        pool=lambda: rt.pool, store=rt.store, runner=lambda: rt.runner(NAME), signal=signal, claims=rt.claims
+        pool=lambda: rt.pool, store=rt.store, runner=lambda: rt.single_runner(NAME), signal=signal, claims=rt.claims
     )
     # Reads of the stream wait (long polls) and acks wait for the feed to apply them: each
     # subject takes several requests at once, so one waiting reader never holds up the others.

@@ -143,6 +143,7 @@ RECORD_TOPICS: dict[type[Event], str] = {
     record.RecordsInserted: "records:created",
     record.RecordsUpdated: "records:updated",
     record.RecordsDeleted: "records:deleted",
+    record.RecordsRestored: "records:created",  # a restore's compact re-create: ids only
 }
 
 
@@ -151,11 +152,15 @@ def _records(
     | LeanRecordsUpdated
     | record.RecordsInserted
     | record.RecordsUpdated
-    | record.RecordsDeleted,
+    | record.RecordsDeleted
+    | record.RecordsRestored,
     out: Out,
     lookups: Lookups,
 ) -> None:
-    record_ids = e.record_ids if isinstance(e, record.RecordsDeleted) else [r.id for r in e.records]
+    if isinstance(e, record.RecordsDeleted | record.RecordsRestored):
+        record_ids = list(e.record_ids)
+    else:
+        record_ids = [r.id for r in e.records]
     context = _sheet_context(out, lookups, e.workbook_id, e.sheet_id, commit_id=e.commit_id)
     payload = {"sheetId": e.sheet_id, "recordIds": record_ids, "recordCount": len(record_ids)}
     out.emit(RECORD_TOPICS[type(e)], context, payload)

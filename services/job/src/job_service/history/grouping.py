@@ -60,7 +60,12 @@ class Tail(msgspec.Struct, frozen=True, kw_only=True):
     last_seq: int
 
 
-COMMIT_KINDS = {"RecordsInserted": "insert", "RecordsUpdated": "update", "RecordsDeleted": "delete"}
+COMMIT_KINDS = {
+    "RecordsInserted": "insert",
+    "RecordsUpdated": "update",
+    "RecordsDeleted": "delete",
+    "RecordsRestored": "insert",
+}
 
 
 def group_key(stored: StoredEvent) -> str:
@@ -77,6 +82,8 @@ def record_ids(stored: StoredEvent) -> list[str]:
     event = stored.event
     if isinstance(event, LeanRecordsInserted | LeanRecordsUpdated | record.RecordsInserted | record.RecordsUpdated):
         return [r.id for r in event.records]
+    if isinstance(event, record.RecordsRestored):  # a restore's compact re-create: ids only
+        return list(event.record_ids)
     return []
 
 

@@ -124,6 +124,8 @@ def from_domain(stored: StoredEvent, job_facts: JobInfo | None = None) -> Delta 
             return Delta(space_id=e.space_id, records_updated=len(e.records))
         case record.RecordsDeleted() as e:
             return Delta(space_id=e.space_id, records_deleted=len(e.record_ids))
+        case record.RecordsRestored() as e:
+            return Delta(space_id=e.space_id, records_created=len(e.record_ids))
     if completes(event) and envelope.space_id and job_facts is not None and is_submit(job_facts.operation):
         return Delta(space_id=envelope.space_id, submitted_at=at)
     return None

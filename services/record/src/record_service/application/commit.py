@@ -26,7 +26,15 @@ from record_service.domain.space import require_writable
 from record_service.projections.records import LeanCommit, LeanRecord, LeanRecords
 from spaceport import known_spaces, subjects
 from spaceport.aggregate import Append, Decision, Outcome, Replay, run_command
-from spaceport.contracts.record import AGGREGATE, CommitSource, RecordConfig, StoredRecord, WireRecord, Written
+from spaceport.contracts.record import (
+    AGGREGATE,
+    CommitSource,
+    RecordConfig,
+    RestoredClaim,
+    StoredRecord,
+    WireRecord,
+    Written,
+)
 from spaceport.errors import ConflictError, PayloadTooLargeError
 from spaceport.events import Envelope
 from spaceport.ports import MAX_ATOMIC_BATCH, AppendContext, AppendResult
@@ -47,7 +55,18 @@ class Restored:
     created: list[StoredRecord]
 
 
-Decided = tuple[list[StoredRecord] | Encoded | Restored, list[str]]  # (records written: full state, ids deleted)
+@dataclass(frozen=True)
+class Revived:
+    """A space/sheet restore's re-created records, as they were at `position` (`RecordsRestored`:
+    ids and the unique values they hold again, no cells)."""
+
+    position: int
+    record_ids: list[str]
+    claims: list[RestoredClaim]
+
+
+# (records written: full state, ids deleted)
+Decided = tuple[list[StoredRecord] | Encoded | Restored | Revived, list[str]]
 Decide = Callable[[Sheet, RecordQueries], Awaitable[Decided]]
 _lean_records = msgspec.json.Decoder(LeanRecords)
 _lean_commit = msgspec.json.Decoder(LeanCommit)
@@ -177,13 +196,15 @@ async def _attempt(ctx: Context, write: Write, decide: Decide, known: Sheet) -> 
 def _decision(
     sheet: Sheet,
     write: Write,
-    decided: list[StoredRecord] | Encoded | Restored,
+    decided: list[StoredRecord] | Encoded | Restored | Revived,
     deleted: list[str],
     *,
     claims: bool = False,
 ) -> Append[Commit]:
     """`claims`: collect the unique values the records claim (an overlapped insert: they count as
     held for this process's next insert until the sheet is settled)."""
+    if isinstance(decided, Revived):
+        return _revived(sheet, write, decided, claims=claims)
     created: list[StoredRecord] = []
     encoded: Sequence[bytes] = ()
     if isinstance(decided, Restored):
@@ -226,6 +247,25 @@ def _decision(
             for name, value in claimed.items():
                 held.setdefault(name, {})[value] = record_id
     return Append(Commit(commit_id, count, inserted, claims=held), events, sheet.version)
+
+
+def _revived(sheet: Sheet, write: Write, revived: Revived, *, claims: bool) -> Append[Commit]:
+    """`claims`: as for `_decision` (an overlapped insert: the values count as held for this
+    process's next insert until the sheet is settled)."""
+    if not revived.record_ids:
+        return Append(Commit(None, 0, position=sheet.version), (), sheet.version)
+    commit_id = keys.commit_id(sheet.id, write.key)
+    events = domain.revive_events(
+        sheet.scope(commit_id), revived.position, revived.record_ids, revived.claims, created_by=write.actor
+    )
+    if len(events) > MAX_ATOMIC_BATCH:
+        raise PayloadTooLargeError("this restore chunk needs more than 1,000 events")
+    held: dict[str, dict[str, str]] | None = None
+    if claims:
+        held = {}
+        for claim in revived.claims:
+            held.setdefault(claim.name, {})[claim.value] = claim.record_id
+    return Append(Commit(commit_id, len(revived.record_ids), claims=held), events, sheet.version)
 
 
 async def landed(ctx: Context, sheet: Sheet, kind: str, result: AppendResult) -> Commit:

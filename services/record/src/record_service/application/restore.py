@@ -24,18 +24,27 @@ import msgspec
 
 from record_service.application import snapshot_diff
 from record_service.application.checks import checked
-from record_service.application.commit import Decided, Encoded, Write, commit
+from record_service.application.commit import Decided, Encoded, Revived, Write, commit
 from record_service.application.context import ServiceContext, Sheet
 from record_service.application.ports import RecordQueries
-from record_service.application.query import as_of_position
+from record_service.application.query import QUERY_TIMEOUT, as_of_position
 from record_service.domain import records as domain
-from spaceport.contracts.record import Cell, RecordQuery, RestoreRecords, RestoreReport, SheetRestore, StoredRecord
+from spaceport.contracts.record import (
+    Cell,
+    RecordQuery,
+    RestoredClaim,
+    RestoreRecords,
+    RestoreReport,
+    SheetRestore,
+    StoredRecord,
+)
 from spaceport.errors import ForbiddenError, NotFoundError
 from spaceport.events import utcnow
 from spaceport.readmodel import Conn
 
 log = logging.getLogger(__name__)
 CHUNK = 10_000  # records per restore commit
+REVIVE_CHUNK = 50_000  # records per re-create commit (compact: 10 events of ids)
 PROGRESS_EVERY = 2.0  # seconds between progress reports of a running restore
 _stored = msgspec.json.Decoder(StoredRecord)
 _cells = msgspec.json.Decoder(dict[str, Cell])
@@ -123,8 +132,9 @@ class RestoreHandlers:
         began = time.perf_counter()
         reported = 0.0
         for kind, ids in (("delete", diff.created), ("update", diff.updated), ("insert", diff.deleted)):
-            for start in range(0, len(ids), CHUNK):
-                chunk = ids[start : start + CHUNK]
+            step = REVIVE_CHUNK if kind == "insert" else CHUNK
+            for start in range(0, len(ids), step):
+                chunk = ids[start : start + step]
                 # no inserted records in the reply (a re-create of 1,000,000 records would fill the claim-check store)
                 write = Write(sheet_id=sheet.id, kind=kind, actor=cmd.principal.actor, key=None, reply_records=False)
                 written = await commit(self.ctx, write, sheet, self._decider(kind, position, chunk))
@@ -146,6 +156,10 @@ class RestoreHandlers:
                 gone = await q.existing(sheet.id, ids)
                 return await checked(q, sheet, [], gone, replaces=True), gone
             present = set(await q.existing(sheet.id, ids))
+            if kind == "insert" and not sheet.schema.has_references:
+                compact = await self._revived(sheet, q, position, ids, present)
+                if compact is not None:
+                    return compact, []
             async with (await self.ctx.pool()).acquire() as conn:
                 since = await conn.fetchval("SELECT config_seq FROM sheet WHERE id = $1", sheet.id)
                 fields = sorted({f for u in sheet.schema.uniques for f in u.fields})
@@ -155,6 +169,47 @@ class RestoreHandlers:
             return Encoded(await rebuilt(q, sheet, wanted, replaces=kind == "update")), []
 
         return decide
+
+    async def _revived(
+        self, sheet: Sheet, q: RecordQueries, position: int, ids: Sequence[str], present: set[str]
+    ) -> Revived | None:
+        """The chunk as one compact re-create (`RecordsRestored`: ids and claims, the projection
+        copies each version from `record_history`), when every record to re-create keeps its
+        version as it was: validated under the current fields, free of unique-constraint
+        messages, and winning each unique value it wants now. None: the chunk takes the full
+        path (`rebuilt`), which decides such records again."""
+        async with (await self.ctx.pool()).acquire() as conn:
+            since = await conn.fetchval("SELECT config_seq FROM sheet WHERE id = $1", sheet.id)
+            fields = sorted({f for u in sheet.schema.uniques for f in u.fields})
+            rows = await conn.fetch(
+                _REVIVABLE, sheet.id, list(ids), position, since or 0, fields, timeout=QUERY_TIMEOUT
+            )
+        wanted = [r for r in rows if r["id"] not in present]
+        if not all(r["decided"] for r in wanted):
+            return None
+        claims: list[RestoredClaim] = []
+        if sheet.schema.uniques:
+            stand_ins = [StoredRecord(id=r["id"], values=_cells.decode(r["u"])) for r in wanted]
+            mine = {r["id"] for r in wanted}
+            decided = await checked(q, sheet, stand_ins)
+            if any(d.waits or d.id not in mine for d in decided):
+                return None
+            claims = [RestoredClaim(d.id, name, value) for d in decided for name, value in d.claims.items()]
+        return Revived(position=position, record_ids=[r["id"] for r in wanted], claims=claims)
+
+
+# The versions a re-create brings back (deleted since: each one's last version is in
+# `record_history`, `seq <= position < seq_to`), in row order: `decided` as in
+# `snapshot_diff.then_rows`, `u` the cells its unique keys read. $1 sheet, $2 ids, $3 position,
+# $4 the sheet's last config change, $5 the unique keys' fields.
+_REVIVABLE = (
+    "SELECT h.id, h.seq > $4::bigint AND NOT jsonb_path_exists(h.cells,"
+    " '$.*.messages[*] ? (@.source == \"unique-constraint\")') AS decided,"
+    " (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}') FROM jsonb_each(h.cells) e"
+    "   WHERE e.key = ANY($5::text[]))::text AS u"
+    " FROM record_history h WHERE h.sheet_id = $1 AND h.id = ANY($2::text[]) AND h.seq <= $3 AND h.seq_to > $3"
+    " ORDER BY h.row_no"
+)
 
 
 async def rebuilt(q: RecordQueries, sheet: Sheet, then: Sequence[snapshot_diff.Then], *, replaces: bool) -> list[bytes]:

@@ -41,6 +41,8 @@ from spaceport.contracts.record import (
     RawRecordsUpdated,
     RecordConfig,
     RecordsDeleted,
+    RecordsRestored,
+    RestoredClaim,
     StoredRecord,
 )
 from spaceport.errors import ForbiddenError, ValidationFailedError
@@ -482,6 +484,38 @@ def _restore_events(
         kind="restore",
         events=len(events),
         record_count=count,
+        created_by=created_by,
+        idempotency_key=None,
+        disable_hooks=False,
+        source=None,
+    )
+    return [*events, commit]
+
+
+def revive_events(
+    scope: dict[str, str],
+    position: int,
+    record_ids: Sequence[str],
+    claims: Sequence[RestoredClaim],
+    *,
+    created_by: str,
+) -> list[Event]:
+    """A restore's compact re-create (kind `insert`): `RecordsRestored` events of <= 5,000 ids,
+    each with the claims of its records, then `CommitCreated`."""
+    step = MAX_RECORDS_PER_EVENT * 5
+    by_record: dict[str, list[RestoredClaim]] = {}
+    for claim in claims:
+        by_record.setdefault(claim.record_id, []).append(claim)
+    events: list[Event] = []
+    for start in range(0, len(record_ids), step):
+        group = list(record_ids[start : start + step])
+        held = [c for record_id in group for c in by_record.get(record_id, ())]
+        events.append(RecordsRestored(**scope, position=position, record_ids=group, claims=held))
+    commit = CommitCreated(
+        **scope,
+        kind="insert",
+        events=len(events),
+        record_count=len(record_ids),
         created_by=created_by,
         idempotency_key=None,
         disable_hooks=False,

@@ -156,6 +156,9 @@ class PgRecordReadModel:
         self.runtime = runtime
         self.spaces = spaces  # the KnownSpaces projection's name (= its schema)
         self._pool: asyncpg.Pool[Any] | None = None
+        # the highest position the projector child was seen to have applied: a read of this
+        # process's own earlier write (read-your-writes) then skips the checkpoint query
+        self._applied = 0
 
     async def pool(self) -> asyncpg.Pool[Any]:
         if self._pool is None:
@@ -192,13 +195,17 @@ class PgRecordReadModel:
         if any(r.projection.name == NAME for r in self.runtime.runners):
             await self.runtime.runner(NAME).wait_for(position, timeout)
             return
+        if position <= self._applied:  # applied events stay applied (a rebuild swaps in a complete schema)
+            return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         pool = await self.pool()
         while loop.time() < deadline:
             async with pool.acquire() as conn:
-                if await applied_position(conn, NAME) >= position:
-                    return
+                applied = await applied_position(conn, NAME)
+            self._applied = max(self._applied, applied)
+            if applied >= position:
+                return
             await asyncio.sleep(0.005)
 
     async def catch_up(self, timeout: float) -> bool:

@@ -18,7 +18,7 @@ import msgspec
 
 from record_service.projections import erasure
 from spaceport.contracts import snapshot
-from spaceport.contracts.record import AGGREGATE
+from spaceport.contracts.record import AGGREGATE, RecordsRestored
 from spaceport.contracts.space import SpaceDeleted
 from spaceport.contracts.workbook import (
     SheetAdded,
@@ -114,6 +114,7 @@ _FIELD_COUNTS = (
     "SELECT coalesce(json_object_agg(f, n), '{{}}') FROM (SELECT f, count(*) AS n FROM {}, unnest(ef) f GROUP BY f) c"
 )
 _lean_commit = msgspec.json.Decoder(LeanCommit)
+_restored = msgspec.json.Decoder(RecordsRestored)
 
 
 class RecordsProjection:
@@ -164,6 +165,8 @@ class RecordsProjection:
             await self._commit(conn, _lean_commit.decode(stored.envelope.data), stored.seq, at)
         elif kind == "CommitCompleted":
             await self._completed(conn, _lean_completion.decode(stored.envelope.data), stored.seq, at)
+        elif kind == "RecordsRestored":
+            await self._restored(conn, _restored.decode(stored.envelope.data), stored.seq, at)
         elif isinstance(stored.event, snapshot.SnapshotEvent | SpaceDeleted):
             await _snapshots(conn, stored)
         else:
@@ -345,6 +348,43 @@ class RecordsProjection:
         )
         await conn.execute("UPDATE sheet SET version = $2 WHERE id = $1", event.sheet_id, seq)
 
+    async def _restored(self, conn: Conn, event: RecordsRestored, seq: int, at: datetime) -> None:
+        """Records re-created as they were at `event.position`: each one's version then (the
+        history row with `seq <= position < seq_to`, written by earlier events, so a rebuild
+        copies the same) goes back into `record` in one INSERT … SELECT, numbered on from the
+        sheet's next row in the event's order, as an insert of this event (`commit_id`, `seq`,
+        `updated_at`); cells, validity and config as they were. Ids live already are skipped
+        (the command side re-creates only absent ones). Tombstones go, claims come in."""
+        found = await conn.fetchrow("SELECT next_row FROM sheet WHERE id = $1 FOR UPDATE", event.sheet_id)
+        if found is None:
+            return  # the sheet is unknown here (deleted before this projection existed)
+        row = await conn.fetchrow(
+            _RESTORE, event.sheet_id, event.record_ids, event.position, found["next_row"], event.commit_id, seq, at
+        )
+        assert row is not None
+        await conn.execute(
+            "DELETE FROM record_tombstone WHERE sheet_id = $1 AND id = ANY($2::text[])",
+            event.sheet_id,
+            event.record_ids,
+        )
+        if event.claims:
+            held: dict[str, dict[str, str]] = {}
+            for claim in event.claims:
+                held.setdefault(claim.record_id, {})[claim.name] = claim.value
+            leans = [LeanRecord(id=rid, values=NO_CONFIG, claims=names) for rid, names in held.items()]
+            await self._claim(
+                conn, LeanRecords(sheet_id=event.sheet_id, commit_id=event.commit_id, records=leans), fresh=True
+            )
+        await _bump(conn, event.sheet_id, _counts.decode(row["errors"]))
+        await conn.execute(
+            "UPDATE sheet SET total = total + $2, valid = valid + $3, next_row = next_row + $2, version = $4"
+            " WHERE id = $1",
+            event.sheet_id,
+            row["n"],
+            row["v"],
+            seq,
+        )
+
     # ---- sheets (workbook events) -----------------------------------------------------------
 
     async def _workbook(self, conn: Conn, stored: StoredEvent) -> None:
@@ -400,6 +440,22 @@ _HISTORY = (
 _HISTORY_ROW = (
     "{0}.sheet_id, {0}.id, {0}.row_no, {0}.cells, {0}.metadata, {0}.valid, {0}.error_fields, {0}.commit_id,"
     " {0}.seq, {1}, {0}.updated_at, {0}.config"
+)
+
+
+# RecordsRestored: $1 sheet, $2 ids (in row order), $3 the position, $4 the sheet's next_row,
+# $5 commit id, $6 the event's seq, $7 its time
+_RESTORE = (
+    "WITH v AS (SELECT h.*, row_number() OVER (ORDER BY o.n) AS k"
+    "   FROM unnest($2::text[]) WITH ORDINALITY o(id, n)"
+    "   JOIN record_history h ON h.id = o.id AND h.sheet_id = $1 AND h.seq <= $3 AND h.seq_to > $3"
+    "   WHERE NOT EXISTS (SELECT 1 FROM record r WHERE r.id = o.id)),"
+    " ins AS (INSERT INTO record (sheet_id, row_no, id, cells, metadata, valid, error_fields, commit_id, seq,"
+    "   updated_at, config)"
+    "   SELECT $1, $4 + v.k, v.id, v.cells, v.metadata, v.valid, v.error_fields, $5, $6, $7, v.config FROM v"
+    "   RETURNING valid, error_fields AS ef)"
+    " SELECT count(*) AS n, count(*) FILTER (WHERE valid) AS v,"
+    f" ({_FIELD_COUNTS.format('ins')})::text AS errors FROM ins"
 )
 
 
