@@ -83,7 +83,7 @@ def _erased(typed: list[StoredEvent]) -> list[StoredEvent]:
 
 ERASED = _erased(TYPED)
 SERVED = services.projections()
-LEAN = {"RecordsInserted", "RecordsUpdated", "RecordsDeleted"}  # decoded by the records projection itself
+LEAN = {"RecordsInserted", "RecordsUpdated", "RecordsDeleted", "RecordsRestored"}  # decoded by the records projection
 
 Rows = list[tuple[Any, ...]]
 Expectations = Callable[[list[StoredEvent]], dict[str, Rows]]  # SQL ({s} = schema) -> its rows, sorted
@@ -299,6 +299,7 @@ def catalog(typed: list[StoredEvent]) -> dict[str, Rows]:
 def records(typed: list[StoredEvent]) -> dict[str, Rows]:
     """Record rows from the raw event JSON (neither the typed nor the Lean decoders)."""
     live: dict[str, tuple[str, int, dict[str, Any]]] = {}  # record id -> (sheet, row_no, record JSON)
+    versions: dict[str, list[tuple[int, dict[str, Any]]]] = {}  # record id -> (seq, record JSON) written
     sheets: dict[str, Counter[str]] = {}
     commits: Rows = []
     for s in typed:
@@ -308,11 +309,28 @@ def records(typed: list[StoredEvent]) -> dict[str, Rows]:
         sheet = sheets.setdefault(data["sheet_id"], Counter())
         sheet["version"] = s.seq
         for r in data.get("records", ()):
+            versions.setdefault(r["id"], []).append((s.seq, r))
             if s.envelope.type == "RecordsInserted":
                 sheet["inserted"] += 1
                 live[r["id"]] = (data["sheet_id"], sheet["inserted"], r)
             else:
                 live[r["id"]] = (*live[r["id"]][:2], r)
+        if s.envelope.type == "RecordsRestored":  # absent records come back as they were at `position`
+            claims: dict[str, dict[str, str]] = {}
+            for record_id, name, value in data.get("claims", ()):
+                claims.setdefault(record_id, {})[name] = value
+            for record_id in data["record_ids"]:
+                then = [r for seq, r in versions.get(record_id, ()) if seq <= data["position"]]
+                if record_id in live or not then:
+                    continue
+                sheet["inserted"] += 1
+                live[record_id] = (
+                    data["sheet_id"],
+                    sheet["inserted"],
+                    {**then[-1], "claims": claims.get(record_id, {})},
+                )
+                versions[record_id].append((s.seq, live[record_id][2]))
+            continue
         for record_id in data.get("record_ids", ()):
             del live[record_id]
             sheet["deleted"] += 1
@@ -487,6 +505,7 @@ FEED_TOPICS: dict[str, tuple[str, ...]] = {
     "RecordsInserted": ("records:created",),
     "RecordsUpdated": ("records:updated",),
     "RecordsDeleted": ("records:deleted",),
+    "RecordsRestored": ("records:created",),
     "CommitCompleted": ("commit:completed",),
     "SnapshotCreated": ("snapshot:created",),
     "SnapshotDeleted": (),  # Flatfile has no snapshot:deleted topic
@@ -617,7 +636,7 @@ def metrics(typed: list[StoredEvent]) -> dict[str, Rows]:
             kind = {"RecordsInserted": 3, "RecordsUpdated": 4}.get(s.envelope.type)
             if kind is not None:
                 row[kind] += len(data["records"])
-            row[5] += len(data.get("record_ids", ()))
+            row[3 if s.envelope.type == "RecordsRestored" else 5] += len(data.get("record_ids", ()))
     for _, events in _feed(typed):
         for _, space, _ in events:
             if space in spaces:
@@ -637,10 +656,17 @@ def history(typed: list[StoredEvent]) -> dict[str, Rows]:
             continue
         data = msgspec.json.decode(s.envelope.data)
         row = commits.setdefault(data["commit_id"], [data["space_id"], data["sheet_id"], None, 0])
-        kind = {"RecordsInserted": "insert", "RecordsUpdated": "update", "RecordsDeleted": "delete"}
+        kind = {
+            "RecordsInserted": "insert",
+            "RecordsUpdated": "update",
+            "RecordsDeleted": "delete",
+            "RecordsRestored": "insert",
+        }
         row[2] = data["kind"] if s.envelope.type == "CommitCreated" else row[2] or kind.get(s.envelope.type, "commit")
         row[3] += len(data.get("records", ())) + len(data.get("record_ids", ()))
         changes += [(r["id"], s.seq, data["commit_id"]) for r in data.get("records", ())]
+        if s.envelope.type == "RecordsRestored":
+            changes += [(i, s.seq, data["commit_id"]) for i in data["record_ids"]]
     return {
         "SELECT id, space_id, sheet_id, kind, records FROM {s}.version WHERE sheet_id IS NOT NULL": sorted(
             (i, *row) for i, row in commits.items()
