@@ -9,10 +9,12 @@ import pytest
 
 from file_service.application.app import FileApplication
 from file_service.application.ports import FileRow
+from file_service.entrypoints import extractor
 from file_service.projections.queries import ext_of
 from spaceport import known_spaces
 from spaceport.contracts import file, space
 from spaceport.contracts.file import (
+    EXTRACTOR_ACTOR,
     CreateFile,
     DeleteFile,
     FileCreated,
@@ -22,6 +24,7 @@ from spaceport.contracts.file import (
     GetFile,
     GetFileObject,
     ListFiles,
+    ListUploadedWorkbooks,
     PrepareUpload,
     UpdateFile,
 )
@@ -45,10 +48,13 @@ class FoldedFiles:
 
     store: InMemoryEventStore
 
+    extracted: dict[str, str] = field(default_factory=dict)  # file id -> the extractor's workbook
+
     async def _fold(self) -> tuple[dict[str, FileRow], dict[str, SpaceFact], set[str]]:
         rows: dict[str, FileRow] = {}
         spaces: dict[str, SpaceFact] = {}
         deleted: set[str] = set()
+        self.extracted.clear()
         async for stored in self.store.read("evt.>"):
             known_spaces.fold(spaces, stored.event)
             at = stored.envelope.occurred_at
@@ -68,8 +74,12 @@ class FoldedFiles:
                         created_at=at,
                         updated_at=at,
                     )
-                    rows[e.file_id] = FileRow(view=view, environment_id=e.environment_id, object_key=e.object_key)
+                    rows[e.file_id] = FileRow(
+                        view=view, environment_id=e.environment_id, object_key=e.object_key, created_by=e.created_by
+                    )
                 case FileUpdated() as e:
+                    if e.workbook_id is not None and stored.envelope.actor == EXTRACTOR_ACTOR:
+                        self.extracted[e.file_id] = e.workbook_id
                     row = rows[e.file_id]
                     changes = {k: v for k, v in msgspec.structs.asdict(e).items() if v is not None and k != "file_id"}
                     view = msgspec.structs.replace(row.view, updated_at=at, **changes)
@@ -91,10 +101,24 @@ class FoldedFiles:
             and r.environment_id == environment_id
             and r.view.mode == query.mode
             and query.space_id in (None, r.view.space_id)
-            and (query.principal.workbook_ids is None or r.view.workbook_id in (None, *query.principal.workbook_ids))
+            and (
+                query.principal.workbook_ids is None
+                or r.view.workbook_id in query.principal.workbook_ids
+                or r.created_by == query.principal.actor
+            )
         ]
         start = (query.page_number - 1) * query.page_size
         return found[start : start + query.page_size], len(found)
+
+    async def uploaded_workbooks(self, environment_id: str, space_id: str, created_by: str) -> list[str]:
+        rows, _, deleted = await self._fold()
+        return [
+            self.extracted[r.view.id]
+            for r in rows.values()
+            if r.view.id in self.extracted
+            and r.view.id not in deleted
+            and (r.environment_id, r.view.space_id, r.created_by) == (environment_id, space_id, created_by)
+        ]
 
     async def space_fact(self, space_id: str) -> SpaceFact | None:
         _, spaces, _ = await self._fold()
@@ -236,3 +260,65 @@ async def test_create_refuses_a_key_that_is_not_the_files(world: World) -> None:
     )
     with pytest.raises(ValidationFailedError):
         await world.app.files.create(cmd)
+
+
+# ---- guests limited to some workbooks: their own uploads ----------------------------------------
+
+EXTRACTOR = Principal(environment_id=ENV, kind="secret", actor=EXTRACTOR_ACTOR)
+
+
+def limited(actor: str, *workbooks: str) -> Principal:
+    return Principal(
+        environment_id=ENV, kind="guest", actor=actor, space_id=SPACE, role="editor", workbook_ids=list(workbooks)
+    )
+
+
+async def test_a_limited_guest_sees_its_own_upload_and_its_extracted_workbook_only(world: World) -> None:
+    ann, bob = limited("us_g_ann", "us_wb_dest"), limited("us_g_bob", "us_wb_dest")
+    mine = await upload(world, who=ann)
+    assert (await world.app.files.uploaded_workbooks(ListUploadedWorkbooks(principal=ann))).workbook_ids == []
+    await world.app.files.update(UpdateFile(principal=EXTRACTOR, file_id=mine, workbook_id="us_wb_src"))
+    assert (await world.app.files.uploaded_workbooks(ListUploadedWorkbooks(principal=ann))).workbook_ids == [
+        "us_wb_src"
+    ]
+    assert (await world.app.files.get(GetFile(principal=ann, file_id=mine))).workbook_id == "us_wb_src"
+    assert [v.id for v in (await world.app.files.list_files(ListFiles(principal=ann))).data] == [mine]
+    # another limited guest: neither the upload (before or after extraction) nor its workbook
+    assert (await world.app.files.uploaded_workbooks(ListUploadedWorkbooks(principal=bob))).workbook_ids == []
+    with pytest.raises(NotFoundError):
+        await world.app.files.get(GetFile(principal=bob, file_id=mine))
+    with pytest.raises(NotFoundError):
+        await world.app.files.get_object(GetFileObject(principal=bob, file_id=mine))
+    page = await world.app.files.list_files(ListFiles(principal=bob))
+    assert (page.data, page.pagination.total_count) == ([], 0)
+    pending = await upload(world, who=ann)  # not extracted yet: no workbook, still only the uploader's
+    with pytest.raises(NotFoundError):
+        await world.app.files.get(GetFile(principal=bob, file_id=pending))
+    assert (await world.app.files.get(GetFile(principal=ann, file_id=pending))).workbook_id is None
+    # a guest of the whole space, a secret key and the grant's own workbooks' files: as before
+    whole = msgspec.structs.replace(bob, workbook_ids=None)
+    assert {v.id for v in (await world.app.files.list_files(ListFiles(principal=whole))).data} == {mine, pending}
+    assert (await world.app.files.uploaded_workbooks(ListUploadedWorkbooks(principal=WHO))).workbook_ids == []
+    linked = await upload(world)
+    await world.app.files.update(UpdateFile(principal=WHO, file_id=linked, workbook_id="us_wb_dest"))
+    assert (await world.app.files.get(GetFile(principal=bob, file_id=linked))).id == linked
+
+
+async def test_only_the_extractors_workbook_counts_and_a_deleted_upload_drops_it(world: World) -> None:
+    ann = limited("us_g_ann", "us_wb_dest")
+    mine = await upload(world, who=ann)
+    # the uploader (or anyone) naming a workbook on the file grants nothing
+    await world.app.files.update(UpdateFile(principal=ann, file_id=mine, workbook_id="us_wb_secret"))
+    await world.app.files.update(UpdateFile(principal=WHO, file_id=mine, workbook_id="us_wb_other"))
+    assert (await world.app.files.uploaded_workbooks(ListUploadedWorkbooks(principal=ann))).workbook_ids == []
+    await world.app.files.update(UpdateFile(principal=EXTRACTOR, file_id=mine, workbook_id="us_wb_src"))
+    assert (await world.app.files.uploaded_workbooks(ListUploadedWorkbooks(principal=ann))).workbook_ids == [
+        "us_wb_src"
+    ]
+    await world.app.files.delete(DeleteFile(principal=ann, file_id=mine))
+    assert (await world.app.files.uploaded_workbooks(ListUploadedWorkbooks(principal=ann))).workbook_ids == []
+
+
+def test_the_extractor_writes_as_the_actor_the_read_model_trusts() -> None:
+    assert extractor.ACTOR == EXTRACTOR_ACTOR
+    assert extractor.principal(ENV).actor == EXTRACTOR_ACTOR

@@ -6,7 +6,9 @@ Who may do what (docs/api.md has the full table):
 - guest token `gt_…`: only inside its one space, by role: viewer reads, editor also writes content
   (documents, workbooks, records), admin also updates the space and manages its guests.
   A guest whose grant names workbooks (`Principal.workbook_ids`) sees only those workbooks of the
-  space: any other workbook, its sheets, records, commits, jobs and files answer 404.
+  space: any other workbook, its sheets, records, commits, jobs and files answer 404. Its own
+  uploads are its too (`with_own_uploads`): the file, and the source workbook the built-in
+  extractor made from it, so it can map that into a workbook of its grant.
 Another environment's resources answer 404, never 403, so ids and names never leak.
 """
 
@@ -18,13 +20,21 @@ import msgspec
 from litestar import Request
 
 from gateway_service.state import Gateway
+from spaceport.contracts import file
 from spaceport.contracts.space import Principal
 from spaceport.contracts.workbook import WorkbookView
-from spaceport.errors import ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError
+from spaceport.errors import (
+    ForbiddenError,
+    NotFoundError,
+    RateLimitedError,
+    ServiceUnavailableError,
+    UnauthorizedError,
+)
 
 Level = Literal["read", "write", "admin"]
 ROLE_RANK = {"viewer": 0, "editor": 1, "admin": 2}
 LEVEL_RANK = {"read": 0, "write": 1, "admin": 2}
+OWN_TIMEOUT = 5.0  # seconds for the file service to name a limited guest's upload workbooks
 
 
 class RetryLaterError(RateLimitedError):
@@ -36,6 +46,12 @@ class RetryLaterError(RateLimitedError):
 
 
 async def principal_of(request: Request[Any, Any, Any], gateway: Gateway) -> Principal:
+    """The caller; a guest limited to some workbooks also holds those of its own uploads."""
+    return await with_own_uploads(gateway, await authenticated(request, gateway))
+
+
+async def authenticated(request: Request[Any, Any, Any], gateway: Gateway) -> Principal:
+    """The caller as its credentials say (a guest's grant as granted, without its uploads)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
@@ -45,6 +61,23 @@ async def principal_of(request: Request[Any, Any, Any], gateway: Gateway) -> Pri
     if wait > 0:
         raise RetryLaterError("too many requests for this key; retry after the Retry-After delay", int(wait) + 1)
     return await gateway.principal(token)
+
+
+async def with_own_uploads(gateway: Gateway, principal: Principal) -> Principal:
+    """A guest limited to some workbooks, with the source workbooks of the live files it uploaded
+    added to `workbook_ids` (asked of the file service on each request, not cached: an upload's
+    workbook appears when its extraction ends). Another guest's upload never counts; if the file
+    service cannot answer, the grant alone holds."""
+    if principal.kind != "guest" or principal.workbook_ids is None:
+        return principal
+    try:
+        own = await gateway.rpc.request(
+            file.SERVICE, file.ListUploadedWorkbooks(principal=principal), file.UploadedWorkbooks, timeout=OWN_TIMEOUT
+        )
+    except ServiceUnavailableError:
+        return principal
+    extra = [w for w in own.workbook_ids if w not in principal.workbook_ids]
+    return msgspec.structs.replace(principal, workbook_ids=[*principal.workbook_ids, *extra]) if extra else principal
 
 
 def environment_of(principal: Principal, requested: str | None) -> str:
@@ -139,15 +172,16 @@ async def secret_principal(request: Request[Any, Any, Any], gateway: Gateway) ->
 
 
 async def admin_principal(request: Request[Any, Any, Any], gateway: Gateway) -> Principal:
-    """The caller, if it may manage guests (`require_admin`)."""
-    principal = await principal_of(request, gateway)
+    """The caller, if it may manage guests (`require_admin`); its grant as granted, so a limited
+    admin never passes on the workbooks of its own uploads."""
+    principal = await authenticated(request, gateway)
     require_admin(principal)
     return principal
 
 
 async def space_principal(request: Request[Any, Any, Any], gateway: Gateway, space_id: str, level: Level) -> Principal:
-    """The caller, if it may act at `level` inside `space_id` (`require_space_role`)."""
-    principal = await principal_of(request, gateway)
+    """The caller, if it may act at `level` inside `space_id` (`require_space_role`); its grant as granted."""
+    principal = await authenticated(request, gateway)
     require_space_role(principal, space_id, level)
     return principal
 

@@ -28,6 +28,9 @@ ORIGINS: tuple[str, ...] = ("filesystem", "googledrive", "box", "onedrive")
 MAX_PAGE_SIZE = 1000
 MAX_NAME_CHARS = 255
 DEFAULT_ENCODING = "7bit"  # what Flatfile (multer) answers for a part that declares no charset
+# The built-in extractor's actor: a `FileUpdated` naming a workbook from it records the workbook
+# the file's extraction made (the uploader's own: `UploadedWorkbooks`).
+EXTRACTOR_ACTOR = "us_ag_extractor"
 
 # ---- events ----------------------------------------------------------------------------
 
@@ -217,3 +220,19 @@ class ListFiles(msgspec.Struct, frozen=True, kw_only=True):
     page_size: int = 20
     page_number: int = 1
     min_position: int = 0
+
+
+class ListUploadedWorkbooks(msgspec.Struct, frozen=True, kw_only=True):
+    """-> UploadedWorkbooks: the workbooks the built-in extractor made from the live files
+    `principal` (a guest) uploaded in its space; empty for any other caller.
+
+    A guest whose grant names workbooks may also use these (the gateway adds them to its
+    `Principal.workbook_ids`), so it can import: its upload's source workbook and mapping job are
+    its own. A workbook linked to a file otherwise (`PATCH /v1/files/{id}` `workbookId`) never counts.
+    """
+
+    principal: Principal
+
+
+class UploadedWorkbooks(msgspec.Struct, frozen=True, kw_only=True):
+    workbook_ids: list[str] = msgspec.field(default_factory=list)

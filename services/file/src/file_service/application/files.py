@@ -34,8 +34,10 @@ from spaceport.contracts.file import (
     GetFile,
     GetFileObject,
     ListFiles,
+    ListUploadedWorkbooks,
     PrepareUpload,
     UpdateFile,
+    UploadedWorkbooks,
     UploadTicket,
 )
 from spaceport.contracts.space import Principal
@@ -149,13 +151,19 @@ class FileHandlers:
         pagination = FilePagination(current_page=query.page_number, page_count=pages, total_count=total)
         return FilePage(data=found, pagination=pagination)
 
+    async def uploaded_workbooks(self, query: ListUploadedWorkbooks) -> UploadedWorkbooks:
+        """The workbooks extracted from the live files a guest uploaded in its space (nobody else has any)."""
+        principal = query.principal
+        if principal.kind != "guest" or principal.space_id is None:
+            return UploadedWorkbooks()
+        found = await self.reads.uploaded_workbooks(principal.environment_id, principal.space_id, principal.actor)
+        return UploadedWorkbooks(workbook_ids=sorted(found))
+
     # ---- plumbing -------------------------------------------------------------------------
 
     async def _row(self, principal: Principal, file_id: str) -> FileRow:
         row = await self.reads.file(file_id) if _ID.match(file_id) else None
-        if row is None or row.environment_id != principal.environment_id:
-            raise NotFoundError(f"file {file_id} not found", key="fileId")
-        if principal.kind == "guest" and row.view.space_id != principal.space_id:
+        if row is None or row.environment_id != principal.environment_id or not _sees(principal, row):
             raise NotFoundError(f"file {file_id} not found", key="fileId")
         return row
 
@@ -196,6 +204,17 @@ class FileHandlers:
             raise NotFoundError(f"space {space_id} not found", key="spaceId")
         if principal.kind == "guest" and principal.space_id != space_id:
             raise NotFoundError(f"space {space_id} not found", key="spaceId")
+
+
+def _sees(principal: Principal, row: FileRow) -> bool:
+    """A guest sees its own space's files; one limited to some workbooks only their files and its
+    own uploads (another guest's upload, not yet extracted or extracted into its own workbook, is not found)."""
+    if principal.kind != "guest":
+        return True
+    if row.view.space_id != principal.space_id:
+        return False
+    limited = principal.workbook_ids
+    return limited is None or row.created_by == principal.actor or row.view.workbook_id in limited
 
 
 def _ref(environment_id: str, space_id: str, file_id: str) -> AggregateRef:

@@ -24,6 +24,7 @@ class FileRow(msgspec.Struct, frozen=True, kw_only=True):
     view: FileView
     environment_id: str
     object_key: str
+    created_by: str = ""  # the uploader's actor
 
 
 class FileReads(Protocol):
@@ -33,6 +34,10 @@ class FileReads(Protocol):
 
     async def files(self, environment_id: str, query: ListFiles) -> tuple[list[FileView], int]:
         """The page `query` asks for (in `environment_id`) and how many live files match."""
+        ...
+
+    async def uploaded_workbooks(self, environment_id: str, space_id: str, created_by: str) -> list[str]:
+        """The workbooks the built-in extractor made from live files `created_by` uploaded in the space."""
         ...
 
     async def space_fact(self, space_id: str) -> SpaceFact | None: ...

@@ -9,6 +9,7 @@ from spaceport.contracts.file import (
     GetFile,
     GetFileObject,
     ListFiles,
+    ListUploadedWorkbooks,
     PrepareUpload,
     UpdateFile,
 )
@@ -25,3 +26,4 @@ def bind(rpc: RpcServer, app: FileApplication) -> None:
     rpc.handle(GetFile, workers=8)(files.get)
     rpc.handle(GetFileObject, workers=8)(files.get_object)
     rpc.handle(ListFiles, workers=8)(files.list_files)
+    rpc.handle(ListUploadedWorkbooks, workers=8)(files.uploaded_workbooks)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from file_service.projections import erasure
-from spaceport.contracts.file import AGGREGATE, FileCreated, FileDeleted, FileUpdated
+from spaceport.contracts.file import AGGREGATE, EXTRACTOR_ACTOR, FileCreated, FileDeleted, FileUpdated
 from spaceport.contracts.space import SpaceDeleted
 from spaceport.events import StoredEvent
 from spaceport.known_spaces import KnownSpaces
@@ -26,6 +26,7 @@ UPDATE = (
     "UPDATE file SET name = coalesce($2, name), status = coalesce($3, status), mode = coalesce($4, mode),"
     " workbook_id = coalesce($5, workbook_id), sheet_id = coalesce($6, sheet_id),"
     " description = coalesce($7, description), actions = coalesce($8::jsonb, actions),"
+    " extracted_workbook_id = coalesce($11, extracted_workbook_id),"
     " updated_at = $9, position = $10 WHERE id = $1"
 )
 
@@ -69,6 +70,8 @@ class FileProjection:
                 )
             case FileUpdated() as e:
                 actions = None if e.actions is None else js(e.actions)
+                # only the built-in extractor's workbook is the uploader's own (never one a PATCH named)
+                extracted = e.workbook_id if stored.envelope.actor == EXTRACTOR_ACTOR else None
                 await conn.execute(
                     UPDATE,
                     e.file_id,
@@ -81,6 +84,7 @@ class FileProjection:
                     actions,
                     at,
                     seq,
+                    extracted,
                 )
             case FileDeleted() as e:
                 await conn.execute(

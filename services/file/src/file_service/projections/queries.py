@@ -57,10 +57,15 @@ class FileQueries:
 
     async def file(self, file_id: str) -> FileRow | None:
         async with self._pool().acquire() as conn:
-            row = await conn.fetchrow(f"SELECT {COLUMNS} FROM file WHERE id = $1 AND NOT deleted", file_id)
+            row = await conn.fetchrow(f"SELECT {COLUMNS}, created_by FROM file WHERE id = $1 AND NOT deleted", file_id)
         if row is None:
             return None
-        return FileRow(view=file_view(row), environment_id=row["environment_id"], object_key=row["object_key"])
+        return FileRow(
+            view=file_view(row),
+            environment_id=row["environment_id"],
+            object_key=row["object_key"],
+            created_by=row["created_by"],
+        )
 
     async def files(self, environment_id: str, query: ListFiles) -> tuple[list[FileView], int]:
         where = "NOT deleted AND environment_id = $1 AND mode = $2"
@@ -69,8 +74,8 @@ class FileQueries:
             params.append(query.space_id)
             where += " AND space_id = $3"
         if (limited := query.principal.workbook_ids) is not None:  # a guest granted some workbooks only
-            params.append(limited)
-            where += f" AND (workbook_id IS NULL OR workbook_id = ANY(${len(params)}))"
+            params += [limited, query.principal.actor]  # its workbooks' files and its own uploads
+            where += f" AND (workbook_id = ANY(${len(params) - 1}) OR created_by = ${len(params)})"
         offset = (query.page_number - 1) * query.page_size
         async with self._pool().acquire() as conn:
             total = int(await conn.fetchval(f"SELECT count(*) FROM file WHERE {where}", *params))
@@ -80,6 +85,14 @@ class FileQueries:
                 *params,
             )
         return [file_view(r) for r in found], total
+
+    async def uploaded_workbooks(self, environment_id: str, space_id: str, created_by: str) -> list[str]:
+        sql = (
+            "SELECT DISTINCT extracted_workbook_id FROM file WHERE space_id = $1 AND created_by = $2"
+            " AND environment_id = $3 AND NOT deleted AND extracted_workbook_id IS NOT NULL"
+        )
+        async with self._pool().acquire() as conn:
+            return [r[0] for r in await conn.fetch(sql, space_id, created_by, environment_id)]
 
     async def space_fact(self, space_id: str) -> SpaceFact | None:
         async with self._pool().acquire() as conn:

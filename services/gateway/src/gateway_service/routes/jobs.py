@@ -28,9 +28,10 @@ from gateway_service.auth import (
     require_workbook,
 )
 from gateway_service.body import MAX_JSON_BODY, SUCCESS, data, decode
+from gateway_service.ids import is_id
 from gateway_service.query import bool_param, int_param, param
 from gateway_service.state import Gateway
-from spaceport.contracts import record, workbook
+from spaceport.contracts import file, record, workbook
 from spaceport.contracts.job import (
     SERVICE,
     AckJob,
@@ -55,7 +56,7 @@ from spaceport.contracts.job import (
 )
 from spaceport.contracts.space import SERVICE as SPACE
 from spaceport.contracts.space import DocumentView, GetDocument, Principal
-from spaceport.errors import ConflictError, ServiceUnavailableError, ValidationFailedError
+from spaceport.errors import ConflictError, NotFoundError, ServiceUnavailableError, ValidationFailedError
 
 BASE = "/v1/jobs"
 ONE = BASE + "/{job_id:str}"
@@ -298,7 +299,19 @@ async def _job(gateway: Gateway, principal: Principal, job_id: str, position: in
     query = GetJob(principal=principal, job_id=job_id, min_position=position)
     view = await gateway.rpc.request(SERVICE, query, JobView)
     require_workbook(principal, view.workbook_id, ("job", job_id))
+    await _require_file_of_job(gateway, principal, view)
     return data(view)
+
+
+async def _require_file_of_job(gateway: Gateway, principal: Principal, view: JobView) -> None:
+    """A job of a file and no workbook (its extraction) is the file's: a guest limited to some
+    workbooks sees it when it sees the file (its own upload), else 404."""
+    if principal.workbook_ids is None or view.workbook_id is not None or view.file_id is None:
+        return
+    try:
+        await gateway.rpc.request(file.SERVICE, file.GetFile(principal=principal, file_id=view.file_id), file.FileView)
+    except NotFoundError:
+        raise NotFoundError(f"job {view.id} not found", key="jobId") from None
 
 
 async def _visible_job(gateway: Gateway, principal: Principal, job_id: str) -> None:
@@ -328,6 +341,7 @@ async def _editor(request: Request[Any, Any, Any], gateway: Gateway, job_id: str
     refuse_publishable(principal)
     view = await gateway.rpc.request(SERVICE, GetJob(principal=principal, job_id=job_id), JobView)
     require_workbook(principal, view.workbook_id, ("job", job_id))
+    await _require_file_of_job(gateway, principal, view)
     require_space_role(principal, view.space_id or "", "write")
     return principal
 
@@ -347,6 +361,9 @@ async def create_job(request: Request[Any, Any, Any], gateway: Gateway) -> dict[
     for value, key in ((body.source, "source"), (body.destination, "destination"), (body.space_id, "spaceId")):
         _token(value, key)
     target = await _target(gateway, principal, body)
+    if body.destination is not None and is_id(body.destination, "workbook"):
+        # a guest limited to some workbooks maps (or copies) only into one it sees
+        require_workbook(principal, body.destination, ("workbook", body.destination))
     if body.space_id is not None and target.space_id != body.space_id:
         raise ValidationFailedError(f"spaceId {body.space_id} is not the space of source {body.source}", key="spaceId")
     action = _action(target, body.operation)

@@ -10,7 +10,7 @@ from litestar import MediaType, Request, Response, get
 from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
-from gateway_service.auth import principal_of, require_space_role
+from gateway_service.auth import authenticated, require_space_role
 from gateway_service.body import data
 from gateway_service.ids import is_id
 from gateway_service.state import Gateway
@@ -44,8 +44,9 @@ async def space_page(space: str) -> Response[bytes]:
 
 @get("/space/{space:str}/session", include_in_schema=False)
 async def session(request: Request[Any, Any, Any], gateway: Gateway, space: str) -> dict[str, object]:
-    """Who the bearer token is in this space: 401 bad or expired, 403 another space, 404 no such space."""
-    principal = await principal_of(request, gateway)
+    """Who the bearer token is in this space: 401 bad or expired, 403 another space, 404 no such space.
+    `workbookIds` is the guest's grant as granted (the sidebar's workbooks), without its uploads'."""
+    principal = await authenticated(request, gateway)
     if not is_id(space, "space"):
         raise NotFoundError(f"space {space[:80]!r} not found", key="spaceId")
     require_space_role(principal, space, "read")

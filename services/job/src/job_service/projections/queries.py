@@ -51,7 +51,11 @@ def _filters(query: ListJobs) -> tuple[str, list[object]]:
     if query.exclude_child_jobs:
         clauses.append("parent_id IS NULL")
     if (limited := query.principal.workbook_ids) is not None:  # a guest granted some workbooks only
-        add("(workbook_id IS NULL OR workbook_id = ANY($?))", limited)
+        # its workbooks' jobs and the space's; a job of a file and no workbook (an upload's extraction)
+        # only to its creator (the uploader), so another guest's upload stays unseen
+        params += [limited, query.principal.actor]
+        mine = f"workbook_id IS NULL AND (file_id IS NULL OR created_by = ${len(params)})"
+        clauses.append(f"(workbook_id = ANY(${len(params) - 1}) OR ({mine}))")
     return " AND ".join(clauses), params
 
 

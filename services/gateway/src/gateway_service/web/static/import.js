@@ -11,9 +11,9 @@ const views = new Map(); // sheetId -> the panel's content, kept while the page 
 
 export function setup(ctx) {
   if (!ctx.session.canEdit) return; // a viewer cannot import
-  // A guest limited to some workbooks cannot follow an upload: its file is extracted into a workbook
-  // of its own, outside the grant, which the API answers 404 for (tests/test_e2e_access_api.py).
-  if (Array.isArray(ctx.session.workbookIds)) return;
+  // A guest limited to some workbooks imports too: its upload and the source workbook extracted from
+  // it are its own (the API adds them to its grant; another guest's answer 404), and it maps into the
+  // open sheet, which is in its grant.
   registerPanel({
     id: "import", label: "Import", where: "sheet",
     mount(body, panelCtx) {
