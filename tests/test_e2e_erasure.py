@@ -1,12 +1,16 @@
 """Erasure: after a space is deleted no path yields its data.
 
 A space gets a workbook with records, an uploaded file and a document, each carrying a unique
-marker; a second space gets the same. The first is deleted. Then: the API answers 404 for it
-and everything in it; no table of any service's schema holds its markers or the ids of its
-workbook, sheet, records, file or document (what may stay is a tombstone of the space's ids,
-and its `space:deleted` Flatfile event); S3 holds nothing under its prefix; its events in
+marker; a second space gets the same. An import (a `workbook:map` job) into the first space's
+sheet teaches a hand-made mapping, which a plan in the second space then starts from (mappings
+are remembered per environment and destination slug). The first is deleted. Then: the API
+answers 404 for it and everything in it; no table of any service's schema holds its markers or
+the ids of its workbook, sheet, records, file or document (what may stay is a tombstone of the
+space's ids, and its `space:deleted` Flatfile event); S3 holds nothing under its prefix; its events in
 SPACEPORT_EVENTS, read with the services' own decoder, are erased (except `SpaceDeleted`) and
-their raw bytes do not contain a marker. The second space is untouched throughout.
+their raw bytes do not contain a marker; the mapper keeps neither the first space's map job nor
+what its import taught, so a new plan no longer starts from it. The second space is untouched
+throughout.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -116,6 +120,60 @@ def tombstone(table: str, row: dict[str, Any]) -> bool:
     return False
 
 
+async def until(check: Callable[[], Awaitable[Any]], what: str) -> Any:
+    deadline = time.monotonic() + WAIT
+    while not (found := await check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)
+    return found
+
+
+async def planned(api: httpx.AsyncClient, space: str, into: tuple[str, str], source_key: str) -> dict[str, Any]:
+    """A `workbook:map` job from a new source sheet (one field, `source_key`) into sheet `into`
+    (workbook, sheet): its id and the plan's edges by source key, once planned."""
+    sheet = {"name": "Upload", "slug": "upload", "fields": [{"key": source_key, "type": "string"}]}
+    source = ok(await api.post("/workbooks", json={"name": "Upload", "spaceId": space, "sheets": [sheet]}))
+    source_sheet = source["sheets"][0]["id"]
+    ok(await api.post(f"/sheets/{source_sheet}/records", json=[{source_key: {"value": "t@x.io"}}]))
+    body = {
+        "type": "workbook",
+        "operation": "map",
+        "source": source["id"],
+        "destination": into[0],
+        "config": {"sourceSheetId": source_sheet, "destinationSheetId": into[1]},
+    }
+    job = ok(await api.post("/jobs", json=body))["id"]
+
+    async def plan() -> dict[str, Any] | None:
+        found: dict[str, Any] = ok(await api.get(f"/jobs/{job}/plan"))["plan"]
+        keys = ("fieldMapping", "unmappedSourceFields", "unmappedDestinationFields")
+        return found if any(found.get(k) for k in keys) else None
+
+    edges = {e["sourceField"]["key"]: e for e in (await until(plan, "a plan"))["fieldMapping"]}
+    return {"job": job, "edges": edges}
+
+
+def from_memory(edges: dict[str, Any], source_key: str) -> tuple[str, str] | None:
+    edge = edges.get(source_key)
+    return None if edge is None else (edge["destinationField"]["key"], edge["metadata"]["source"])
+
+
+async def teach(api: httpx.AsyncClient, space: dict[str, Any]) -> str:
+    """A hand-made mapping of a made-up column into the space's `email`, run: what it teaches."""
+    taught = f"z{uuid.uuid4().hex}"  # no plan maps it to `email` by its name
+    found = await planned(api, space["space"], (space["workbook"], space["sheet"]), taught)
+    edge = {"sourceField": {"key": taught}, "destinationField": {"key": "email"}}
+    ok(await api.put(f"/jobs/{found['job']}/plan", json={"fieldMapping": [edge]}))
+    ok(await api.post(f"/jobs/{found['job']}/execute"))
+
+    async def done() -> dict[str, Any] | None:
+        job: dict[str, Any] = ok(await api.get(f"/jobs/{found['job']}"))
+        return job if job["status"] in ("complete", "failed") else None
+
+    assert (await until(done, "the map job"))["status"] == "complete"
+    return taught
+
+
 async def leftovers(pool: asyncpg.Pool, gone: dict[str, Any]) -> list[str]:
     """What the read models still hold of the deleted space (empty once erased)."""
     left: list[str] = []
@@ -167,6 +225,17 @@ async def test_a_deleted_space_leaves_no_data_on_any_path(
     assert raw and all(gone["marker"].encode() not in body for body in raw), "payloads are sealed at rest"
     assert any(gone["marker"] in bytes(e.envelope.data).decode() for e in decoded), "and open with the key"
 
+    # an import into the deleted-to-be space teaches a mapping, which the other space's plans use
+    taught = await teach(api, gone)
+    kept_into = (kept["workbook"], kept["sheet"])
+    assert from_memory((await planned(api, kept["space"], kept_into, taught))["edges"], taught) == (
+        "email",
+        "remembered",
+    )
+    async with pool.acquire() as conn:
+        assert "file_map.remembered_mapping" in await holding(conn, taught)
+        assert "file_map.map_job" in await holding(conn, gone["workbook"])
+
     ok(await api.delete(f"/spaces/{gone['space']}"))
 
     # the API
@@ -184,6 +253,10 @@ async def test_a_deleted_space_leaves_no_data_on_any_path(
     # every read model of every service
     left = await eventually_erased(pool, gone)
     assert not left, "\n".join(left)
+    async with pool.acquire() as conn:  # the kept space's probes hold the name; the mapper does not
+        assert not [t for t in await holding(conn, taught) if t.startswith("file_map.")]
+    # no plan starts from what the deleted space's import taught
+    assert from_memory((await planned(api, kept["space"], kept_into, taught))["edges"], taught) is None
 
     # S3
     deadline = time.monotonic() + WAIT

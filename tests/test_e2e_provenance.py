@@ -44,9 +44,9 @@ def history(api: httpx.Client, sheet_id: str, record_id: str, field: str) -> lis
     return found
 
 
-def provenance(**given: str) -> dict[str, str | None]:
+def provenance(**given: str | int) -> dict[str, str | int | None]:
     """A cell version's `provenance` as the API renders it: every key, None where not given."""
-    keys = ("kind", "fileId", "jobId", "commitKind", "sourceSheetId", "sourceField")
+    keys = ("kind", "fileId", "jobId", "commitKind", "sourceSheetId", "sourceField", "sourceRow", "sourceColumn")
     return {k: given.get(k) for k in keys}
 
 
@@ -75,6 +75,8 @@ def test_a_cell_names_its_file_its_jobs_and_its_source_field(api: httpx.Client) 
         jobId=extract["id"],
         commitKind="insert",
         sourceField=name_key,
+        sourceRow=1,
+        sourceColumn="Full Name",
     )
 
     destination = ok(
@@ -121,5 +123,7 @@ def test_a_cell_names_its_file_its_jobs_and_its_source_field(api: httpx.Client) 
         commitKind="insert",
         sourceSheetId=source_sheet,
         sourceField=name_key,
+        sourceRow=1,
+        sourceColumn="Full Name",
     )
     assert (second["value"], second["provenance"]) == ("Ada L", provenance(kind="api", commitKind="update"))

@@ -322,3 +322,28 @@ def test_a_job_created_scheduled_gives_created_and_scheduled() -> None:
         job_id="us_jb_3", environment_id=ENV, space_id=SPACE, job_type="workbook", operation="x", source=WB
     )
     assert [e.topic for _, e in translate(stored(plain, 21), lookups)] == ["job:created"]
+
+
+def test_space_deleted_and_expired_carry_the_namespaces_the_events_name_as_a_replay_does() -> None:
+    app = sp.AppCreated(app_id="us_app_a", environment_id=ENV, name="Loads", namespace="nightly")
+    expired = sp.SpaceExpired(
+        space_id=SPACE, policy_id="us_drp_1", policy_type="sinceCreated", period=7, namespace="red", app_id="us_app_a"
+    )
+    deleted = sp.SpaceDeleted(space_id=SPACE, namespace="red", app_id="us_app_a")
+
+    def derived(lookups: Lookups) -> list[FlatfileEvent]:
+        translate(stored(app, 60, space_id=None), lookups)
+        return [e for n, event in enumerate((expired, deleted)) for _, e in translate(stored(event, 61 + n), lookups)]
+
+    live = Lookups()
+    world(live)  # the live feed knows the space; a replay does not (its events are erased)
+    assert derived(live) == derived(Lookups())
+    expired_event, deleted_event = derived(Lookups())
+    assert (expired_event.topic, deleted_event.topic) == ("space:expired", "space:deleted")
+    for event in (expired_event, deleted_event):
+        assert event.namespaces == ["space:red", "app:nightly"] == event.context.namespaces
+        assert (event.context.space_id, event.context.environment_id) == (SPACE, ENV)
+    assert expired_event.payload["dataRetentionPolicyId"] == "us_drp_1"
+    # written before the events carried it: none, though the live feed's lookups know the space
+    ((_, old),) = translate(stored(sp.SpaceDeleted(space_id=SPACE), 70), live)
+    assert old.namespaces == [] and old.context.namespaces is None

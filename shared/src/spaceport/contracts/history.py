@@ -77,6 +77,10 @@ class Provenance(Wire, frozen=True, kw_only=True):
     commit_kind: str | None = None  # insert, update, find-replace
     source_sheet_id: str | None = None  # mapping: the sheet the value was mapped from
     source_field: str | None = None  # file: the column (field key) it was extracted into; mapping: the source field
+    # file: the row among the file's data rows (1: the first under the header); mapping: the source
+    # record's row number in the source sheet (for a sheet extracted from a file, the same number)
+    source_row: int | None = None
+    source_column: str | None = None  # the file's column header the value came from (file, mapping of a file's sheet)
 
 
 class CellVersion(Wire, frozen=True, kw_only=True):

@@ -107,12 +107,39 @@ class WireRecord(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 class CommitSource(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Where a commit's values came from, beyond its actor: the job that wrote it, the file it was
-    extracted from, or the source sheet and fields it was mapped from (destination -> source key)."""
+    extracted from, or the source sheet and fields it was mapped from (destination -> source key).
+
+    `fields` of an extraction: field key -> the file's column header. `rows`: the source row of
+    each inserted record, in the commit's insert order, as runs `(first row, count)` (one run when
+    the rows are consecutive): an extraction's rows are the file's data rows (1: the first row
+    under the header), a mapping's the source records' row numbers in the source sheet."""
 
     job_id: str | None = None
     file_id: str | None = None
     sheet_id: str | None = None
     fields: dict[str, str] | None = None
+    rows: list[tuple[int, int]] | None = None
+
+
+def row_runs(rows: list[int]) -> list[tuple[int, int]]:
+    """Row numbers as `CommitSource.rows`: runs of consecutive rows, `(first row, count)`."""
+    runs: list[tuple[int, int]] = []
+    for row in rows:
+        if runs and runs[-1][0] + runs[-1][1] == row:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((row, 1))
+    return runs
+
+
+def row_at(runs: Any, ordinal: int) -> int | None:
+    """The source row of the commit's `ordinal`-th inserted record (0-based), from `CommitSource.rows`
+    (or its JSON form, lists); None past the end."""
+    for first, count in runs or ():
+        if ordinal < count:
+            return int(first) + ordinal
+        ordinal -= count
+    return None
 
 
 class RecordsEvent(Event, frozen=True, kw_only=True):

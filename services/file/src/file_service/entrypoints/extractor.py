@@ -188,12 +188,17 @@ class Extraction:
             for index, (table, sheet_id) in enumerate(zip(tables, sheet_ids, strict=True)):
                 batches = bounded(table.batches(), MAX_BATCH_BYTES)
                 read = Read()
+                headers = dict(zip(keys[index], table.headers, strict=True))  # field key -> the file's header
+                rows = 0  # the table's data rows inserted so far: each commit names its rows (provenance)
                 # the next batch is parsed (a thread) while this one is inserted
                 upcoming = asyncio.ensure_future(asyncio.to_thread(_next_body, batches, keys[index], read))
                 try:
-                    while (body := await upcoming) is not None:
+                    while (next_body := await upcoming) is not None:
+                        body, height = next_body
                         upcoming = asyncio.ensure_future(asyncio.to_thread(_next_body, batches, keys[index], read))
-                        written = await self._insert(who, sheet_id, body, CommitSource(job_id=job_id, file_id=file_id))
+                        source = CommitSource(job_id=job_id, file_id=file_id, fields=headers, rows=[(rows + 1, height)])
+                        written = await self._insert(who, sheet_id, body, source)
+                        rows += height
                         count += written.record_count
                         last[sheet_id] = written.position
                         done = _fraction(table, read, size if len(tables) == 1 else 0)
@@ -300,13 +305,14 @@ class Read:
         self.bytes = 0
 
 
-def _next_body(batches: Iterator[pa.RecordBatch], keys: list[str], read: Read) -> bytes | None:
+def _next_body(batches: Iterator[pa.RecordBatch], keys: list[str], read: Read) -> tuple[bytes, int] | None:
+    """The next batch's body and its number of rows (None after the last)."""
     batch = next(batches, None)
     if batch is None:
         return None
     # Arrow holds the text plus a 4-byte offset per cell; the file a delimiter (or a newline) per cell
     read.bytes += max(0, batch.nbytes - 3 * batch.num_rows * batch.num_columns)
-    return records_body(batch, keys)
+    return records_body(batch, keys), batch.num_rows
 
 
 def _fraction(table: Table, read: Read, size: int) -> float:

@@ -14,6 +14,9 @@ extractor:
   nothing twice; a retried job's later run uses `<job id>~<run>`); complete with "Mapped N
   records into <sheet>". Any failure reverts the pages that landed and fails the job with the
   error as its outcome message.
+- SpaceDeleted erases, in the same transaction as the checkpoint, the space's `map_job` rows and
+  the `remembered_mapping` rows its completed jobs taught (each row names the space that taught
+  it; a plan takes the newest row of a name among the environment's spaces).
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ from spaceport.contracts.record import (
     RecordsReply,
     Written,
 )
-from spaceport.contracts.space import Principal
+from spaceport.contracts.space import Principal, SpaceDeleted
 from spaceport.contracts.workbook import GetSheet, GetWorkbook, SheetView, WorkbookView
 from spaceport.errors import ConflictError, NotFoundError, ServiceUnavailableError, ValidationFailedError
 from spaceport.events import StoredEvent
@@ -171,9 +174,9 @@ class Mapping:
         try:
             source, destination = await self._sheets(m)
             destinations = destinations_of(destination)
-            rows = await conn.fetch(
-                "SELECT source_name, destination_key FROM remembered_mapping"
-                " WHERE environment_id = $1 AND destination_slug = $2",
+            rows = await conn.fetch(  # what the environment's spaces taught; the newest wins
+                "SELECT DISTINCT ON (source_name) source_name, destination_key FROM remembered_mapping"
+                " WHERE environment_id = $1 AND destination_slug = $2 ORDER BY source_name, used_at DESC",
                 m.environment_id,
                 destination.slug,
             )
@@ -339,7 +342,7 @@ class MapJobs:
     def __init__(self, work: Mapping, prefix: str = "evt", name: str = NAME) -> None:
         self.name = name
         self.work = work
-        self.filter_subjects = [f"{prefix}.*.job.>"]
+        self.filter_subjects = [f"{prefix}.*.job.>", f"{prefix}.*.space.*.space_deleted"]
 
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
         match stored.event:
@@ -355,7 +358,7 @@ class MapJobs:
                 )
                 await conn.execute(
                     "INSERT INTO map_job (job_id, environment_id, source, destination, source_sheet_id,"
-                    " destination_sheet_id, position) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                    " destination_sheet_id, position, space_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
                     " ON CONFLICT (job_id) DO NOTHING",
                     m.job_id,
                     m.environment_id,
@@ -364,6 +367,7 @@ class MapJobs:
                     m.source_sheet_id,
                     m.destination_sheet_id,
                     stored.seq,
+                    e.space_id or stored.envelope.space_id,
                 )
                 if e.status == "planning":
                     await self.work.plan(m, conn)
@@ -371,33 +375,46 @@ class MapJobs:
                     await self._run(conn, e.job_id)
             case JobReady() as e:
                 await self._run(conn, e.job_id)
+            case SpaceDeleted() as e:  # erasure, with the checkpoint: the space's jobs and what they taught
+                await erase_space(conn, e.space_id)
 
     async def _run(self, conn: Conn, job_id: str) -> None:
         row: Any = await conn.fetchrow(
-            "SELECT job_id, environment_id, source, destination, source_sheet_id, destination_sheet_id"
+            "SELECT job_id, environment_id, source, destination, source_sheet_id, destination_sheet_id, space_id"
             " FROM map_job WHERE job_id = $1",
             job_id,
         )
         if row is None:
             return
+        values = dict(row)
+        space_id = values.pop("space_id")
         # counted in the consumer's transaction: a crash mid-run rolls it back, so the redelivered
         # run replays its landed pages; a finished run commits it, so a retry starts afresh
         run = await conn.fetchval("UPDATE map_job SET runs = runs + 1 WHERE job_id = $1 RETURNING runs", job_id)
-        state, plan, slug = await self.work.run(MapJob(**dict(row), run=run))
+        state, plan, slug = await self.work.run(MapJob(**values, run=run))
         if state != "skipped":
             await conn.execute("UPDATE map_job SET state = $2 WHERE job_id = $1", job_id, state)
-        if state == "complete" and plan is not None and slug is not None:
-            learned = remembered_edges(plan)
+        if state == "complete" and plan is not None and slug is not None and space_id is not None:
+            learned = remembered_edges(plan)  # the space's own rows: erased with it
             await conn.execute(
-                "INSERT INTO remembered_mapping (environment_id, destination_slug, source_name, destination_key)"
-                " SELECT $1, $2, * FROM unnest($3::text[], $4::text[])"
-                " ON CONFLICT (environment_id, destination_slug, source_name)"
+                "INSERT INTO remembered_mapping"
+                " (environment_id, destination_slug, space_id, source_name, destination_key)"
+                " SELECT $1, $2, $3, * FROM unnest($4::text[], $5::text[])"
+                " ON CONFLICT (environment_id, destination_slug, source_name, space_id)"
                 " DO UPDATE SET destination_key = excluded.destination_key, used_at = now()",
                 row["environment_id"],
                 slug,
+                space_id,
                 list(learned),
                 list(learned.values()),
             )
+
+
+async def erase_space(conn: Conn, space_id: str) -> None:
+    """`SpaceDeleted`: the space's map jobs, and the mappings its imports taught (other spaces'
+    rows for the same names stay: what they taught is theirs)."""
+    await conn.execute("DELETE FROM map_job WHERE space_id = $1", space_id)
+    await conn.execute("DELETE FROM remembered_mapping WHERE space_id = $1", space_id)
 
 
 def _text(value: object) -> str | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from job_service.feed.emit import Handler, Out, changes, space_context
+from job_service.feed.emit import Handler, Out, changes, space_context, space_namespaces
 from job_service.feed.lookups import GuestInfo, Lookups, SpaceInfo
 from spaceport.contracts import space as sp
 from spaceport.contracts.feed import ACCOUNT_ID, EventPublished, FlatfileContext
@@ -55,16 +55,20 @@ SPACE_TOPICS = {
 }
 
 
-def _erasure_context(out: Out, space_id: str) -> FlatfileContext:
-    """The context of `space:deleted` / `space:expired`: without the space's namespaces, which a
-    replay cannot know once the space's earlier events are erased (spaceport.crypto), so that
-    live and rebuilt feeds are equal. A known gap: namespaced listeners do not see these two."""
-    return out.context(environment_id=out.stored.envelope.environment_id, space_id=space_id, namespaces=None)
+def _erasure_context(out: Out, lookups: Lookups, e: sp.SpaceDeleted | sp.SpaceExpired) -> FlatfileContext:
+    """The context of `space:deleted` / `space:expired`, with the space's namespaces as the event
+    itself carries them (its namespace, the app it belonged to): a replay cannot fold them from the
+    space's earlier events, which are erased (spaceport.crypto), and the lookups the live feed has
+    are never read here, so live and rebuilt feeds are equal. The app's namespace is the app's own
+    (environment-level) fact. Events written before they carried it give no namespaces."""
+    info = SpaceInfo(environment_id=out.stored.envelope.environment_id, namespace=e.namespace, app_id=e.app_id)
+    namespaces = space_namespaces(lookups, info)
+    return out.context(environment_id=info.environment_id, space_id=e.space_id, namespaces=namespaces or None)
 
 
 def _space_lifecycle(e: sp.SpaceArchived | sp.SpaceUnarchived | sp.SpaceDeleted, out: Out, lookups: Lookups) -> None:
     if isinstance(e, sp.SpaceDeleted):
-        context = _erasure_context(out, e.space_id)
+        context = _erasure_context(out, lookups, e)
     else:
         context = space_context(out, lookups, e.space_id)
     out.emit(SPACE_TOPICS[type(e)], context, {"spaceId": e.space_id, "environmentId": context.environment_id})
@@ -72,7 +76,7 @@ def _space_lifecycle(e: sp.SpaceArchived | sp.SpaceUnarchived | sp.SpaceDeleted,
 
 def _space_expired(e: sp.SpaceExpired, out: Out, lookups: Lookups) -> None:
     """A data retention policy expired the space; its `space:deleted` follows (its own event)."""
-    context = _erasure_context(out, e.space_id)
+    context = _erasure_context(out, lookups, e)
     payload = {
         "spaceId": e.space_id,
         "environmentId": context.environment_id,

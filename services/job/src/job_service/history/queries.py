@@ -121,22 +121,35 @@ class HistoryQueries:
             environment_id=environment_id, sequence=row["last_seq"], version_id=row["id"], space_id=space_id
         )
 
-    async def file_of(self, sheet_id: str) -> str | None:
-        """The file a sheet's records were extracted from (its extraction commits' source), if any."""
+    async def extraction_of(self, sheet_id: str) -> dict[str, Any] | None:
+        """The source of the commit that first extracted records into a sheet from a file (its
+        `file_id`, `job_id` and `fields`: field key -> the file's header), if any."""
         async with self._pool().acquire() as conn:
             found = await conn.fetchval(
-                "SELECT source->>'file_id' FROM history.version WHERE sheet_id = $1 AND source ? 'file_id'"
+                "SELECT source FROM history.version WHERE sheet_id = $1 AND source ? 'file_id'"
                 " ORDER BY last_seq LIMIT 1",
                 sheet_id,
             )
-        return None if found is None else str(found)
+        return None if found is None else dict(json.loads(found))
+
+    async def inserted_before(self, commit_id: str, first_seq: int, seq: int) -> int:
+        """How many records the commit's events before position `seq` wrote (its record events lie
+        in `first_seq..`): with a record's place in its own event, its place in the commit."""
+        async with self._pool().acquire() as conn:
+            found = await conn.fetchval(
+                "SELECT count(*) FROM history.record_change WHERE commit_id = $1 AND seq >= $2 AND seq < $3",
+                commit_id,
+                first_seq,
+                seq,
+            )
+        return int(found or 0)
 
     async def record_changes(self, record_id: str) -> list[asyncpg.Record]:
         """(seq, version columns) of every insert / update event of the record, oldest first."""
         async with self._pool().acquire() as conn:
             return list(
                 await conn.fetch(
-                    "SELECT rc.seq, v.id, v.created_at, v.actor, v.kind, v.sheet_id, v.source"
+                    "SELECT rc.seq, v.id, v.first_seq, v.created_at, v.actor, v.kind, v.sheet_id, v.source"
                     " FROM history.record_change rc"
                     " JOIN history.version v ON v.id = rc.commit_id WHERE rc.record_id = $1 ORDER BY rc.seq",
                     record_id,

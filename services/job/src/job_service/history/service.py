@@ -3,7 +3,9 @@
 Read-your-writes as in `job_service.metrics.service`: a query waits for the projection to apply
 the stream's last position when it arrived (503 if it cannot in time). A cell's history reads
 the record's insert / update events back from the stream at the positions `record_change`
-noted (one Direct Get each) and keeps each value the cell changed to, with its version.
+noted (one Direct Get each) and keeps each value the cell changed to, with its version and
+provenance: an import's commit names each inserted record's source row (`CommitSource.rows`, in
+insert order), so a value's row is the one at its record's place among the commit's inserts.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from spaceport.contracts.history import (
     VersionFound,
     VersionPage,
 )
-from spaceport.contracts.record import StoredRecord
+from spaceport.contracts.record import StoredRecord, row_at
 from spaceport.errors import NotFoundError, ServiceUnavailableError, ValidationFailedError
 from spaceport.events import ERASED_TYPE, Envelope, decode_envelope
 from spaceport.ports import RawMessage
@@ -55,11 +57,16 @@ _to_builtins = msgspec.to_builtins
 
 
 def provenance_of(
-    actor: str, commit_kind: str, source: dict[str, Any] | None = None, field: str | None = None
+    actor: str,
+    commit_kind: str,
+    source: dict[str, Any] | None = None,
+    field: str | None = None,
+    row: int | None = None,
 ) -> Provenance:
-    """What the events tell of where a value came from: the commit's source (an extraction's job
-    and file, a mapping's job, source sheet and the field mapped into `field`), else the actor's
-    kind and the commit's. A mapping's file is filled in by the caller (`HistoryQueries.file_of`)."""
+    """What the events tell of where a value came from: the commit's source (an extraction's job,
+    file and the column's header; a mapping's job, source sheet and the field mapped into `field`),
+    `row` the source row of the value's record (`source_row`), else the actor's kind and the commit's.
+    A mapping's file and header are filled in by the caller (`HistoryQueries.extraction_of`)."""
     if source and source.get("file_id"):
         return Provenance(
             kind="file",
@@ -67,6 +74,8 @@ def provenance_of(
             job_id=source.get("job_id"),
             commit_kind=commit_kind,
             source_field=field,
+            source_row=row,
+            source_column=(source.get("fields") or {}).get(field) if field is not None else None,
         )
     if source and source.get("sheet_id"):
         fields = source.get("fields") or {}
@@ -76,6 +85,7 @@ def provenance_of(
             commit_kind=commit_kind,
             source_sheet_id=source["sheet_id"],
             source_field=fields.get(field) if field is not None else None,
+            source_row=row,
         )
     kind: ProvenanceKind = "api"
     if actor.startswith("us_g_"):
@@ -142,7 +152,7 @@ class HistoryService:
             cell = await self._cell(change["seq"], query.record_id, query.field)
             if cell is None:
                 continue
-            value, valid, messages = cell
+            value, valid, messages, place = cell
             if last is not None and last == (value, valid, messages):
                 continue  # an update of other cells: this one kept its value
             last = (value, valid, messages)
@@ -156,19 +166,32 @@ class HistoryService:
                     value=value,
                     valid=valid,
                     messages=messages,
-                    provenance=await self._provenance(change, query.field),
+                    provenance=await self._provenance(change, query.field, place),
                 )
             )
         return CellHistory(data=found)
 
-    async def _provenance(self, change: Any, field: str) -> Provenance:
+    async def _provenance(self, change: Any, field: str, place: int) -> Provenance:
+        """`place`: the record's index in its event; with the records the commit wrote before that
+        event, its index among the commit's inserts, whose source row `CommitSource.rows` names."""
         source = None if change["source"] is None else json.loads(change["source"])
-        found = provenance_of(change["actor"], change["kind"], source, field)
+        row = None
+        if source and source.get("rows") and change["kind"] == "insert":
+            before = await self.queries.inserted_before(change["id"], change["first_seq"], change["seq"])
+            row = row_at(source["rows"], before + place)
+        found = provenance_of(change["actor"], change["kind"], source, field, row)
         if found.kind == "mapping" and found.source_sheet_id is not None:
-            found = msgspec.structs.replace(found, file_id=await self.queries.file_of(found.source_sheet_id))
+            extraction = await self.queries.extraction_of(found.source_sheet_id) or {}
+            headers = extraction.get("fields") or {}
+            found = msgspec.structs.replace(
+                found,
+                file_id=extraction.get("file_id"),
+                source_column=headers.get(found.source_field) if found.source_field is not None else None,
+            )
         return found
 
-    async def _cell(self, seq: int, record_id: str, field: str) -> tuple[Any, bool, list[Any]] | None:
+    async def _cell(self, seq: int, record_id: str, field: str) -> tuple[Any, bool, list[Any], int] | None:
+        """The cell's value, `valid` and messages in the event at `seq`, and the record's index there."""
         async for message in self.read_at(seq):
             if message.seq != seq:
                 return None
@@ -176,10 +199,10 @@ class HistoryService:
             if envelope.type == ERASED_TYPE:
                 return None  # the space was deleted: its values are gone
             written = _records.decode(envelope.data)
-            for stored in written.records:
+            for place, stored in enumerate(written.records):
                 if stored.id == record_id:
                     cell = stored.values.get(field)
                     if cell is None:
-                        return (None, True, [])
-                    return (cell.value, cell.valid, _to_builtins(cell.messages))
+                        return (None, True, [], place)
+                    return (cell.value, cell.valid, _to_builtins(cell.messages), place)
         return None

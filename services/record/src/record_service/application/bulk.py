@@ -29,6 +29,7 @@ from spaceport.contracts.record import (
     Mapped,
     MapRecords,
     Written,
+    row_runs,
 )
 from spaceport.contracts.space import Principal
 from spaceport.errors import ForbiddenError, PayloadTooLargeError, ValidationFailedError
@@ -79,7 +80,10 @@ class BulkHandlers:
             key=cmd.idempotency_key,
             reply_records=False,
             source=CommitSource(
-                job_id=cmd.job_id, sheet_id=source.id, fields={f.destination: f.source for f in cmd.fields}
+                job_id=cmd.job_id,
+                sheet_id=source.id,
+                fields={f.destination: f.source for f in cmd.fields},
+                rows=row_runs(page["row_no"].to_list()) if page.height else None,  # each record's source row
             ),
         )
         if page.height:

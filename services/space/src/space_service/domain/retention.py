@@ -17,6 +17,7 @@ from spaceport.contracts.space import (
     SpaceCreated,
     SpaceDeleted,
     SpaceExpired,
+    SpaceUpdated,
 )
 from spaceport.errors import ConflictError, NotFoundError, ValidationFailedError
 from spaceport.events import Event
@@ -102,6 +103,8 @@ class ExpiryState(msgspec.Struct, frozen=True, kw_only=True):
     exists: bool = False
     deleted: bool = False
     expired: bool = False
+    namespace: str | None = None  # carried by `SpaceExpired` (the feed's `namespaces` after erasure)
+    app_id: str | None = None
 
 
 def expiry_initial() -> ExpiryState:
@@ -110,8 +113,10 @@ def expiry_initial() -> ExpiryState:
 
 def expiry_evolve(state: ExpiryState, event: Event) -> ExpiryState:
     match event:
-        case SpaceCreated():
-            return ExpiryState(exists=True)
+        case SpaceCreated(namespace=namespace, app_id=app_id):
+            return ExpiryState(exists=True, namespace=namespace, app_id=app_id)
+        case SpaceUpdated(namespace=str() as namespace):
+            return msgspec.structs.replace(state, namespace=namespace)
         case SpaceExpired():
             return msgspec.structs.replace(state, expired=True)
         case SpaceDeleted():
@@ -123,4 +128,13 @@ def expire(state: ExpiryState, space_id: str, policy_id: str, policy: Policy) ->
     """Once per space: nothing when it is gone or already expired (a sweep that crashed after it)."""
     if not state.exists or state.deleted or state.expired:
         return []
-    return [SpaceExpired(space_id=space_id, policy_id=policy_id, policy_type=policy.type, period=policy.period)]
+    return [
+        SpaceExpired(
+            space_id=space_id,
+            policy_id=policy_id,
+            policy_type=policy.type,
+            period=policy.period,
+            namespace=state.namespace or None,
+            app_id=state.app_id,
+        )
+    ]

@@ -30,6 +30,7 @@ class SpaceState(msgspec.Struct, frozen=True, kw_only=True):
     environment_id: str = ""
     allowed_domains: tuple[str, ...] = ()
     app_id: str | None = None
+    namespace: str | None = None  # carried by `SpaceDeleted` (the feed's `namespaces` after erasure)
 
 
 def initial() -> SpaceState:
@@ -38,10 +39,20 @@ def initial() -> SpaceState:
 
 def evolve(state: SpaceState, event: Event) -> SpaceState:
     match event:
-        case SpaceCreated(environment_id=environment_id, allowed_domains=domains, app_id=app_id):
-            return SpaceState(exists=True, environment_id=environment_id, allowed_domains=tuple(domains), app_id=app_id)
-        case SpaceUpdated(allowed_domains=list() as domains):
-            return msgspec.structs.replace(state, allowed_domains=tuple(domains))
+        case SpaceCreated(environment_id=environment_id, allowed_domains=domains, app_id=app_id, namespace=namespace):
+            return SpaceState(
+                exists=True,
+                environment_id=environment_id,
+                allowed_domains=tuple(domains),
+                app_id=app_id,
+                namespace=namespace,
+            )
+        case SpaceUpdated(allowed_domains=domains, namespace=namespace):
+            if domains is not None:
+                state = msgspec.structs.replace(state, allowed_domains=tuple(domains))
+            if namespace is not None:
+                state = msgspec.structs.replace(state, namespace=namespace)
+            return state
         case SpaceArchived():
             return msgspec.structs.replace(state, archived=True)
         case SpaceUnarchived():
@@ -136,7 +147,7 @@ def transition(state: SpaceState, space_id: str, environment_id: str, change: Sp
         return [] if state.archived else [SpaceArchived(space_id=space_id)]
     if change == "unarchive":
         return [SpaceUnarchived(space_id=space_id)] if state.archived else []
-    return [SpaceDeleted(space_id=space_id)]
+    return [SpaceDeleted(space_id=space_id, namespace=state.namespace or None, app_id=state.app_id)]
 
 
 def normalise_domain(domain: str) -> str:

@@ -55,6 +55,8 @@ class SpaceExpired(Event, frozen=True, kw_only=True):
     policy_id: str
     policy_type: str
     period: int
+    namespace: str | None = None  # as `SpaceDeleted`: for the `namespaces` of `space:expired`
+    app_id: str | None = None
 
 
 RETENTION_EVENTS: tuple[type[Event], ...] = (

@@ -76,8 +76,14 @@ class SpaceUnarchived(Event, frozen=True, kw_only=True):
 
 
 class SpaceDeleted(Event, frozen=True, kw_only=True):
+    """In clear after the space's key is gone (spaceport.crypto): ids, and the space's namespace
+    (a routing tag set by its developer, not customer data) for the `namespaces` of `space:deleted`,
+    which a replay cannot fold from the space's erased events. Absent in events written before."""
+
     aggregate: ClassVar[str] = "space"
     space_id: str
+    namespace: str | None = None  # the space's namespace when it was deleted
+    app_id: str | None = None  # the app the space belonged to (its namespace is the app's own fact)
 
 
 # ---- views (wire shapes) ---------------------------------------------------------------
