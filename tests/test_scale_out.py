@@ -13,28 +13,20 @@ sheet is present exactly once.
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import asyncpg
 import httpx
-import nats
 import pytest
 
-from job_service.feed import relay
 from spaceport.devinfra.process import ManagedProcess
 from spaceport.devinfra.servers import start_nats_cluster, start_postgres
-from spaceport.events import EventRegistry
-from spaceport.eventstore import EventStore
-from spaceport.projection.lease import lease_key
-from spaceport.projection.partition import partition_name, partition_of
-from spaceport.settings import Settings
-from spaceport.testing.faults import RetryingWriter, all_values, kill9, server_dir, sheet_in_new_space, wait_for
+from spaceport.testing.faults import RetryingWriter, all_values, kill9, server_dir, wait_for
 from spaceport.testing.infra import InfraUrls
 from spaceport.testing.platform import Platform, running_platform
+from spaceport.testing.scaleout import applied, balanced, create_streams, holders, record_replica, spaces_per_partition
 
 PARTITIONS = 4
 ROWS = 1_000  # per space and phase
@@ -42,61 +34,18 @@ PER_REQUEST = 100
 HANDOVER = 10.0  # seconds (the issue's bound)
 
 
-async def _create_streams(url: str) -> None:
-    """The R3 streams before the services start (as tests/test_fault_infra.py does)."""
-    settings = Settings(stream_replicas=3)
-    nc = await nats.connect(url)
-    try:
-        await EventStore(nc, EventRegistry(), stream=settings.event_stream).ensure_stream(3)
-        await nc.jetstream(timeout=30).add_stream(relay.stream_config(settings))
-    finally:
-        await nc.close()
-
-
 async def _holders(dsn: str) -> dict[str, list[int]]:
     """Projector (its pools' application_name, `host:pid`) -> the partitions whose lease it holds."""
-    keys = [lease_key(Settings().event_stream, partition_name("records", k)) for k in range(PARTITIONS)]
-    conn = await asyncpg.connect(dsn)
-    try:
-        rows = await conn.fetch(
-            "SELECT t.k - 1 AS k, a.application_name AS holder FROM unnest($1::text[]) WITH ORDINALITY AS t(key, k)"
-            " JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
-            " AND l.objid::bigint = (hashtext(t.key)::bigint & 4294967295)"
-            " JOIN pg_stat_activity a ON a.pid = l.pid",
-            keys,
-        )
-    finally:
-        await conn.close()
-    held: dict[str, list[int]] = {}
-    for r in rows:
-        held.setdefault(str(r["holder"]), []).append(int(r["k"]))
-    return held
+    return await holders(dsn, PARTITIONS)
 
 
 async def _applied(dsn: str) -> dict[str, int]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        rows = await conn.fetch(
-            "SELECT holder, sum(events)::bigint AS events FROM projection_partitions.applied"
-            " WHERE projection = 'records' GROUP BY holder"
-        )
-    finally:
-        await conn.close()
-    return {r["holder"]: int(r["events"]) for r in rows}
+    return await applied(dsn)
 
 
 def _spaces_two_per_partition(api: httpx.Client) -> list[tuple[str, str]]:
     """(space, sheet) pairs, two in each partition."""
-    chosen: dict[int, list[tuple[str, str]]] = {k: [] for k in range(PARTITIONS)}
-    made = 0
-    while any(len(v) < 2 for v in chosen.values()):
-        space, sheet = sheet_in_new_space(api, f"scale {made}")
-        made += 1
-        assert made < 60, "space ids do not spread over the partitions"
-        bucket = chosen[partition_of(f"evt.{space}.x", PARTITIONS)]
-        if len(bucket) < 2:
-            bucket.append((space, sheet))
-    return [pair for k in range(PARTITIONS) for pair in chosen[k]]
+    return spaces_per_partition(api, PARTITIONS, 2)
 
 
 def _write(platform: Platform, sheets: list[str], *, during: object = None) -> list[RetryingWriter]:
@@ -118,14 +67,8 @@ def _write(platform: Platform, sheets: list[str], *, during: object = None) -> l
 
 @contextmanager
 def _second_replica(platform: Platform, log_dir: Path) -> Iterator[ManagedProcess]:
-    replica = ManagedProcess.start(
-        "record-2", [sys.executable, "-m", "record_service"], log_dir / "record-2.log", env=platform.env
-    )
-    try:
+    with record_replica("record-2", platform.env, log_dir) as replica:
         yield replica
-    finally:
-        if replica.popen.poll() is None:
-            kill9(replica)
 
 
 @pytest.mark.timeout(240)
@@ -138,7 +81,7 @@ def test_two_record_replicas_share_partitions_and_hand_over_on_kill9(
         try:
             monkeypatch.setenv("SPACEPORT_STREAM_REPLICAS", "3")
             monkeypatch.setenv("RECORD_PARTITIONS", str(PARTITIONS))
-            asyncio.run(_create_streams(cluster.nodes[0].url))
+            asyncio.run(create_streams(cluster.nodes[0].url))  # R3, before the services start
             urls = InfraUrls(
                 nats_url=cluster.nodes[0].url,
                 database_url=postgres.dsn,
@@ -170,8 +113,7 @@ def _all_held_by_one(dsn: str) -> bool:
 
 
 def _balanced(dsn: str) -> bool:
-    held = asyncio.run(_holders(dsn))
-    return sorted(len(v) for v in held.values()) == [2, 2]
+    return balanced(asyncio.run(_holders(dsn)), PARTITIONS, 2)
 
 
 def _scale_out(platform: Platform, api: httpx.Client, second: ManagedProcess, dsn: str) -> None:

@@ -2,8 +2,9 @@
 and print one table of every figure next to its ceiling.
 
 With no part named, every part in PARTS runs, in order, on one set of servers and one shared
-platform (every service as a process). `--quick` (`make bench-quick`) applies QUICK's smaller
-sizes (an environment variable that is set wins over both profiles); without it FULL's apply.
+platform (every service as a process); the quick profile leaves out FULL_ONLY's parts unless
+they are named. `--quick` (`make bench-quick`) applies QUICK's smaller sizes (an environment
+variable that is set wins over both profiles); without it FULL's apply.
 Each part's figures also go to `.data/bench/<part>.json` as before. A part that fails is
 reported (results.json `failures`, its scenarios "skipped" with the error) and the run goes on
 to the next; the exit status is then 1. BENCH_STRICT=1 stops at the first failure instead.
@@ -26,7 +27,10 @@ from typing import Any
 from spaceport.bench import harness, report
 from spaceport.bench.harness import Figure
 
-PARTS: tuple[str, ...] = ("foundation", "rebuild", "records", "events", "concurrency", "imports", "web")
+PARTS: tuple[str, ...] = ("foundation", "rebuild", "records", "events", "concurrency", "imports", "web", "scaleout")
+# Parts the quick profile leaves out unless named (`--quick scaleout`): too slow for its two minutes
+# (scaleout starts a 3-node NATS cluster and the platform once per replica count).
+FULL_ONLY: tuple[str, ...] = ("scaleout",)
 RESULTS = Path("bench") / "results.json"
 
 # The knobs each profile sets unless the environment already does (see each part's docstring).
@@ -37,6 +41,7 @@ FULL: dict[str, str] = {
     "BENCH_IMPORT_SIZES": "100000,1000000",
     "BENCH_CONCURRENCY_SECONDS": "10",
     "BENCH_WEB_RECORDS": "1000000",
+    "BENCH_SCALEOUT_RECORDS": "120000",
 }
 QUICK: dict[str, str] = {
     "BENCH_EVENTS": "2000",
@@ -58,6 +63,8 @@ QUICK: dict[str, str] = {
     "BENCH_WEB_SAMPLES": "5",
     "BENCH_WEB_FLINGS": "1",
     "BENCH_WEB_FLING_MS": "500",
+    "BENCH_SCALEOUT_RECORDS": "6000",  # only when named: `--quick scaleout`
+    "BENCH_SCALEOUT_BATCH": "500",
     # the record service builds per-sheet query indexes from this many records: none in the
     # quick run (waiting for them alone takes ~20 s here); the full run keeps the service's 50,000
     "RECORDS_INDEX_MIN": "100000000",
@@ -108,7 +115,7 @@ async def run_parts(
 def main(argv: Sequence[str]) -> int:
     args = list(argv)
     quick = "--quick" in args
-    wanted = [a for a in args if not a.startswith("--")] or list(PARTS)
+    wanted = [a for a in args if not a.startswith("--")] or [p for p in PARTS if not (quick and p in FULL_ONLY)]
     profile = "quick" if quick else "full"
     for name, value in (QUICK if quick else FULL).items():
         os.environ.setdefault(name, value)
