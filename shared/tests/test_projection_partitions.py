@@ -82,8 +82,8 @@ async def replica(store: EventStore, infra: InfraUrls, projection: Totals) -> As
     assert pool is not None
     runner = make_runner(store, pool, projection)
     assert isinstance(runner, PartitionedRunner)
-    await runner.start()
     try:
+        await runner.start()
         yield runner
     finally:
         with contextlib.suppress(Exception):
@@ -204,3 +204,33 @@ async def test_a_partitioned_rebuild_equals_the_live_schema(
         last = await append_round(store, spaces)
         assert await live.wait_for(last, timeout=30)  # the partitions resume after the swap
         assert await totals(pool, projection.name) == dict.fromkeys(spaces, (4, 4))
+
+
+async def test_a_changed_partition_count_starts_where_every_old_partition_agreed_or_is_refused(
+    store: EventStore, pool: asyncpg.Pool, infra: InfraUrls, unique_name: str
+) -> None:
+    spaces = balanced_spaces(per_partition=1)
+    name = f"pc_{unique_name}"
+    async with replica(store, infra, Totals(name, store.prefix)) as before:
+        last = await append_round(store, spaces)
+        assert await before.wait_for(last, timeout=30)
+    last = await append_round(store, spaces)  # written while no projector runs
+    grown = Totals(name, store.prefix)
+    grown.partitions = PARTITIONS + 1
+    async with replica(store, infra, grown) as after:
+        assert await after.wait_for(last, timeout=30)
+        # the first round is not applied again, the second is applied once, across the new split
+        assert await totals(pool, name) == dict.fromkeys(spaces, (2, 2))
+    async with pool.acquire() as conn:
+        names = {r["name"] for r in await conn.fetch(f'SELECT name FROM "{name}".projection_checkpoint')}
+        assert {partition_name(name, k) for k in range(PARTITIONS + 1)} <= names
+        assert partition_name(name, PARTITIONS + 1) not in names
+        # partitions that stopped at different positions cannot be re-split
+        await conn.execute(
+            f'UPDATE "{name}".projection_checkpoint SET position = position - 1 WHERE name = $1',
+            partition_name(name, 0),
+        )
+    with pytest.raises(RuntimeError, match="stopped at different positions"):
+        async with replica(store, infra, Totals(name, store.prefix)):
+            pass
+    assert await totals(pool, name) == dict.fromkeys(spaces, (2, 2))

@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -266,25 +267,34 @@ class PartitionedRunner:
         self._balancer = asyncio.create_task(self._balance(), name=f"{self.consumer_name}_balancer")
 
     async def _seed(self, conn: Conn) -> None:
-        """Partition checkpoints of a projection that ran unpartitioned start where it stopped."""
+        """Partition checkpoints of a projection that ran unpartitioned start where it stopped;
+        after a change of the partition count, every new partition starts at the position all
+        the old ones had reached (each passes every event, so idle partitions agree), else the
+        start is refused: the old partitions split the spaces differently, so their positions
+        say nothing about the new ones."""
         await conn.execute(f"SET search_path TO {readmodel.quote_ident(self.schema)}")
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"seed:{self.schema}")
             names = [partition_name(self.projection.name, k) for k in range(self.count)]
             rows = await conn.fetch("SELECT name, position FROM projection_checkpoint")
             have = {r["name"]: int(r["position"]) for r in rows}
-            missing = [n for n in names if n not in have]
-            if not missing:
-                return
-            others = [p for n, p in have.items() if n.startswith(f"{self.projection.name}_p") and n not in names]
-            if others and len(set(others)) > 1:
+            pattern = re.compile(re.escape(self.projection.name) + r"_p\d+")
+            earlier = {n: p for n, p in have.items() if pattern.fullmatch(n)}
+            if set(earlier) == set(names):
+                return  # the same partitioning as before
+            if not earlier:
+                start = have.get(self.projection.name, 0)
+            elif len(set(earlier.values())) == 1:
+                start = next(iter(earlier.values()))
+                await conn.execute("DELETE FROM projection_checkpoint WHERE name = ANY($1::text[])", list(earlier))
+            else:
                 raise RuntimeError(
-                    f"projection {self.projection.name} was partitioned differently and its partitions stopped at"
-                    f" different positions ({sorted(set(others))}); run `spaceport rebuild` for it, or go back to the"
-                    " earlier partition count until its partitions catch up"
+                    f"projection {self.projection.name} ran with {len(earlier)} partitions, now {self.count}, and"
+                    f" its partitions stopped at different positions ({min(earlier.values())}.."
+                    f"{max(earlier.values())}); start it again with RECORD_PARTITIONS={len(earlier)} until the"
+                    " partitions agree (they do once no writes arrive), or run `spaceport rebuild` for it"
                 )
-            start = others[0] if others else have.get(self.projection.name, 0)
-            for name in missing:
+            for name in names:
                 await conn.execute(
                     "INSERT INTO projection_checkpoint (name, position) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                     name,
