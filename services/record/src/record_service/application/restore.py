@@ -207,7 +207,10 @@ _REVIVABLE = (
     " '$.*.messages[*] ? (@.source == \"unique-constraint\")') AS decided,"
     " (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}') FROM jsonb_each(h.cells) e"
     "   WHERE e.key = ANY($5::text[]))::text AS u"
-    " FROM record_history h WHERE h.sheet_id = $1 AND h.id = ANY($2::text[]) AND h.seq <= $3 AND h.seq_to > $3"
+    # one index probe per id (its last version up to $3), never a scan of the sheet's history
+    " FROM unnest($2::text[]) o(id) CROSS JOIN LATERAL (SELECT * FROM record_history x"
+    "   WHERE x.id = o.id AND x.seq <= $3 ORDER BY x.seq DESC LIMIT 1) h"
+    " WHERE h.sheet_id = $1 AND h.seq_to > $3"
     " ORDER BY h.row_no"
 )
 

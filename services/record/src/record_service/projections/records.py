@@ -446,10 +446,13 @@ _HISTORY_ROW = (
 # RecordsRestored: $1 sheet, $2 ids (in row order), $3 the position, $4 the sheet's next_row,
 # $5 commit id, $6 the event's seq, $7 its time
 _RESTORE = (
+    # one index probe per id (record_history_record: its last version up to $3), never a scan
+    # of the whole history, which grows with every update and delete of the sheet
     "WITH v AS (SELECT h.*, row_number() OVER (ORDER BY o.n) AS k"
     "   FROM unnest($2::text[]) WITH ORDINALITY o(id, n)"
-    "   JOIN record_history h ON h.id = o.id AND h.sheet_id = $1 AND h.seq <= $3 AND h.seq_to > $3"
-    "   WHERE NOT EXISTS (SELECT 1 FROM record r WHERE r.id = o.id)),"
+    "   CROSS JOIN LATERAL (SELECT * FROM record_history x WHERE x.id = o.id AND x.seq <= $3"
+    "     ORDER BY x.seq DESC LIMIT 1) h"
+    "   WHERE h.sheet_id = $1 AND h.seq_to > $3 AND NOT EXISTS (SELECT 1 FROM record r WHERE r.id = o.id)),"
     " ins AS (INSERT INTO record (sheet_id, row_no, id, cells, metadata, valid, error_fields, commit_id, seq,"
     "   updated_at, config)"
     "   SELECT $1, $4 + v.k, v.id, v.cells, v.metadata, v.valid, v.error_fields, $5, $6, $7, v.config FROM v"
