@@ -209,8 +209,10 @@ class EventFilter(msgspec.Struct, frozen=True, kw_only=True):
     topic: str | None = None
     since: datetime | None = None
     include_acknowledged: bool = False
-    # A guest limited to some workbooks: events of other workbooks are left out (None: no limit).
+    # A guest limited to some workbooks: events of other workbooks are left out (None: no limit),
+    # and file and job events of files it may not see (`actor`: that guest, whose uploads it sees).
     workbook_ids: list[str] | None = None
+    actor: str | None = None
 
 
 class ListEvents(msgspec.Struct, frozen=True, kw_only=True):
@@ -231,6 +233,9 @@ class GetEvent(msgspec.Struct, frozen=True, kw_only=True):
     environment_id: str
     event_id: str
     space_id: str | None = None  # a guest's space: another space's event is not found
+    # A guest limited to some workbooks (as `EventFilter`): an event it may not see is not found.
+    workbook_ids: list[str] | None = None
+    actor: str | None = None
 
 
 class AckEvent(msgspec.Struct, frozen=True, kw_only=True):

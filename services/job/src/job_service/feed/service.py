@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -66,12 +67,16 @@ class FeedService:
         return EventList(events=await self._packed(events), count=len(events))
 
     async def get(self, query: GetEvent) -> FlatfileEvent:
-        return (await self._found(query.event_id, query.environment_id, query.space_id)).event
+        limit = _limit(query.workbook_ids, query.actor, query.space_id)
+        return (await self._found(query.event_id, query.environment_id, query.space_id, limit)).event
 
-    async def _found(self, event_id: str, environment_id: str, space_id: str | None) -> queries.FoundEvent:
-        """The event, if it is in `environment_id` (and `space_id`, for a guest); else 404."""
+    async def _found(
+        self, event_id: str, environment_id: str, space_id: str | None, limit: queries.Limit | None = None
+    ) -> queries.FoundEvent:
+        """The event, if it is in `environment_id` (and `space_id`, for a guest, and one a guest
+        limited to some workbooks may see, `limit`); else 404."""
         async with self.pool().acquire() as conn:
-            found = await queries.get(conn, event_id)
+            found = await queries.get(conn, event_id, limit)
         if found is None or found.environment_id != environment_id or (space_id and found.space_id != space_id):
             raise NotFoundError(f"event {event_id} not found", key="eventId")
         return found
@@ -79,7 +84,8 @@ class FeedService:
     async def ack(self, command: AckEvent) -> Acked:
         principal = command.principal
         guest_space = principal.space_id if principal.kind == "guest" else None
-        found = await self._found(command.event_id, principal.environment_id, guest_space)
+        limit = _limit(principal.workbook_ids, principal.actor, guest_space)
+        found = await self._found(command.event_id, principal.environment_id, guest_space, limit)
         if found.event.acknowledged_at is not None:
             return Acked(event=found.event, position=0)
         ref = feed_ref(found.environment_id, found.space_id, command.event_id)
@@ -95,9 +101,8 @@ class FeedService:
         done = await run_command(self.store, ref, attempt, AppendContext(actor=principal.actor), landed=_nothing)
         position = done.result.last_seq if done.result is not None else 0
         await self._caught_up(position)
-        return Acked(
-            event=(await self._found(command.event_id, principal.environment_id, guest_space)).event, position=position
-        )
+        acked = await self._found(command.event_id, principal.environment_id, guest_space, limit)
+        return Acked(event=acked.event, position=position)
 
     async def publish(self, command: PublishEvent) -> FlatfileEvent:
         principal = command.principal
@@ -160,7 +165,25 @@ class FeedService:
             environment = await queries.space_environment(conn, space_id)
         if environment != principal.environment_id:
             raise NotFoundError(f"space {space_id} not found", key="context.spaceId")
+        limit = _limit(principal.workbook_ids, principal.actor, space_id)
+        if principal.kind == "guest" and limit is not None:
+            await self._check_sees(command.context, limit)
         return space_id
+
+    async def _check_sees(self, context: dict[str, Any], limit: queries.Limit) -> None:
+        """A guest limited to some workbooks publishes only about what it sees: a context naming
+        another workbook, sheet or file is not found (never confirmed), so that an event it posts
+        can never make another guest's file look like its own upload."""
+        named = {key: context[key] for key in ("workbookId", "sheetId", "fileId") if context.get(key) is not None}
+        if not named:
+            return
+        async with self.pool().acquire() as conn:
+            if await queries.sees_context(conn, named, limit):
+                return
+            for key, value in named.items():
+                if not await queries.sees_context(conn, {key: value}, limit):
+                    raise NotFoundError(f"{key.removesuffix('Id')} {value} not found", key=f"context.{key}")
+        raise NotFoundError("the context names what this guest cannot see", key="context")
 
     async def read(self, query: ReadEvents) -> EventBatch:
         limit = max(1, min(query.limit, MAX_READ_LIMIT))
@@ -192,6 +215,13 @@ class FeedService:
     async def _caught_up(self, position: int) -> None:
         if position and not await self.runner().wait_for(position, CATCH_UP):
             raise ServiceUnavailableError("the event feed is behind; the write landed, retry the read shortly")
+
+
+def _limit(workbook_ids: list[str] | None, actor: str | None, space_id: str | None) -> queries.Limit | None:
+    """What a guest limited to some workbooks sees (None: the guest is not limited)."""
+    if workbook_ids is None:
+        return None
+    return queries.Limit(workbook_ids=workbook_ids, actor=actor, space_id=space_id)
 
 
 def feed_ref(environment_id: str, space_id: str | None, event_id: str) -> AggregateRef:
