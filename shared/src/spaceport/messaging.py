@@ -1,20 +1,34 @@
-"""Command and query transport: NATS request/reply through FastStream, typed at both ends.
+"""Command and query transport: NATS request/reply, typed at both ends.
 
 A service registers `handler(request) -> reply` for a request Struct type; the subject is
 derived from the type's name (`<prefix>.<service>.<snake name>`) and the queue group is the
 service, so any number of replicas share the work. Errors travel as `{code, message, key}` and
 are raised again on the caller's side as the same SpaceportError subclass.
+
+Both ends speak plain NATS on the broker's connection (nats-py), without FastStream's per-message
+pipeline (middlewares, dependency injection, a worker thread for the message argument), which
+cost more than the handlers of most queries. The trace context still crosses in the headers: the
+client injects it while a span records, the server continues it in a `<subject> process` span.
+A service runtime's server (`direct=True`) subscribes in `start()`; a server made without it
+registers FastStream subscribers, live once the broker starts (tests that start a bare broker).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
 import nats.errors
 from faststream.nats import NatsBroker, NatsMessage
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from opentelemetry import propagate, trace
 
 from spaceport import subjects
 from spaceport.errors import (
@@ -58,38 +72,116 @@ def encode_error(error: SpaceportError) -> bytes:
 
 
 class RpcServer:
-    """Registers typed handlers on a FastStream NATS broker for one service."""
+    """Registers typed handlers for one service on its broker's NATS connection."""
 
-    def __init__(self, broker: NatsBroker, service: str, prefix: str = "cmd") -> None:
+    def __init__(self, broker: NatsBroker, service: str, prefix: str = "cmd", *, direct: bool = False) -> None:
         self.broker = broker
         self.service = service
         self.prefix = prefix
+        self.direct = direct  # subscribe on the plain connection in `start()` (a service runtime's)
         self.subjects: list[str] = []
+        self._routes: list[_Route] = []
+        self._subscriptions: list[Subscription] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def handle(
         self, request_type: type[Req], *, workers: int = 1
     ) -> Callable[[Callable[[Req], Awaitable[object]]], Callable[[Req], Awaitable[object]]]:
         """Decorator: `@rpc.handle(CreateSpace) async def create(cmd) -> SpaceView`.
 
-        A subject's requests are handled one at a time per process (FastStream's default) unless
-        `workers` > 1: then up to `workers` run at once — for handlers that wait (long polls).
+        A subject's requests are handled one at a time per process unless `workers` > 1: then up
+        to `workers` run at once — for queries and for handlers that wait (long polls).
         """
         decoder = msgspec.json.Decoder(request_type)
         subject = request_subject(self.prefix, self.service, request_type)
 
         def register(fn: Callable[[Req], Awaitable[object]]) -> Callable[[Req], Awaitable[object]]:
-            async def endpoint(msg: NatsMessage) -> bytes:
-                return await _dispatch(decoder, fn, msg.body)
-
-            endpoint.__name__ = fn.__name__
-            if workers > 1:
-                self.broker.subscriber(subject, queue=self.service, max_workers=workers)(endpoint)
+            if self.direct:
+                if self._subscriptions:
+                    raise RuntimeError(f"{subject}: register handlers before the server starts")
+                self._routes.append(_Route(subject, decoder, fn, workers))
             else:
-                self.broker.subscriber(subject, queue=self.service)(endpoint)
+
+                async def endpoint(msg: NatsMessage) -> bytes:
+                    return await _dispatch(decoder, fn, msg.body)
+
+                endpoint.__name__ = fn.__name__
+                if workers > 1:
+                    self.broker.subscriber(subject, queue=self.service, max_workers=workers)(endpoint)
+                else:
+                    self.broker.subscriber(subject, queue=self.service)(endpoint)
             self.subjects.append(subject)
             return fn
 
         return register
+
+    async def start(self) -> None:
+        """Subscribe every registered handler (direct servers; the broker is connected)."""
+        if self._subscriptions:
+            return
+        connection = self.broker.connection
+        for route in self._routes:
+            self._subscriptions.append(
+                await connection.subscribe(route.subject, queue=self.service, cb=self._callback(connection, route))
+            )
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking requests, then let those received answer (for up to `timeout` seconds)."""
+        subscriptions, self._subscriptions = self._subscriptions, []
+        with contextlib.suppress(nats.errors.Error, TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(s.drain() for s in subscriptions)), timeout)  # type: ignore[no-untyped-call]
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=timeout)
+            for task in late:
+                task.cancel()
+
+    def _callback(self, connection: Client, route: _Route) -> Callable[[Msg], Awaitable[None]]:
+        async def answer(msg: Msg) -> None:
+            reply = await _traced(route, msg)
+            if msg.reply:
+                with contextlib.suppress(nats.errors.Error):  # the connection is closing: the caller times out
+                    await connection.publish(msg.reply, reply)
+
+        if route.workers <= 1:
+            return answer  # nats-py awaits each callback before it hands over the next message
+        slots = asyncio.Semaphore(route.workers)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            slots.release()
+
+        async def spawn(msg: Msg) -> None:
+            await slots.acquire()  # all workers busy: the next messages wait in the subscription
+            task = asyncio.create_task(answer(msg))
+            self._tasks.add(task)
+            task.add_done_callback(done)
+
+        return spawn
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    subject: str
+    decoder: msgspec.json.Decoder[Any]
+    fn: Callable[[Any], Awaitable[object]]
+    workers: int
+
+
+_tracer = trace.get_tracer("spaceport.messaging")
+
+
+async def _traced(route: _Route, msg: Msg) -> bytes:
+    """The reply; in a CONSUMER span continuing the caller's trace when the request carries one."""
+    headers = msg.headers
+    if not headers or "traceparent" not in headers:
+        return await _dispatch(route.decoder, route.fn, msg.data)
+    with _tracer.start_as_current_span(
+        f"{route.subject} process",
+        context=propagate.extract(headers),
+        kind=trace.SpanKind.CONSUMER,
+        attributes={"messaging.system": "nats", "messaging.destination.name": route.subject},
+    ):
+        return await _dispatch(route.decoder, route.fn, msg.data)
 
 
 async def _dispatch(decoder: msgspec.json.Decoder[Any], fn: Callable[[Any], Awaitable[object]], body: bytes) -> bytes:
@@ -117,18 +209,27 @@ class RpcClient:
         self.prefix = prefix
         self.timeout = timeout
         self._decoders: dict[object, msgspec.json.Decoder[Any]] = {}
+        self._subjects: dict[tuple[str, type[msgspec.Struct]], str] = {}
 
     async def request(
         self, service: str, request: msgspec.Struct, reply_type: type[Rep], *, timeout: float | None = None
     ) -> Rep:
-        subject = request_subject(self.prefix, service, type(request))
+        subject = self._subjects.get((service, type(request)))
+        if subject is None:
+            subject = self._subjects[service, type(request)] = request_subject(self.prefix, service, type(request))
+        headers: dict[str, str] | None = None
+        if trace.get_current_span().is_recording():  # carry the trace to the service
+            headers = {}
+            propagate.inject(headers)
         try:
-            message = await self.broker.request(_encoder.encode(request), subject, timeout=timeout or self.timeout)
+            message = await self.broker.connection.request(
+                subject, _encoder.encode(request), timeout=timeout or self.timeout, headers=headers
+            )
         except (TimeoutError, nats.errors.TimeoutError):
             raise ServiceUnavailableError(f"the {service} service did not answer in time; retry shortly") from None
         except nats.errors.NoRespondersError:
             raise ServiceUnavailableError(f"the {service} service is not running; start it and retry") from None
-        envelope = _reply_decoder.decode(message.body)
+        envelope = _reply_decoder.decode(message.data)
         if envelope.error is not None:
             raise error_from_code(envelope.error.code, envelope.error.message, envelope.error.key)
         decoder = self._decoders.get(reply_type)

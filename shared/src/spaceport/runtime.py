@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
@@ -74,7 +75,7 @@ class ServiceRuntime:
         self.name = settings.service_name
         self.broker = make_broker(settings)
         self.registry = EventRegistry(event_types)
-        self.rpc = RpcServer(self.broker, self.name, settings.command_prefix)
+        self.rpc = RpcServer(self.broker, self.name, settings.command_prefix, direct=True)
         self.projections: list[Projection] = []
         self.runners: list[ProjectionRunner | PartitionedRunner] = []
         self._own_pools: list[asyncpg.Pool] = []
@@ -118,6 +119,7 @@ class ServiceRuntime:
             await runner.start()
             self.runners.append(runner)
         await self.broker.start()
+        await self.rpc.start()
         for work in self.background:
             await work.start()
         log.info("%s started; subjects: %s", self.name, ", ".join(self.rpc.subjects))
@@ -137,6 +139,7 @@ class ServiceRuntime:
         return PartitionedRunner(self.store, pool, projection, count=count)
 
     async def stop(self) -> None:
+        await self.rpc.stop()  # first: handlers under way still have the projections and pools
         for work in reversed(self.background):
             await work.stop()
         for runner in self.runners:
@@ -188,6 +191,7 @@ async def _serve(runtime: ServiceRuntime, after_start: Callable[[], Awaitable[No
     try:
         if after_start is not None:
             await after_start()
+        gc.freeze()  # startup's objects live as long as the process: keep full collections short
         await stop.wait()
     finally:
         await runtime.stop()

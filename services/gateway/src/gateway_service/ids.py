@@ -63,6 +63,8 @@ async def check_ids(request: Request[Any, Any, Any]) -> None:
             kind = name.removesuffix("_id")
             if not is_id(value, kind):
                 raise NotFoundError(f"{kind} {_shown(value)} not found: it is not a {kind} id", key=_camel(name))
+    if not request.scope.get("query_string"):
+        return  # no query string: nothing more to check (and no query-parameter parsing)
     for name, kind in QUERY_IDS.items():
         for value in request.query_params.getall(name, []):
             if value and not is_id(str(value), kind):

@@ -9,6 +9,7 @@ from space_service.application.retention import RetentionHandlers
 from space_service.entrypoints import rpc
 from space_service.entrypoints.broadcast import AuthBroadcast
 from space_service.entrypoints.retention import RetentionSweeper
+from space_service.projections.cache import SpaceCache
 from space_service.projections.directory import SpaceDirectory
 from space_service.projections.queries import DirectoryQueries
 from space_service.projections.retention import RetentionQueries
@@ -17,6 +18,7 @@ from spaceport.contracts import file, workbook
 from spaceport.contracts import space as contract
 from spaceport.contracts.space import CreateEnvironment
 from spaceport.messaging import RpcClient
+from spaceport.projection import ProjectionRunner
 from spaceport.settings import Settings
 
 
@@ -24,7 +26,9 @@ def build(settings: Settings) -> tuple[runtime.ServiceRuntime, SpaceApplication]
     # Workbook and file events too: the directory counts a space's workbooks and files (and their activity).
     rt = runtime.ServiceRuntime(settings, (*contract.EVENTS, *workbook.EVENTS, *file.EVENTS))
     # The projection (its schema) is named after the service, as is the pool's search_path.
-    rt.add_projection(SpaceDirectory(settings.event_prefix, name=settings.service_name))
+    # GetSpace answers from this process while it holds the projection's lease (projections/cache.py).
+    views = SpaceCache(lambda: _runner(rt, settings.service_name))
+    rt.add_projection(SpaceDirectory(settings.event_prefix, name=settings.service_name, cache=views))
     app = SpaceApplication(
         rt.store,
         DirectoryQueries(lambda: rt.pool),
@@ -33,6 +37,7 @@ def build(settings: Settings) -> tuple[runtime.ServiceRuntime, SpaceApplication]
         tokens.GuestTokens(secret=tokens.server_secret(settings), ttl=settings.guest_token_ttl),
         secrets_box=secretbox.box_of(settings),
         workbooks=RpcWorkbooks(RpcClient(rt.broker, settings.command_prefix, settings.request_timeout)),
+        space_views=views,
     )
     rpc.bind(rt.rpc, app)
     # Data retention: policies, and the sweeper that expires spaces past them (one replica at a time).
@@ -41,6 +46,14 @@ def build(settings: Settings) -> tuple[runtime.ServiceRuntime, SpaceApplication]
     rt.add_background(sweeper)
     rpc.bind_retention(rt.rpc, retention, sweeper)
     return rt, app
+
+
+def _runner(rt: runtime.ServiceRuntime, name: str) -> ProjectionRunner | None:
+    """The directory's runner once the runtime has started (None before, and while stopped)."""
+    for runner in rt.runners:
+        if runner.projection.name == name and isinstance(runner, ProjectionRunner):
+            return runner
+    return None
 
 
 async def ensure_dev_environment(app: SpaceApplication, secret_key: str) -> None:

@@ -11,6 +11,10 @@ Workloads: GET /v1/spaces/{id} with 64 clients (the goal: >= 3,000 req/s, p99 <=
 50 clients too, except in the quick run), and
 with 10 and 50 clients each a GET of a 100-record page and a POST of 100 records (clients spread
 over 10 sheets of one workbook). Any non-200 answer is counted and reported; none is expected.
+
+Each platform figure's note also gives the CPU time per request of the busiest processes (user +
+system, warm-up included, in µs): unlike req/s and p99 it barely moves when other work shares the
+cores, so it is what to compare between runs on a busy machine.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from urllib.parse import urlparse
 
 import httpx
 import msgspec
+import psutil  # type: ignore[import-untyped]  # no stubs; pyproject is not ours to change
 
 from spaceport.bench.harness import Bench, Figure, env_int, percentiles
 from spaceport.bench.records import retried
@@ -50,6 +55,8 @@ class Load:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
+    sent: int = 0  # every answered request, the warm-up's too
+    cpu: dict[str, float] = field(default_factory=dict)  # process -> CPU seconds while it ran
 
     def figure(self, label: str, key: str, ceiling: Figure | None = None) -> Figure:
         p50, p99 = percentiles(self.latencies)
@@ -57,6 +64,9 @@ class Load:
         note = f"{self.requests:,} requests in {self.seconds:.1f}s"
         if bad:
             note += f"; NON-200 ANSWERS {bad}"
+        busy = sorted(((n, c) for n, c in self.cpu.items() if c * 1e6 / max(self.sent, 1) >= 1), key=lambda x: -x[1])
+        if busy:
+            note += "; CPU µs/request " + ", ".join(f"{n} {c * 1e6 / self.sent:.0f}" for n, c in busy[:5])
         return Figure(
             label,
             self.requests,
@@ -118,6 +128,7 @@ async def load(url: str, requests: list[bytes], clients: int, seconds: float) ->
                 n += 1
                 status, closing = await _response(reader)
                 done = time.perf_counter()
+                result.sent += 1
                 if now >= measure_from:
                     result.requests += 1
                     result.latencies.append((done - now) * 1000)
@@ -130,6 +141,36 @@ async def load(url: str, requests: list[bytes], clients: int, seconds: float) ->
 
     await asyncio.gather(*(client(i) for i in range(clients)))
     result.seconds = time.perf_counter() - measure_from
+    return result
+
+
+def cpu_seconds(groups: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds so far of each group (a leader pid and its descendants), and of
+    this process (the load generator) as `client`."""
+    found = {"client": _cpu(psutil.Process())}
+    for name, pid in groups.items():
+        try:
+            root = psutil.Process(pid)
+            found[name] = sum(_cpu(p) for p in [root, *root.children(recursive=True)])
+        except psutil.Error:
+            continue
+    return found
+
+
+def _cpu(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return float(times.user + times.system)
+
+
+async def measured(groups: dict[str, int], url: str, requests: list[bytes], clients: int, seconds: float) -> Load:
+    """`load`, with the CPU each process of `groups` spent meanwhile."""
+    before = cpu_seconds(groups)
+    result = await load(url, requests, clients, seconds)
+    after = cpu_seconds(groups)
+    result.cpu = {name: after[name] - before[name] for name in after if name in before}
     return result
 
 
@@ -189,7 +230,8 @@ async def run(bench: Bench) -> list[Figure]:
         dead = stack.dead()
         if dead:
             raise RuntimeError(f"{dead[0].name} died:\n{stack.tails()}")
-        figure = (await load(stack.api, requests, clients, seconds)).figure(label, key, ceilings[clients])
+        groups = {**{c.name: c.pid for c in stack.children}, **stack.servers.pids}
+        figure = (await measured(groups, stack.api, requests, clients, seconds)).figure(label, key, ceilings[clients])
         bench.progress(f"    {figure.rate:,.0f} req/s, p50 {figure.p50_ms:.1f} ms, p99 {figure.p99_ms:.1f} ms")
         figures.append(figure)
         if key.startswith("post_records"):

@@ -79,6 +79,9 @@ class ProjectionRunner:
         )
         self.lease_policy: LeasePolicy | None = None
         self.holding = False  # this process holds the lease and consumes
+        # Lease sessions taken so far: between two, another replica may have written the read
+        # model, so an in-process cache of it (space_service.projections.cache) starts over.
+        self.sessions = 0
 
     @property
     def schema(self) -> str:
@@ -151,6 +154,7 @@ class ProjectionRunner:
                     await asyncio.sleep(leases.LEASE_RETRY)  # another replica projects; poll for its lease
                     continue
                 self.holding = True
+                self.sessions += 1
                 try:
                     await self._consume()
                 finally:

@@ -9,7 +9,7 @@ from space_service.application.apps import AppHandlers
 from space_service.application.documents import DocumentHandlers
 from space_service.application.environments import EnvironmentHandlers
 from space_service.application.guests import GuestHandlers
-from space_service.application.ports import Broadcast, CredentialReads, Directory, SpaceReads, WaitFor
+from space_service.application.ports import Broadcast, CredentialReads, Directory, SpaceReads, SpaceViews, WaitFor
 from space_service.application.revocations import Revocations
 from space_service.application.secretbox import SecretBox
 from space_service.application.secrets import SecretHandlers
@@ -79,7 +79,8 @@ class AuthHandlers:
 class SpaceApplication:
     """Environments, keys, spaces, documents, guests and secrets, plus `Authenticate` and `Caught` for the gateway.
 
-    `secrets_box` None: no key is configured, and secret writes answer 503."""
+    `secrets_box` None: no key is configured, and secret writes answer 503. `space_views`: GetSpace's
+    answers cached in this process (`projections/cache.py`); None reads the read model each time."""
 
     def __init__(
         self,
@@ -91,13 +92,20 @@ class SpaceApplication:
         *,
         secrets_box: SecretBox | None = None,
         workbooks: WorkbookPort | None = None,
+        space_views: SpaceViews | None = None,
     ) -> None:
         self.caught_up = caught_up
         revocations = Revocations(caught_up, broadcast)
         self.auth = AuthHandlers(directory, guest_tokens.secret)
         self.environments = EnvironmentHandlers(store, directory, caught_up, revocations)
         self.spaces = SpaceHandlers(
-            store, directory, caught_up, revocations, self.environments, link_secret=guest_tokens.secret
+            store,
+            directory,
+            caught_up,
+            revocations,
+            self.environments,
+            link_secret=guest_tokens.secret,
+            views=space_views,
         )
         self.documents = DocumentHandlers(store, directory, caught_up, self.spaces)
         self.guests = GuestHandlers(

@@ -62,6 +62,18 @@ class SpaceReads(Protocol):
         ...
 
 
+class SpaceViews(Protocol):
+    """An in-process cache of `GetSpace`'s answers (`projections/cache.py`): `get` a hit; on a
+    miss take a `ticket()` before reading the read model, then `put(ticket, view)`, which keeps
+    the view only if nothing changed the space since the ticket."""
+
+    def get(self, space_id: str) -> SpaceView | None: ...
+
+    def ticket(self) -> tuple[int, int] | None: ...
+
+    def put(self, ticket: tuple[int, int] | None, view: SpaceView) -> None: ...
+
+
 class DocumentReads(Protocol):
     async def document(self, environment_id: str, space_id: str, document_id: str) -> DocumentView | None:
         """The document if it and its space are live."""

@@ -8,7 +8,7 @@ import msgspec
 
 from space_service.application import tokens
 from space_service.application.environments import EnvironmentHandlers, page_count
-from space_service.application.ports import SpaceReads, WaitFor
+from space_service.application.ports import SpaceReads, SpaceViews, WaitFor
 from space_service.application.revocations import Revocations
 from space_service.domain import limits
 from space_service.domain import space as domain
@@ -49,8 +49,10 @@ class SpaceHandlers:
         environments: EnvironmentHandlers,
         *,
         link_secret: bytes | None = None,
+        views: SpaceViews | None = None,
     ) -> None:
         self.store = store
+        self.views = views  # GetSpace's answers kept in this process (None: read the read model each time)
         self.link_secret = link_secret  # signs shared-link tokens (`guest_link`); None: no links
         self.reads = reads
         self.caught_up = caught_up
@@ -130,10 +132,19 @@ class SpaceHandlers:
 
     async def get(self, query: GetSpace) -> SpaceView:
         await self.caught_up(query.min_position)
+        views = self.views
+        if views is not None:
+            hit = views.get(query.space_id)
+            if hit is not None and hit.environment_id == query.environment_id:
+                return hit  # another environment's id falls through to the read model's 404
+        ticket = views.ticket() if views is not None else None
         view = await self.reads.space(query.environment_id, query.space_id)
         if view is None:
             raise NotFoundError(f"space {query.space_id} not found", key="spaceId")
-        return self._linked(view)
+        linked = self._linked(view)
+        if views is not None:
+            views.put(ticket, linked)
+        return linked
 
     async def list_spaces(self, query: ListSpaces) -> SpacePage:
         limits.page(query.page_size, query.page_number)

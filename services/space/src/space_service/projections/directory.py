@@ -14,6 +14,7 @@ from pathlib import Path
 import msgspec
 
 from space_service.projections import retention
+from space_service.projections.cache import SpaceCache
 from spaceport.contracts.file import FileCreated, FileDeleted, FileUpdated
 from spaceport.contracts.space import (
     ApiKeyIssued,
@@ -120,8 +121,9 @@ class SpaceDirectory:
 
     migrations = Path(__file__).parent / "migrations"
 
-    def __init__(self, prefix: str = "evt", name: str = "space") -> None:
+    def __init__(self, prefix: str = "evt", name: str = "space", cache: SpaceCache | None = None) -> None:
         self.name = name
+        self.cache = cache  # told of every space an event changes, before its batch commits
         self.filter_subjects = [
             f"{prefix}.*.{aggregate}.>"
             for aggregate in (
@@ -132,6 +134,11 @@ class SpaceDirectory:
 
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
         at = stored.envelope.occurred_at
+        if self.cache is not None:  # every `space` row an event writes is its envelope's or its own space_id
+            self.cache.touched(stored.envelope.space_id, stored.seq)
+            named = getattr(stored.event, "space_id", None)
+            if isinstance(named, str) and named != stored.envelope.space_id:
+                self.cache.touched(named, stored.seq)
         match stored.event:
             case EnvironmentCreated() | EnvironmentUpdated() | EnvironmentDeleted() | ApiKeyIssued() | ApiKeyRevoked():
                 await self._environment(conn, stored, at)
