@@ -83,7 +83,7 @@ def test_two_record_replicas_share_partitions_and_hand_over_on_kill9(
             monkeypatch.setenv("RECORD_PARTITIONS", str(PARTITIONS))
             asyncio.run(create_streams(cluster.nodes[0].url))  # R3, before the services start
             urls = InfraUrls(
-                nats_url=cluster.nodes[0].url,
+                nats_url=cluster.url,  # every node: the services connect to the cluster
                 database_url=postgres.dsn,
                 s3_endpoint=infra.s3_endpoint,
                 s3_access_key=infra.s3_access_key,

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 def make_broker(settings: Settings) -> NatsBroker:
     """A FastStream NATS broker whose messages carry the trace context."""
     middleware = NatsTelemetryMiddleware()  # resolves the global provider lazily
-    return NatsBroker(settings.nats_url, middlewares=[middleware], logger=None, name=settings.service_name)
+    return NatsBroker(settings.nats_servers, middlewares=[middleware], logger=None, name=settings.service_name)
 
 
 class Background(Protocol):

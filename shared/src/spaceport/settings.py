@@ -39,6 +39,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retention_interval: float = 60.0  # seconds between the space service's data-retention sweeps
     max_file_size: int = 2 * 1024**3  # bytes of one upload (POST /v1/files); larger ones answer 413
 
+    @property
+    def nats_servers(self) -> list[str]:
+        """`NATS_URL` as the servers to connect to: one URL, or a cluster's comma-separated."""
+        return [u.strip() for u in self.nats_url.split(",") if u.strip()]
+
     @classmethod
     def from_env(cls, service_name: str, env: dict[str, str] | None = None) -> Settings:
         """Build settings from `env` (default: os.environ); unset variables keep defaults."""

@@ -142,7 +142,11 @@ async def _verify(how: _Verify, shadow: str, at: int) -> None:
 async def connect(url: str) -> Client:
     try:
         return await nats.connect(
-            url, allow_reconnect=False, connect_timeout=5, max_reconnect_attempts=1, error_cb=quiet
+            [u.strip() for u in url.split(",") if u.strip()],  # one URL, or a cluster's comma-separated
+            allow_reconnect=False,
+            connect_timeout=5,
+            max_reconnect_attempts=1,
+            error_cb=quiet,
         )
     except (OSError, nats.errors.Error) as problem:
         raise CliError(

@@ -231,7 +231,7 @@ async def stream_events(request: Request[Any, Any, Any], gateway: Gateway) -> Se
 @cache
 def asyncapi_document(settings: Settings) -> dict[str, Any]:
     """The relay's subjects, one channel per domain, each message a `FlatfileEvent`."""
-    broker = NatsBroker(settings.nats_url)
+    broker = NatsBroker(settings.nats_servers)
     for domain in DOMAINS:
         topics = [
             f"{p}:{n}" for p, names in TOPICS_BY_PREFIX.items() for n in names if DOMAIN_OF_PREFIX.get(p) == domain
