@@ -98,6 +98,9 @@ class WriteHandlers:
         domain.check_writable(sheet.schema, restricted)
         if restricted and cmd.field_key in sheet.schema.readonly:
             raise ForbiddenError(f"field {cmd.field_key!r} is readonly; it can only be changed with a secret key")
+        # read-your-writes: an insert's reply does not wait for its projection (commit._attempt),
+        # so the selection waits for this process's last commit to the sheet
+        await self.ctx.settled(sheet.id)
         async with self.ctx.model.session() as q:
             found = await q.matching_values(sheet, cmd.query, cmd.field_key)
         items = _replacements(found, cmd)
