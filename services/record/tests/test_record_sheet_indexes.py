@@ -222,3 +222,26 @@ async def test_a_sorted_first_page_prepares_its_ladder_in_the_background(
     await until(built, "the sorted query's ladder")
     [(_, signature)] = reads.ladders._items
     assert "it's" in signature and "p1" not in signature
+
+
+async def test_a_bulk_write_drops_the_sheets_indexes_and_the_indexer_builds_them_again(
+    service: tuple[ServiceRuntime, ServiceContext],
+) -> None:
+    rt, ctx = service
+    rows = [{"name": {"value": f"Person {i}"}, "it's": {"value": i}} for i in range(60)]
+    body = await ctx.claims.pack(msgspec.json.encode(rows))
+    await WriteHandlers(ctx).insert(InsertRecords(principal=ME, sheet_id=SHEET, body=body))
+    await ctx.settled(SHEET)
+    expected = {s.name for s in wanted(SHEET, ["name", "it's"], '"public".gin_trgm_ops')}
+
+    async def all_built() -> bool:
+        return await index_names(ctx) == expected
+
+    await until(all_built, "the sheet's indexes")
+    indexer = next(b for b in rt.background if isinstance(b, SheetIndexer))
+    built = len(indexer.built)
+    async with (await ctx.pool()).acquire() as conn:
+        assert set(await sheet_indexes.drop_for_bulk(conn, SHEET)) == expected
+        assert await sheet_indexes.drop_for_bulk(conn, "us_sh_x'; --") == []  # an unsafe id names nothing
+    await until(all_built, "the sheet's indexes again")
+    assert len(indexer.built) == built + len(expected)  # built anew, not left over

@@ -29,6 +29,7 @@ from record_service.application.context import ServiceContext, Sheet
 from record_service.application.ports import RecordQueries
 from record_service.application.query import QUERY_TIMEOUT, as_of_position
 from record_service.domain import records as domain
+from record_service.projections import sheet_indexes
 from spaceport.contracts.record import (
     Cell,
     RecordQuery,
@@ -132,6 +133,9 @@ class RestoreHandlers:
         began = time.perf_counter()
         reported = 0.0
         for kind, ids in (("delete", diff.created), ("update", diff.updated), ("insert", diff.deleted)):
+            if kind == "insert" and len(ids) >= sheet_indexes.MIN_RECORDS:
+                async with (await self.ctx.pool()).acquire() as conn:  # a bulk re-create: see drop_for_bulk
+                    await sheet_indexes.drop_for_bulk(conn, sheet.id)
             step = REVIVE_CHUNK if kind == "insert" else CHUNK
             for start in range(0, len(ids), step):
                 chunk = ids[start : start + step]

@@ -167,6 +167,26 @@ class SheetIndexer(LockedWorker):
             return  # one build per pass: deletions and new sheets are seen between builds
 
 
+async def drop_for_bulk(conn: Any, sheet_id: str) -> list[str]:
+    """Drop the sheet's query indexes ahead of a bulk write into it (a restore re-creating many
+    records): maintaining a trigram GIN and a btree per field row by row costs more than building
+    them again, which the indexer does once the sheet is quiet, as after a bulk load. Until then
+    the sheet's queries scan (slower, never stale). `conn`: outside a transaction, search_path on
+    the records schema. The names dropped."""
+    if not _SAFE_ID.match(sheet_id):
+        return []
+    rows = await conn.fetch(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = current_schema() AND c.relkind = 'i' AND starts_with(c.relname, $1)",
+        f"{PREFIX}{sheet_id}_",
+    )
+    names = [str(r[0]) for r in rows]
+    for name in names:
+        log.info("dropping %s ahead of a bulk write (the sheet indexer builds it again)", name)
+        await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+    return names
+
+
 async def trigram_ops(conn: asyncpg.Connection[Any]) -> str | None:
     """pg_trgm's GIN operator class, schema-qualified, installing the extension into `public`
     (so no projection schema owns it) when allowed; None (no search index) when it cannot be."""
