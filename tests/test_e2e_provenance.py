@@ -46,7 +46,17 @@ def history(api: httpx.Client, sheet_id: str, record_id: str, field: str) -> lis
 
 def provenance(**given: str | int) -> dict[str, str | int | None]:
     """A cell version's `provenance` as the API renders it: every key, None where not given."""
-    keys = ("kind", "fileId", "jobId", "commitKind", "sourceSheetId", "sourceField", "sourceRow", "sourceColumn")
+    keys = (
+        "kind",
+        "fileId",
+        "jobId",
+        "commitKind",
+        "sourceSheetId",
+        "sourceField",
+        "sourceRow",
+        "sourceColumn",
+        "restoredTo",
+    )
     return {k: given.get(k) for k in keys}
 
 

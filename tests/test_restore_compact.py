@@ -127,6 +127,11 @@ async def test_a_compact_restore_brings_back_the_exact_earlier_state(api: httpx.
         RestoredClaim(s["ids"][2], "email", "cy@x.io"),
     ]
 
+    # the cell's history says the value came back by a restore, to which position
+    history = ok(await api.get(f"/sheets/{sheet}/records/{s['ids'][1]}/history", params={"field": "name"}))
+    assert [v["provenance"]["kind"] for v in history] == ["api", "restore"], history
+    assert history[-1]["provenance"]["restoredTo"] == report["position"] and history[-1]["value"] == "Bob"
+
     # `commitId` reads of the restore's commit: the records as it wrote them (read from the read model)
     written = await records(api, sheet, commitId=commit_id)
     assert {i: r["values"] for i, r in written.items()} == {i: r["values"] for i, r in s["then"].items()}

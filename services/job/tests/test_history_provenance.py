@@ -46,3 +46,10 @@ def test_a_mapped_value_names_its_source_sheet_field_and_row() -> None:
     assert found.file_id is None and found.source_column is None  # filled in from the source sheet's extraction
     api = provenance_of("us_key_1", "update", None, "name")
     assert (api.kind, api.source_row, api.source_column) == ("api", None, None)
+
+
+def test_a_restores_value_names_the_position_it_restored_to() -> None:
+    source = msgspec.to_builtins(CommitSource(restored_to=41))  # as CommitCreated carries it
+    found = provenance_of("us_key_1", "insert", source, "name")
+    assert (found.kind, found.restored_to, found.commit_kind) == ("restore", 41, "insert")
+    assert provenance_of("us_key_1", "update", None, "name").kind == "api"  # any other write by a key

@@ -81,6 +81,7 @@ class Provenance(Wire, frozen=True, kw_only=True):
     # record's row number in the source sheet (for a sheet extracted from a file, the same number)
     source_row: int | None = None
     source_column: str | None = None  # the file's column header the value came from (file, mapping of a file's sheet)
+    restored_to: int | None = None  # restore: the stream position the space or sheet was restored to
 
 
 class CellVersion(Wire, frozen=True, kw_only=True):

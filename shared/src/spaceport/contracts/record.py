@@ -112,13 +112,15 @@ class CommitSource(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     `fields` of an extraction: field key -> the file's column header. `rows`: the source row of
     each inserted record, in the commit's insert order, as runs `(first row, count)` (one run when
     the rows are consecutive): an extraction's rows are the file's data rows (1: the first row
-    under the header), a mapping's the source records' row numbers in the source sheet."""
+    under the header), a mapping's the source records' row numbers in the source sheet.
+    `restored_to`: the commit is a restore's (`POST /v1/spaces/{id}/restore`) back to that position."""
 
     job_id: str | None = None
     file_id: str | None = None
     sheet_id: str | None = None
     fields: dict[str, str] | None = None
     rows: list[tuple[int, int]] | None = None
+    restored_to: int | None = None  # a space/sheet restore's commit: the stream position it restored to
 
 
 def row_runs(rows: list[int]) -> list[tuple[int, int]]:

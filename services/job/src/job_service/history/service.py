@@ -53,6 +53,15 @@ class WrittenRecords(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _records = msgspec.json.Decoder(WrittenRecords)
+
+
+class RestoredAt(msgspec.Struct, frozen=True):
+    """A `RecordsRestored`'s position (its records are back as they were then)."""
+
+    position: int
+
+
+_restored = msgspec.json.Decoder(RestoredAt)
 _to_builtins = msgspec.to_builtins
 
 
@@ -87,6 +96,8 @@ def provenance_of(
             source_field=fields.get(field) if field is not None else None,
             source_row=row,
         )
+    if source and source.get("restored_to") is not None:
+        return Provenance(kind="restore", commit_kind=commit_kind, restored_to=int(source["restored_to"]))
     kind: ProvenanceKind = "api"
     if actor.startswith("us_g_"):
         kind = "guest"
@@ -148,13 +159,19 @@ class HistoryService:
             raise NotFoundError(f"record {query.record_id} not found in sheet {query.sheet_id}", key="recordId")
         found: list[CellVersion] = []
         last: tuple[Any, ...] | None = None
+        seen: list[tuple[int, tuple[Any, bool, list[Any], int]]] = []  # (seq, cell) of every change read
         for change in changes:
             cell = await self._cell(change["seq"], query.record_id, query.field)
+            revived = isinstance(cell, int)
+            if isinstance(cell, int):  # a restore's compact re-create: the cell as it was at that position
+                then = [c for seq, c in seen if seq <= cell]
+                cell = then[-1] if then else None
             if cell is None:
                 continue
+            seen.append((change["seq"], cell))
             value, valid, messages, place = cell
-            if last is not None and last == (value, valid, messages):
-                continue  # an update of other cells: this one kept its value
+            if last is not None and last == (value, valid, messages) and not revived:
+                continue  # an update of other cells: this one kept its value (a re-create is shown)
             last = (value, valid, messages)
             found.append(
                 CellVersion(
@@ -190,14 +207,18 @@ class HistoryService:
             )
         return found
 
-    async def _cell(self, seq: int, record_id: str, field: str) -> tuple[Any, bool, list[Any], int] | None:
-        """The cell's value, `valid` and messages in the event at `seq`, and the record's index there."""
+    async def _cell(self, seq: int, record_id: str, field: str) -> tuple[Any, bool, list[Any], int] | int | None:
+        """The cell's value, `valid` and messages in the event at `seq`, and the record's index
+        there; for a `RecordsRestored` (no cells: the record is back as it was at a position), that
+        position."""
         async for message in self.read_at(seq):
             if message.seq != seq:
                 return None
             envelope = await self.open_envelope(message)
             if envelope.type == ERASED_TYPE:
                 return None  # the space was deleted: its values are gone
+            if envelope.type == "RecordsRestored":
+                return _restored.decode(envelope.data).position
             written = _records.decode(envelope.data)
             for place, stored in enumerate(written.records):
                 if stored.id == record_id:

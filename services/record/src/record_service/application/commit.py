@@ -256,7 +256,12 @@ def _revived(sheet: Sheet, write: Write, revived: Revived, *, claims: bool) -> A
         return Append(Commit(None, 0, position=sheet.version), (), sheet.version)
     commit_id = keys.commit_id(sheet.id, write.key)
     events = domain.revive_events(
-        sheet.scope(commit_id), revived.position, revived.record_ids, revived.claims, created_by=write.actor
+        sheet.scope(commit_id),
+        revived.position,
+        revived.record_ids,
+        revived.claims,
+        created_by=write.actor,
+        source=write.source,
     )
     if len(events) > MAX_ATOMIC_BATCH:
         raise PayloadTooLargeError("this restore chunk needs more than 1,000 events")

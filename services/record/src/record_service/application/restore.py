@@ -32,6 +32,7 @@ from record_service.domain import records as domain
 from record_service.projections import sheet_indexes
 from spaceport.contracts.record import (
     Cell,
+    CommitSource,
     RecordQuery,
     RestoredClaim,
     RestoreRecords,
@@ -140,7 +141,14 @@ class RestoreHandlers:
             for start in range(0, len(ids), step):
                 chunk = ids[start : start + step]
                 # no inserted records in the reply (a re-create of 1,000,000 records would fill the claim-check store)
-                write = Write(sheet_id=sheet.id, kind=kind, actor=cmd.principal.actor, key=None, reply_records=False)
+                write = Write(
+                    sheet_id=sheet.id,
+                    kind=kind,
+                    actor=cmd.principal.actor,
+                    key=None,
+                    reply_records=False,
+                    source=CommitSource(restored_to=position),  # cell history: provenance `restore`
+                )
                 written = await commit(self.ctx, write, sheet, self._decider(kind, position, chunk))
                 if written.commit_id is not None:
                     commits.append(written.commit_id)

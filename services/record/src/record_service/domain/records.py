@@ -499,6 +499,7 @@ def revive_events(
     claims: Sequence[RestoredClaim],
     *,
     created_by: str,
+    source: CommitSource | None = None,
 ) -> list[Event]:
     """A restore's compact re-create (kind `insert`): `RecordsRestored` events of <= 5,000 ids,
     each with the claims of its records, then `CommitCreated`."""
@@ -519,7 +520,7 @@ def revive_events(
         created_by=created_by,
         idempotency_key=None,
         disable_hooks=False,
-        source=None,
+        source=source,
     )
     return [*events, commit]
 
