@@ -1,23 +1,28 @@
 """A schemathesis run over the gateway's own OpenAPI document (`/v1/openapi.json`).
 
-Every operation the document lists is called with generated requests (query strings and path
-ids from the document's schemas; positive cases, and negative ones where there is a query
-parameter to break); real ids of one world of resources (made first, in an environment of the
-fuzz's own) stand in for the path ids and id query parameters of three cases in four, so requests
-reach the handlers rather than all answering 404. Every answer must: not be a 5xx, have a status
-the document lists for the operation, a documented Content-Type, and a body that matches the
-documented schema.
+Every operation the document lists is called with generated requests (query strings, path ids
+and JSON request bodies from the document's schemas; positive cases, and negative ones where there
+is a query parameter or a body to break); real ids of one world of resources (made first, in an
+environment of the fuzz's own) stand in for the path ids, the id query parameters and the id
+fields of positive bodies (`spaceId`, `sheetId`, …) of three cases in four, so requests reach the
+handlers rather than all answering 404. Every answer must: not be a 5xx, have a status the document
+lists for the operation, a documented Content-Type, and a body that matches the documented schema;
+a case whose only broken part is its body must answer 4xx (the body schemas are msgspec's own for
+the types the handlers decode, gateway_service/api_docs.py, so what breaks them is what the
+handlers refuse), and no 404 may name an id the request did not (`no_write_lost`: a write the
+gateway accepted and could not read back).
 
 Reproducible and bounded: hypothesis runs derandomized (the same cases every run), at most
-EXAMPLES per operation and mode, without shrinking (about 1,300 calls; under a minute here, two on
+EXAMPLES per operation and mode, without shrinking (about 1,550 calls; about a minute here, two on
 a busy machine).
-What the run does not reach: request bodies (the handlers decode their bodies themselves, so the
-document has no request-body schemas; tests/test_e2e_bad_input_sweep.py sends bad bodies to every
-route instead), and `GET /v1/events/stream`, an endless SSE response (tests/test_e2e_sse_resume.py).
+What the run does not reach: multipart bodies (`POST /v1/files`; tests/test_e2e_bad_input_sweep.py
+sends bad bodies to every route), and `GET /v1/events/stream`, an endless SSE response
+(tests/test_e2e_sse_resume.py).
 """
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 import zlib
@@ -30,11 +35,14 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NOT_SET
 from schemathesis.core.failures import FailureGroup
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.openapi.checks import JsonSchemaError, UndefinedStatusCode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -43,6 +51,19 @@ from spaceport.testing.platform import Platform
 
 EXAMPLES = 12  # generated requests per operation and mode (fewer when its parameters allow fewer)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# The operations a JSON body must be documented for (the fuzz generates bodies for all that have one).
+BODY_OPERATIONS = (
+    "POST /v1/spaces",
+    "PATCH /v1/spaces/{space_id}",
+    "POST /v1/workbooks",
+    "PATCH /v1/workbooks/{workbook_id}",
+    "POST /v1/sheets/{sheet_id}/records",
+    "PUT /v1/sheets/{sheet_id}/records",
+    "POST /v1/jobs",
+    "POST /v1/spaces/{space_id}/documents",
+    "POST /v1/events",
+    "POST /v1/guests",
+)
 # Calls that end the fuzz's own world (its key, its environment) for every later call: they run
 # on a second environment made only for them, and last.
 LIFECYCLE_METHODS = ("DELETE",)
@@ -98,6 +119,18 @@ QUERY_KINDS = {
     "jobId": "job",
     "appId": "app",
 }
+
+
+@schemathesis.check
+def no_write_lost(ctx: Any, response: Any, case: Any) -> bool | None:
+    """A 404 that names an id the request never did: the gateway made that resource and its own
+    read back found nothing (a write accepted but never projected: a NUL in a name did that)."""
+    if response.status_code != 404:
+        return None
+    sent = f"{case.path_parameters} {case.query} {case.body}"
+    lost = [found for found in re.findall(r"\bus_[a-z]+_[0-9a-z]+", response.text) if found not in sent]
+    assert not lost, f"404 for {lost}, which the request did not name: its write was lost"
+    return True
 
 
 def _ok(reply: httpx.Response) -> Any:
@@ -185,6 +218,7 @@ def fuzz(platform: Platform) -> Iterator[dict[str, Any]]:
             "doomed_auth": doomed_auth,
             "doomed_ids": _world(doomed_api, tag + "d"),
             "seen": {},  # "METHOD path" -> the statuses it answered (and the first body of each)
+            "bodies": {},  # ("METHOD path", "positive" | "broken") -> statuses of the calls with a generated body
             "calls": 0,
         }
 
@@ -205,12 +239,52 @@ def _real_ids(case: Any, ids: dict[str, str]) -> None:
         case.query = {name: ids.get(QUERY_KINDS.get(name, ""), value) for name, value in query.items()}
 
 
-def _call(case: Any, fuzz: dict[str, Any], doomed: bool) -> None:
-    _real_ids(case, fuzz["doomed_ids" if doomed else "ids"])
+def _real_body_ids(case: Any, ids: dict[str, str]) -> None:
+    """A positive object body's id fields (`spaceId`, …; each record of a list body) get real ids,
+    three cases in four."""
+    body = case.body
+    items = body if isinstance(body, list) else [body]
+    if not body or zlib.crc32(repr(body).encode()) % 4 == 0:
+        return
+    for item in items:
+        if isinstance(item, dict):
+            item.update({name: ids[QUERY_KINDS[name]] for name in item if name in QUERY_KINDS})
+            grants = item.get("spaces")
+            for grant in grants if isinstance(grants, list) else []:
+                if isinstance(grant, dict) and "id" in grant:  # a guest's grants name spaces
+                    grant["id"] = ids["space"]
+
+
+def _only_the_body_broken(case: Any) -> bool:
+    components = case.meta.components if case.meta is not None else {}
+    body = components.get(ParameterLocation.BODY)
+    others = [info for location, info in components.items() if location != ParameterLocation.BODY]
+    return body is not None and body.mode.is_negative and not any(info.mode.is_negative for info in others)
+
+
+def _blank(body: Any) -> bool:
+    return isinstance(body, str | bytes) and not body.strip()
+
+
+def _call(case: Any, fuzz: dict[str, Any], doomed: bool, mode: GenerationMode) -> None:
+    ids = fuzz["doomed_ids" if doomed else "ids"]
+    _real_ids(case, ids)
+    checks = [*CHECKS, no_write_lost]
+    label = None
+    if mode == GenerationMode.POSITIVE:
+        _real_body_ids(case, ids)
+        label = "positive"
+    elif _only_the_body_broken(case) and not _blank(case.body):
+        # what breaks the body's schema is what its handler refuses (a blank body is no body: `{}`)
+        checks.append(negative_data_rejection)
+        label = "broken"
     headers = fuzz["doomed_auth" if doomed else "auth"]
-    response = case.call_and_validate(base_url=fuzz["base_url"], headers=headers, checks=CHECKS, timeout=60)
+    response = case.call_and_validate(base_url=fuzz["base_url"], headers=headers, checks=checks, timeout=60)
     fuzz["calls"] += 1
-    fuzz["seen"].setdefault(f"{case.method} {case.path}", {}).setdefault(response.status_code, response.text[:160])
+    operation = f"{case.method} {case.path}"
+    fuzz["seen"].setdefault(operation, {}).setdefault(response.status_code, response.text[:160])
+    if label is not None and case.body is not NOT_SET:
+        fuzz["bodies"].setdefault((operation, label), set()).add(response.status_code)
 
 
 FUZZ_SETTINGS = settings(
@@ -221,6 +295,15 @@ FUZZ_SETTINGS = settings(
     phases=[Phase.explicit, Phase.generate],  # no shrinking: a failure shows the case as generated
     suppress_health_check=list(HealthCheck),
 )
+
+
+def _runner(operation: Any, mode: GenerationMode, fuzz: dict[str, Any], lifecycle: bool) -> Any:
+    @FUZZ_SETTINGS
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case: Any) -> None:
+        _call(case, fuzz, doomed=lifecycle, mode=mode)
+
+    return run
 
 
 def _fuzz(api_schema: Any, fuzz: dict[str, Any], *, lifecycle: bool) -> int:
@@ -235,17 +318,13 @@ def _fuzz(api_schema: Any, fuzz: dict[str, Any], *, lifecycle: bool) -> int:
         if (operation.method.upper() in LIFECYCLE_METHODS or operation.path in LIFECYCLE_PATHS) != lifecycle:
             continue
         ran += 1
-        # Negative cases need a parameter with a schema to break: a query parameter (path ids are any string).
-        modes = [GenerationMode.POSITIVE] + ([GenerationMode.NEGATIVE] if operation.query.items else [])
+        # Negative cases need a part with a schema to break: a query parameter or the body (path
+        # ids are any string).
+        breakable = operation.query.items or operation.body
+        modes = [GenerationMode.POSITIVE] + ([GenerationMode.NEGATIVE] if breakable else [])
         for mode in modes:
-
-            @FUZZ_SETTINGS
-            @given(case=operation.as_strategy(generation_mode=mode))
-            def run(case: Any) -> None:
-                _call(case, fuzz, doomed=lifecycle)
-
             try:
-                run()
+                _runner(operation, mode, fuzz, lifecycle)()
             except Unsatisfiable:  # no parameter of the operation can be made invalid
                 continue
             except (Exception, FailureGroup) as failure:
@@ -258,7 +337,8 @@ def _fuzz(api_schema: Any, fuzz: dict[str, Any], *, lifecycle: bool) -> int:
 def test_every_operation_answers_as_documented(api_schema: Any, fuzz: dict[str, Any]) -> None:
     ran = _fuzz(api_schema, fuzz, lifecycle=False)
     # The real ids make the calls reach the handlers: most operations answered a 2xx at least once
-    # (the rest need a request body the document does not describe, or query parameters it does not list).
+    # (the rest need ids or values in their bodies that generated ones rarely hit, or query parameters
+    # the document does not list).
     answered = {op for op, statuses in fuzz["seen"].items() if any(200 <= status < 300 for status in statuses)}
     print(f"fuzz: {fuzz['calls']} calls, {len(answered)} of {ran} operations answered 2xx")
     assert len(answered) >= ran * 0.6, f"only {len(answered)} of {ran} operations answered 2xx: {sorted(answered)}"
@@ -273,6 +353,31 @@ def test_every_delete_and_lifecycle_call_answers_as_documented(api_schema: Any, 
     }
     print(f"fuzz: {len(answered)} of {ran} lifecycle operations answered 2xx")
     assert len(answered) >= ran * 0.5, f"only {len(answered)} of {ran} lifecycle operations answered 2xx: {answered}"
+
+
+def test_generated_bodies_reach_the_handlers(api_schema: Any, fuzz: dict[str, Any]) -> None:
+    """After the fuzz: the document has a JSON body for each of BODY_OPERATIONS; generated bodies were
+    sent to each of them, valid ones (with real ids) were accepted by most, broken ones answered 400."""
+    document = api_schema.raw_schema
+    for operation in BODY_OPERATIONS:
+        method, path = operation.split(" ")
+        body = document["paths"][path][method.lower()].get("requestBody")
+        assert body is not None, f"{operation}: no request body documented"
+        assert body["content"]["application/json"]["schema"], operation
+    if not fuzz["calls"]:  # run on its own (-k): the fuzz first
+        _fuzz(api_schema, fuzz, lifecycle=False)
+    bodies = fuzz["bodies"]
+    for operation in BODY_OPERATIONS:
+        for label in ("positive", "broken"):
+            assert (operation, label) in bodies, f"{operation}: no {label} body was sent"
+        # negative_data_rejection held each broken body's answer to a 4xx; 400 is the body's own
+        assert 400 in bodies[(operation, "broken")], (operation, bodies[(operation, "broken")])
+    accepted = [op for op in BODY_OPERATIONS if any(200 <= s < 300 for s in bodies[(op, "positive")])]
+    with_bodies = {op for op, _ in bodies}
+    refused = {op: sorted(bodies[(op, "positive")]) for op in BODY_OPERATIONS if op not in accepted}
+    print(f"fuzz: bodies sent to {len(with_bodies)} operations; {len(accepted)} of {len(BODY_OPERATIONS)} accepted one")
+    print(f"fuzz: no generated body accepted by {refused}")
+    assert len(accepted) >= len(BODY_OPERATIONS) * 0.5, f"generated bodies accepted only by {accepted}"
 
 
 def test_the_checks_catch_an_undocumented_status_and_a_body_off_its_schema(

@@ -5,6 +5,12 @@
 2. The document described every error as Litestar's `{status_code, detail, extra}` (the gateway
    sends Flatfile's `{"errors":[{"message","key"}]}`), listed no 401/403/404/409/… at all, and
    described the pre-encoded JSON answers (`Response[bytes]`) as a string (gateway api_docs.py).
+3. With request bodies in the document (issue 12): a NUL character in a JSON body's string (`{"name":
+   "a\\u0000b"}`), or a `displayOrder` / job `part` beyond a Postgres `integer`, was accepted and
+   its event appended but never projected: the create answered 404 for the resource it had just
+   made, an update answered 200 and changed nothing. Now a 400 naming the field (gateway body.py:
+   `decode` refuses NUL, `Int32`); the fuzz's `no_write_lost` check fails such a 404. A NUL in a
+   record id of a `PUT …/records` body answered 503 (the record service's lookup): now a 400.
 """
 
 from __future__ import annotations
@@ -97,3 +103,39 @@ def test_no_json_answer_is_documented_as_a_string() -> None:
         == {"type": "string"}
     ]
     assert not as_string, as_string
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "key"),
+    [
+        ("/v1/spaces", {"name": "a\u0000b"}, "name"),
+        ("/v1/spaces", {"name": "s", "metadata": {"k": ["ok", "a\u0000"]}}, "metadata.k[1]"),
+        ("/v1/spaces", {"name": "s", "displayOrder": 2**31}, "displayOrder"),
+        ("/v1/jobs", {"type": "space", "operation": "o", "source": "SPACE", "part": 2**31}, "part"),
+        ("/v1/jobs", {"type": "space", "operation": "o\u0000", "source": "SPACE"}, "operation"),
+    ],
+)
+def test_a_body_its_services_cannot_store_is_a_400_naming_the_field(
+    api: httpx.Client, space: str, path: str, body: dict[str, Any], key: str
+) -> None:
+    sent = {name: space if value == "SPACE" else value for name, value in body.items()}
+    reply = api.post(path, json=sent)  # json.dumps escapes the NUL as \\u0000
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["errors"][0]["key"] == key, reply.text
+
+
+def test_a_space_created_with_a_bounded_display_order_is_read_back(api: httpx.Client) -> None:
+    reply = api.post("/v1/spaces", json={"name": "ordered", "displayOrder": 2**31 - 1})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["data"]["displayOrder"] == 2**31 - 1
+
+
+def test_a_nul_in_a_record_id_to_update_is_a_400(api: httpx.Client, space: str) -> None:
+    sheet = {"name": "People", "slug": "people", "fields": [{"key": "name", "type": "string"}]}
+    workbook = api.post("/v1/workbooks", json={"name": "wb", "spaceId": space, "sheets": [sheet]})
+    assert workbook.status_code == 200, workbook.text
+    sheet_id = workbook.json()["data"]["sheets"][0]["id"]
+    body = [{"id": "us_rc_a\u0000", "values": {"name": {"value": "x"}}}]
+    reply = api.put(f"/v1/sheets/{sheet_id}/records", json=body)  # it answered 503
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["errors"][0]["key"] == "[0].id", reply.text

@@ -27,7 +27,7 @@ from gateway_service.auth import (
     require_space_role,
     require_workbook,
 )
-from gateway_service.body import MAX_JSON_BODY, SUCCESS, data, decode
+from gateway_service.body import MAX_JSON_BODY, SUCCESS, Int32, data, decode
 from gateway_service.ids import is_id
 from gateway_service.query import bool_param, int_param, param
 from gateway_service.state import Gateway
@@ -86,7 +86,7 @@ class NewJobBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     outcome: Json | None = None
     parent_id: str | None = None
     predecessor_ids: list[str] | None = None
-    part: int | None = None
+    part: Int32 | None = None
     part_data: Json | None = None
     part_execution: str | None = None
     metadata: Json | None = None

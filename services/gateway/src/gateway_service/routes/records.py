@@ -19,7 +19,7 @@ from litestar.response import Stream
 
 from gateway_service.api_docs import CSV_FILE, JSON_OBJECT
 from gateway_service.auth import principal_of, require_space_access
-from gateway_service.body import body_bytes, decode
+from gateway_service.body import body_bytes, decode, refuse_nul_record_ids
 from gateway_service.query import bool_param, int_param, list_param, param
 from gateway_service.state import Gateway
 from spaceport.claimcheck import ClaimCheck
@@ -165,7 +165,10 @@ async def _write_body(
 ) -> Written:
     """Send the request's records (raw bytes, by claim check when large) to be inserted or updated."""
     principal, _ = await authorize(request, gateway, sheet_id, write=True)
-    body = await claims(gateway).pack(await body_bytes(request))
+    raw = await body_bytes(request)
+    if command_type is UpdateRecords:
+        refuse_nul_record_ids(raw)
+    body = await claims(gateway).pack(raw)
     idempotency_key = request.headers.get("idempotency-key")
     command = command_type(
         principal=principal,

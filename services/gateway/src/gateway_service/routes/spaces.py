@@ -16,7 +16,7 @@ from gateway_service.auth import (
     secret_principal,
     space_principal,
 )
-from gateway_service.body import MAX_JSON_BODY, SUCCESS, data, decode
+from gateway_service.body import MAX_JSON_BODY, SUCCESS, Int32, data, decode
 from gateway_service.ids import is_id
 from gateway_service.query import PageNumber, PageSize
 from gateway_service.state import Gateway
@@ -56,7 +56,7 @@ class SpaceBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     primary_workbook_id: str | None = None
     translations_path: str | None = None
     language_override: str | None = None
-    display_order: int | None = None
+    display_order: Int32 | None = None
     allowed_domains: list[str] | None = None
     auto_configure: bool | None = None
     is_collaborative: bool | None = None
