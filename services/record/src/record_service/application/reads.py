@@ -205,11 +205,12 @@ class ReadHandlers:
         sorted_by = sel.extra.get("sort_expr")
         order = page.order
         sort_value = f", (array_agg(({sorted_by})::text ORDER BY {order}))[count(*)] AS sort_value" if sorted_by else ""
+        # the last row's row_no: in row order simply the largest (no array of the page's row_nos)
+        last_row = "max(r.row_no)" if order == "r.row_no" else f"(array_agg(r.row_no ORDER BY {order}))[count(*)]"
         row = await bounded(
             conn.fetchrow(
                 f"{picked}SELECT convert_to('[' || coalesce(string_agg({_record_text(cells)}, ',' ORDER BY {order}),"
-                f" '') || ']', 'UTF8') AS page, count(*) AS n, (array_agg(r.row_no ORDER BY {order}))[count(*)]"
-                f" AS row_no{sort_value} FROM ({page.source}) r",
+                f" '') || ']', 'UTF8') AS page, count(*) AS n, {last_row} AS row_no{sort_value} FROM ({page.source}) r",
                 *sel.params,
                 timeout=QUERY_TIMEOUT if not sel.plain or sorted_by else None,
             )
