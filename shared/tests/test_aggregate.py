@@ -6,7 +6,7 @@ import pytest
 from counter import EVENTS, FOLDER, CounterIncremented, increment
 
 from spaceport.aggregate import Append, Decision, Replay, execute, run_command
-from spaceport.errors import ConcurrencyError, ServiceUnavailableError
+from spaceport.errors import ConcurrencyError, ContendedError, ServiceUnavailableError
 from spaceport.events import EventRegistry
 from spaceport.memstore import InMemoryEventStore
 from spaceport.ports import AggregateRef, AppendContext, AppendResult
@@ -48,15 +48,16 @@ async def test_a_conflict_runs_the_hook_and_the_attempt_again(memory: InMemoryEv
     assert await landed_total(memory) == 3
 
 
-async def test_the_last_conflict_propagates(memory: InMemoryEventStore) -> None:
+async def test_a_command_that_keeps_losing_its_race_is_refused_as_contended(memory: InMemoryEventStore) -> None:
     async def attempt() -> Decision[None]:
         return Append(None, [CounterIncremented(by=1)], 99)  # a version the aggregate never has
 
     async def landed(_: AppendResult) -> None:
         return None
 
-    with pytest.raises(ConcurrencyError):
+    with pytest.raises(ContendedError) as refused:
         await run_command(memory, REF, attempt, AppendContext(), landed=landed, attempts=3)
+    assert refused.value.status == 503 and isinstance(refused.value.__cause__, ConcurrencyError)
     assert await landed_total(memory) == 0
 
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeAlias, TypeVar
 
-from spaceport.errors import ConcurrencyError
+from spaceport.errors import ConcurrencyError, ContendedError
 from spaceport.events import Event
 from spaceport.ports import AggregateRef, AppendContext, AppendResult, EventStorePort, Loaded
 
@@ -94,7 +94,8 @@ async def run_command(
     read model catching up) when another writer got in first; `attempt` raises to refuse.
 
     A duplicate (a `Replay`, or an append the store reports as already landed) is answered by
-    `landed(result)`. The last attempt's `ConcurrencyError` propagates.
+    `landed(result)`. When the last attempt loses its race too, `ContendedError` (503: nothing
+    was written, retry) says so, not the store's conflict (a 409 would read as a data conflict).
     """
     for number in range(1, attempts + 1):
         decision = await attempt()
@@ -102,9 +103,11 @@ async def run_command(
             return Outcome(await landed(decision.result), decision.result)
         try:
             return await _append(store, ref, decision, context, landed)
-        except ConcurrencyError:
+        except ConcurrencyError as lost:
             if number == attempts:
-                raise
+                raise ContendedError(
+                    f"other writes kept getting in first ({attempts} attempts); nothing was written, retry the request"
+                ) from lost
             if on_conflict is not None:
                 await on_conflict()
     raise AssertionError("unreachable")

@@ -72,6 +72,13 @@ class ConcurrencyError(ConflictError):
     code = "concurrency_conflict"
 
 
+class ContendedError(ServiceUnavailableError):
+    """Every attempt of a command lost its race to other writers (e.g. two replicas writing one
+    sheet while a projection hands over): nothing was written, the client should retry."""
+
+    code = "contended"
+
+
 ERRORS_BY_CODE: dict[str, type[SpaceportError]] = {
     cls.code: cls
     for cls in (
@@ -86,6 +93,7 @@ ERRORS_BY_CODE: dict[str, type[SpaceportError]] = {
         RateLimitedError,
         ServiceUnavailableError,
         ConcurrencyError,
+        ContendedError,
     )
 }
 
