@@ -7,6 +7,11 @@ import os
 import msgspec
 
 
+def nats_servers(url: str) -> list[str]:
+    """A `NATS_URL` as the servers to connect to: one URL, or a cluster's comma-separated."""
+    return [u.strip() for u in url.split(",") if u.strip()]
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Where the infrastructure is and how this process names itself."""
 
@@ -41,8 +46,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def nats_servers(self) -> list[str]:
-        """`NATS_URL` as the servers to connect to: one URL, or a cluster's comma-separated."""
-        return [u.strip() for u in self.nats_url.split(",") if u.strip()]
+        """`NATS_URL` as the servers to connect to (`nats_servers`)."""
+        return nats_servers(self.nats_url)
 
     @classmethod
     def from_env(cls, service_name: str, env: dict[str, str] | None = None) -> Settings:

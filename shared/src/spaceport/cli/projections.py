@@ -21,7 +21,7 @@ from spaceport.eventstore import EventStore
 from spaceport.projection import ProjectionRunner
 from spaceport.projection.partition import PartitionedRunner, applied_position, make_runner
 from spaceport.runtime import ServiceRuntime
-from spaceport.settings import Settings
+from spaceport.settings import Settings, nats_servers
 
 SERVICES = ("space", "workbook", "record", "file", "job")  # the services with projections
 
@@ -142,7 +142,7 @@ async def _verify(how: _Verify, shadow: str, at: int) -> None:
 async def connect(url: str) -> Client:
     try:
         return await nats.connect(
-            [u.strip() for u in url.split(",") if u.strip()],  # one URL, or a cluster's comma-separated
+            nats_servers(url),
             allow_reconnect=False,
             connect_timeout=5,
             max_reconnect_attempts=1,
