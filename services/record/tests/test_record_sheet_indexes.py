@@ -150,6 +150,30 @@ async def test_a_big_quiet_sheet_gets_indexes_its_queries_use(service: tuple[Ser
     await until(all_dropped, "the deleted sheet's indexes to go")
 
 
+async def test_a_sheet_waits_until_its_whole_space_is_quiet(service: tuple[ServiceRuntime, ServiceContext]) -> None:
+    """A write to another sheet of the space (an import's mapping writing the destination while
+    its source sheet is big and idle) keeps the space's sheets waiting; another space does not."""
+    _rt, ctx = service
+    indexer = SheetIndexer("unused", "unused")  # only its bookkeeping is exercised, on our connection
+    async with (await ctx.pool()).acquire() as conn:
+        for sheet_id, space_id in (("us_sh_ix_dest", SPACE), ("us_sh_ix_other", "us_sp_ix_other")):
+            await conn.execute(
+                "INSERT INTO sheet (id, workbook_id, space_id, environment_id, slug, config, config_seq)"
+                " VALUES ($1, $2, $3, $4, 'dest', '{}', 0)",
+                sheet_id,
+                WORKBOOK,
+                space_id,
+                ENV,
+            )
+        spaces = {SPACE, "us_sp_ix_other"}
+        assert await indexer._quiet_spaces(conn, spaces) == set()  # first seen: not quiet yet
+        assert await indexer._quiet_spaces(conn, spaces) == spaces  # unchanged for QUIET_SECONDS (0 here)
+        await conn.execute("UPDATE sheet SET version = version + 1 WHERE id = 'us_sh_ix_dest'")
+        assert await indexer._quiet_spaces(conn, spaces) == {"us_sp_ix_other"}  # SHEET waits for its space
+        assert await indexer._quiet_spaces(conn, spaces) == spaces
+        await conn.execute("DELETE FROM sheet WHERE id IN ('us_sh_ix_dest', 'us_sh_ix_other')")
+
+
 async def test_deep_pages_through_ladders_equal_the_whole_order(
     service: tuple[ServiceRuntime, ServiceContext], monkeypatch: pytest.MonkeyPatch
 ) -> None:
