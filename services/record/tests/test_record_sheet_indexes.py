@@ -16,7 +16,7 @@ from record_service.application.context import ServiceContext
 from record_service.application.query import Cursors, page_bounds, select
 from record_service.application.reads import ReadHandlers
 from record_service.application.writes import WriteHandlers
-from record_service.bootstrap import build
+from record_service.bootstrap import PROJECTION, build
 from record_service.projections import sheet_indexes
 from record_service.projections.sheet_indexes import SheetIndexer, sheet_of, wanted
 from spaceport.contracts.blueprint import SheetConfig
@@ -172,6 +172,26 @@ async def test_a_sheet_waits_until_its_whole_space_is_quiet(service: tuple[Servi
         assert await indexer._quiet_spaces(conn, spaces) == {"us_sp_ix_other"}  # SHEET waits for its space
         assert await indexer._quiet_spaces(conn, spaces) == spaces
         await conn.execute("DELETE FROM sheet WHERE id IN ('us_sh_ix_dest', 'us_sh_ix_other')")
+
+
+async def test_a_build_gives_way_to_a_write_in_its_space(
+    service: tuple[ServiceRuntime, ServiceContext], record_settings: Settings
+) -> None:
+    """A long build (here a stand-in statement that would take 60 s) is cancelled when the space
+    gets a write, and the indexer's connection stays usable; an undisturbed one completes."""
+    _rt, ctx = service
+    indexer = SheetIndexer(record_settings.database_url, PROJECTION)
+    async with (await ctx.pool()).acquire() as conn, (await ctx.pool()).acquire() as writer:
+
+        async def write_soon() -> None:
+            await asyncio.sleep(1.5)
+            await writer.execute("UPDATE sheet SET version = version + 1 WHERE id = $1", SHEET)
+
+        bump = asyncio.ensure_future(write_soon())
+        assert await indexer.build(conn, "SELECT pg_sleep(60)", SPACE) is False
+        await bump
+        assert await conn.fetchval("SELECT 1") == 1  # cancelled, not broken
+        assert await indexer.build(conn, "SELECT pg_sleep(0.1)", SPACE) is True
 
 
 async def test_deep_pages_through_ladders_equal_the_whole_order(

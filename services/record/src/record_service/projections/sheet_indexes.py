@@ -24,6 +24,7 @@ same way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -142,6 +143,7 @@ class SheetIndexer(LockedWorker):
         quiet = await self._quiet_spaces(conn, {s["space_id"] for s in sheets if not s["deleted"]})
         want: dict[str, IndexSpec] = {}
         ready: list[str] = []
+        spaces = {sheet["id"]: sheet["space_id"] for sheet in sheets}
         for sheet in sheets:
             if sheet["deleted"]:
                 continue
@@ -159,12 +161,38 @@ class SheetIndexer(LockedWorker):
             if not missing:
                 continue
             log.info("sheet indexer: building %s", missing[0].name)
-            await conn.execute(missing[0].ddl)
+            if not await self.build(conn, missing[0].ddl, spaces[sheet_id]):
+                log.info("sheet indexer: %s gave way to a write in its space; built again once quiet", missing[0].name)
+                return  # the invalid index it leaves is dropped by the next pass
             self.built.append(missing[0].name)
             # the planner's statistics of the new expression; with the sheet's last index, the
             # visibility map too (index-only skips of deep pages after a bulk load)
             await conn.execute("ANALYZE record" if len(missing) > 1 else "VACUUM (ANALYZE) record")
             return  # one build per pass: deletions and new sheets are seen between builds
+
+    async def build(self, conn: asyncpg.Connection[Any], ddl: str, space_id: str) -> bool:
+        """Run `ddl` (a CREATE INDEX CONCURRENTLY); False if a write to the space cut it short.
+
+        A build of a 1M-record sheet's trigram index takes a core for many seconds; when the space
+        gets a write meanwhile (the mapping of the import that made the sheet starts), the build is
+        cancelled rather than competing with it: the space waits to be quiet again first."""
+        watcher = await asyncpg.connect(self.database_url, server_settings={"search_path": self.schema})
+        try:
+            before = await _space_version(watcher, space_id)
+            running = asyncio.ensure_future(conn.execute(ddl))
+            while True:
+                done, _ = await asyncio.wait({running}, timeout=POLL_SECONDS)
+                if done:
+                    running.result()
+                    return True
+                if await _space_version(watcher, space_id) != before:
+                    running.cancel()  # asyncpg asks the server to cancel the statement
+                    with contextlib.suppress(asyncio.CancelledError, asyncpg.QueryCanceledError):
+                        await running
+                    self._seen.pop(space_id, None)
+                    return False
+        finally:
+            await watcher.close()
 
     async def _quiet_spaces(self, conn: asyncpg.Connection[Any], spaces: set[str]) -> set[str]:
         """The spaces none of whose sheets a records event touched for QUIET_SECONDS.
@@ -189,6 +217,10 @@ class SheetIndexer(LockedWorker):
         for gone in set(self._seen) - spaces:
             del self._seen[gone]
         return quiet
+
+
+async def _space_version(conn: asyncpg.Connection[Any], space_id: str) -> int:
+    return int(await conn.fetchval("SELECT coalesce(sum(version), 0) FROM sheet WHERE space_id = $1", space_id))
 
 
 async def drop_for_bulk(conn: Any, sheet_id: str) -> list[str]:
