@@ -3,10 +3,25 @@
 A space's events carry their envelope in clear (id, type, space and environment ids, aggregate,
 actor, times, causality: what subjects, routing and projections need) and their `data` sealed
 with AES-256-GCM under a random 32-byte key of that space: `data` is then a JSON string, the
-base64 of a fresh 12-byte nonce followed by the ciphertext and tag, and the envelope says
-`sealed: 1`. The additional data binds the ciphertext to its event (id, space, type), so a
-payload cannot be moved onto another event. Envelopes without `sealed` (environment-level
-events, every event written before this existed, the recorded corpus) are plain as always.
+base64 of a fresh 12-byte nonce followed by the ciphertext and tag, and the envelope's `sealed`
+says how the plain bytes went in:
+
+- `sealed: 1` (`SEALED_AES_GCM`): the plain JSON itself is encrypted; the additional data binds
+  the ciphertext to its event (id, space, type), so a payload cannot be moved onto another event.
+  Payloads under `COMPRESS_FROM` bytes (and every sealed event written before sealing 2 existed)
+  are sealed so; they open forever.
+- `sealed: 2` (`SEALED_ZSTD_AES_GCM`): the plain JSON is compressed with zstd (level
+  `ZSTD_LEVEL`, one frame that records its size) and the frame is encrypted as above; the
+  additional data also names the sealing (`<id>\\0<space>\\0<type>\\0zstd`), so a payload cannot be
+  relabelled to the other sealing either. Large payloads (a `RecordsInserted` of 1,000 records
+  is about 1 MB of JSON) come out 10 to 30 times smaller: less to store, deliver to every consumer,
+  base64 and decrypt. Compression comes before encryption, so a sealed payload's length says how
+  well it compressed; only readers of the stream see lengths, never the API's callers.
+  Opening refuses (`SealedPayloadError`) a frame that claims more than `MAX_OPENED_BYTES` (a
+  decompression bomb) or does not record its size; a writer never compresses more than that.
+
+Envelopes without `sealed` (environment-level events, every event written before sealing
+existed, the recorded corpus) are plain as always.
 
 Deleting a space destroys its key (`Keyring.destroy`, done by the store once the space's
 `SpaceDeleted` is stored). From then on its sealed events open as erased: the store delivers
@@ -30,12 +45,14 @@ import asyncio
 import contextlib
 import logging
 import os
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
 import msgspec
 import nats.errors
+import zstandard
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -57,6 +74,13 @@ from spaceport.errors import ServiceUnavailableError
 from spaceport.events import ERASED_TYPE, Envelope
 
 SEALED_AES_GCM = 1  # `Envelope.sealed`: 0 plain, 1 AES-256-GCM under the space's key
+SEALED_ZSTD_AES_GCM = 2  # 2: zstd, then AES-256-GCM (the additional data names the sealing)
+# Plain payloads from this size up are sealed 2 (smaller ones gain little).
+# SPACEPORT_SEAL_COMPRESS=off keeps writing sealing 1: for a rolling upgrade from a release that
+# cannot open sealing 2, until every reader runs this one (readers open both either way).
+COMPRESS_FROM = 1024 if os.environ.get("SPACEPORT_SEAL_COMPRESS", "on").lower() not in ("off", "0", "false") else -1
+ZSTD_LEVEL = 1
+MAX_OPENED_BYTES = 64 * 1024 * 1024  # the largest payload sealing 2 writes or opens (8x max_payload)
 CLEAR_TYPES = frozenset({"SpaceDeleted", "SpaceExpired"})  # ids only; must stay readable after erasure
 DESTROYS_KEY = frozenset({"SpaceDeleted"})
 KEY_BUCKET = "SPACEPORT_EVENTS_KEYS"  # the default; the event store names it after its stream
@@ -82,8 +106,50 @@ class SealedPayloadError(Exception):
     """A sealed payload that its space's key does not open: it was altered (not erased)."""
 
 
-def _aad(envelope: Envelope) -> bytes:
-    return f"{envelope.id}\x00{envelope.space_id}\x00{envelope.type}".encode()
+def _aad(envelope: Envelope, sealing: int = SEALED_AES_GCM) -> bytes:
+    """What a payload is bound to: its event, and (from sealing 2 on) how it was sealed. Sealing 1
+    keeps the additional data it always had, so the events written with it still open."""
+    aad = f"{envelope.id}\x00{envelope.space_id}\x00{envelope.type}"
+    return (aad if sealing == SEALED_AES_GCM else f"{aad}\x00zstd").encode()
+
+
+class _Codecs(threading.local):
+    """A zstd compressor and decompressor per thread: their contexts are reused from call to
+    call, and neither may be used by two threads at once. Seal and open run on the event
+    loop's thread, but nothing stops a caller from a worker thread (`asyncio.to_thread`)."""
+
+    def __init__(self) -> None:
+        self.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)  # records the content size
+        self.decompressor = zstandard.ZstdDecompressor()
+
+
+_codecs = _Codecs()
+
+
+def _compressed(plain: bytes) -> bytes | None:
+    """The plain payload as one zstd frame; None when sealing 1 is the better choice (small,
+    incompressible, or larger than any reader opens)."""
+    if COMPRESS_FROM < 0 or not COMPRESS_FROM <= len(plain) <= MAX_OPENED_BYTES:
+        return None
+    frame = _codecs.compressor.compress(plain)
+    return frame if len(frame) < len(plain) else None
+
+
+def _decompressed(frame: bytes, event_id: str) -> bytes:
+    """The payload of a zstd frame, refused (SealedPayloadError) beyond `MAX_OPENED_BYTES`.
+
+    The frame was authenticated already (only a holder of the key wrote it), but a bug or a
+    hostile writer must not make every reader allocate what a header claims: the size is read
+    first, and a frame that does not record it (sealing 2 always does) is refused."""
+    try:
+        size = zstandard.frame_content_size(frame)  # -1 (or CONTENTSIZE_UNKNOWN): not recorded
+        if not 0 <= size <= MAX_OPENED_BYTES:
+            raise SealedPayloadError(
+                f"event {event_id}: its payload records no size, or one over {MAX_OPENED_BYTES} bytes"
+            )
+        return _codecs.decompressor.decompress(frame, allow_extra_data=False)
+    except zstandard.ZstdError as error:  # not a zstd frame, a damaged one, or trailing data
+        raise SealedPayloadError(f"event {event_id}: its payload does not decompress") from error
 
 
 def needs_key(space_id: str | None, types: Iterable[str]) -> bool:
@@ -162,9 +228,14 @@ class Keyring(ABC):
     # ---- sealing ----------------------------------------------------------------------------
 
     def seal(self, envelope: Envelope, key: bytes) -> Envelope:
+        """The envelope with its `data` sealed under `key`: compressed first (sealing 2) when the
+        payload is at least `COMPRESS_FROM` bytes and compresses, else as is (sealing 1)."""
+        plain = bytes(envelope.data)
+        frame = _compressed(plain)
+        sealing, clear = (SEALED_AES_GCM, plain) if frame is None else (SEALED_ZSTD_AES_GCM, frame)
         nonce = os.urandom(NONCE_BYTES)
-        sealed = nonce + self._cipher(key).encrypt(nonce, bytes(envelope.data), _aad(envelope))
-        return msgspec.structs.replace(envelope, sealed=SEALED_AES_GCM, data=msgspec.Raw(_encoder.encode(sealed)))
+        sealed = nonce + self._cipher(key).encrypt(nonce, clear, _aad(envelope, sealing))
+        return msgspec.structs.replace(envelope, sealed=sealing, data=msgspec.Raw(_encoder.encode(sealed)))
 
     def open(self, envelope: Envelope) -> Envelope:
         """The envelope with its plain `data`; erased (type `Erased`, no data) when the key is gone.
@@ -173,7 +244,8 @@ class Keyring(ABC):
         """
         if not envelope.sealed:
             return envelope
-        if envelope.space_id is None or envelope.sealed != SEALED_AES_GCM:
+        sealing = envelope.sealed
+        if envelope.space_id is None or sealing not in (SEALED_AES_GCM, SEALED_ZSTD_AES_GCM):
             raise SealedPayloadError(f"event {envelope.id}: unknown sealing {envelope.sealed}")
         known, key = self.cached(envelope.space_id)
         if not known:
@@ -182,9 +254,11 @@ class Keyring(ABC):
             return msgspec.structs.replace(envelope, type=ERASED_TYPE, data=_ERASED_DATA)
         blob = _bytes_decoder.decode(envelope.data)
         try:
-            plain = self._cipher(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _aad(envelope))
-        except Exception as error:  # cryptography's InvalidTag: altered, or sealed under another key
+            plain = self._cipher(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _aad(envelope, sealing))
+        except Exception as error:  # cryptography's InvalidTag: altered, relabelled, or under another key
             raise SealedPayloadError(f"event {envelope.id}: its payload does not open") from error
+        if sealing == SEALED_ZSTD_AES_GCM:
+            plain = _decompressed(plain, envelope.id)
         return msgspec.structs.replace(envelope, sealed=0, data=msgspec.Raw(plain))
 
     def _cipher(self, key: bytes) -> AESGCM:

@@ -43,7 +43,7 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     occurred_at: datetime
     causation_id: str | None = None
     correlation_id: str | None = None
-    sealed: int = 0  # 1: `data` is sealed with the space's key (spaceport.crypto); 0: plain JSON
+    sealed: int = 0  # 1: `data` sealed with the space's key, 2: zstd then sealed (spaceport.crypto); 0: plain JSON
     data: msgspec.Raw
 
 
