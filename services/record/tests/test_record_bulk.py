@@ -431,6 +431,45 @@ async def test_an_update_settles_the_sheet_and_forgets_the_claims_in_memory(stor
     assert _email_errors(again) == [[]]  # a@x.io was given up by the update
 
 
+async def test_keyed_inserts_overlap_the_projection_and_a_retry_commits_once(store: InMemoryEventStore) -> None:
+    """A mapping's pages (inserts with idempotency keys) do not wait for the previous page's
+    projection; a page retried before its first attempt is projected is answered from memory
+    with that commit, and nothing is written twice (row and columnar path alike)."""
+    ctx = context(store, lagging=True)
+    model = ctx.model
+    assert isinstance(model, FoldedRecords)
+    first = await insert_json(ctx, cells([{"note": "a", "count": 1}]), sheet=PLAIN, key="p1")
+    second = await import_ipc(ctx, ipc([{"note": "b", "count": 2}]), sheet=PLAIN, key="p2")
+    assert model.position < first.position  # the second did not wait for the first's projection
+    again = await insert_json(ctx, cells([{"note": "a", "count": 1}]), sheet=PLAIN, key="p1")
+    assert model.position < second.position  # nor did the retry
+    assert (again.commit_id, again.position, again.record_count) == (first.commit_id, first.position, 1)
+    landed = await commits(store, PLAIN)
+    assert [c.commit_id for c, _ in landed] == [first.commit_id, second.commit_id]
+    assert [r.values["note"].value for r in await live(ctx, PLAIN)] == ["a", "b"]
+
+
+async def test_a_keyed_insert_after_another_write_settles_first(store: InMemoryEventStore) -> None:
+    """An update forgets the keys held in memory: the next keyed insert waits for the projection
+    and finds an earlier key in the read model instead."""
+    ctx = context(store, lagging=True)
+    model = ctx.model
+    assert isinstance(model, FoldedRecords)
+    first = await insert_json(ctx, cells([{"note": "a", "count": 1}]), sheet=PLAIN, key="p1")
+    [record] = await live(ctx, PLAIN)
+    await WriteHandlers(ctx).update(
+        UpdateRecords(
+            principal=ME,
+            sheet_id=PLAIN,
+            body=Payload(data=msgspec.json.encode([{"id": record.id, "values": {"note": {"value": "z"}}}])),
+        )
+    )
+    assert ctx.own_keys(PLAIN) == {}  # the update settled: tracking starts afresh
+    again = await insert_json(ctx, cells([{"note": "a", "count": 1}]), sheet=PLAIN, key="p1")
+    assert again.commit_id == first.commit_id
+    assert [r.values["note"].value for r in await live(ctx, PLAIN)] == ["z"]  # not inserted again
+
+
 async def test_another_writer_freeing_a_value_is_seen_after_the_conflict(store: InMemoryEventStore) -> None:
     """A inserts a@x.io (held in A's memory); B deletes that record, freeing the value; A's next
     insert of a@x.io is refused by the append guard, forgets its claims, catches up and finds the

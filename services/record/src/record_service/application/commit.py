@@ -140,6 +140,8 @@ async def commit(ctx: Context, write: Write, sheet: Sheet, decide: Decide) -> Wr
             raise
         if done.result is not None and not done.result.duplicate and done.value.claims:
             ctx.hold_claims(sheet.id, done.value.claims)  # under the lock: the next insert sees them
+        if done.result is not None and write.key is not None and (keyed := ctx.keyed.get(sheet.id)) is not None:
+            keyed[write.key] = (done.result.first_seq, done.result.last_seq)  # a retry finds it unprojected
     return await _written(ctx, write, done)
 
 
@@ -164,15 +166,24 @@ async def _attempt(ctx: Context, write: Write, decide: Decide, known: Sheet) -> 
     model's version. Unique values are then decided against the read model plus the values this
     process's unprojected inserts claimed (`Context.claimed`, valid while every write of this
     process to the sheet since it last settled was such an insert; any other write settles and
-    forgets them). A write with an idempotency key still waits: a retry later than JetStream's
-    duplicate window is recognised only by the read model (`commit_by_key`)."""
-    eligible = write.kind == "insert" and write.key is None and not known.schema.has_references
+    forgets them). An insert with an idempotency key (a mapping's pages) overlaps the same way
+    while this process tracks the keys of its commits to the sheet since it last settled it
+    (`Context.keyed`): the guard makes those the only unprojected commits of the sheet, so a
+    retry is recognised by the read model (`commit_by_key`) or, when its first attempt is not
+    projected yet, by that memory."""
+    eligible = write.kind == "insert" and not known.schema.has_references
     # a unique insert overlaps only while the claims of all this process's unprojected commits
     # to the sheet are in memory (an entry in ctx.claimed; none after any other write)
     overlap = eligible and (not known.schema.uniques or ctx.may_claim(write.sheet_id))
+    own_keys = ctx.own_keys(write.sheet_id)
+    if write.key is not None and own_keys is None:
+        overlap = False
     if not overlap:
         await ctx.settled(write.sheet_id)
         ctx.forget_claims(write.sheet_id)
+        ctx.keyed[write.sheet_id] = {}  # every earlier commit is in the read model now
+    elif write.key is not None and own_keys is not None and (mine := own_keys.get(write.key)) is not None:
+        return Replay(AppendResult(first_seq=mine[0], last_seq=mine[1], event_ids=[], duplicate=True))
     sheet = await ctx.sheet(write.sheet_id)
     if overlap and (own := ctx.written.get(sheet.id, 0)) > sheet.version:
         sheet = replace(sheet, version=own)

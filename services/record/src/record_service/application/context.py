@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 _config = msgspec.json.Decoder(SheetConfig)
 MAX_CLAIMED = 1_000_000  # unique values held in memory per sheet before an insert settles instead
+MAX_KEYED = 10_000  # idempotency keys of unprojected commits held in memory per sheet
 SHEET_WAIT = 10.0  # seconds an unknown sheet waits for the projection to catch up before 404 (or 503)
 
 
@@ -72,6 +73,9 @@ class Context:
         # sheet id -> unique key name -> value -> record: the claims of this process's inserts
         # since it last settled the sheet (see commit._attempt)
         self.claimed: dict[str, dict[str, dict[str, str]]] = {}
+        # sheet id -> idempotency key -> (first_seq, last_seq): the keyed commits of this process
+        # since it last settled the sheet, tracked from that settle on (see commit._attempt)
+        self.keyed: dict[str, dict[str, tuple[int, int]]] = {}
 
     def lock(self, sheet_id: str) -> asyncio.Lock:
         """Writes to one sheet are serialised in this process; across replicas the append guard does it."""
@@ -108,7 +112,15 @@ class Context:
             held.setdefault(name, {}).update(values)
 
     def forget_claims(self, sheet_id: str) -> None:
+        """The next write to the sheet settles first: the claims and keys held in memory go."""
         self.claimed.pop(sheet_id, None)
+        self.keyed.pop(sheet_id, None)
+
+    def own_keys(self, sheet_id: str) -> dict[str, tuple[int, int]] | None:
+        """The keys of this process's commits to the sheet since it last settled it, if tracked
+        since then (None: a keyed insert must settle first) and still few enough."""
+        found = self.keyed.get(sheet_id)
+        return found if found is not None and len(found) < MAX_KEYED else None
 
     def committed(self, sheet_id: str, position: int) -> None:
         """This process's commit to the sheet is at `position` (its next read or write waits for it)."""
