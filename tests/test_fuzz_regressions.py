@@ -139,3 +139,26 @@ def test_a_nul_in_a_record_id_to_update_is_a_400(api: httpx.Client, space: str) 
     reply = api.put(f"/v1/sheets/{sheet_id}/records", json=body)  # it answered 503
     assert reply.status_code == 400, reply.text
     assert reply.json()["errors"][0]["key"] == "[0].id", reply.text
+
+
+def test_a_nul_in_a_record_value_is_a_400_and_nothing_is_lost(api: httpx.Client, space: str) -> None:
+    """A NUL inside a cell's value was answered 200 and the record never reached the read model
+    (Postgres jsonb cannot hold it): now a 400 saying where, and the sheet is as it was."""
+    sheet = {"name": "People", "slug": "people", "fields": [{"key": "name", "type": "string"}]}
+    workbook = api.post("/v1/workbooks", json={"name": "wb", "spaceId": space, "sheets": [sheet]})
+    assert workbook.status_code == 200, workbook.text
+    sheet_id = workbook.json()["data"]["sheets"][0]["id"]
+    reply = api.post(
+        f"/v1/sheets/{sheet_id}/records", json=[{"name": {"value": "ok"}}, {"name": {"value": "a\u0000b"}}]
+    )
+    assert reply.status_code == 400, reply.text
+    assert "NUL" in reply.json()["errors"][0]["message"] and "$[1].name.value" in reply.json()["errors"][0]["message"]
+    kept = api.post(f"/v1/sheets/{sheet_id}/records", json=[{"name": {"value": "ok"}}])
+    assert kept.status_code == 200, kept.text
+    record_id = kept.json()["data"]["records"][0]["id"]
+    update = api.put(
+        f"/v1/sheets/{sheet_id}/records", json=[{"id": record_id, "values": {"name": {"value": "\u0000"}}}]
+    )
+    assert update.status_code == 400, update.text
+    listed = api.get(f"/v1/sheets/{sheet_id}/records")
+    assert [r["values"]["name"]["value"] for r in listed.json()["data"]["records"]] == ["ok"]

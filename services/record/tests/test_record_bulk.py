@@ -693,3 +693,13 @@ async def test_map_pages_capped_by_size_lose_no_row(
     assert [p.read for p in pages] == [1, 1, 1, 1, 1]
     assert [p.done for p in pages] == [False, False, False, False, True]
     assert [r.values["full_name"].value for r in await live(ctx, DEST)] == ["Ann", "Bob", "Cy", "Di", "Ed"]
+
+
+async def test_a_nul_in_a_value_is_refused_and_nothing_is_written(store: InMemoryEventStore) -> None:
+    """Postgres cannot store a NUL: the JSON and the Arrow path both refuse it, saying where."""
+    ctx = context(store)
+    with pytest.raises(ValidationFailedError, match=r"NUL character at `\$\[1\]\.note\.value`"):
+        await insert_json(ctx, cells([{"note": "a"}, {"note": "b\x00"}]), sheet=PLAIN)
+    with pytest.raises(ValidationFailedError, match="column 'note' has a NUL character in row 2"):
+        await import_ipc(ctx, ipc([{"note": "a"}, {"note": "\x00"}]), sheet=PLAIN)
+    assert await commits(store, PLAIN) == []

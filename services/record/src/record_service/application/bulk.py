@@ -131,6 +131,13 @@ def read_ipc(body: bytes) -> pl.DataFrame:
         raise ValidationFailedError(f"the body is not an Arrow IPC stream: {problem}") from None
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
+    for name, dtype in frame.schema.items():  # Postgres cannot store a NUL: refuse, never lose the row
+        if dtype == pl.String and (hits := frame[name].str.contains("\x00", literal=True)).any():
+            row = int(hits.arg_true()[0])
+            raise ValidationFailedError(
+                f"column {name!r} has a NUL character in row {row + 1} of this batch, which cannot be stored",
+                key=name,
+            )
     return frame
 
 

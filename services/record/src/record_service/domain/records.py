@@ -78,13 +78,32 @@ _encoder = msgspec.json.Encoder()
 
 def decode_body(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
     try:
-        return decoder.decode(body)
+        decoded = decoder.decode(body)
     except msgspec.ValidationError as problem:
         raise ValidationFailedError(f"invalid records body: {problem}") from None
     except msgspec.DecodeError as problem:
         raise ValidationFailedError(f"malformed JSON body: {problem}") from None
     except RecursionError:  # msgspec's guard against deeply nested input, not a DecodeError
         raise ValidationFailedError("malformed JSON body: nested too deeply") from None
+    if b"\\u0000" in body:  # only an escaped NUL is valid JSON: look for it only then
+        refuse_nul(msgspec.json.decode(body), "$")
+    return decoded
+
+
+def refuse_nul(value: Any, where: str) -> None:
+    """400 for a NUL character in any string of a records body (a value, a key, metadata):
+    Postgres text and jsonb cannot hold one, so the records would be accepted and then never
+    reach the read model (found: `POST …/records` answered 200 and the record was gone)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationFailedError(f"invalid records body: a NUL character at `{where}`; remove it and retry")
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            refuse_nul(item, f"{where}[{n}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(key, f"{where} (a key)")
+            refuse_nul(item, f"{where}.{key}")
 
 
 def decode_inserts(body: bytes) -> tuple[list[dict[str, CellInput]], list[RecordConfig | None] | None]:
