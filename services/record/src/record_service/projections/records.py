@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from record_service.projections import erasure
+from record_service.projections import copybin, erasure
 from spaceport.contracts import snapshot
 from spaceport.contracts.record import AGGREGATE, RecordsRestored
 from spaceport.contracts.space import SpaceDeleted
@@ -183,17 +183,16 @@ class RecordsProjection:
         if found is None:
             return  # the sheet is unknown here (deleted before this projection existed)
         next_row = found["next_row"]
-        rows: list[tuple[Any, ...]] = []
         configured = any(r.config != NO_CONFIG for event, _, _ in events for r in event.records)
+        rows = copybin.RecordRows(sheet_id, configured=configured)  # straight from the events' bytes
         for event, seq, at in events:
-            commit = event.commit_id
+            tail = rows.event(event.commit_id, seq, at)
             for r in event.records:
                 next_row += 1
-                cells, metadata = bytes(r.values).decode(), bytes(r.metadata).decode()
-                row = (sheet_id, next_row, r.id, cells, metadata, r.valid, r.error_fields, commit, seq, at)
-                rows.append((*row, _config(r)) if configured else row)
+                config = bytes(r.config) if configured else None
+                rows.add(next_row, r.id, bytes(r.values), bytes(r.metadata), r.valid, r.error_fields, tail, config)
         columns = CONFIG_COLUMNS if configured else RECORD_COLUMNS
-        await conn.copy_records_to_table("record", records=rows, columns=columns)
+        await conn.copy_to_table("record", source=rows.stream(), columns=columns, format="binary")
         records = [r for event, _, _ in events for r in event.records]
         if found["deleted_rows"]:  # a deleted record re-created with its id (a restore): alive, not a deletion
             await conn.execute(
@@ -208,7 +207,7 @@ class RecordsProjection:
             "UPDATE sheet SET total = total + $2, valid = valid + $3, next_row = next_row + $2, version = $4"
             " WHERE id = $1",
             sheet_id,
-            len(rows),
+            len(records),
             sum(1 for r in records if r.valid),
             events[-1][1],
         )

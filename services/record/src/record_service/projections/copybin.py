@@ -1,0 +1,97 @@
+"""Rows of the `record` table in Postgres's binary COPY format, built from the events' bytes.
+
+The projector is the import path's narrowest stage: it decodes every `RecordsInserted` and
+COPYs its rows, and asyncpg's `copy_records_to_table` encodes each of a row's ten values through
+its codecs (a `str` per jsonb value, decoded from the event's bytes only to be encoded again).
+Here the cells, metadata and config go from the event's JSON bytes straight into the stream
+(jsonb's binary form is a version byte and the JSON text), and the values every row of one event
+shares (sheet, commit, position, time) are encoded once per event. Tested against
+`copy_records_to_table` on real Postgres (services/record/tests/test_record_copybin.py).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # signature, flags, no header extension
+TRAILER = struct.pack(">h", -1)
+TEXT_OID = 25
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+_int8 = struct.Struct(">iq")  # length 8, then the value
+_length = struct.Struct(">i")
+_jsonb = struct.Struct(">ib")  # length, then jsonb's version byte (1)
+_count = struct.Struct(">h")
+_TRUE = struct.pack(">ib", 1, 1)
+_FALSE = struct.pack(">ib", 1, 0)
+_EMPTY_TEXT_ARRAY = struct.pack(">iiii", 12, 0, 0, TEXT_OID)  # no dimensions, no nulls, element type
+
+
+def text(value: str) -> bytes:
+    raw = value.encode()
+    return _length.pack(len(raw)) + raw
+
+
+def jsonb(raw: bytes) -> bytes:
+    return _jsonb.pack(len(raw) + 1, 1) + raw
+
+
+def int8(value: int) -> bytes:
+    return _int8.pack(8, value)
+
+
+def timestamptz(at: datetime) -> bytes:
+    return int8((at - _PG_EPOCH) // _MICRO)
+
+
+def text_array(items: Sequence[str]) -> bytes:
+    if not items:
+        return _EMPTY_TEXT_ARRAY
+    body = struct.pack(">iiiii", 1, 0, TEXT_OID, len(items), 1) + b"".join(text(item) for item in items)
+    return _length.pack(len(body)) + body
+
+
+def boolean(value: bool) -> bytes:
+    return _TRUE if value else _FALSE
+
+
+class RecordRows:
+    """Encodes rows of (sheet_id, row_no, id, cells, metadata, valid, error_fields, commit_id, seq,
+    updated_at[, config]): the projection's RECORD_COLUMNS / CONFIG_COLUMNS, in that order."""
+
+    def __init__(self, sheet_id: str, *, configured: bool) -> None:
+        self._configured = configured
+        self._lead = _count.pack(11 if configured else 10) + text(sheet_id)
+        self._parts: list[bytes] = [HEADER]
+
+    def event(self, commit_id: str, seq: int, at: datetime) -> bytes:
+        """The encoded tail every row of one event shares (commit, position, time)."""
+        return text(commit_id) + int8(seq) + timestamptz(at)
+
+    def add(  # noqa: PLR0917 - once per row on the hot path: positional on purpose
+        self,
+        row_no: int,
+        record_id: str,
+        cells: bytes,
+        metadata: bytes,
+        valid: bool,
+        error_fields: Sequence[str],
+        tail: bytes,
+        config: bytes | None = None,
+    ) -> None:
+        parts = [self._lead, _int8.pack(8, row_no), text(record_id), jsonb(cells), jsonb(metadata)]
+        parts += [_TRUE if valid else _FALSE, text_array(error_fields), tail]
+        if self._configured:
+            parts.append(jsonb(config if config is not None else b"{}"))
+        self._parts.append(b"".join(parts))
+
+    def payload(self) -> bytes:
+        return b"".join([*self._parts, TRAILER])
+
+    async def stream(self, rows_per_chunk: int = 1000) -> AsyncIterator[bytes]:
+        """The payload in chunks (asyncpg's `copy_to_table(source=…)`): no copy of the whole batch."""
+        parts = [*self._parts, TRAILER]
+        for start in range(0, len(parts), rows_per_chunk):
+            yield b"".join(parts[start : start + rows_per_chunk])
