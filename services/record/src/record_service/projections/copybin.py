@@ -12,7 +12,7 @@ shares (sheet, commit, position, time) are encoded once per event. Tested agains
 from __future__ import annotations
 
 import struct
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # signature, flags, no header extension
@@ -57,41 +57,42 @@ def boolean(value: bool) -> bytes:
     return _TRUE if value else _FALSE
 
 
-class RecordRows:
-    """Encodes rows of (sheet_id, row_no, id, cells, metadata, valid, error_fields, commit_id, seq,
-    updated_at[, config]): the projection's RECORD_COLUMNS / CONFIG_COLUMNS, in that order."""
+def row_lead(sheet_id: str) -> bytes:
+    """What every row of a sheet starts with: the field count and the sheet id."""
+    return _count.pack(11) + text(sheet_id)
 
-    def __init__(self, sheet_id: str, *, configured: bool) -> None:
-        self._configured = configured
-        self._lead = _count.pack(11 if configured else 10) + text(sheet_id)
-        self._parts: list[bytes] = [HEADER]
 
-    def event(self, commit_id: str, seq: int, at: datetime) -> bytes:
-        """The encoded tail every row of one event shares (commit, position, time)."""
-        return text(commit_id) + int8(seq) + timestamptz(at)
+def event_tail(commit_id: str, seq: int, at: datetime) -> bytes:
+    """What every row of one event shares after its own values: commit, position, time."""
+    return text(commit_id) + int8(seq) + timestamptz(at)
 
-    def add(  # noqa: PLR0917 - once per row on the hot path: positional on purpose
-        self,
-        row_no: int,
-        record_id: str,
-        cells: bytes,
-        metadata: bytes,
-        valid: bool,
-        error_fields: Sequence[str],
-        tail: bytes,
-        config: bytes | None = None,
-    ) -> None:
-        parts = [self._lead, _int8.pack(8, row_no), text(record_id), jsonb(cells), jsonb(metadata)]
-        parts += [_TRUE if valid else _FALSE, text_array(error_fields), tail]
-        if self._configured:
-            parts.append(jsonb(config if config is not None else b"{}"))
-        self._parts.append(b"".join(parts))
 
-    def payload(self) -> bytes:
-        return b"".join([*self._parts, TRAILER])
-
-    async def stream(self, rows_per_chunk: int = 1000) -> AsyncIterator[bytes]:
-        """The payload in chunks (asyncpg's `copy_to_table(source=…)`): no copy of the whole batch."""
-        parts = [*self._parts, TRAILER]
-        for start in range(0, len(parts), rows_per_chunk):
-            yield b"".join(parts[start : start + rows_per_chunk])
+def record_row(  # noqa: PLR0917 - once per row on the hot path: positional on purpose
+    lead: bytes,
+    row_no: int,
+    record_id: str,
+    cells: bytes,
+    metadata: bytes,
+    valid: bool,
+    error_fields: Sequence[str],
+    tail: bytes,
+    config: bytes,
+) -> bytes:
+    """One row of (sheet_id, row_no, id, cells, metadata, valid, error_fields, commit_id, seq,
+    updated_at, config): the projection's CONFIG_COLUMNS, in that order."""
+    return b"".join(
+        (
+            lead,
+            _int8.pack(8, row_no),
+            text(record_id),
+            _jsonb.pack(len(cells) + 1, 1),
+            cells,
+            _jsonb.pack(len(metadata) + 1, 1),
+            metadata,
+            _TRUE if valid else _FALSE,
+            text_array(error_fields) if error_fields else _EMPTY_TEXT_ARRAY,
+            tail,
+            _jsonb.pack(len(config) + 1, 1),
+            config,
+        )
+    )

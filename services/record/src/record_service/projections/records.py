@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -136,21 +136,24 @@ class RecordsProjection:
     async def apply_batch(self, conn: Conn, events: Sequence[StoredEvent]) -> None:
         """As `apply` on each event, but a run of `RecordsInserted` of one sheet (a bulk commit's
         events) goes in with one COPY, one claims COPY and one counter update."""
-        run: list[tuple[LeanRecords, int, datetime]] = []
+        # Undecoded: `_inserted_many` decodes each event while Postgres copies the rows before it.
+        # A records event's aggregate is its sheet (`evt.<space>.records.<sheet>.<type>`).
+        run: list[tuple[LeanRecords | msgspec.Raw, int, datetime]] = []
+        sheet_id = ""
         for stored in events:
             if stored.envelope.type == "RecordsInserted":
-                event = _lean_records.decode(stored.envelope.data)
-                if run and run[0][0].sheet_id != event.sheet_id:
-                    await self._inserted_many(conn, run[0][0].sheet_id, run)
+                if run and sheet_id != stored.envelope.aggregate_id:
+                    await self._inserted_many(conn, sheet_id, run)
                     run = []
-                run.append((event, stored.seq, stored.envelope.occurred_at))
+                sheet_id = stored.envelope.aggregate_id
+                run.append((stored.envelope.data, stored.seq, stored.envelope.occurred_at))
                 continue
             if run:
-                await self._inserted_many(conn, run[0][0].sheet_id, run)
+                await self._inserted_many(conn, sheet_id, run)
                 run = []
             await self.apply(conn, stored)
         if run:
-            await self._inserted_many(conn, run[0][0].sheet_id, run)
+            await self._inserted_many(conn, sheet_id, run)
 
     async def apply(self, conn: Conn, stored: StoredEvent) -> None:
         kind = stored.envelope.type
@@ -177,30 +180,45 @@ class RecordsProjection:
     async def _inserted(self, conn: Conn, event: LeanRecords, seq: int, at: datetime) -> None:
         await self._inserted_many(conn, event.sheet_id, [(event, seq, at)])
 
-    async def _inserted_many(self, conn: Conn, sheet_id: str, events: list[tuple[LeanRecords, int, datetime]]) -> None:
-        """Records events of one sheet, in stream order: rows numbered on from the sheet's next row."""
+    async def _inserted_many(
+        self, conn: Conn, sheet_id: str, events: Sequence[tuple[LeanRecords | msgspec.Raw, int, datetime]]
+    ) -> None:
+        """Records events of one sheet, in stream order: rows numbered on from the sheet's next row.
+
+        The rows go to one binary COPY built from the events' bytes (`copybin`), an event at a
+        time as Postgres takes them, so decoding and encoding overlap Postgres's work."""
         found = await conn.fetchrow("SELECT next_row, deleted_rows FROM sheet WHERE id = $1 FOR UPDATE", sheet_id)
         if found is None:
             return  # the sheet is unknown here (deleted before this projection existed)
-        next_row = found["next_row"]
-        configured = any(r.config != NO_CONFIG for event, _, _ in events for r in event.records)
-        rows = copybin.RecordRows(sheet_id, configured=configured)  # straight from the events' bytes
-        for event, seq, at in events:
-            tail = rows.event(event.commit_id, seq, at)
-            for r in event.records:
-                next_row += 1
-                config = bytes(r.config) if configured else None
-                rows.add(next_row, r.id, bytes(r.values), bytes(r.metadata), r.valid, r.error_fields, tail, config)
-        columns = CONFIG_COLUMNS if configured else RECORD_COLUMNS
-        await conn.copy_to_table("record", source=rows.stream(), columns=columns, format="binary")
-        records = [r for event, _, _ in events for r in event.records]
+        decoded: list[LeanRecords] = []
+
+        async def chunks() -> AsyncIterator[bytes]:
+            next_row = found["next_row"]
+            yield copybin.HEADER
+            for item, seq, at in events:
+                event = item if isinstance(item, LeanRecords) else _lean_records.decode(item)
+                if event.sheet_id != sheet_id:
+                    raise ValueError(f"a records event of sheet {event.sheet_id} on the subject of {sheet_id}")
+                decoded.append(event)
+                tail = copybin.event_tail(event.commit_id, seq, at)
+                rows = []
+                for r in event.records:
+                    next_row += 1
+                    row = (r.id, bytes(r.values), bytes(r.metadata), r.valid, r.error_fields, tail, bytes(r.config))
+                    rows.append(copybin.record_row(lead, next_row, *row))
+                yield b"".join(rows)
+            yield copybin.TRAILER
+
+        lead = copybin.row_lead(sheet_id)
+        await conn.copy_to_table("record", source=chunks(), columns=CONFIG_COLUMNS, format="binary")
+        records = [r for event in decoded for r in event.records]
         if found["deleted_rows"]:  # a deleted record re-created with its id (a restore): alive, not a deletion
             await conn.execute(
                 "DELETE FROM record_tombstone WHERE sheet_id = $1 AND id = ANY($2::text[])",
                 sheet_id,
                 [r.id for r in records],
             )
-        merged = LeanRecords(sheet_id=sheet_id, commit_id=events[-1][0].commit_id, records=records)
+        merged = LeanRecords(sheet_id=sheet_id, commit_id=decoded[-1].commit_id, records=records)
         await self._claim(conn, merged, fresh=True)
         await _bump(conn, sheet_id, Counter(f for r in records if not r.valid for f in r.error_fields))
         await conn.execute(
