@@ -393,6 +393,8 @@ def start_postgres(
     ]
     if not durable:
         argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+    for setting in filter(None, os.environ.get("SPACEPORT_POSTGRES_SETTINGS", "").split(",")):
+        argv += ["-c", setting.strip()]  # e.g. shared_buffers=1GB: what an operator tunes (docs/operations.md)
     # SIGINT is Postgres' "fast shutdown"; SIGTERM ("smart") would wait for every client
     # (service connection pools) to disconnect and always end in our SIGKILL.
     process = ManagedProcess.start(
