@@ -15,15 +15,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import asyncpg
 import httpx
+import msgspec
 import pytest
 from nats.aio.client import Client
 
+from record_service.application import restore
+from record_service.domain import records as domain
+from record_service.domain.validation import UniqueKey
 from record_service.projections.records import RecordsProjection
-from spaceport.contracts.record import RecordsRestored, RestoredClaim
+from spaceport.contracts.record import Cell, RecordsRestored, RestoredClaim, StoredRecord
 from spaceport.eventstore import EventStore
 from spaceport.projection import ProjectionRunner
 from spaceport.readmodel import quote_ident
@@ -220,3 +225,99 @@ async def test_deleting_the_space_erases_the_restored_records(
     decoded = await events_of(nc, s["space"])
     assert sum(e.erased for e in decoded) == len(decoded) - 1  # all but SpaceDeleted: the restore's too
     assert not [e for e in decoded if e.envelope.type == "RecordsRestored"]
+
+
+class _Conn:
+    """No connection: `restore.difference` is replaced in these tests."""
+
+
+def _sheet(version: int, uniques: tuple[UniqueKey, ...] = ()) -> Any:
+    return SimpleNamespace(id="us_sh_t", version=version, schema=SimpleNamespace(uniques=uniques))
+
+
+async def test_the_job_takes_the_previews_difference_only_while_the_sheet_is_unchanged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The POST previews, then its job executes: the job takes the preview's difference when no
+    records event moved the sheet since (the same difference), and computes it again otherwise."""
+    computed: list[int] = []
+
+    async def difference(conn: Any, sheet: Any, position: int) -> restore.Difference:
+        computed.append(sheet.version)
+        return restore.Difference(created=[f"c{sheet.version}"], updated=[], deleted=["d1", "d2"])
+
+    monkeypatch.setattr(restore, "difference", difference)
+    handlers = restore.RestoreHandlers(cast(Any, None))
+    conn = cast(Any, _Conn())
+    previewed = await handlers._difference(conn, _sheet(7), 5, preview=True)
+    executed = await handlers._difference(conn, _sheet(7), 5, preview=False)
+    assert executed == previewed and computed == [7]
+    # taken once: a second execution (a retried job) computes it
+    assert await handlers._difference(conn, _sheet(7), 5, preview=False) == previewed and computed == [7, 7]
+    # a write between the preview and the job: computed again at the sheet's new version
+    await handlers._difference(conn, _sheet(7), 5, preview=True)
+    moved = await handlers._difference(conn, _sheet(9), 5, preview=False)
+    assert moved.created == ["c9"] and computed == [7, 7, 7, 9]
+    # another position is another difference
+    await handlers._difference(conn, _sheet(9), 5, preview=True)
+    await handlers._difference(conn, _sheet(9), 6, preview=False)
+    assert computed == [7, 7, 7, 9, 9, 9]
+    # empty lists survive being kept
+    monkeypatch.setattr(restore, "difference", lambda *a: _empty())
+    await handlers._difference(conn, _sheet(9), 8, preview=True)
+    assert await handlers._difference(conn, _sheet(9), 8, preview=False) == restore.Difference(
+        created=[], updated=[], deleted=[]
+    )
+
+
+async def _empty() -> restore.Difference:
+    return restore.Difference(created=[], updated=[], deleted=[])
+
+
+class _Held:
+    """`claims_held` over a fixed {key name: {value: holder}}."""
+
+    def __init__(self, held: dict[str, dict[str, str]]) -> None:
+        self.held = held
+
+    async def claims_held(self, sheet_id: str, name: str, values: Any) -> dict[str, str]:
+        return {v: h for v, h in self.held.get(name, {}).items() if v in values}
+
+
+async def test_a_compact_re_create_claims_what_checked_would_give_it() -> None:
+    """The re-created records' claims (decided without a Python object per cell) are the ones the
+    ordinary insert path (`checked`) gives them, in record order then key order; a chunk in which a
+    record would be flagged (its value held by another record, or wanted twice) is None: it takes
+    the full path, which flags it."""
+    email = UniqueKey(name="email", fields=("email",))
+    pair = UniqueKey(name="constraint:np", fields=("name", "plz"), case_sensitive=True)
+    sheet = _sheet(1, (email, pair))
+    handlers = restore.RestoreHandlers(cast(Any, None))
+
+    def rows(*values: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"id": f"r{i}", "u": msgspec.json.encode(v).decode()} for i, v in enumerate(values)]
+
+    wanted = rows(
+        {"email": "Ada@X.io", "name": "Ada", "plz": 1},
+        {"email": None, "name": "Bob", "plz": None},  # no email: claims none under it
+        {"email": "", "name": "", "plz": ""},  # empty: claims nothing
+    )
+    claims = await handlers._claims(sheet, cast(Any, _Held({"email": {"ada@x.io": "r0"}})), wanted)
+    assert claims == [
+        RestoredClaim("r0", "email", "ada@x.io"),
+        RestoredClaim("r0", "constraint:np", "Ada\x1f1"),
+        RestoredClaim("r1", "constraint:np", "Bob\x1f"),
+    ]
+    stand_ins = [StoredRecord(id=r["id"], values=msgspec.json.decode(r["u"], type=dict[str, Any])) for r in wanted]
+    expected = domain.apply_uniques((email, pair), [_cells(s) for s in stand_ins], lambda name: {})
+    assert [RestoredClaim(d.id, n, v) for d in expected for n, v in d.claims.items()] == claims
+
+    held_elsewhere = _Held({"email": {"ada@x.io": "someone"}})
+    assert await handlers._claims(sheet, cast(Any, held_elsewhere), wanted) is None
+    twice = rows({"email": "a@x.io"}, {"email": "A@x.io"})
+    assert await handlers._claims(sheet, cast(Any, _Held({})), twice) is None
+    assert await handlers._claims(_sheet(1), cast(Any, _Held({})), twice) == []  # no unique keys
+
+
+def _cells(record: StoredRecord) -> StoredRecord:
+    return msgspec.structs.replace(record, values={k: Cell(value=v) for k, v in record.values.items()})

@@ -29,6 +29,7 @@ from record_service.application.context import ServiceContext, Sheet
 from record_service.application.ports import RecordQueries
 from record_service.application.query import QUERY_TIMEOUT, as_of_position
 from record_service.domain import records as domain
+from record_service.domain.validation import unique_value
 from record_service.projections import sheet_indexes
 from spaceport.contracts.record import (
     Cell,
@@ -48,8 +49,12 @@ log = logging.getLogger(__name__)
 CHUNK = 10_000  # records per restore commit
 REVIVE_CHUNK = 50_000  # records per re-create commit (compact: 10 events of ids)
 PROGRESS_EVERY = 2.0  # seconds between progress reports of a running restore
+PREVIEW_TTL = 600.0  # seconds a preview's difference is kept for the job that executes it
+PREVIEWS_KEPT = 8  # differences kept (the latest previews)
+KEPT_IDS = 2_000_000  # ids kept over all of them (~25 bytes each)
 _stored = msgspec.json.Decoder(StoredRecord)
 _cells = msgspec.json.Decoder(dict[str, Cell])
+_values = msgspec.json.Decoder(dict[str, Any])
 _encoder = msgspec.json.Encoder()
 Progress = Callable[[int, int], Awaitable[None]]
 
@@ -60,9 +65,55 @@ class Difference(msgspec.Struct, frozen=True, kw_only=True):
     deleted: list[str]  # ids deleted since: re-created
 
 
+class _Kept(msgspec.Struct, frozen=True):
+    """A sheet's difference as a preview computed it: valid while the sheet's version is the same
+    (every records event of the sheet moves it), the ids of each kind joined by newlines (one
+    string each: a 1,000,000-record difference kept as ~25 MB, not a million objects)."""
+
+    version: int
+    at: float
+    count: int
+    created: str
+    updated: str
+    deleted: str
+
+
+def _split(joined: str) -> list[str]:
+    return joined.split("\n") if joined else []
+
+
 class RestoreHandlers:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+        # (sheet id, position) -> the difference a preview computed: the job that executes the
+        # restore right after it (POST previews first) does not compute it again
+        self._kept: dict[tuple[str, int], _Kept] = {}
+
+    async def _difference(self, conn: Conn, sheet: Sheet, position: int, *, preview: bool) -> Difference:
+        """The sheet's difference with `position`: a preview's is kept; an execution takes the
+        one kept at the sheet's current version (nothing written to the sheet since, so the same
+        difference) or computes it."""
+        now = time.monotonic()
+        for key in [k for k, kept in self._kept.items() if now - kept.at > PREVIEW_TTL]:
+            del self._kept[key]
+        key = (sheet.id, position)
+        if not preview:
+            kept = self._kept.pop(key, None)
+            if kept is not None and kept.version == sheet.version:
+                return Difference(
+                    created=_split(kept.created), updated=_split(kept.updated), deleted=_split(kept.deleted)
+                )
+        diff = await difference(conn, sheet, position)
+        count = len(diff.created) + len(diff.updated) + len(diff.deleted)
+        if preview and count <= KEPT_IDS:
+            self._kept.pop(key, None)
+            while self._kept and (
+                len(self._kept) >= PREVIEWS_KEPT or sum(k.count for k in self._kept.values()) + count > KEPT_IDS
+            ):
+                del self._kept[next(iter(self._kept))]  # the oldest
+            joined = ("\n".join(ids) for ids in (diff.created, diff.updated, diff.deleted))
+            self._kept[key] = _Kept(sheet.version, now, count, *joined)
+        return diff
 
     async def restore(self, cmd: RestoreRecords, progress: Progress | None = None) -> RestoreReport:
         """`progress(done, total)` after a commit of an execution (records written of all sheets'),
@@ -81,7 +132,7 @@ class RestoreHandlers:
             async with (await self.ctx.pool()).acquire() as conn:
                 position = await as_of_position(conn, sheet, RecordQuery(as_of=as_of))
                 assert position is not None
-                diff = await difference(conn, sheet, position)
+                diff = await self._difference(conn, sheet, position, preview=cmd.preview)
             chosen = Difference(
                 created=diff.created if cmd.created else [],
                 updated=diff.updated if cmd.updated else [],
@@ -157,6 +208,9 @@ class RestoreHandlers:
                 if progress is not None and time.perf_counter() - reported >= PROGRESS_EVERY:
                     await progress(done[0], total)
                     reported = time.perf_counter()
+        # the restore is done once its records are readable: its commits projected (this waits
+        # for the projection of the last one; it never fails the restore)
+        await self.ctx.settled(sheet.id)
         count = len(diff.created) + len(diff.updated) + len(diff.deleted)
         seconds = time.perf_counter() - began
         log.info("restored %d records of sheet %s in %d commits, %.1f s", count, sheet.id, len(commits), seconds)
@@ -167,11 +221,11 @@ class RestoreHandlers:
             if kind == "delete":
                 gone = await q.existing(sheet.id, ids)
                 return await checked(q, sheet, [], gone, replaces=True), gone
-            present = set(await q.existing(sheet.id, ids))
             if kind == "insert" and not sheet.schema.has_references:
-                compact = await self._revived(sheet, q, position, ids, present)
+                compact = await self._revived(sheet, q, position, ids)
                 if compact is not None:
                     return compact, []
+            present = set(await q.existing(sheet.id, ids))
             async with (await self.ctx.pool()).acquire() as conn:
                 since = await conn.fetchval("SELECT config_seq FROM sheet WHERE id = $1", sheet.id)
                 fields = sorted({f for u in sheet.schema.uniques for f in u.fields})
@@ -182,9 +236,7 @@ class RestoreHandlers:
 
         return decide
 
-    async def _revived(
-        self, sheet: Sheet, q: RecordQueries, position: int, ids: Sequence[str], present: set[str]
-    ) -> Revived | None:
+    async def _revived(self, sheet: Sheet, q: RecordQueries, position: int, ids: Sequence[str]) -> Revived | None:
         """The chunk as one compact re-create (`RecordsRestored`: ids and claims, the projection
         copies each version from `record_history`), when every record to re-create keeps its
         version as it was: validated under the current fields, free of unique-constraint
@@ -196,28 +248,57 @@ class RestoreHandlers:
             rows = await conn.fetch(
                 _REVIVABLE, sheet.id, list(ids), position, since or 0, fields, timeout=QUERY_TIMEOUT
             )
-        wanted = [r for r in rows if r["id"] not in present]
+        wanted = [r for r in rows if not r["live"]]  # re-created meanwhile: left as it is
         if not all(r["decided"] for r in wanted):
             return None
-        claims: list[RestoredClaim] = []
-        if sheet.schema.uniques:
-            stand_ins = [StoredRecord(id=r["id"], values=_cells.decode(r["u"])) for r in wanted]
-            mine = {r["id"] for r in wanted}
-            decided = await checked(q, sheet, stand_ins)
-            if any(d.waits or d.id not in mine for d in decided):
-                return None
-            claims = [RestoredClaim(d.id, name, value) for d in decided for name, value in d.claims.items()]
+        claims = await self._claims(sheet, q, wanted)
+        if claims is None:
+            return None
         return Revived(position=position, record_ids=[r["id"] for r in wanted], claims=claims)
+
+    async def _claims(self, sheet: Sheet, q: RecordQueries, wanted: Sequence[Any]) -> list[RestoredClaim] | None:
+        """The unique values the re-created records (`wanted`: rows of `_REVIVABLE`, in row order)
+        hold again, each record's in the order of the sheet's unique keys; None when one of them
+        would not win each value it wants. As `checked` decides an insert (first holder wins; the
+        claims of the records written are decided again), without a Python object per cell:
+        `u` holds just the values of the cells the unique keys read."""
+        uniques = sheet.schema.uniques
+        if not uniques:
+            return []
+        values = [(str(r["id"]), _values.decode(r["u"])) for r in wanted]
+        mine = {rid for rid, _ in values}
+        by_key: dict[str, dict[str, str]] = {}
+        for u in uniques:
+            claimed: dict[str, str] = {}  # value -> the record of the chunk that wants it
+            for rid, plain in values:
+                value = unique_value(u, plain)
+                if value is None:
+                    continue
+                if claimed.setdefault(value, rid) != rid:
+                    return None  # two records of the chunk want it: the later one would be flagged
+            held = await q.claims_held(sheet.id, u.name, set(claimed))
+            if any(holder not in mine for holder in held.values()):
+                return None  # held by a record that is not re-created here: flagged
+            by_key[u.name] = {rid: value for value, rid in claimed.items()}
+        return [
+            RestoredClaim(rid, u.name, by_key[u.name][rid])
+            for rid, _ in values
+            for u in uniques
+            if rid in by_key[u.name]
+        ]
 
 
 # The versions a re-create brings back (deleted since: each one's last version is in
 # `record_history`, `seq <= position < seq_to`), in row order: `decided` as in
-# `snapshot_diff.then_rows`, `u` the cells its unique keys read. $1 sheet, $2 ids, $3 position,
-# $4 the sheet's last config change, $5 the unique keys' fields.
+# `snapshot_diff.then_rows`, `u` the values of the cells its unique keys read (JSON object of
+# field key -> value, null when the cell has none), `live` whether it is a record of the sheet
+# now (`existing`, in the same probe). $1 sheet, $2 ids, $3 position, $4 the sheet's last config
+# change, $5 the unique keys' fields.
 _REVIVABLE = (
-    "SELECT h.id, h.seq > $4::bigint AND NOT jsonb_path_exists(h.cells,"
+    "SELECT h.id, EXISTS (SELECT 1 FROM record r WHERE r.id = h.id AND r.sheet_id = $1) AS live,"
+    " h.seq > $4::bigint AND NOT jsonb_path_exists(h.cells,"
     " '$.*.messages[*] ? (@.source == \"unique-constraint\")') AS decided,"
-    " (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}') FROM jsonb_each(h.cells) e"
+    " (SELECT coalesce(jsonb_object_agg(e.key, e.value->'value'), '{}') FROM jsonb_each(h.cells) e"
     "   WHERE e.key = ANY($5::text[]))::text AS u"
     # one index probe per id (its last version up to $3), never a scan of the sheet's history
     " FROM unnest($2::text[]) o(id) CROSS JOIN LATERAL (SELECT * FROM record_history x"
