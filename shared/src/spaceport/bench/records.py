@@ -3,9 +3,11 @@
 Runs on the shared platform (every service as a real process on the bench's NATS, Postgres
 and S3: `stack`), creates a sheet with 8 fields (one unique, ~10% invalid numbers), inserts
 BENCH_RECORDS (default 1,000,000) records with `POST /v1/sheets/{id}/records` in batches of
-BENCH_RECORDS_BATCH (10,000), then times pages of 1,000 records (random page numbers) and
-`filter=error` pages. The ceiling is asyncpg `copy_records_to_table` of the same rows (cells as
-jsonb) into a table of the same shape, measured in the same run.
+BENCH_RECORDS_BATCH (10,000), then, once the sheet indexer is idle (its query indexes valid and
+its post-build VACUUM finished: `indexer_idle`), times pages of 1,000 records (random page
+numbers) and `filter=error` pages. The ceiling is asyncpg `copy_records_to_table` of the same rows (cells as
+jsonb) into a table of the same shape, measured in the same run. BENCH_RECORDS_READS=0 times only
+the insert and the restore (no page reads, queries, big pages nor the indexed insert).
 """
 
 from __future__ import annotations
@@ -188,26 +190,12 @@ async def run(bench: Bench) -> list[Figure]:
             figures = [ceiling, indexed, inserted]
             if total >= env_int("RECORDS_INDEX_MIN", 50_000):  # the record service's threshold
                 figures.append(await indexes_ready(bench, sheet, 1 + len(FIELDS)))
-            for key, label, extra, page_count in (
-                ("page_random", "GET 1,000-record page, random pageNumber", {}, pages),
-                (
-                    "page_error",
-                    "GET filter=error, 1,000-record page, random pageNumber",
-                    {"filter": "error"},
-                    max(1, counts["error"] // 1000),
-                ),
-                ("page_sequential", "GET 1,000-record page, sequential pages", {}, pages),
-            ):
-                if "sequential" in label:
-                    params = [{"pageSize": 1000, "pageNumber": n + 1, **extra} for n in range(min(samples, pages))]
-                else:
-                    pick = random.Random(7)  # noqa: S311 - page numbers, not secrets
-                    params = [
-                        {"pageSize": 1000, "pageNumber": pick.randint(1, page_count), **extra} for _ in range(samples)
-                    ]
-                p50, p99, seconds = await latencies(api, f"/sheets/{sheet}/records", params)
-                bench.progress(f"{label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-                figures.append(Figure(label, len(params), seconds, unit="req/s", key=key, p50_ms=p50, p99_ms=p99))
+            # BENCH_RECORDS_READS=0: no reads, big pages nor indexed insert (the insert, then the restore)
+            if not env_int("BENCH_RECORDS_READS", 1):
+                if restoring:
+                    figures += await delete_and_restore(bench, api, space, sheet, ceilings=(ceiling, indexed))
+                return figures
+            figures += await page_figures(bench, api, sheet, pages=pages, errors=counts["error"], samples=samples)
             queries = env_int("BENCH_RECORDS_QUERY_SAMPLES", 50)
             pick = random.Random(11)  # noqa: S311 - search terms, not secrets
             sequence = iter(range(1, queries + 1))
@@ -373,12 +361,118 @@ async def big_pages_and_indexed_insert(
     return found
 
 
+async def page_figures(
+    bench: Bench, api: httpx.AsyncClient, sheet: str, *, pages: int, errors: int, samples: int
+) -> list[Figure]:
+    """Random and sequential 1,000-record pages, and random `filter=error` pages, once the sheet
+    indexer is idle (`indexer_idle`)."""
+    # reads measure the steady state: after the sheet indexer's post-build VACUUM
+    found = await indexer_idle(bench, api, sheet, pages=pages, samples=samples)
+    for key, label, extra, page_count in (
+        ("page_random", "GET 1,000-record page, random pageNumber", {}, pages),
+        (
+            "page_error",
+            "GET filter=error, 1,000-record page, random pageNumber",
+            {"filter": "error"},
+            max(1, errors // 1000),
+        ),
+        ("page_sequential", "GET 1,000-record page, sequential pages", {}, pages),
+    ):
+        if "sequential" in label:
+            params = [{"pageSize": 1000, "pageNumber": n + 1, **extra} for n in range(min(samples, pages))]
+        else:
+            pick = random.Random(7)  # noqa: S311 - page numbers, not secrets
+            params = [{"pageSize": 1000, "pageNumber": pick.randint(1, page_count), **extra} for _ in range(samples)]
+        p50, p99, seconds = await latencies(api, f"/sheets/{sheet}/records", params)
+        bench.progress(f"{label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+        found.append(Figure(label, len(params), seconds, unit="req/s", key=key, p50_ms=p50, p99_ms=p99))
+    return found
+
+
+async def _vacuum_state(conn: Any, table: int, loaded: datetime) -> tuple[bool, str]:
+    """(finished, what runs now) of the indexer's post-build VACUUM of the record table (oid
+    `table`): a manual VACUUM of it ended after `loaded` (`last_vacuum`) and no VACUUM or ANALYZE
+    of it (the indexer's or autovacuum's: the progress views show both) is running."""
+    row = await conn.fetchrow(
+        "SELECT coalesce(last_vacuum >= $2, false) AS vacuumed,"
+        " (SELECT phase || ' ' || heap_blks_scanned || '/' || heap_blks_total || ' blocks'"
+        "  FROM pg_stat_progress_vacuum WHERE relid = $1 LIMIT 1) AS vacuum,"
+        " (SELECT phase FROM pg_stat_progress_analyze WHERE relid = $1 LIMIT 1) AS analyze"
+        " FROM pg_stat_all_tables WHERE relid = $1",
+        table,
+        loaded,
+    )
+    running = [
+        f"VACUUM {row['vacuum']}" if row["vacuum"] else "",
+        f"ANALYZE {row['analyze']}" if row["analyze"] else "",
+    ]
+    what = ", ".join(r for r in running if r)
+    return bool(row["vacuumed"]) and not what, what or ("done" if row["vacuumed"] else "not started")
+
+
+async def indexer_idle(bench: Bench, api: httpx.AsyncClient, sheet: str, *, pages: int, samples: int) -> list[Figure]:
+    """Wait (bounded: BENCH_RECORDS_VACUUM_WAIT s, default 900) until the sheet indexer is idle:
+    its indexes are valid (`indexes_ready`, before this) and the `VACUUM (ANALYZE) record` it
+    runs after the last one finished (`last_vacuum` later than the bulk load, no vacuum or
+    analyze of the table in progress), so the reads after it measure the steady state. While
+    that vacuum runs, random pages are timed once first (the pages a person reads meanwhile).
+    Nothing to wait for on a sheet without query indexes (below RECORDS_INDEX_MIN)."""
+    limit = env_int("BENCH_RECORDS_VACUUM_WAIT", 900)
+    found: list[Figure] = []
+    loaded = bench.memo.get(("records_loaded", sheet))
+    if not isinstance(loaded, datetime):
+        return found
+    began = time.perf_counter()
+    async with bench.pool.acquire() as conn:
+        table = await conn.fetchval(
+            "SELECT i.indrelid::bigint FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE c.relname LIKE $1 LIMIT 1",
+            f"rx\\_{sheet}\\_%",
+        )
+        if table is None:
+            bench.progress("    no query index found: not waiting for the indexer's vacuum")
+            return found
+        done, what = await _vacuum_state(conn, table, loaded)
+        if not done and what != "not started":
+            pick = random.Random(5)  # noqa: S311 - page numbers, not secrets
+            params = [{"pageSize": 1000, "pageNumber": pick.randint(1, pages)} for _ in range(samples)]
+            p50, p99, seconds = await latencies(api, f"/sheets/{sheet}/records", params)
+            after = (await _vacuum_state(conn, table, loaded))[1]
+            label = "GET 1,000-record page, random pageNumber, during the indexer's VACUUM"
+            bench.progress(f"{label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms (vacuum at start: {what}; at end: {after})")
+            found.append(
+                Figure(label, samples, seconds, unit="req/s", key="page_random_vacuum", p50_ms=p50, p99_ms=p99)
+            )
+        shown = 0.0
+        while not done and time.perf_counter() - began < limit:
+            if time.perf_counter() - shown >= 5:
+                bench.progress(f"    waiting for the indexer's VACUUM (ANALYZE) of record: {what}")
+                shown = time.perf_counter()
+            await asyncio.sleep(0.5)
+            done, what = await _vacuum_state(conn, table, loaded)
+    seconds = time.perf_counter() - began
+    state = "finished" if done else f"NOT finished after {limit} s ({what}): the reads below overlap it"
+    bench.progress(f"    indexer idle: its VACUUM {state}, {seconds:.1f} s after the indexes were ready")
+    found.append(
+        Figure(
+            "sheet indexer idle (post-build VACUUM (ANALYZE) done) after the indexes were ready",
+            1,
+            seconds,
+            unit="waits/s",
+            note=f"{seconds:.1f} s" if done else f"not finished after {seconds:.0f} s",
+            key="indexer_idle",
+        )
+    )
+    return found
+
+
 async def indexes_ready(bench: Bench, sheet: str, expected: int) -> Figure:
     """How long after the last insert the sheet's query indexes are all built (the record
     service builds them once the sheet is big and quiet: `sheet_indexes`)."""
     began = time.perf_counter()
     bench.progress(f"waiting for the sheet's {expected} query indexes ...")
     async with bench.pool.acquire() as conn:
+        bench.memo["records_loaded", sheet] = await conn.fetchval("SELECT now()")  # for `indexer_idle`
         while time.perf_counter() - began < 1800:
             built = await conn.fetchval(
                 "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
