@@ -10,6 +10,8 @@ caught up. Fetches are now bounded in bytes (`spaceport.projection.pull`).
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 
 import asyncpg
 import pytest
@@ -34,7 +36,8 @@ def _types(registry: EventRegistry) -> None:
 async def _append_bulk(store: EventStore, count: int, size: int = BULK) -> int:
     last = 0
     for _ in range(count):
-        event = CounterIncremented(by=1, writer="x" * size)
+        # random text: sealed payloads are compressed (crypto sealing 2), "x" * size would not fill a fetch
+        event = CounterIncremented(by=1, writer=base64.b64encode(os.urandom(size * 3 // 4 + 3)).decode()[:size])
         last = (await store.append(ref("c"), [event], expected_version=None)).last_seq
     return last
 
