@@ -16,8 +16,9 @@ from record_service.application.context import ServiceContext
 from record_service.application.query import Cursors, page_bounds, select
 from record_service.application.reads import ReadHandlers
 from record_service.application.writes import WriteHandlers
-from record_service.bootstrap import PROJECTION, build
+from record_service.bootstrap import build
 from record_service.projections import sheet_indexes
+from record_service.projections.records import NAME as PROJECTION
 from record_service.projections.sheet_indexes import SheetIndexer, sheet_of, wanted
 from spaceport.contracts.blueprint import SheetConfig
 from spaceport.contracts.record import DeleteRecords, GetRecords, InsertRecords, RecordQuery, page_json

@@ -36,6 +36,7 @@ import asyncpg
 import msgspec
 
 from record_service.projections.worker import LockedWorker
+from spaceport.readmodel import Conn
 
 log = logging.getLogger(__name__)
 MIN_RECORDS = int(os.environ.get("RECORDS_INDEX_MIN", "50000"))
@@ -170,7 +171,7 @@ class SheetIndexer(LockedWorker):
             await conn.execute("ANALYZE record" if len(missing) > 1 else "VACUUM (ANALYZE) record")
             return  # one build per pass: deletions and new sheets are seen between builds
 
-    async def build(self, conn: asyncpg.Connection[Any], ddl: str, space_id: str) -> bool:
+    async def build(self, conn: Conn, ddl: str, space_id: str) -> bool:
         """Run `ddl` (a CREATE INDEX CONCURRENTLY); False if a write to the space cut it short.
 
         A build of a 1M-record sheet's trigram index takes a core for many seconds; when the space
@@ -194,7 +195,7 @@ class SheetIndexer(LockedWorker):
         finally:
             await watcher.close()
 
-    async def _quiet_spaces(self, conn: asyncpg.Connection[Any], spaces: set[str]) -> set[str]:
+    async def _quiet_spaces(self, conn: Conn, spaces: set[str]) -> set[str]:
         """The spaces none of whose sheets a records event touched for QUIET_SECONDS.
 
         A sheet's `version` is the position of its last records event, so the sum over a space's
@@ -219,7 +220,7 @@ class SheetIndexer(LockedWorker):
         return quiet
 
 
-async def _space_version(conn: asyncpg.Connection[Any], space_id: str) -> int:
+async def _space_version(conn: Conn, space_id: str) -> int:
     return int(await conn.fetchval("SELECT coalesce(sum(version), 0) FROM sheet WHERE space_id = $1", space_id))
 
 
