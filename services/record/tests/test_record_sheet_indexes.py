@@ -128,7 +128,7 @@ async def test_a_big_quiet_sheet_gets_indexes_its_queries_use(service: tuple[Ser
 
     await until(all_built, "the sheet's indexes")
 
-    async def all_counted() -> bool:  # the indexer notes a build once its statement returned
+    async def all_counted() -> bool:
         return set(indexer.built) >= expected
 
     await until(all_counted, "the indexer to note its builds")
@@ -289,13 +289,18 @@ async def test_a_bulk_write_drops_the_sheets_indexes_and_the_indexer_builds_them
 
     await until(all_built, "the sheet's indexes")
     indexer = next(b for b in rt.background if isinstance(b, SheetIndexer))
+
+    async def first_noted() -> bool:  # the indexer notes a build once its statement returned
+        return expected <= set(indexer.built)
+
+    await until(first_noted, "the indexer to note its first builds")
     built = len(indexer.built)
     async with (await ctx.pool()).acquire() as conn:
         assert set(await sheet_indexes.drop_for_bulk(conn, SHEET)) == expected
         assert await sheet_indexes.drop_for_bulk(conn, "us_sh_x'; --") == []  # an unsafe id names nothing
     await until(all_built, "the sheet's indexes again")
 
-    async def all_counted() -> bool:  # the indexer notes a build once its statement returned
+    async def all_counted() -> bool:
         return len(indexer.built) >= built + len(expected)
 
     await until(all_counted, "the indexer to note its builds")

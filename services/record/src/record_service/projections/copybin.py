@@ -34,10 +34,6 @@ def text(value: str) -> bytes:
     return _length.pack(len(raw)) + raw
 
 
-def jsonb(raw: bytes) -> bytes:
-    return _jsonb.pack(len(raw) + 1, 1) + raw
-
-
 def int8(value: int) -> bytes:
     return _int8.pack(8, value)
 
@@ -51,10 +47,6 @@ def text_array(items: Sequence[str]) -> bytes:
         return _EMPTY_TEXT_ARRAY
     body = struct.pack(">iiiii", 1, 0, TEXT_OID, len(items), 1) + b"".join(text(item) for item in items)
     return _length.pack(len(body)) + body
-
-
-def boolean(value: bool) -> bytes:
-    return _TRUE if value else _FALSE
 
 
 def row_lead(sheet_id: str) -> bytes:
@@ -90,7 +82,7 @@ def record_row(  # noqa: PLR0917 - once per row on the hot path: positional on p
             _jsonb.pack(len(metadata) + 1, 1),
             metadata,
             _TRUE if valid else _FALSE,
-            text_array(error_fields) if error_fields else _EMPTY_TEXT_ARRAY,
+            text_array(error_fields),
             tail,
             _jsonb.pack(len(config) + 1, 1),
             config,

@@ -127,8 +127,9 @@ class PgRecordQueries:
         # sheet plus a sort spilling to disk for every page (measured: a 1M-row mapping's first
         # pages took 1-2 s each, 69 s of Postgres CPU in all); only the index scan is allowed.
         async with self.conn.transaction():
-            await self.conn.execute("SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off")
-            await self.conn.execute("SET LOCAL enable_seqscan = off")
+            await self.conn.execute(
+                "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off"
+            )
             await self.conn.copy_from_query(
                 query, sheet_id, after_row, limit, *keys, output=sink, format="csv", force_quote=True
             )

@@ -44,7 +44,7 @@ RECORD_COLUMNS = (
     "seq",
     "updated_at",
 )
-CONFIG_COLUMNS = (*RECORD_COLUMNS, "config")  # a batch with a record config (else the column's default)
+CONFIG_COLUMNS = (*RECORD_COLUMNS, "config")  # what the projection COPYs (copybin.record_row)
 CLAIM_COLUMNS = ("sheet_id", "name", "value", "record_id")
 _json = msgspec.json.Encoder()
 

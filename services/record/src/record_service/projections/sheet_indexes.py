@@ -179,14 +179,14 @@ class SheetIndexer(LockedWorker):
         cancelled rather than competing with it: the space waits to be quiet again first."""
         watcher = await asyncpg.connect(self.database_url, server_settings={"search_path": self.schema})
         try:
-            before = await _space_version(watcher, space_id)
+            before = await _space_versions(watcher, {space_id})
             running = asyncio.ensure_future(conn.execute(ddl))
             while True:
                 done, _ = await asyncio.wait({running}, timeout=POLL_SECONDS)
                 if done:
                     running.result()
                     return True
-                if await _space_version(watcher, space_id) != before:
+                if await _space_versions(watcher, {space_id}) != before:
                     running.cancel()  # asyncpg asks the server to cancel the statement
                     with contextlib.suppress(asyncio.CancelledError, asyncpg.QueryCanceledError):
                         await running
@@ -203,25 +203,26 @@ class SheetIndexer(LockedWorker):
         if not spaces:
             self._seen.clear()
             return set()
-        rows = await conn.fetch(
-            "SELECT space_id, sum(version)::bigint AS v FROM sheet WHERE space_id = ANY($1::text[]) GROUP BY 1",
-            list(spaces),
-        )
         now = asyncio.get_running_loop().time()
         quiet: set[str] = set()
-        for row in rows:
-            version, since = self._seen.get(row["space_id"], (-1, 0.0))
-            if version != row["v"]:
-                self._seen[row["space_id"]] = (row["v"], now)
+        for space_id, summed in (await _space_versions(conn, spaces)).items():
+            version, since = self._seen.get(space_id, (-1, 0.0))
+            if version != summed:
+                self._seen[space_id] = (summed, now)
             elif now - since >= QUIET_SECONDS:
-                quiet.add(row["space_id"])
+                quiet.add(space_id)
         for gone in set(self._seen) - spaces:
             del self._seen[gone]
         return quiet
 
 
-async def _space_version(conn: Conn, space_id: str) -> int:
-    return int(await conn.fetchval("SELECT coalesce(sum(version), 0) FROM sheet WHERE space_id = $1", space_id))
+async def _space_versions(conn: Conn, spaces: set[str]) -> dict[str, int]:
+    """Each space's sheets' versions summed: it moves with any records event of the space."""
+    rows = await conn.fetch(
+        "SELECT space_id, sum(version)::bigint AS v FROM sheet WHERE space_id = ANY($1::text[]) GROUP BY 1",
+        list(spaces),
+    )
+    return {r["space_id"]: int(r["v"]) for r in rows}
 
 
 async def drop_for_bulk(conn: Any, sheet_id: str) -> list[str]:
