@@ -10,6 +10,7 @@ import msgspec
 from litestar import Request
 
 from spaceport.errors import PayloadTooLargeError, ValidationFailedError
+from spaceport.nul import nul_at
 
 T = TypeVar("T")
 MAX_INFLATED = 64 * 1024 * 1024
@@ -25,7 +26,7 @@ async def decode(request: Request[Any, Any, Any], cls: type[T]) -> T:
     try:
         decoded = msgspec.json.decode(raw, type=cls)
         if b"\\u0000" in raw:  # only an escaped NUL is valid JSON: look for it only then
-            _refuse_nul(msgspec.json.decode(raw), "")
+            _refuse_nul(msgspec.json.decode(raw))
     except msgspec.ValidationError as error:
         path = str(error).rpartition("at `$.")[2].rstrip("`") if "at `$." in str(error) else None
         raise ValidationFailedError(f"invalid body: {error}", key=path) from None
@@ -36,21 +37,12 @@ async def decode(request: Request[Any, Any, Any], cls: type[T]) -> T:
     return decoded
 
 
-def _refuse_nul(value: Any, path: str) -> None:
+def _refuse_nul(value: Any) -> None:
     """400 for a NUL character in any string of the body (a key or a value): the services' Postgres
     text and jsonb cannot hold one, so the write would be accepted but never projected (its
     create answered 404 for the resource it made; the fuzz of tests/test_fuzz_openapi.py)."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            where = f"${path}" if path.startswith("[") else f"$.{path}"
-            raise ValidationFailedError(f"invalid body: a NUL character at `{where}`", key=path or None)
-    elif isinstance(value, list):
-        for n, item in enumerate(value):
-            _refuse_nul(item, f"{path}[{n}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _refuse_nul(key, path)
-            _refuse_nul(item, f"{path}.{key}" if path else key)
+    if (found := nul_at(value)) is not None:
+        raise ValidationFailedError(f"invalid body: a NUL character at `{found.jsonpath}`", key=found.path or None)
 
 
 def refuse_nul_record_ids(raw: bytes) -> None:

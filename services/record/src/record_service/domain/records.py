@@ -47,6 +47,7 @@ from spaceport.contracts.record import (
 )
 from spaceport.errors import ForbiddenError, ValidationFailedError
 from spaceport.events import Event
+from spaceport.nul import nul_at
 
 
 class InCell(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -86,24 +87,17 @@ def decode_body(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
     except RecursionError:  # msgspec's guard against deeply nested input, not a DecodeError
         raise ValidationFailedError("malformed JSON body: nested too deeply") from None
     if b"\\u0000" in body:  # only an escaped NUL is valid JSON: look for it only then
-        refuse_nul(msgspec.json.decode(body), "$")
+        refuse_nul(msgspec.json.decode(body))
     return decoded
 
 
-def refuse_nul(value: Any, where: str) -> None:
+def refuse_nul(value: Any) -> None:
     """400 for a NUL character in any string of a records body (a value, a key, metadata):
     Postgres text and jsonb cannot hold one, so the records would be accepted and then never
     reach the read model (found: `POST …/records` answered 200 and the record was gone)."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValidationFailedError(f"invalid records body: a NUL character at `{where}`; remove it and retry")
-    elif isinstance(value, list):
-        for n, item in enumerate(value):
-            refuse_nul(item, f"{where}[{n}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            refuse_nul(key, f"{where} (a key)")
-            refuse_nul(item, f"{where}.{key}")
+    if (found := nul_at(value)) is not None:
+        where = f"{found.jsonpath} (a key)" if found.in_key else found.jsonpath
+        raise ValidationFailedError(f"invalid records body: a NUL character at `{where}`; remove it and retry")
 
 
 def decode_inserts(body: bytes) -> tuple[list[dict[str, CellInput]], list[RecordConfig | None] | None]:
