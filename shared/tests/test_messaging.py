@@ -10,7 +10,7 @@ import pytest
 from faststream.nats import NatsBroker
 
 from spaceport.errors import ConflictError, NotFoundError, ServiceUnavailableError, ValidationFailedError
-from spaceport.messaging import RpcClient, RpcServer
+from spaceport.messaging import RpcClient, RpcServer, Tailed
 from spaceport.testing.infra import InfraUrls
 
 
@@ -29,13 +29,15 @@ async def rpc(infra: InfraUrls, unique_name: str, request: pytest.FixtureRequest
     handlers = RpcServer(server, unique_name, direct=request.param)
 
     @handlers.handle(Greet)
-    async def greet(request: Greet) -> Greeting:
+    async def greet(request: Greet) -> Greeting | Tailed:
         if request.name == "nobody":
             raise NotFoundError("no such person", key="name")
         if request.name == "twice":
             raise ConflictError("already greeted")
         if request.name == "bug":
             raise RuntimeError("a bug in the handler")
+        if request.name.startswith("tail"):  # the bulk after the head, e.g. a page of records
+            return Tailed(Greeting(text="head"), b'[{"json": "as it is"}]' * int(request.name[4:] or 1))
         return Greeting(text=f"hello {request.name}")
 
     await server.start()
@@ -50,6 +52,22 @@ async def rpc(infra: InfraUrls, unique_name: str, request: pytest.FixtureRequest
 
 async def test_typed_reply(rpc: RpcClient, unique_name: str) -> None:
     assert await rpc.request(unique_name, Greet(name="ada"), Greeting) == Greeting(text="hello ada")
+
+
+async def test_a_tailed_reply_hands_its_tail_over_unparsed(rpc: RpcClient, unique_name: str) -> None:
+    reply, tail = await rpc.request_tailed(unique_name, Greet(name="tail"), Greeting)
+    assert reply == Greeting(text="head")
+    assert tail is not None and bytes(tail) == b'[{"json": "as it is"}]'
+    big, tail = await rpc.request_tailed(unique_name, Greet(name="tail40000"), Greeting)  # ~1 MB
+    assert big == Greeting(text="head")
+    assert tail is not None and bytes(tail) == b'[{"json": "as it is"}]' * 40000
+    plain, none = await rpc.request_tailed(unique_name, Greet(name="ada"), Greeting)
+    assert (plain, none) == (Greeting(text="hello ada"), None)
+
+
+async def test_a_tail_nobody_asked_for_is_an_error_not_dropped(rpc: RpcClient, unique_name: str) -> None:
+    with pytest.raises(ServiceUnavailableError, match="tail"):
+        await rpc.request(unique_name, Greet(name="tail"), Greeting)
 
 
 async def test_typed_errors_cross_the_wire(rpc: RpcClient, unique_name: str) -> None:

@@ -67,6 +67,37 @@ def encode_ok(value: object) -> bytes:
     return b'{"ok":' + _encoder.encode(value) + b"}"
 
 
+# A tailed reply: TAIL_MARK, the head's length (4 bytes, big-endian), the head (an ok envelope),
+# then the tail's bytes as they are. No JSON reply starts with a NUL byte.
+TAIL_MARK = b"\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class Tailed:
+    """A handler's reply whose bulk (`tail`: e.g. a page of records, already JSON) travels after
+    its JSON head instead of inside it, so the caller takes it without parsing it
+    (`RpcClient.request_tailed`). A handler returns one only to a request that asked for it."""
+
+    head: object
+    tail: bytes | memoryview
+
+
+def encode_reply(value: object) -> bytes:
+    if isinstance(value, Tailed):
+        head = encode_ok(value.head)
+        return b"".join((TAIL_MARK, len(head).to_bytes(4, "big"), head, value.tail))
+    return encode_ok(value)
+
+
+def split_tailed(data: bytes) -> tuple[bytes | memoryview, memoryview | None]:
+    """(the reply's JSON envelope, its tail or None when the reply has none)."""
+    if data[:1] != TAIL_MARK:
+        return data, None
+    end = 5 + int.from_bytes(data[1:5], "big")
+    view = memoryview(data)
+    return view[5:end], view[end:]
+
+
 def encode_error(error: SpaceportError) -> bytes:
     return _encoder.encode(ReplyEnvelope(error=ErrorBody(error.code, error.message, error.key)))
 
@@ -192,7 +223,7 @@ async def _dispatch(decoder: msgspec.json.Decoder[Any], fn: Callable[[Any], Awai
     except RecursionError:
         return encode_error(ValidationFailedError("request nested too deeply"))
     try:
-        return encode_ok(await fn(request))
+        return encode_reply(await fn(request))
     except SpaceportError as error:
         return encode_error(error)
     except Exception:
@@ -214,6 +245,15 @@ class RpcClient:
     async def request(
         self, service: str, request: msgspec.Struct, reply_type: type[Rep], *, timeout: float | None = None
     ) -> Rep:
+        reply, tail = await self.request_tailed(service, request, reply_type, timeout=timeout)
+        if tail is not None:
+            raise ServiceUnavailableError(f"the {service} service answered with a tail nobody asked for")
+        return reply
+
+    async def request_tailed(
+        self, service: str, request: msgspec.Struct, reply_type: type[Rep], *, timeout: float | None = None
+    ) -> tuple[Rep, memoryview | None]:
+        """`request`, and the reply's tail (`Tailed`) as it came, unparsed; None when it has none."""
         subject = self._subjects.get((service, type(request)))
         if subject is None:
             subject = self._subjects[service, type(request)] = request_subject(self.prefix, service, type(request))
@@ -229,11 +269,12 @@ class RpcClient:
             raise ServiceUnavailableError(f"the {service} service did not answer in time; retry shortly") from None
         except nats.errors.NoRespondersError:
             raise ServiceUnavailableError(f"the {service} service is not running; start it and retry") from None
-        envelope = _reply_decoder.decode(message.data)
+        head, tail = split_tailed(message.data)
+        envelope = _reply_decoder.decode(head)
         if envelope.error is not None:
             raise error_from_code(envelope.error.code, envelope.error.message, envelope.error.key)
         decoder = self._decoders.get(reply_type)
         if decoder is None:
             decoder = self._decoders[reply_type] = msgspec.json.Decoder(reply_type)
         result: Rep = decoder.decode(envelope.ok)
-        return result
+        return result, tail

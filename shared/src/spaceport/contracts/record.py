@@ -285,6 +285,9 @@ class GetRecords(msgspec.Struct, frozen=True, kw_only=True):
     # one chunk of the page: its records [offset, offset + limit) (pages above 10,000 records)
     offset: int = 0
     limit: int | None = None
+    # the page as the reply's tail (`messaging.Tailed`), not inside its JSON: the gateway passes
+    # it on without parsing it (the reply's `page` then stays unset)
+    tail: bool = False
 
 
 class Counts(Wire, frozen=True, kw_only=True):

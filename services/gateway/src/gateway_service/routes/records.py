@@ -220,13 +220,20 @@ async def get_records(request: Request[Any, Any, Any], gateway: Gateway, sheet_i
         include_messages=bool_param(request, "includeMessages", True),
         include_counts=bool_param(request, "includeCounts", False) or bool_param(request, "includeLength", False),
         include_links=bool_param(request, "includeLinks", False),
+        tail=True,
     )
     if query.page_size > MAX_REPLY:  # one reply holds the page: no stream
         return await _streamed_page(gateway, query)
-    reply = await gateway.rpc.request(SERVICE, query, RecordsReply, timeout=READ_TIMEOUT)
-    records = await page_json(reply, claims(gateway).unpack)
+    reply, records = await _page(gateway, query)
     counts = b',"counts":' + _encoder.encode(reply.counts) if reply.counts is not None else b""
-    return json_response(b'{"data":{"success":true,"records":' + records + counts + b"}}")
+    return json_response(b"".join((b'{"data":{"success":true,"records":', records, counts, b"}}")))
+
+
+async def _page(gateway: Gateway, query: GetRecords) -> tuple[RecordsReply, bytes | memoryview]:
+    """A page's reply and its records' JSON array: the reply's tail (passed on unparsed), else
+    its embedded or claim-checked page."""
+    reply, tail = await gateway.rpc.request_tailed(SERVICE, query, RecordsReply, timeout=READ_TIMEOUT)
+    return reply, tail if tail is not None else await page_json(reply, claims(gateway).unpack)
 
 
 async def _streamed_page(gateway: Gateway, query: GetRecords) -> Stream:
@@ -235,13 +242,12 @@ async def _streamed_page(gateway: Gateway, query: GetRecords) -> Stream:
     starts, so a bad query still gets its 4xx; chunks after it see later writes, if any (each
     continues where the previous one ended)."""
     first = msgspec.structs.replace(query, limit=PAGE_CHUNK)
-    reply = await gateway.rpc.request(SERVICE, first, RecordsReply, timeout=READ_TIMEOUT)
-    head = await page_json(reply, claims(gateway).unpack)
+    reply, head = await _page(gateway, first)
     counts = b',"counts":' + _encoder.encode(reply.counts) if reply.counts is not None else b""
 
     async def chunks() -> AsyncIterator[bytes]:
         yield b'{"data":{"success":true,"records":['
-        body, offset, written = head, 0, False
+        body, offset, written = bytes(head), 0, False
         while True:
             inner = body.strip()[1:-1]
             if inner.strip():
@@ -252,8 +258,7 @@ async def _streamed_page(gateway: Gateway, query: GetRecords) -> Stream:
                 break
             limit = min(PAGE_CHUNK, query.page_size - offset)
             chunk = msgspec.structs.replace(query, offset=offset, limit=limit, include_counts=False)
-            reply = await gateway.rpc.request(SERVICE, chunk, RecordsReply, timeout=READ_TIMEOUT)
-            body = await page_json(reply, claims(gateway).unpack)
+            body = bytes((await _page(gateway, chunk))[1])
         yield b"]" + counts + b"}}"
 
     return Stream(chunks(), media_type="application/json")

@@ -38,6 +38,7 @@ from spaceport import subjects
 from spaceport.contracts.record import (
     MAX_IDS,
     MAX_REPLY,
+    NO_PAGE,
     CellsReply,
     CommitList,
     CommitReply,
@@ -62,6 +63,7 @@ from spaceport.contracts.record import (
     SheetScope,
 )
 from spaceport.errors import NotFoundError, ValidationFailedError
+from spaceport.messaging import Tailed
 from spaceport.readmodel import Conn
 
 _lean = msgspec.json.Decoder(LeanRecords)
@@ -162,6 +164,13 @@ class ReadHandlers:
 
     # ---- records ----------------------------------------------------------------------------
 
+    async def answer_records(self, query: GetRecords) -> RecordsReply | Tailed:
+        """`records` for the RPC: the page as the reply's tail when the request asks (`tail`)."""
+        reply = await self.records(query)
+        if not query.tail or (len(reply.page) == 4 and bytes(reply.page) == b"null"):  # no copy of a page
+            return reply
+        return Tailed(msgspec.structs.replace(reply, page=NO_PAGE), memoryview(reply.page))
+
     async def records(self, query: GetRecords) -> RecordsReply:
         await self.ctx.settled(query.sheet_id, query.min_position)
         sheet = await self.ctx.sheet(query.sheet_id)
@@ -180,7 +189,7 @@ class ReadHandlers:
                 counts = await self._commit_counts(conn, sheet, query.query)
             elif query.include_counts:
                 counts = await counts_of(conn, sheet, query.query)
-        if len(page) <= self.ctx.claims.inline_limit():  # as JSON in the reply: no base64 either way
+        if len(page) <= self.ctx.claims.inline_limit():  # in the reply: no base64 either way
             return RecordsReply(page=msgspec.Raw(page), counts=counts, position=sheet.version)
         return RecordsReply(records=await self.ctx.claims.pack(page), counts=counts, position=sheet.version)
 

@@ -52,7 +52,7 @@ def bind(
     rpc.handle(ValidateSheet)(writes.validate)
     rpc.handle(CompleteCommit)(completions.complete)
     rpc.handle(GetSheetScope)(reads.scope)
-    rpc.handle(GetRecords)(reads.records)
+    rpc.handle(GetRecords)(reads.answer_records)
     rpc.handle(GetCounts)(reads.counts)
     rpc.handle(DownloadChunk)(reads.download)
     rpc.handle(GetCells)(reads.cells)
