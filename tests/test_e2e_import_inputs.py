@@ -263,6 +263,13 @@ BAD: dict[str, Bad] = {
         "archive.xlsx", _ZIP_NO_WORKBOOK, XLSX_MIME, ("is a ZIP archive, not an Excel workbook",)
     ),
     "NUL bytes in csv": Bad("nul.csv", b"a,b\n1,\x002\n", CSV_MIME, ("{name} contains binary data (NUL bytes)",)),
+    # valid JSON, but Postgres cannot store the NUL: the file's row and column are named
+    "escaped NUL in json": Bad(
+        "nul.json",
+        b'[{"Note": "ok"}, {"Note": "fine"}, {"Note": "x\\u0000y"}]',
+        JSON_MIME,
+        ("column 'Note' has a NUL character in row 3,",),
+    ),
 }
 
 

@@ -25,6 +25,7 @@ from spaceport.contracts.blueprint import SheetConfig
 from spaceport.contracts.record import (
     MAX_RECORDS_PER_WRITE,
     CommitCreated,
+    CommitSource,
     DeleteRecords,
     FieldMapping,
     ImportRecords,
@@ -151,8 +152,10 @@ def ipc_strings(rows: list[dict[str, Any]]) -> bytes:
     return write_ipc(pa.Table.from_pylist(rows, schema=schema))
 
 
-async def import_ipc(ctx: Context, body: bytes, *, sheet: str = PEOPLE, key: str | None = None) -> Written:
-    command = ImportRecords(principal=ME, sheet_id=sheet, body=Payload(data=body), idempotency_key=key)
+async def import_ipc(
+    ctx: Context, body: bytes, *, sheet: str = PEOPLE, key: str | None = None, source: CommitSource | None = None
+) -> Written:
+    command = ImportRecords(principal=ME, sheet_id=sheet, body=Payload(data=body), idempotency_key=key, source=source)
     return await BulkHandlers(ctx).import_records(command)
 
 
@@ -702,4 +705,8 @@ async def test_a_nul_in_a_value_is_refused_and_nothing_is_written(store: InMemor
         await insert_json(ctx, cells([{"note": "a"}, {"note": "b\x00"}]), sheet=PLAIN)
     with pytest.raises(ValidationFailedError, match="column 'note' has a NUL character in row 2"):
         await import_ipc(ctx, ipc([{"note": "a"}, {"note": "\x00"}]), sheet=PLAIN)
+    # an extraction's batch: the file's data row and column header (runs of rows: 40,001-40,002, 90,000)
+    extracted = CommitSource(job_id="us_jb_x", fields={"note": "Note (free text)"}, rows=[(40_001, 2), (90_000, 1)])
+    with pytest.raises(ValidationFailedError, match=r"column 'Note \(free text\)' has a NUL character in row 90000,"):
+        await import_ipc(ctx, ipc([{"note": "a"}, {"note": "b"}, {"note": "\x00"}]), sheet=PLAIN, source=extracted)
     assert await commits(store, PLAIN) == []

@@ -45,7 +45,7 @@ class BulkHandlers:
         self.ctx = ctx
 
     async def import_records(self, cmd: ImportRecords) -> Written:
-        frame = read_ipc(await self.ctx.claims.unpack(cmd.body))
+        frame = read_ipc(await self.ctx.claims.unpack(cmd.body), cmd.source)
         sheet = await self.ctx.sheet(cmd.sheet_id)
         write = Write(
             sheet_id=cmd.sheet_id,
@@ -122,8 +122,9 @@ async def insert_frame(ctx: Context, write: Write, sheet: Sheet, restricted: boo
     return await commit(ctx, write, sheet, decide)
 
 
-def read_ipc(body: bytes) -> pl.DataFrame:
-    """An Arrow IPC stream as a frame; anything else is the client's error."""
+def read_ipc(body: bytes, source: CommitSource | None = None) -> pl.DataFrame:
+    """An Arrow IPC stream as a frame; anything else is the client's error (named by `source`'s
+    rows and headers when it has them: an extraction's are the file's)."""
     try:
         with pa.ipc.open_stream(body) as reader:
             table = reader.read_all()
@@ -133,12 +134,23 @@ def read_ipc(body: bytes) -> pl.DataFrame:
     assert isinstance(frame, pl.DataFrame)
     for name, dtype in frame.schema.items():  # Postgres cannot store a NUL: refuse, never lose the row
         if dtype == pl.String and (hits := frame[name].str.contains("\x00", literal=True)).any():
-            row = int(hits.arg_true()[0])
+            column = (source.fields or {}).get(name, name) if source is not None else name
+            where = _row_named(int(hits.arg_true()[0]), source.rows if source is not None else None)
             raise ValidationFailedError(
-                f"column {name!r} has a NUL character in row {row + 1} of this batch, which cannot be stored",
+                f"column {column!r} has a NUL character in {where}, which cannot be stored; remove it and retry",
                 key=name,
             )
     return frame
+
+
+def _row_named(index: int, runs: list[tuple[int, int]] | None) -> str:
+    """The `index`-th row of a batch as its source numbers it (`CommitSource.rows`: an
+    extraction's are the file's data rows), else as the batch's."""
+    for first, count in runs or []:
+        if index < count:
+            return f"row {first + index}"
+        index -= count
+    return f"row {index + 1} of this batch"
 
 
 def write_ipc(table: pa.Table | pa.RecordBatch) -> bytes:
