@@ -6,7 +6,6 @@ another guest's upload (file ids included). Same rule as the API's 404s (test_e2
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from spaceport.testing.platform import Platform
 
 CSV = b"Full Name,E-mail\nAda Lovelace,ada@example.com\n"
 FIELDS = [{"key": "name", "type": "string"}, {"key": "email", "type": "string"}]
+RETRY_SECONDS = 2.0  # the stream's `retry:` (RETRY_MS): how long an EventSource waits to reconnect
 
 
 @dataclass(frozen=True)
@@ -148,44 +148,80 @@ def test_a_limited_guest_lists_only_what_it_sees(platform: Platform, place: Plac
         assert http.post("/events", json=body, headers=place.ann).status_code == 404
 
 
-def read_stream(platform: Platform, headers: dict[str, str], connected: threading.Event, stop: Callable[
-        [list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:  # fmt: skip
-    """Events of `GET /events/stream` from "now" until `stop(received)`."""
-    received: list[dict[str, Any]] = []
-    with (
-        platform.client(timeout=60) as client,
-        client.stream("GET", "/events/stream", headers={**headers, "Accept": "text/event-stream"}) as reply,
-    ):
-        assert reply.status_code == 200, reply.read()
-        connected.set()  # the stream's cursor is fixed once the response starts
-        for line in reply.iter_lines():
+class Feed:
+    """`GET /events/stream` read the way a browser's EventSource reads it, on the test's own
+    thread: opened before the writes (its cursor is fixed once the response starts; the events
+    wait in the socket meanwhile) and read afterwards, so no reader thread can outlive the test.
+    A dropped connection is opened again after the last event with `Last-Event-ID` (the stream
+    resumes with nothing missed or repeated, test_e2e_sse_resume)."""
+
+    def __init__(self, platform: Platform, headers: dict[str, str]) -> None:
+        self.client = platform.client(timeout=60)  # the read timeout: 4 heartbeats (HEARTBEAT 15 s)
+        self.headers = {**headers, "Accept": "text/event-stream"}
+        self.received: list[dict[str, Any]] = []
+        self.reply: httpx.Response | None = None
+        self.lines: Iterator[str] = iter(())
+
+    def open(self) -> None:
+        """The stream from "now", or after the last event received."""
+        last = {"Last-Event-ID": self.received[-1]["id"]} if self.received else {}
+        request = self.client.build_request("GET", "/events/stream", headers={**self.headers, **last})
+        self.reply = self.client.send(request, stream=True)
+        assert self.reply.status_code == 200, self.reply.read()
+        self.lines = self.reply.iter_lines()
+
+    def until(self, done: Callable[[list[dict[str, Any]]], bool], what: str, seconds: float = 180.0) -> None:
+        """Read events until `done(received)`; the bound is checked at each line (a keep-alive
+        comment comes after each quiet heartbeat) and at each read timeout."""
+        deadline = time.monotonic() + seconds
+        while not done(self.received):
+            assert time.monotonic() < deadline, f"{what} never came ({len(self.received)} events came)"
+            try:
+                line = next(self.lines)
+            except (StopIteration, httpx.TransportError):  # dropped (or quiet past the read timeout)
+                self.reconnect(deadline)
+                continue
             if line.startswith("data:"):
-                received.append(msgspec.json.decode(line[5:].strip()))
-                if stop(received):
-                    break
-    return received
+                self.received.append(msgspec.json.decode(line[5:].strip()))
+
+    def reconnect(self, deadline: float) -> None:
+        self.close_reply()
+        while True:
+            time.sleep(RETRY_SECONDS)
+            try:
+                self.open()
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the stream could not be opened again"
+            else:
+                return
+
+    def close_reply(self) -> None:
+        if self.reply is not None:
+            self.reply.close()
+            self.reply = None
+
+    def __enter__(self) -> Feed:
+        try:
+            self.open()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close_reply()
+        self.client.close()
 
 
 def test_a_limited_guest_streams_only_what_it_sees(platform: Platform, place: Place) -> None:
-    with platform.client(timeout=60) as http:
-        ours: list[str] = []
-        received: list[dict[str, Any]] = []
-        connected = threading.Event()
-
-        def follow() -> None:
-            received.extend(read_stream(platform, place.ann, connected, lambda got: bool(ours) and
-                                        records_created(got, ours)))  # fmt: skip
-
-        reader = threading.Thread(target=follow, daemon=True)
-        reader.start()
-        assert connected.wait(30)
+    with platform.client(timeout=60) as http, Feed(platform, place.ann) as feed:
         # hidden from ann, written first: had they leaked, they would come before ann's own
         others = insert(http, place.other_sheet, "streamed hidden")
         bobs = upload(http, place, place.bob)
         anns = upload(http, place, place.ann)
-        ours.extend(insert(http, place.mine_sheet, "streamed shown"))
-        reader.join(60)
-        assert not reader.is_alive(), "ann's records:created never came"
+        ours = insert(http, place.mine_sheet, "streamed shown")
+        feed.until(lambda got: records_created(got, ours), "ann's records:created")
+        received = feed.received
         everything = listed(http, place)
         assert records_created(everything, others)
         assert any(e["context"].get("fileId") == bobs["id"] for e in everything)
