@@ -181,23 +181,33 @@ async def test_a_sheet_waits_until_its_whole_space_is_quiet(service: tuple[Servi
 
 
 async def test_a_build_gives_way_to_a_write_in_its_space(
-    service: tuple[ServiceRuntime, ServiceContext], record_settings: Settings
+    service: tuple[ServiceRuntime, ServiceContext], record_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A long build (here a stand-in statement that would take 60 s) is cancelled when the space
-    gets a write, and the indexer's connection stays usable; an undisturbed one completes."""
+    gets a write, and the indexer's connection stays usable; an undisturbed one completes. Each
+    build cut short doubles the quiet the space needs next (capped); a build that completes
+    resets it."""
+    monkeypatch.setattr(sheet_indexes, "QUIET_SECONDS", 2.0)
     _rt, ctx = service
     indexer = SheetIndexer(record_settings.database_url, PROJECTION)
+    assert indexer.quiet_needed(SPACE) == 2.0
     async with (await ctx.pool()).acquire() as conn, (await ctx.pool()).acquire() as writer:
 
         async def write_soon() -> None:
             await asyncio.sleep(1.5)
             await writer.execute("UPDATE sheet SET version = version + 1 WHERE id = $1", SHEET)
 
-        bump = asyncio.ensure_future(write_soon())
-        assert await indexer.build(conn, "SELECT pg_sleep(60)", SPACE) is False
-        await bump
+        for needed in (4.0, 8.0):
+            bump = asyncio.ensure_future(write_soon())
+            assert await indexer.build(conn, "SELECT pg_sleep(60)", SPACE) is False
+            await bump
+            assert indexer.quiet_needed(SPACE) == needed
+            assert indexer.quiet_needed("us_sp_elsewhere") == 2.0  # another space is not held back
         assert await conn.fetchval("SELECT 1") == 1  # cancelled, not broken
+        indexer._gave_way[SPACE] = 30
+        assert indexer.quiet_needed(SPACE) == sheet_indexes.MAX_QUIET_SECONDS
         assert await indexer.build(conn, "SELECT pg_sleep(0.1)", SPACE) is True
+        assert indexer.quiet_needed(SPACE) == 2.0
 
 
 async def test_deep_pages_through_ladders_equal_the_whole_order(

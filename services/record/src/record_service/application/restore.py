@@ -245,10 +245,14 @@ class RestoreHandlers:
         async with (await self.ctx.pool()).acquire() as conn:
             since = await conn.fetchval("SELECT config_seq FROM sheet WHERE id = $1", sheet.id)
             fields = sorted({f for u in sheet.schema.uniques for f in u.fields})
-            rows = await conn.fetch(
-                _REVIVABLE, sheet.id, list(ids), position, since or 0, fields, timeout=QUERY_TIMEOUT
+            args = (sheet.id, list(ids), position, since or 0, fields)
+            rows = await snapshot_diff.history_versions(conn, _REVIVABLE_RANGE, _REVIVABLE, args)
+            # re-created meanwhile: left as it is (one index scan of `record_id`, in id order)
+            live = await conn.fetch(
+                "SELECT id, sheet_id FROM record WHERE id = ANY($1::text[])", list(ids), timeout=QUERY_TIMEOUT
             )
-        wanted = [r for r in rows if not r["live"]]  # re-created meanwhile: left as it is
+        now = {r["id"] for r in live if r["sheet_id"] == sheet.id}
+        wanted = sorted((r for r in rows if r["id"] not in now), key=lambda r: int(r["row_no"]))
         if not all(r["decided"] for r in wanted):
             return None
         claims = await self._claims(sheet, q, wanted)
@@ -257,7 +261,7 @@ class RestoreHandlers:
         return Revived(position=position, record_ids=[r["id"] for r in wanted], claims=claims)
 
     async def _claims(self, sheet: Sheet, q: RecordQueries, wanted: Sequence[Any]) -> list[RestoredClaim] | None:
-        """The unique values the re-created records (`wanted`: rows of `_REVIVABLE`, in row order)
+        """The unique values the re-created records (`wanted`: rows of `_REVIVED`, in row order)
         hold again, each record's in the order of the sheet's unique keys; None when one of them
         would not win each value it wants. As `checked` decides an insert (first holder wins; the
         claims of the records written are decided again), without a Python object per cell:
@@ -289,22 +293,26 @@ class RestoreHandlers:
 
 
 # The versions a re-create brings back (deleted since: each one's last version is in
-# `record_history`, `seq <= position < seq_to`), in row order: `decided` as in
-# `snapshot_diff.then_rows`, `u` the values of the cells its unique keys read (JSON object of
-# field key -> value, null when the cell has none), `live` whether it is a record of the sheet
-# now (`existing`, in the same probe). $1 sheet, $2 ids, $3 position, $4 the sheet's last config
-# change, $5 the unique keys' fields.
-_REVIVABLE = (
-    "SELECT h.id, EXISTS (SELECT 1 FROM record r WHERE r.id = h.id AND r.sheet_id = $1) AS live,"
-    " h.seq > $4::bigint AND NOT jsonb_path_exists(h.cells,"
+# `record_history`, `seq <= position < seq_to`), read by `snapshot_diff.history_versions`:
+# `decided` as in `snapshot_diff.then_rows`, `u` the values of the cells its unique keys read
+# (JSON object of field key -> value, null when the cell has none). $1 sheet, $2 ids (in row
+# order), $3 position, $4 the sheet's last config change, $5 the unique keys' fields.
+_REVIVED = (
+    "h.id, h.row_no, h.seq > $4::bigint AND NOT jsonb_path_exists(h.cells,"
     " '$.*.messages[*] ? (@.source == \"unique-constraint\")') AS decided,"
-    " (SELECT coalesce(jsonb_object_agg(e.key, e.value->'value'), '{}') FROM jsonb_each(h.cells) e"
-    "   WHERE e.key = ANY($5::text[]))::text AS u"
-    # one index probe per id (its last version up to $3), never a scan of the sheet's history
-    " FROM unnest($2::text[]) o(id) CROSS JOIN LATERAL (SELECT * FROM record_history x"
+    " (SELECT coalesce(jsonb_object_agg(k, h.cells->k->'value'), '{}') FROM unnest($5::text[]) k"
+    "   WHERE h.cells ? k)::text AS u"
+)
+# the versions then of rows $6..$7 (one range scan of `record_history_row`, whichever ids)
+_REVIVABLE_RANGE = (
+    f"SELECT {_REVIVED} FROM record_history h WHERE h.sheet_id = $1 AND h.row_no BETWEEN $6 AND $7"
+    " AND h.seq_to > $3 AND h.seq <= $3 AND $2::text[] IS NOT NULL"
+)
+# those of ids out of that range: one index probe per id (its last version up to $3)
+_REVIVABLE = (
+    f"SELECT {_REVIVED} FROM unnest($2::text[]) o(id) CROSS JOIN LATERAL (SELECT * FROM record_history x"
     "   WHERE x.id = o.id AND x.seq <= $3 ORDER BY x.seq DESC LIMIT 1) h"
     " WHERE h.sheet_id = $1 AND h.seq_to > $3"
-    " ORDER BY h.row_no"
 )
 
 

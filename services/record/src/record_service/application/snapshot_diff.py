@@ -13,11 +13,13 @@ Only rows touched since N are read (a space restore uses the same `ids` and `the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import msgspec
 
 from record_service.application.query import QUERY_TIMEOUT, Selection, as_of_table
+from record_service.projections.records import history_span
 from spaceport.contracts.record import StoredRecord
 from spaceport.contracts.snapshot import SnapshotSummary, SummarySection
 from spaceport.readmodel import Conn
@@ -141,6 +143,30 @@ class Then(msgspec.Struct, frozen=True):
 
 
 _UNIQUE_MESSAGE = "'$.*.messages[*] ? (@.source == \"unique-constraint\")'"
+# One version as `then_rows` reads it ({0}: the row), $4 the sheet's last config change, $5 the
+# unique keys' fields; `u`: their cells ({0}.cells -> key for each field it has).
+_THEN = (
+    "{0}.id, {0}.row_no, json_build_object('id', {0}.id, 'values', {0}.cells, 'valid', {0}.valid,"
+    " 'metadata', {0}.metadata, 'errorFields', {0}.error_fields, 'config', {0}.config)::text AS j,"
+    f" {{0}}.seq > $4::bigint AND NOT jsonb_path_exists({{0}}.cells, {_UNIQUE_MESSAGE}) AS decided,"
+    " (SELECT coalesce(jsonb_object_agg(k, {0}.cells->k), '{{}}') FROM unnest($5::text[]) k"
+    "   WHERE {0}.cells ? k)::text AS u"
+)
+# $1 sheet, $2 ids, $3 position: the live rows written up to it (`record_id`, in id order) ...
+_THEN_LIVE = (
+    f"SELECT {_THEN.format('r')} FROM record r WHERE r.id = ANY($2::text[]) AND r.sheet_id = $1 AND r.seq <= $3"
+)
+# ... the versions then of rows $6..$7 (`records.history_span`: one range scan, whichever ids) ...
+_THEN_RANGE = (
+    f"SELECT {_THEN.format('h')} FROM record_history h WHERE h.sheet_id = $1 AND h.row_no BETWEEN $6 AND $7"
+    " AND h.seq_to > $3 AND h.seq <= $3 AND $2::text[] IS NOT NULL"
+)
+# ... and a probe per id of the others (`record_history_record`: its last version up to $3)
+_THEN_PROBE = (
+    f"SELECT {_THEN.format('h')} FROM unnest($2::text[]) o(id) CROSS JOIN LATERAL (SELECT * FROM record_history x"
+    "   WHERE x.id = o.id AND x.seq <= $3 ORDER BY x.seq DESC LIMIT 1) h"
+    " WHERE h.sheet_id = $1 AND h.seq_to > $3"
+)
 
 
 async def then_rows(  # noqa: PLR0917 - the sheet, the position, the records, what decides them
@@ -149,20 +175,34 @@ async def then_rows(  # noqa: PLR0917 - the sheet, the position, the records, wh
     """The records `record_ids` as they were at `position` (those that existed then), in row
     order, as JSON text (no Python object per cell). `decided`: the version was written after
     `fields_since` (the sheet's last config change), so its validation is the current fields'
-    one, and no cell of it carries a unique-constraint message (those are decided again)."""
-    sel = Selection(conditions=["r.sheet_id = $1"], params=[sheet_id], plain=True)
-    as_of_table(sel, position)
-    wanted = sel.param(list(record_ids))
-    since = sel.param(fields_since)
-    keys = sel.param(list(unique_fields))
-    rows = await conn.fetch(
-        "SELECT r.id, json_build_object('id', r.id, 'values', r.cells, 'valid', r.valid, 'metadata', r.metadata,"
-        " 'errorFields', r.error_fields, 'config', r.config)::text AS j,"
-        f" r.seq > {since}::bigint AND NOT jsonb_path_exists(r.cells, {_UNIQUE_MESSAGE}) AS decided,"
-        " (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}') FROM jsonb_each(r.cells) e"
-        f"   WHERE e.key = ANY({keys}::text[]))::text AS u"
-        f" FROM {sel.table} r WHERE {sel.where} AND r.id = ANY({wanted}::text[]) ORDER BY r.row_no",
-        *sel.params,
-        timeout=QUERY_TIMEOUT,
-    )
+    one, and no cell of it carries a unique-constraint message (those are decided again).
+
+    As `as_of_table` reads them (a live row written up to `position`, else the version then in
+    `record_history`), the history by row range (`records.history_span`, the ids in row order)."""
+    ids = list(record_ids)
+    args = (sheet_id, ids, position, fields_since, list(unique_fields))
+    rows = list(await conn.fetch(_THEN_LIVE, *args, timeout=QUERY_TIMEOUT))
+    rows += await history_versions(conn, _THEN_RANGE, _THEN_PROBE, args, exclude={r["id"] for r in rows})
+    rows.sort(key=lambda r: int(r["row_no"]))
     return [Then(r["id"], r["j"], r["decided"], r["u"]) for r in rows]
+
+
+async def history_versions(
+    conn: Conn, ranged: str, probe: str, args: tuple[Any, ...], *, exclude: AbstractSet[str] = frozenset()
+) -> list[Any]:
+    """The versions at a position of records (`args`: sheet, ids in row order then, position,
+    ...) from `record_history`: those of the rows the ids span with one range scan (`ranged`,
+    the span as its two last parameters), the others (an id out of row order, a sparse chunk)
+    probed one by one (`probe`). An id of `exclude` (read elsewhere) is left out."""
+    sheet_id, ids, position = args[0], args[1], args[2]
+    wanted = [i for i in ids if i not in exclude] if exclude else list(ids)
+    found: list[Any] = []
+    span = await history_span(conn, sheet_id, position, wanted)
+    if span is not None:
+        mine = set(wanted)
+        found = [r for r in await conn.fetch(ranged, *args, *span, timeout=QUERY_TIMEOUT) if r["id"] in mine]
+    if len(found) < len(wanted):
+        have = {r["id"] for r in found}
+        rest = [i for i in wanted if i not in have]
+        found += await conn.fetch(probe, sheet_id, rest, position, *args[3:], timeout=QUERY_TIMEOUT)
+    return found

@@ -375,8 +375,12 @@ class RecordsProjection:
         found = await conn.fetchrow("SELECT next_row FROM sheet WHERE id = $1 FOR UPDATE", event.sheet_id)
         if found is None:
             return  # the sheet is unknown here (deleted before this projection existed)
-        row = await conn.fetchrow(
-            _RESTORE, event.sheet_id, event.record_ids, event.position, found["next_row"], event.commit_id, seq, at
+        lo, hi = await history_span(conn, event.sheet_id, event.position, event.record_ids) or (1, 0)
+        # a statement of its own: planned for these ids and rows (a cached generic plan would
+        # not know how many ids there are, and probe each one)
+        restore = await conn.prepare(_RESTORE)
+        row = await restore.fetchrow(
+            event.sheet_id, event.record_ids, event.position, found["next_row"], event.commit_id, seq, at, lo, hi
         )
         assert row is not None
         await conn.execute(
@@ -460,16 +464,48 @@ _HISTORY_ROW = (
 )
 
 
+# The versions records had at a position are read by row number (`record_history_row`,
+# migration 010), not by id: a restore re-creates (and reverts) records in row order, so the
+# versions of a chunk of its records are one range of rows, one index range scan in the order
+# the history was written, where a probe per id (`record_history_record`) reads index and heap
+# pages at random ids. $1 sheet, $2 the ids of the chunk (their row order then), $3 the position.
+HISTORY_SPAN = (
+    "SELECT min(x.row_no) AS lo, max(x.row_no) AS hi FROM unnest($2::text[]) o(id)"
+    " CROSS JOIN LATERAL (SELECT x.sheet_id, x.row_no, x.seq_to FROM record_history x"
+    "   WHERE x.id = o.id AND x.seq <= $3 ORDER BY x.seq DESC LIMIT 1) x"
+    " WHERE x.sheet_id = $1 AND x.seq_to > $3"
+)
+SPAN_DENSITY = 4  # a range of rows read for a chunk: at most this many rows per record of the chunk
+
+
+async def history_span(conn: Conn, sheet_id: str, position: int, ids: Sequence[str]) -> tuple[int, int] | None:
+    """The rows (lo, hi) the versions at `position` of `ids` (in row order then) fill: those of
+    the first and the last id. None: neither had a version then, or the chunk is sparse in them
+    (more than SPAN_DENSITY rows per record: its records are probed one by one)."""
+    if not ids:
+        return None
+    row = await conn.fetchrow(HISTORY_SPAN, sheet_id, [ids[0], ids[-1]], position)
+    if row is None or row["lo"] is None or row["hi"] - row["lo"] >= SPAN_DENSITY * len(ids):
+        return None
+    return int(row["lo"]), int(row["hi"])
+
+
 # RecordsRestored: $1 sheet, $2 ids (in row order), $3 the position, $4 the sheet's next_row,
-# $5 commit id, $6 the event's seq, $7 its time
+# $5 commit id, $6 the event's seq, $7 its time, $8..$9 the rows the versions fill (`history_span`)
 _RESTORE = (
-    # one index probe per id (record_history_record: its last version up to $3), never a scan
-    # of the whole history, which grows with every update and delete of the sheet
-    "WITH v AS (SELECT h.*, row_number() OVER (ORDER BY o.n) AS k"
-    "   FROM unnest($2::text[]) WITH ORDINALITY o(id, n)"
+    "WITH o AS (SELECT * FROM unnest($2::text[]) WITH ORDINALITY o(id, n)),"
+    # the versions then of rows $8..$9 (one range scan), of the ids of the event (hashed)
+    " hit AS (SELECT o.n, x.* FROM record_history x JOIN o ON o.id = x.id"
+    "   WHERE x.sheet_id = $1 AND x.row_no BETWEEN $8 AND $9 AND x.seq_to > $3 AND x.seq <= $3),"
+    # an id whose version is not in those rows (none when the ids are in row order): one probe
+    # (`record_history_record`: its last version up to $3)
+    " h AS (SELECT * FROM hit UNION ALL SELECT o.n, x.* FROM o"
     "   CROSS JOIN LATERAL (SELECT * FROM record_history x WHERE x.id = o.id AND x.seq <= $3"
-    "     ORDER BY x.seq DESC LIMIT 1) h"
-    "   WHERE h.sheet_id = $1 AND h.seq_to > $3 AND NOT EXISTS (SELECT 1 FROM record r WHERE r.id = o.id)),"
+    "     ORDER BY x.seq DESC LIMIT 1) x"
+    "   WHERE NOT EXISTS (SELECT 1 FROM hit WHERE hit.n = o.n) AND x.sheet_id = $1 AND x.seq_to > $3),"
+    # the ids live now (one index scan of `record_id` in id order): skipped
+    " live AS (SELECT r.id FROM record r WHERE r.id = ANY($2::text[])),"
+    " v AS (SELECT h.*, row_number() OVER (ORDER BY h.n) AS k FROM h WHERE h.id NOT IN (SELECT id FROM live)),"
     " ins AS (INSERT INTO record (sheet_id, row_no, id, cells, metadata, valid, error_fields, commit_id, seq,"
     "   updated_at, config)"
     "   SELECT $1, $4 + v.k, v.id, v.cells, v.metadata, v.valid, v.error_fields, $5, $6, $7, v.config FROM v"

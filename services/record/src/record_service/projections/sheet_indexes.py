@@ -6,7 +6,10 @@ sheet gets its own *partial* indexes (`WHERE sheet_id = '<id>'`) only when it ho
 RECORDS_INDEX_MIN records (default 50,000) and no write has touched it, or any other sheet of
 its space, for RECORDS_INDEX_QUIET seconds (default 2): the space rule keeps the build of an
 import's 1M-record source sheet from competing with the mapping that is writing its destination
-(measured: ~25 s of Postgres CPU during a 1M-row mapping on 2 cores). One trigram GIN index on
+(measured: ~25 s of Postgres CPU during a 1M-row mapping on 2 cores). A build that a write to
+the space cuts short is cancelled, and the space must then stay quiet twice as long before the
+next try (up to 60 s), so a space written in bursts (a restore's chunks) is not indexed again
+and again in between. One trigram GIN index on
 the JSON text of its cells' values (serves `searchValue` with or without `searchField`, and FFQL
 substring conditions) and one btree per field on (value, row_no) (serves `sortField` in both
 directions and its keyset pages). Inserts into that sheet then maintain them; inserts into
@@ -41,6 +44,7 @@ from spaceport.readmodel import Conn
 log = logging.getLogger(__name__)
 MIN_RECORDS = int(os.environ.get("RECORDS_INDEX_MIN", "50000"))
 QUIET_SECONDS = float(os.environ.get("RECORDS_INDEX_QUIET", "2"))
+MAX_QUIET_SECONDS = 60.0  # the longest wait `quiet_needed` asks of a space written in bursts
 POLL_SECONDS = 1.0
 PREFIX = "rx_"
 LOCK_KEY = 0x5EC0_1DE5  # pg advisory lock: one indexer at a time across record processes
@@ -116,6 +120,7 @@ class SheetIndexer(LockedWorker):
     def __init__(self, database_url: str, schema: str) -> None:
         super().__init__(database_url, schema)
         self._seen: dict[str, tuple[int, float]] = {}  # space -> (its sheets' summed versions, first seen then)
+        self._gave_way: dict[str, int] = {}  # space -> builds cut short by its writes since its last build
         self.built: list[str] = []  # names built by this process (tests, logs)
 
     async def serve(self, conn: asyncpg.Connection[Any]) -> None:
@@ -185,18 +190,26 @@ class SheetIndexer(LockedWorker):
                 done, _ = await asyncio.wait({running}, timeout=POLL_SECONDS)
                 if done:
                     running.result()
+                    self._gave_way.pop(space_id, None)
                     return True
                 if await _space_versions(watcher, {space_id}) != before:
                     running.cancel()  # asyncpg asks the server to cancel the statement
                     with contextlib.suppress(asyncio.CancelledError, asyncpg.QueryCanceledError):
                         await running
                     self._seen.pop(space_id, None)
+                    self._gave_way[space_id] = self._gave_way.get(space_id, 0) + 1
                     return False
         finally:
             await watcher.close()
 
+    def quiet_needed(self, space_id: str) -> float:
+        """How long the space must go unwritten: QUIET_SECONDS, doubled for each build its writes
+        cut short since its last build (up to MAX_QUIET_SECONDS). A space written in bursts (a
+        restore's or a mapping's chunks, seconds apart) is not indexed again and again in between."""
+        return min(MAX_QUIET_SECONDS, QUIET_SECONDS * float(2 ** self._gave_way.get(space_id, 0)))
+
     async def _quiet_spaces(self, conn: Conn, spaces: set[str]) -> set[str]:
-        """The spaces none of whose sheets a records event touched for QUIET_SECONDS.
+        """The spaces none of whose sheets a records event touched for `quiet_needed` seconds.
 
         A sheet's `version` is the position of its last records event, so the sum over a space's
         sheets changes with any write to any of them (new sheets included)."""
@@ -209,10 +222,12 @@ class SheetIndexer(LockedWorker):
             version, since = self._seen.get(space_id, (-1, 0.0))
             if version != summed:
                 self._seen[space_id] = (summed, now)
-            elif now - since >= QUIET_SECONDS:
+            elif now - since >= self.quiet_needed(space_id):
                 quiet.add(space_id)
         for gone in set(self._seen) - spaces:
             del self._seen[gone]
+        for gone in set(self._gave_way) - spaces:
+            del self._gave_way[gone]
         return quiet
 
 
