@@ -298,22 +298,13 @@ class RestoreHandlers:
 # (JSON object of field key -> value, null when the cell has none). $1 sheet, $2 ids (in row
 # order), $3 position, $4 the sheet's last config change, $5 the unique keys' fields.
 _REVIVED = (
-    "h.id, h.row_no, h.seq > $4::bigint AND NOT jsonb_path_exists(h.cells,"
-    " '$.*.messages[*] ? (@.source == \"unique-constraint\")') AS decided,"
+    f"h.id, h.row_no, h.seq > $4::bigint AND NOT jsonb_path_exists(h.cells, {snapshot_diff.UNIQUE_MESSAGE}) AS decided,"
     " (SELECT coalesce(jsonb_object_agg(k, h.cells->k->'value'), '{}') FROM unnest($5::text[]) k"
     "   WHERE h.cells ? k)::text AS u"
 )
-# the versions then of rows $6..$7 (one range scan of `record_history_row`, whichever ids)
-_REVIVABLE_RANGE = (
-    f"SELECT {_REVIVED} FROM record_history h WHERE h.sheet_id = $1 AND h.row_no BETWEEN $6 AND $7"
-    " AND h.seq_to > $3 AND h.seq <= $3 AND $2::text[] IS NOT NULL"
-)
-# those of ids out of that range: one index probe per id (its last version up to $3)
-_REVIVABLE = (
-    f"SELECT {_REVIVED} FROM unnest($2::text[]) o(id) CROSS JOIN LATERAL (SELECT * FROM record_history x"
-    "   WHERE x.id = o.id AND x.seq <= $3 ORDER BY x.seq DESC LIMIT 1) h"
-    " WHERE h.sheet_id = $1 AND h.seq_to > $3"
-)
+# the versions then of rows $6..$7 (one range scan), and a probe per id of those out of that range
+_REVIVABLE_RANGE = snapshot_diff.versions_in_rows(_REVIVED)
+_REVIVABLE = snapshot_diff.versions_of_ids(_REVIVED)
 
 
 async def rebuilt(q: RecordQueries, sheet: Sheet, then: Sequence[snapshot_diff.Then], *, replaces: bool) -> list[bytes]:

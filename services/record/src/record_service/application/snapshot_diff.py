@@ -142,13 +142,13 @@ class Then(msgspec.Struct, frozen=True):
     uniques: str  # JSON object: the cells then of the fields the sheet's unique keys read
 
 
-_UNIQUE_MESSAGE = "'$.*.messages[*] ? (@.source == \"unique-constraint\")'"
+UNIQUE_MESSAGE = "'$.*.messages[*] ? (@.source == \"unique-constraint\")'"  # a cell flagged by a unique key
 # One version as `then_rows` reads it ({0}: the row), $4 the sheet's last config change, $5 the
 # unique keys' fields; `u`: their cells ({0}.cells -> key for each field it has).
 _THEN = (
     "{0}.id, {0}.row_no, json_build_object('id', {0}.id, 'values', {0}.cells, 'valid', {0}.valid,"
     " 'metadata', {0}.metadata, 'errorFields', {0}.error_fields, 'config', {0}.config)::text AS j,"
-    f" {{0}}.seq > $4::bigint AND NOT jsonb_path_exists({{0}}.cells, {_UNIQUE_MESSAGE}) AS decided,"
+    f" {{0}}.seq > $4::bigint AND NOT jsonb_path_exists({{0}}.cells, {UNIQUE_MESSAGE}) AS decided,"
     " (SELECT coalesce(jsonb_object_agg(k, {0}.cells->k), '{{}}') FROM unnest($5::text[]) k"
     "   WHERE {0}.cells ? k)::text AS u"
 )
@@ -156,17 +156,31 @@ _THEN = (
 _THEN_LIVE = (
     f"SELECT {_THEN.format('r')} FROM record r WHERE r.id = ANY($2::text[]) AND r.sheet_id = $1 AND r.seq <= $3"
 )
-# ... the versions then of rows $6..$7 (`records.history_span`: one range scan, whichever ids) ...
-_THEN_RANGE = (
-    f"SELECT {_THEN.format('h')} FROM record_history h WHERE h.sheet_id = $1 AND h.row_no BETWEEN $6 AND $7"
-    " AND h.seq_to > $3 AND h.seq <= $3 AND $2::text[] IS NOT NULL"
-)
-# ... and a probe per id of the others (`record_history_record`: its last version up to $3)
-_THEN_PROBE = (
-    f"SELECT {_THEN.format('h')} FROM unnest($2::text[]) o(id) CROSS JOIN LATERAL (SELECT * FROM record_history x"
-    "   WHERE x.id = o.id AND x.seq <= $3 ORDER BY x.seq DESC LIMIT 1) h"
-    " WHERE h.sheet_id = $1 AND h.seq_to > $3"
-)
+
+
+def versions_in_rows(columns: str) -> str:
+    """SQL: `columns` (of `h`) of the versions at position $3 of sheet $1's rows $6..$7
+    (`records.history_span`: one range scan of `record_history_row`, whichever ids); $2, the
+    ids, is named only so that its type is known (`history_versions` keeps those of the ids)."""
+    return (
+        f"SELECT {columns} FROM record_history h WHERE h.sheet_id = $1 AND h.row_no BETWEEN $6 AND $7"
+        " AND h.seq_to > $3 AND h.seq <= $3 AND $2::text[] IS NOT NULL"
+    )
+
+
+def versions_of_ids(columns: str) -> str:
+    """SQL: `columns` (of `h`) of the versions at position $3 of the ids $2 of sheet $1, one probe
+    per id (`record_history_record`: its last version up to $3)."""
+    return (
+        f"SELECT {columns} FROM unnest($2::text[]) o(id) CROSS JOIN LATERAL (SELECT * FROM record_history x"
+        "   WHERE x.id = o.id AND x.seq <= $3 ORDER BY x.seq DESC LIMIT 1) h"
+        " WHERE h.sheet_id = $1 AND h.seq_to > $3"
+    )
+
+
+# ... the versions then of rows $6..$7, and a probe per id of the others
+_THEN_RANGE = versions_in_rows(_THEN.format("h"))
+_THEN_PROBE = versions_of_ids(_THEN.format("h"))
 
 
 async def then_rows(  # noqa: PLR0917 - the sheet, the position, the records, what decides them
