@@ -329,6 +329,39 @@ def test_unique_heals_when_the_holder_is_deleted_or_changes(api: httpx.Client, s
     assert counts(api, sheet) == {"total": 2, "valid": 1, "error": 1, "errorsByField": {"email": 1}}
 
 
+def test_a_bulk_delete_heals_the_first_waiter_it_does_not_delete(api: httpx.Client, sheets: dict[str, str]) -> None:
+    """The waiters a delete heals are decided in the read model (`waiters_of`): a waiter deleted
+    in the same request is skipped for the next one, and values nobody deleted stay held."""
+    sheet = sheets["contacts"]
+    a, b, c, d, e = insert(
+        api,
+        sheet,
+        [
+            {"name": "A", "email": "w@x.io"},
+            {"name": "B", "email": "w@x.io"},
+            {"name": "C", "email": "w@x.io"},
+            {"name": "D", "email": "v@x.io"},
+            {"name": "E", "email": "v@x.io"},
+        ],
+    )["records"]
+    assert [r["valid"] for r in (a, b, c, d, e)] == [True, False, False, True, False]
+    # the holder and its first waiter go together: the second waiter takes the value
+    deleted = api.delete(f"/sheets/{sheet}/records", params={"ids": [a["id"], b["id"]]})
+    assert deleted.status_code == 200, deleted.text
+    now = records_by_id(api, sheet)
+    assert set(now) == {c["id"], d["id"], e["id"]}
+    assert now[c["id"]]["valid"] is True
+    assert unique_sources(now[c["id"]]) == {}
+    assert now[e["id"]]["valid"] is False  # D still holds v@x.io
+    # a delete by filter (every valid record: C and D) heals E; the one left holds its value
+    by_filter = api.delete(f"/sheets/{sheet}/records", params={"filter": "valid"})
+    assert by_filter.status_code == 200, by_filter.text
+    now = records_by_id(api, sheet)
+    assert set(now) == {e["id"]}
+    assert now[e["id"]]["valid"] is True
+    assert counts(api, sheet) == {"total": 1, "valid": 1, "error": 0, "errorsByField": {}}
+
+
 def test_composite_unique_heals_when_one_field_of_the_holder_changes(api: httpx.Client, sheets: dict[str, str]) -> None:
     sheet = sheets["contacts"]
     first, second = insert(api, sheet, [{"name": "P", "born": "2000-01-02"}, {"name": "p", "born": "2000-01-02"}])[

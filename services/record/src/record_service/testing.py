@@ -138,6 +138,11 @@ class FoldedRecords:
             first.setdefault(wanted, (row_no, rid))
         return list(dict.fromkeys(rid for _, rid in sorted(first.values())))
 
+    async def waiters_of(self, sheet_id: str, record_ids: Collection[str]) -> list[str]:
+        gone = set(record_ids)
+        held = [(name, value) for rid, name, value in await self.claims_of(sheet_id, gone)]
+        return await self.waiters(sheet_id, held, gone)
+
     async def linked_values(self, workbook_id: str, slug: str, key: str, values: Collection[str]) -> set[str]:
         sheets = [s.id for s in self._state.sheets.values() if s.workbook_id == workbook_id and s.slug == slug]
         found = {_text(_value(r.record, key)) for s in sheets for r in self._state.rows.get(s, {}).values()}

@@ -40,7 +40,9 @@ async def checked(
     if not uniques:
         return await linked(q, sheet, records) if records else records
     gone = {r.id for r in records}.union(deleted)
-    if held_now is not None or replaces:
+    if held_now is None and replaces and not records:  # a delete frees every value its records hold
+        released, healed = [], await _current(q, sheet, await q.waiters_of(sheet.id, gone))
+    elif held_now is not None or replaces:
         claims = held_now if held_now is not None else await q.claims_of(sheet.id, gone)
         released = domain.released_claims(uniques, claims, records)
         healed = await _waiters(q, sheet, released, gone)
@@ -71,7 +73,10 @@ async def _waiters(
     value, in row order."""
     if not released:
         return []
-    order = await q.waiters(sheet.id, released, gone)
+    return await _current(q, sheet, await q.waiters(sheet.id, released, gone))
+
+
+async def _current(q: RecordQueries, sheet: Sheet, order: list[str]) -> list[StoredRecord]:
     current = await q.current(sheet.id, order)
     return [domain.strip_uniques(current[i]) for i in order if i in current]
 

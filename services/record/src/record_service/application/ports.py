@@ -86,6 +86,12 @@ class RecordQueries(Protocol):
         value), in row order, each once."""
         ...
 
+    async def waiters_of(self, sheet_id: str, record_ids: Collection[str]) -> list[str]:
+        """The first record (by row) outside `record_ids` waiting for each value the records of
+        `record_ids` hold, in row order, each once: the records a delete of them heals. Decided
+        in the read model, so a bulk delete never holds its records' claims in memory."""
+        ...
+
     async def linked_values(self, workbook_id: str, slug: str, key: str, values: Collection[str]) -> set[str]:
         """Those of `values` some record of sheet `slug` of the workbook has under `key`."""
         ...
