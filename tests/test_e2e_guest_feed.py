@@ -17,10 +17,10 @@ import msgspec
 import pytest
 
 from spaceport.testing.platform import Platform
+from spaceport.testing.sse import EventStream
 
 CSV = b"Full Name,E-mail\nAda Lovelace,ada@example.com\n"
 FIELDS = [{"key": "name", "type": "string"}, {"key": "email", "type": "string"}]
-RETRY_SECONDS = 2.0  # the stream's `retry:` (RETRY_MS): how long an EventSource waits to reconnect
 
 
 @dataclass(frozen=True)
@@ -148,73 +148,17 @@ def test_a_limited_guest_lists_only_what_it_sees(platform: Platform, place: Plac
         assert http.post("/events", json=body, headers=place.ann).status_code == 404
 
 
-class Feed:
-    """`GET /events/stream` read the way a browser's EventSource reads it, on the test's own
-    thread: opened before the writes (its cursor is fixed once the response starts; the events
-    wait in the socket meanwhile) and read afterwards, so no reader thread can outlive the test.
-    A dropped connection is opened again after the last event with `Last-Event-ID` (the stream
-    resumes with nothing missed or repeated, test_e2e_sse_resume)."""
+def stream(platform: Platform, headers: dict[str, str]) -> EventStream:
+    """The guest's `GET /events/stream` from "now", read on the test's thread (`EventStream`)."""
+    return EventStream(platform.api, headers)
 
-    def __init__(self, platform: Platform, headers: dict[str, str]) -> None:
-        self.client = platform.client(timeout=60)  # the read timeout: 4 heartbeats (HEARTBEAT 15 s)
-        self.headers = {**headers, "Accept": "text/event-stream"}
-        self.received: list[dict[str, Any]] = []
-        self.reply: httpx.Response | None = None
-        self.lines: Iterator[str] = iter(())
 
-    def open(self) -> None:
-        """The stream from "now", or after the last event received."""
-        last = {"Last-Event-ID": self.received[-1]["id"]} if self.received else {}
-        request = self.client.build_request("GET", "/events/stream", headers={**self.headers, **last})
-        self.reply = self.client.send(request, stream=True)
-        assert self.reply.status_code == 200, self.reply.read()
-        self.lines = self.reply.iter_lines()
-
-    def until(self, done: Callable[[list[dict[str, Any]]], bool], what: str, seconds: float = 180.0) -> None:
-        """Read events until `done(received)`; the bound is checked at each line (a keep-alive
-        comment comes after each quiet heartbeat) and at each read timeout."""
-        deadline = time.monotonic() + seconds
-        while not done(self.received):
-            assert time.monotonic() < deadline, f"{what} never came ({len(self.received)} events came)"
-            try:
-                line = next(self.lines)
-            except (StopIteration, httpx.TransportError):  # dropped (or quiet past the read timeout)
-                self.reconnect(deadline)
-                continue
-            if line.startswith("data:"):
-                self.received.append(msgspec.json.decode(line[5:].strip()))
-
-    def reconnect(self, deadline: float) -> None:
-        self.close_reply()
-        while True:
-            time.sleep(RETRY_SECONDS)
-            try:
-                self.open()
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the stream could not be opened again"
-            else:
-                return
-
-    def close_reply(self) -> None:
-        if self.reply is not None:
-            self.reply.close()
-            self.reply = None
-
-    def __enter__(self) -> Feed:
-        try:
-            self.open()
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close_reply()
-        self.client.close()
+def ids(events: list[dict[str, Any]]) -> set[str]:
+    return {e["id"] for e in events}
 
 
 def test_a_limited_guest_streams_only_what_it_sees(platform: Platform, place: Place) -> None:
-    with platform.client(timeout=60) as http, Feed(platform, place.ann) as feed:
+    with platform.client(timeout=60) as http, stream(platform, place.ann) as feed:
         # hidden from ann, written first: had they leaked, they would come before ann's own
         others = insert(http, place.other_sheet, "streamed hidden")
         bobs = upload(http, place, place.bob)
@@ -230,3 +174,41 @@ def test_a_limited_guest_streams_only_what_it_sees(platform: Platform, place: Pl
         assert any(e["topic"] == "file:created" and e["context"].get("fileId") == anns["id"] for e in received)
         assert not records_created(received, others)
         assert not [e["topic"] for e in received if mentions(e, bobs["id"], bobs["workbookId"], place.other)]
+
+
+def test_a_limited_guest_streams_its_uploads_source_workbook_as_listed(platform: Platform, place: Place) -> None:
+    """The stream, opened before the upload, sends the source workbook's events that the list
+    shows (the extractor links the file to it only at the end: they come then, in order, once)."""
+    with (
+        platform.client(timeout=60) as http,
+        stream(platform, place.ann) as ann_feed,
+        stream(platform, place.bob) as bob_feed,
+    ):
+        anns = upload(http, place, place.ann)
+        source, file_id = anns["workbookId"], anns["id"]
+        wait(lambda: ok(http.get("/jobs", params={"fileId": file_id}))[0]["status"] == "complete")
+        ann = listed(http, place, place.ann)
+        since = ann[
+            next(i for i, e in enumerate(ann) if e["topic"] == "file:created" and e["context"]["fileId"] == file_id) :
+        ]
+        of_source = [e for e in since if e["context"].get("workbookId") == source]
+        assert {"workbook:created", "sheet:created", "records:created", "commit:created"} <= {
+            e["topic"] for e in of_source
+        }
+        ann_feed.until(lambda got: ids(since) <= ids(got), "every event ann's list shows since her upload")
+        received = ann_feed.received
+        assert len(received) == len(ids(received)), "no event twice"
+        assert ids(received) <= ids(listed(http, place, place.ann)), "nothing the list does not show ann"
+        # the source workbook's events in their order, before the extractor's link (file:updated)
+        streamed = [e["id"] for e in received if e["context"].get("workbookId") == source]
+        assert streamed == [e["id"] for e in of_source]
+        [link] = [
+            i for i, e in enumerate(received) if e["topic"] == "file:updated" and e["payload"]["workbookId"] == source
+        ]
+        assert max(i for i, e in enumerate(received) if e["id"] in streamed) < link
+
+        # bob: none of it, in his stream or his list (read up to an event both see)
+        shown = insert(http, place.mine_sheet, "after ann's upload")
+        bob_feed.until(lambda got: records_created(got, shown), "bob's records:created")
+        for bobs in (bob_feed.received, listed(http, place, place.bob)):
+            assert not [e["topic"] for e in bobs if mentions(e, file_id, source)]

@@ -29,7 +29,6 @@ from spaceport.eventstore import EventStore
 from spaceport.settings import Settings
 from spaceport.testing.faults import (
     RetryingWriter,
-    SseFollower,
     all_values,
     kill9,
     listed_events,
@@ -42,6 +41,7 @@ from spaceport.testing.faults import (
 )
 from spaceport.testing.infra import InfraUrls
 from spaceport.testing.platform import Platform, running_platform
+from spaceport.testing.sse import EventStream
 
 TOTAL = 8_000
 PER_REQUEST = 200  # 40 requests, 40 commit:created events
@@ -72,20 +72,20 @@ def check_consumers_resumed(api: httpx.Client, space: str, sheet: str) -> None:
     assert commits_listed(api, space, sheet) == TOTAL // PER_REQUEST
 
 
-def check_sse(api: httpx.Client, space: str, sheet: str, follower: SseFollower) -> None:
+def check_sse(api: httpx.Client, space: str, sheet: str, follower: EventStream) -> None:
     """The subscriber got every event of the space after its cursor, once, in order."""
     every = TOTAL // PER_REQUEST
-    wait_for(lambda: commits(list(follower.events), sheet) >= every, "the SSE subscriber saw every commit")
+    wait_for(lambda: commits(list(follower.received), sheet) >= every, "the SSE subscriber saw every commit")
     listed = [e["id"] for e in listed_events(api, space, deadline=time.monotonic() + 60)]
     expected = listed[listed.index(follower.after) + 1 :]
-    wait_for(lambda: len(follower.events) >= len(expected), "the SSE subscriber caught up with the list")
+    wait_for(lambda: len(follower.received) >= len(expected), "the SSE subscriber caught up with the list")
     follower.stop()
-    received = [e["id"] for e in follower.events]
+    received = [e["id"] for e in follower.received]
     assert len(received) == len(set(received)), "no event twice"
     assert received == expected, "every event of the space, in order"
 
 
-def follow(platform: Platform, api: httpx.Client, space: str) -> SseFollower:
+def follow(platform: Platform, api: httpx.Client, space: str) -> EventStream:
     """An SSE subscriber of the space from its last event so far (its sheet:created)."""
     deadline = time.monotonic() + 30
     while True:
@@ -94,7 +94,8 @@ def follow(platform: Platform, api: httpx.Client, space: str) -> SseFollower:
             break
         assert time.monotonic() < deadline, "no sheet:created in the feed"
         time.sleep(0.2)
-    follower = SseFollower(platform.api, platform.secret_key, space, after=events[-1]["id"])
+    headers = {"Authorization": f"Bearer {platform.secret_key}"}
+    follower = EventStream(platform.api, headers, params={"spaceId": space}, after=events[-1]["id"], retry=0.5)
     follower.start()
     wait_for(lambda: follower.connections >= 1, "the SSE subscriber connected")
     return follower

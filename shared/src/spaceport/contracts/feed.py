@@ -267,24 +267,31 @@ class ReadEvents(msgspec.Struct, frozen=True, kw_only=True):
     """Streaming: the events matching `filter` after a cursor, up to `limit`; when there are none
     yet, wait up to `wait` seconds for some.
 
-    The cursor is `after_position` (a position an earlier `EventBatch` answered) or else `after`
-    (an event id, e.g. SSE's Last-Event-ID; unknown: 400); neither means "from now".
+    The cursor is `after_position` with `after_slot` (what an earlier `EventBatch` answered) or
+    else `after` (an event id, e.g. SSE's Last-Event-ID; unknown: 400); neither means "from now".
     """
 
     filter: EventFilter
     after: str | None = None
     after_position: int | None = None
+    after_slot: int | None = None  # None: `after_position` (see EventBatch.slot)
     limit: int = 100
     wait: float = 10.0
 
 
 class EventBatch(msgspec.Struct, frozen=True, kw_only=True):
     """The events read (a JSON array of `FlatfileEvent`, by claim check when large) and the
-    position to read after next."""
+    cursor to read after next: the last event's position and slot.
+
+    Events come in (slot, position) order. An event's slot is its position, except for a guest
+    limited to some workbooks: the events of its own upload's source workbook that the feed holds
+    before the extractor linked the file to it (`file:updated`) have that link's position as
+    their slot, so they come once the link is known, just before it, in their own order."""
 
     events: Payload
     count: int
     position: int
+    slot: int | None = None  # None: `position`
 
 
 def topic_problem(topic: str) -> str | None:

@@ -1,6 +1,6 @@
 """Infrastructure faults for tests: servers a test kills (-9) and starts again, and the work it
-runs through them (records written with idempotency keys and retried, an SSE subscriber that
-reconnects with `Last-Event-ID`, a CSV import job).
+runs through them (records written with idempotency keys and retried, a CSV import job; the SSE
+subscriber that follows a space through them is `spaceport.testing.sse.EventStream`).
 
 These servers are a test's own, never the session's: NATS and Postgres restart on the same port
 and data directory, so the services' clients reconnect to what they knew.
@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 
 from spaceport.devinfra.process import ManagedProcess
 from spaceport.devinfra.servers import NatsHandle, PostgresHandle, start_nats, start_postgres
@@ -236,54 +235,3 @@ def listed_events(client: httpx.Client, space_id: str, *, deadline: float) -> li
         if len(batch) < 1000:
             return events
         page += 1
-
-
-@dataclass
-class SseFollower:
-    """An SSE subscriber of a space (`GET /v1/events/stream`) that, like a browser's EventSource,
-    reconnects with `Last-Event-ID` whenever its connection ends; runs in a thread until `stop()`."""
-
-    api: str
-    secret_key: str
-    space_id: str
-    after: str  # the event id it starts after
-    events: list[dict[str, Any]] = field(default_factory=list)
-    connections: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True, name="sse-follower")
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            last = self.events[-1]["id"] if self.events else self.after
-            with contextlib.suppress(httpx.HTTPError, msgspec.DecodeError):
-                self._connection(last)
-            self._stop.wait(RETRY_PAUSE)
-
-    def _connection(self, last: str) -> None:
-        headers = {"Authorization": f"Bearer {self.secret_key}", "Accept": "text/event-stream", "Last-Event-ID": last}
-        timeout = httpx.Timeout(10.0, read=60.0)  # the stream sends a keep-alive comment when quiet
-        with (
-            httpx.Client(base_url=self.api, headers=headers, timeout=timeout) as client,
-            client.stream("GET", "/events/stream", params={"spaceId": self.space_id}) as reply,
-        ):
-            if reply.status_code != 200:
-                return
-            self.connections += 1
-            data: list[str] = []
-            for line in reply.iter_lines():
-                if line.startswith("data:"):
-                    data.append(line[5:].lstrip())
-                elif not line and data:
-                    self.events.append(msgspec.json.decode("\n".join(data)))
-                    data = []
-                if self._stop.is_set():
-                    return

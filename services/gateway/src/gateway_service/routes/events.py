@@ -4,8 +4,14 @@
 Secret keys see their environment's events; a guest only its space's, and a guest limited to
 some workbooks only the events about what it sees (`job_service.feed.queries.visible`: its
 workbooks, their sheets, its own uploads and its workbooks' files; space-level events too) in
-the list, one event, acks and the stream alike. The job service hosts the feed
-(`job_service.feed`); the stream loops on its `ReadEvents` long poll.
+the list, one event, acks and the stream alike. Its own uploads' source workbooks are decided by
+the feed from its own rows at each read (`queries.own`), not by the gateway when a request or a
+stream starts (`auth.with_own_uploads`): these routes pass the grant as granted, so a stream
+opened before an upload shows that upload's source workbook as the list does. That workbook's
+events come before the extractor links the file to it; the stream sends them once the link is
+there, just before the link's `file:updated`, in their order (`EventBatch.slot`; a resume with
+`Last-Event-ID` keeps that order). The job service hosts the feed (`job_service.feed`); the
+stream loops on its `ReadEvents` long poll.
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from gateway_service.api_docs import EVENT_STREAM, JSON_OBJECT
 from gateway_service.auth import (
+    authenticated,
     environment_of,
-    principal_of,
     refuse_publishable,
     require_space_role,
 )
@@ -126,7 +132,7 @@ def _guest_space(principal: Principal) -> str | None:
 
 @get("/v1/events", responses=JSON_OBJECT)
 async def list_events(request: Request[Any, Any, Any], gateway: Gateway) -> Response[bytes]:
-    principal = await principal_of(request, gateway)
+    principal = await authenticated(request, gateway)
     query = ListEvents(
         filter=_filter(request, principal, acknowledged=False),
         page_size=int_param(request, "pageSize", 10),
@@ -138,7 +144,7 @@ async def list_events(request: Request[Any, Any, Any], gateway: Gateway) -> Resp
 
 @get("/v1/events/{event_id:str}")
 async def get_event(request: Request[Any, Any, Any], gateway: Gateway, event_id: str) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
+    principal = await authenticated(request, gateway)
     refuse_publishable(principal)
     guest = principal.kind == "guest"
     query = GetEvent(
@@ -153,7 +159,7 @@ async def get_event(request: Request[Any, Any, Any], gateway: Gateway, event_id:
 
 @post("/v1/events/{event_id:str}/ack", status_code=200)
 async def ack_event(request: Request[Any, Any, Any], gateway: Gateway, event_id: str) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
+    principal = await authenticated(request, gateway)
     refuse_publishable(principal)
     # the feed finds only what the caller sees (a guest limited to some workbooks acks only that)
     await gateway.rpc.request(SERVICE, AckEvent(principal=principal, event_id=event_id), Acked)
@@ -162,7 +168,7 @@ async def ack_event(request: Request[Any, Any, Any], gateway: Gateway, event_id:
 
 @post("/v1/events", status_code=200, request_max_body_size=MAX_JSON_BODY)
 async def create_event(request: Request[Any, Any, Any], gateway: Gateway) -> dict[str, object]:
-    principal = await principal_of(request, gateway)
+    principal = await authenticated(request, gateway)
     refuse_publishable(principal)
     body = await decode(request, EventBody)
     if principal.kind == "guest":
@@ -203,20 +209,22 @@ async def _follow(gateway: Gateway, first: EventBatch, events: EventFilter) -> A
             yield _message(event)
         if not batch.count:
             yield ServerSentEventMessage(data=None, comment="keep-alive")  # a comment only: no empty event
-        query = ReadEvents(filter=events, after_position=batch.position, limit=STREAM_BATCH, wait=HEARTBEAT)
+        query = ReadEvents(
+            filter=events, after_position=batch.position, after_slot=batch.slot, limit=STREAM_BATCH, wait=HEARTBEAT
+        )
         try:
             batch = await _read(gateway, query)
         except ServiceUnavailableError:  # the job service restarts: keep the connection, retry
             log.warning("events stream: the feed did not answer; retrying")
             await asyncio.sleep(1.0)
-            batch = EventBatch(events=Payload(data=b"[]"), count=0, position=batch.position)
+            batch = EventBatch(events=Payload(data=b"[]"), count=0, position=batch.position, slot=batch.slot)
 
 
 @get("/v1/events/stream", responses=EVENT_STREAM)
 async def stream_events(request: Request[Any, Any, Any], gateway: Gateway) -> ServerSentEvent:
     """SSE: `id: <event id>`, `event: <topic>`, `data: <event JSON>`; resumes after `Last-Event-ID`
     (or `?lastEventId=`) with nothing missed or repeated; without one it starts at "now"."""
-    principal = await principal_of(request, gateway)
+    principal = await authenticated(request, gateway)
     events = _filter(request, principal, acknowledged=True)
     last = request.headers.get("last-event-id") or param(request, "lastEventId")
     # The first read checks the cursor before the response starts: an unknown id answers 400.

@@ -187,30 +187,35 @@ class FeedService:
 
     async def read(self, query: ReadEvents) -> EventBatch:
         limit = max(1, min(query.limit, MAX_READ_LIMIT))
-        position = await self._cursor(query)
+        position, slot = await self._cursor(query)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, min(query.wait, MAX_READ_WAIT))
         while True:
             signal = self.signal.signal()  # taken before the query: a commit after it wakes us
             async with self.pool().acquire() as conn:
-                found = await queries.after(conn, query.filter, position, limit)
+                found = await queries.after(conn, query.filter, position, limit, slot)
             remaining = deadline - loop.time()
             if found or remaining <= 0:
                 break
             await self.signal.wait(signal, remaining)
-        position = found[-1].position if found else position
-        return EventBatch(events=await self._packed([f.event for f in found]), count=len(found), position=position)
+        if found:
+            position, slot = found[-1].position, found[-1].slot
+        events = await self._packed([f.event for f in found])
+        return EventBatch(events=events, count=len(found), position=position, slot=slot)
 
-    async def _cursor(self, query: ReadEvents) -> int:
+    async def _cursor(self, query: ReadEvents) -> tuple[int, int]:
+        """(position, slot) to read after (`EventBatch`)."""
         if query.after_position is not None:
-            return query.after_position
+            slot = query.after_slot if query.after_slot is not None else query.after_position
+            return query.after_position, slot
         async with self.pool().acquire() as conn:
             if query.after is None:
-                return (await queries.newest(conn))[0]
-            known = await queries.position_of(conn, query.after)
-        if known is None or known[1] != query.filter.environment_id:
+                newest = (await queries.newest(conn))[0]
+                return newest, newest
+            known = await queries.position_of(conn, query.after, query.filter)
+        if known is None or known[2] != query.filter.environment_id:
             raise ValidationFailedError(f"unknown event id {query.after!r} to resume after", key="Last-Event-ID")
-        return known[0]
+        return known[0], known[1]
 
     async def _caught_up(self, position: int) -> None:
         if position and not await self.runner().wait_for(position, CATCH_UP):
