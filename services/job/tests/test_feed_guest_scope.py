@@ -5,12 +5,9 @@ The list, one event, acks, the stream's reads and publishing all hold to the sam
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import msgspec
 import pytest
 
-from job_service import bootstrap
 from spaceport.contracts import feed, file, job
 from spaceport.contracts import space as sp
 from spaceport.contracts.blueprint import SheetConfig
@@ -31,8 +28,6 @@ from spaceport.events import Event
 from spaceport.messaging import RpcClient
 from spaceport.ports import AggregateRef, AppendContext
 from spaceport.runtime import ServiceRuntime
-from spaceport.testing.fixtures import own_settings
-from spaceport.testing.infra import InfraUrls
 
 ENV, SPACE = "us_env_scope", "us_sp_scope"
 MINE, OTHER = "us_wb_mine", "us_wb_other"  # the guests are granted MINE only
@@ -45,18 +40,6 @@ def guest(actor: str, workbook_ids: list[str] | None = [MINE]) -> sp.Principal: 
     return sp.Principal(
         environment_id=ENV, kind="guest", actor=actor, space_id=SPACE, role="editor", workbook_ids=workbook_ids
     )
-
-
-@pytest.fixture
-async def rt(infra: InfraUrls, unique_name: str) -> AsyncIterator[ServiceRuntime]:
-    async with own_settings(infra, unique_name, "job") as base:
-        settings = msgspec.structs.replace(base, feed_stream=f"F_{unique_name.upper()}", feed_prefix=f"f{unique_name}")
-        runtime, _ = bootstrap.build(settings)
-        await runtime.start()
-        try:
-            yield runtime
-        finally:
-            await runtime.stop()
 
 
 def rpc(rt: ServiceRuntime) -> RpcClient:

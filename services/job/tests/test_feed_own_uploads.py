@@ -8,12 +8,8 @@ guest gets none of them, nor does a workbook linked by anyone else, nor a delete
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import msgspec
-import pytest
 
-from job_service import bootstrap
 from spaceport.contracts import file, job
 from spaceport.contracts import space as sp
 from spaceport.contracts.blueprint import SheetConfig
@@ -23,26 +19,12 @@ from spaceport.events import Event
 from spaceport.messaging import RpcClient
 from spaceport.ports import AggregateRef, AppendContext
 from spaceport.runtime import ServiceRuntime
-from spaceport.testing.fixtures import own_settings
-from spaceport.testing.infra import InfraUrls
 
 ENV, SPACE, KEY = "us_env_own", "us_sp_own", "us_key_own"
 ANN, BOB = "us_gst_ann", "us_gst_bob"  # both granted MINE only
 MINE, SOURCE, PATCHED = "us_wb_mine", "us_wb_source", "us_wb_patched"
 ANNS, BOBS = "us_fl_anns", "us_fl_bobs"
 DECODER = msgspec.json.Decoder(list[FlatfileEvent])
-
-
-@pytest.fixture
-async def rt(infra: InfraUrls, unique_name: str) -> AsyncIterator[ServiceRuntime]:
-    async with own_settings(infra, unique_name, "job") as base:
-        settings = msgspec.structs.replace(base, feed_stream=f"F_{unique_name.upper()}", feed_prefix=f"f{unique_name}")
-        runtime, _ = bootstrap.build(settings)
-        await runtime.start()
-        try:
-            yield runtime
-        finally:
-            await runtime.stop()
 
 
 def rpc(rt: ServiceRuntime) -> RpcClient:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from job_service import bootstrap
 from job_service.feed.relay import Relay
 from spaceport.contracts import feed, record
 from spaceport.contracts import space as sp
@@ -31,23 +29,9 @@ from spaceport.events import Event
 from spaceport.messaging import RpcClient
 from spaceport.ports import AggregateRef
 from spaceport.runtime import ServiceRuntime
-from spaceport.testing.fixtures import own_settings
-from spaceport.testing.infra import InfraUrls
 
 ENV, OTHER, SPACE, WB, SHEET = "us_env_feed", "us_env_other", "us_sp_feed", "us_wb_feed", "us_sh_feed"
 KEY = sp.Principal(environment_id=ENV, kind="secret", actor="us_key_feed")
-
-
-@pytest.fixture
-async def rt(infra: InfraUrls, unique_name: str) -> AsyncIterator[ServiceRuntime]:
-    async with own_settings(infra, unique_name, "job") as base:
-        settings = msgspec.structs.replace(base, feed_stream=f"F_{unique_name.upper()}", feed_prefix=f"f{unique_name}")
-        runtime, _ = bootstrap.build(settings)
-        await runtime.start()
-        try:
-            yield runtime
-        finally:
-            await runtime.stop()
 
 
 def rpc(rt: ServiceRuntime) -> RpcClient:
