@@ -238,8 +238,9 @@ def _sheet(version: int, uniques: tuple[UniqueKey, ...] = ()) -> Any:
 async def test_the_job_takes_the_previews_difference_only_while_the_sheet_is_unchanged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The POST previews, then its job executes: the job takes the preview's difference when no
-    records event moved the sheet since (the same difference), and computes it again otherwise."""
+    """The POST previews, then its job executes: the job (and the POST's check after a GET
+    preview) takes the preview's difference when no records event moved the sheet since (the
+    same difference), and computes it again otherwise."""
     computed: list[int] = []
 
     async def difference(conn: Any, sheet: Any, position: int) -> restore.Difference:
@@ -250,6 +251,8 @@ async def test_the_job_takes_the_previews_difference_only_while_the_sheet_is_unc
     handlers = restore.RestoreHandlers(cast(Any, None))
     conn = cast(Any, _Conn())
     previewed = await handlers._difference(conn, _sheet(7), 5, preview=True)
+    # the POST's own check right after a GET preview: the kept one, still there for the job
+    assert await handlers._difference(conn, _sheet(7), 5, preview=True) == previewed and computed == [7]
     executed = await handlers._difference(conn, _sheet(7), 5, preview=False)
     assert executed == previewed and computed == [7]
     # taken once: a second execution (a retried job) computes it
@@ -262,6 +265,10 @@ async def test_the_job_takes_the_previews_difference_only_while_the_sheet_is_unc
     await handlers._difference(conn, _sheet(9), 5, preview=True)
     await handlers._difference(conn, _sheet(9), 6, preview=False)
     assert computed == [7, 7, 7, 9, 9, 9]
+    # a preview after a write: computed again
+    await handlers._difference(conn, _sheet(9), 7, preview=True)
+    again = await handlers._difference(conn, _sheet(10), 7, preview=True)
+    assert again.created == ["c10"] and computed == [7, 7, 7, 9, 9, 9, 9, 10]
     # empty lists survive being kept
     monkeypatch.setattr(restore, "difference", lambda *a: _empty())
     await handlers._difference(conn, _sheet(9), 8, preview=True)
