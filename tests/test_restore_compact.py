@@ -29,6 +29,7 @@ from record_service.domain import records as domain
 from record_service.domain.validation import UniqueKey
 from record_service.projections.records import RecordsProjection
 from spaceport.contracts.record import Cell, RecordsRestored, RestoredClaim, StoredRecord
+from spaceport.errors import ServiceUnavailableError
 from spaceport.eventstore import EventStore
 from spaceport.projection import ProjectionRunner
 from spaceport.readmodel import quote_ident
@@ -328,3 +329,43 @@ async def test_a_compact_re_create_claims_what_checked_would_give_it() -> None:
 
 def _cells(record: StoredRecord) -> StoredRecord:
     return msgspec.structs.replace(record, values={k: Cell(value=v) for k, v in record.values.items()})
+
+
+class _Settling:
+    """A context whose records projection applies the restore's last commit after `after` waits
+    (None: never)."""
+
+    def __init__(self, after: int | None) -> None:
+        self.after, self.waits = after, 0
+
+    async def settled(self, sheet_id: str, min_position: int = 0, timeout: float = 60.0) -> bool:
+        self.waits += 1
+        return self.after is not None and self.waits > self.after
+
+
+@pytest.mark.parametrize("after", [0, 2, None], ids=["projected", "after-two-waits", "never"])
+async def test_a_restore_is_complete_only_once_its_records_are_readable(
+    monkeypatch: pytest.MonkeyPatch, after: int | None
+) -> None:
+    """The job waits (reporting progress) until the projection applied its last commit; past
+    SETTLE_LIMIT it fails, saying the commits landed, instead of completing unreadable."""
+    monkeypatch.setattr(restore, "SETTLE_LIMIT", 0.05)
+    monkeypatch.setattr(restore, "PROGRESS_EVERY", 0.0)
+    ctx = _Settling(after)
+    reported: list[tuple[int, int]] = []
+
+    async def progress(done: int, total: int) -> None:
+        reported.append((done, total))
+        await asyncio.sleep(0.03)  # the waits add up past the limit when the projection never applies it
+
+    handlers = restore.RestoreHandlers(cast(Any, ctx))
+    reports = restore._Reports(progress)
+    if after is None:
+        with pytest.raises(ServiceUnavailableError, match="its 3 commits were written"):
+            await handlers._readable("us_sh_t", 3, reports, 10, 10)
+        assert ctx.waits >= 2 and reported
+    else:
+        await handlers._readable("us_sh_t", 3, reports, 10, 10)
+        await reports.flush()
+        assert ctx.waits == after + 1
+        assert reported == [(10, 10)] * after  # one report per wait it had to make

@@ -90,8 +90,9 @@ class FoldedRecords:
         await self._apply(position)
         return (await self._folded()).spaces.get(space_id)
 
-    async def wait_for(self, position: int, timeout: float) -> None:
+    async def wait_for(self, position: int, timeout: float) -> bool:
         await self._apply(position)
+        return True
 
     async def catch_up(self, timeout: float) -> bool:
         self.catch_ups += 1

@@ -81,14 +81,15 @@ class Context:
         """Writes to one sheet are serialised in this process; across replicas the append guard does it."""
         return self._locks.setdefault(sheet_id, asyncio.Lock())
 
-    async def wait_for(self, position: int, timeout: float = 5.0) -> None:
-        """Read-your-writes on the records projection (positions are stream sequences it consumes)."""
-        if position > 0:
-            await self.model.wait_for(position, timeout)
+    async def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        """Read-your-writes on the records projection (positions are stream sequences it consumes);
+        False when it had not applied `position` by `timeout`."""
+        return position <= 0 or await self.model.wait_for(position, timeout)
 
-    async def settled(self, sheet_id: str, min_position: int = 0) -> None:
-        """Read-your-writes: this process's last commit to the sheet (and `min_position`) applied."""
-        await self.wait_for(max(min_position, self.written.get(sheet_id, 0)), timeout=60.0)
+    async def settled(self, sheet_id: str, min_position: int = 0, timeout: float = 60.0) -> bool:
+        """Read-your-writes: this process's last commit to the sheet (and `min_position`) applied;
+        False when it had not been by `timeout`."""
+        return await self.wait_for(max(min_position, self.written.get(sheet_id, 0)), timeout=timeout)
 
     async def catch_up(self, timeout: float = 5.0) -> bool:
         """Wait until the records projection applied every event it was sent (e.g. another

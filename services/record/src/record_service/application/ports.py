@@ -121,8 +121,9 @@ class RecordReadModel(Protocol):
         """The space as the directory has it once it applied stream position `position`."""
         ...
 
-    async def wait_for(self, position: int, timeout: float) -> None:
-        """Read-your-writes: return once the records projection applied `position` (or at timeout)."""
+    async def wait_for(self, position: int, timeout: float) -> bool:
+        """Read-your-writes: return once the records projection applied `position` (True), or at
+        timeout (False)."""
         ...
 
     async def catch_up(self, timeout: float) -> bool:

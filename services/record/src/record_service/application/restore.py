@@ -42,7 +42,7 @@ from spaceport.contracts.record import (
     SheetRestore,
     StoredRecord,
 )
-from spaceport.errors import ForbiddenError, NotFoundError
+from spaceport.errors import ForbiddenError, NotFoundError, ServiceUnavailableError
 from spaceport.events import utcnow
 from spaceport.readmodel import Conn
 
@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 CHUNK = 10_000  # records per restore commit
 REVIVE_CHUNK = 50_000  # records per re-create commit (compact: 10 events of ids)
 PROGRESS_EVERY = 2.0  # seconds between progress reports of a running restore
+SETTLE_WAIT = 60.0  # seconds between a restore's progress reports while its last commit is projected
+SETTLE_LIMIT = 1800.0  # past it a written restore fails (not yet readable) instead of waiting on
 PREVIEW_TTL = 600.0  # seconds a preview's difference is kept for the job that executes it
 PREVIEWS_KEPT = 8  # differences kept (the latest previews)
 KEPT_IDS = 2_000_000  # ids kept over all of them (~25 bytes each)
@@ -235,16 +237,30 @@ class RestoreHandlers:
                         commits.append(written.commit_id)
                     done[0] += len(chunk)
                     await reports.report(done[0], total)
+            # the restore is done once its records are readable: its last commit projected
+            await self._readable(sheet.id, len(commits), reports, done[0], total)
             await reports.flush()
         finally:
             reports.abandon()
-        # the restore is done once its records are readable: its commits projected (this waits
-        # for the projection of the last one; it never fails the restore)
-        await self.ctx.settled(sheet.id)
         count = len(diff.created) + len(diff.updated) + len(diff.deleted)
         seconds = time.perf_counter() - began
         log.info("restored %d records of sheet %s in %d commits, %.1f s", count, sheet.id, len(commits), seconds)
         return commits
+
+    async def _readable(self, sheet_id: str, commits: int, reports: _Reports, done: int, total: int) -> None:
+        """Until the records projection applied this process's last commit to the sheet, reporting
+        progress meanwhile (a silent job would look stuck). A job is never complete before its
+        records are readable: past SETTLE_LIMIT it fails, saying the commits landed."""
+        began = time.monotonic()
+        while not await self.ctx.settled(sheet_id, timeout=SETTLE_WAIT):
+            waited = time.monotonic() - began
+            log.warning("restore of sheet %s: written; the projection is applying it (%.0f s)", sheet_id, waited)
+            if waited >= SETTLE_LIMIT:
+                raise ServiceUnavailableError(
+                    f"its {commits} commits were written, but the records projection had not applied them"
+                    f" {waited:.0f} s later; they become readable once it catches up (see GET /health)"
+                )
+            await reports.report(done, total)
 
     def _decider(self, kind: str, position: int, ids: Sequence[str]) -> Any:
         async def decide(sheet: Sheet, q: RecordQueries) -> Decided:

@@ -232,14 +232,13 @@ class PgRecordReadModel:
         async with self.runtime.pool.acquire() as conn:
             return await known_spaces.space_fact(conn, space_id)
 
-    async def wait_for(self, position: int, timeout: float) -> None:
+    async def wait_for(self, position: int, timeout: float) -> bool:
         """With the projection in this process its runner is asked; otherwise (the projector
         child process) its checkpoint row is polled."""
         if any(r.projection.name == NAME for r in self.runtime.runners):
-            await self.runtime.runner(NAME).wait_for(position, timeout)
-            return
+            return await self.runtime.runner(NAME).wait_for(position, timeout)
         if position <= self._applied:  # applied events stay applied (a rebuild swaps in a complete schema)
-            return
+            return True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         pool = await self.pool()
@@ -248,8 +247,9 @@ class PgRecordReadModel:
                 applied = await applied_position(conn, NAME)
             self._applied = max(self._applied, applied)
             if applied >= position:
-                return
+                return True
             await asyncio.sleep(0.005)
+        return False
 
     async def catch_up(self, timeout: float) -> bool:
         """The projection's position only moves on events it reads, so the stream's last
