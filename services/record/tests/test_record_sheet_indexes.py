@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import msgspec
 import pytest
 
@@ -315,3 +316,31 @@ async def test_a_bulk_write_drops_the_sheets_indexes_and_the_indexer_builds_them
 
     await until(all_counted, "the indexer to note its builds")
     assert len(indexer.built) == built + len(expected)  # built anew, not left over
+
+
+async def test_a_held_sheet_keeps_the_indexer_off_its_space_until_released(
+    service: tuple[ServiceRuntime, ServiceContext], record_settings: Settings
+) -> None:
+    """`hold_off` (a restore's bulk re-create under way): the sheet's space is never quiet for the
+    indexer, however long it goes unwritten, until `release` or the hold runs out."""
+    rt, _ctx = service
+    await next(b for b in rt.background if isinstance(b, SheetIndexer)).stop()  # this test steps its own
+    indexer = SheetIndexer(record_settings.database_url, PROJECTION)
+    conn = await asyncpg.connect(record_settings.database_url, server_settings={"search_path": PROJECTION})
+    try:
+        await conn.execute("UPDATE sheet SET total = 100 WHERE id = $1", SHEET)  # big enough (MIN_RECORDS 50)
+        await sheet_indexes.hold_off(conn, SHEET)
+        for _ in range(3):  # unwritten across passes (QUIET_SECONDS 0): quiet, but held
+            await indexer.step(conn, None)
+        assert indexer.built == []
+        await sheet_indexes.hold_off(conn, SHEET, seconds=0.0)  # a crashed writer's hold runs out
+        await indexer.step(conn, None)
+        assert len(indexer.built) == 1
+        await sheet_indexes.hold_off(conn, SHEET)
+        await indexer.step(conn, None)
+        assert len(indexer.built) == 1
+        await sheet_indexes.release(conn, SHEET)
+        await indexer.step(conn, None)
+        assert len(indexer.built) == 2
+    finally:
+        await conn.close()

@@ -215,10 +215,12 @@ class RestoreHandlers:
         commits: list[str] = []
         began = time.perf_counter()
         reports = _Reports(progress)
+        bulk = len(diff.deleted) >= sheet_indexes.MIN_RECORDS  # a bulk re-create: see drop_for_bulk, hold_off
         try:
             for kind, ids in (("delete", diff.created), ("update", diff.updated), ("insert", diff.deleted)):
-                if kind == "insert" and len(ids) >= sheet_indexes.MIN_RECORDS:
-                    async with (await self.ctx.pool()).acquire() as conn:  # a bulk re-create: see drop_for_bulk
+                if kind == "insert" and bulk:
+                    async with (await self.ctx.pool()).acquire() as conn:
+                        await sheet_indexes.hold_off(conn, sheet.id)
                         await sheet_indexes.drop_for_bulk(conn, sheet.id)
                 step = REVIVE_CHUNK if kind == "insert" else CHUNK
                 for start in range(0, len(ids), step):
@@ -237,17 +239,28 @@ class RestoreHandlers:
                         commits.append(written.commit_id)
                     done[0] += len(chunk)
                     await reports.report(done[0], total)
+                    if kind == "insert" and bulk:
+                        await self._hold(sheet.id)
             # the restore is done once its records are readable: its last commit projected
-            await self._readable(sheet.id, len(commits), reports, done[0], total)
+            await self._readable(sheet.id, len(commits), reports, done[0], total, hold=bulk)
             await reports.flush()
         finally:
             reports.abandon()
+            if bulk:
+                async with (await self.ctx.pool()).acquire() as conn:
+                    await sheet_indexes.release(conn, sheet.id)
         count = len(diff.created) + len(diff.updated) + len(diff.deleted)
         seconds = time.perf_counter() - began
         log.info("restored %d records of sheet %s in %d commits, %.1f s", count, sheet.id, len(commits), seconds)
         return commits
 
-    async def _readable(self, sheet_id: str, commits: int, reports: _Reports, done: int, total: int) -> None:
+    async def _hold(self, sheet_id: str) -> None:
+        async with (await self.ctx.pool()).acquire() as conn:
+            await sheet_indexes.hold_off(conn, sheet_id)
+
+    async def _readable(
+        self, sheet_id: str, commits: int, reports: _Reports, done: int, total: int, *, hold: bool = False
+    ) -> None:
         """Until the records projection applied this process's last commit to the sheet, reporting
         progress meanwhile (a silent job would look stuck). A job is never complete before its
         records are readable: past SETTLE_LIMIT it fails, saying the commits landed."""
@@ -261,6 +274,8 @@ class RestoreHandlers:
                     f" {waited:.0f} s later; they become readable once it catches up (see GET /health)"
                 )
             await reports.report(done, total)
+            if hold:
+                await self._hold(sheet_id)
 
     def _decider(self, kind: str, position: int, ids: Sequence[str]) -> Any:
         async def decide(sheet: Sheet, q: RecordQueries) -> Decided:

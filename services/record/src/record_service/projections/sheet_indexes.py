@@ -8,8 +8,9 @@ its space, for RECORDS_INDEX_QUIET seconds (default 2): the space rule keeps the
 import's 1M-record source sheet from competing with the mapping that is writing its destination
 (measured: ~25 s of Postgres CPU during a 1M-row mapping on 2 cores). A build that a write to
 the space cuts short is cancelled, and the space must then stay quiet twice as long before the
-next try (up to 60 s), so a space written in bursts (a restore's chunks) is not indexed again
-and again in between. One trigram GIN index on
+next try (up to 60 s), so a space written in bursts is not indexed again and again in between;
+a restore re-creating many records holds the indexer off its space outright (`hold_off`, table
+`bulk_write`) until it is done. One trigram GIN index on
 the JSON text of its cells' values (serves `searchValue` with or without `searchField`, and FFQL
 substring conditions) and one btree per field on (value, row_no) (serves `sortField` in both
 directions and its keyset pages). Inserts into that sheet then maintain them; inserts into
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 MIN_RECORDS = int(os.environ.get("RECORDS_INDEX_MIN", "50000"))
 QUIET_SECONDS = float(os.environ.get("RECORDS_INDEX_QUIET", "2"))
 MAX_QUIET_SECONDS = 60.0  # the longest wait `quiet_needed` asks of a space written in bursts
+HOLD_SECONDS = 300.0  # how long one `hold_off` keeps the indexer off a sheet's space
 POLL_SECONDS = 1.0
 PREFIX = "rx_"
 LOCK_KEY = 0x5EC0_1DE5  # pg advisory lock: one indexer at a time across record processes
@@ -147,6 +149,8 @@ class SheetIndexer(LockedWorker):
             list({s for s in map(sheet_of, existing) if s is not None}),
         )
         quiet = await self._quiet_spaces(conn, {s["space_id"] for s in sheets if not s["deleted"]})
+        held = {r[0] for r in await conn.fetch("SELECT sheet_id FROM bulk_write WHERE until > now()")}
+        quiet -= {s["space_id"] for s in sheets if s["id"] in held}  # a bulk write is under way there
         want: dict[str, IndexSpec] = {}
         ready: list[str] = []
         spaces = {sheet["id"]: sheet["space_id"] for sheet in sheets}
@@ -238,6 +242,24 @@ async def _space_versions(conn: Conn, spaces: set[str]) -> dict[str, int]:
         list(spaces),
     )
     return {r["space_id"]: int(r["v"]) for r in rows}
+
+
+async def hold_off(conn: Any, sheet_id: str, seconds: float = HOLD_SECONDS) -> None:
+    """Keep the indexer off the sheet's space for `seconds` (a bulk write into the sheet is under
+    way: a restore's re-create, whose chunks come seconds apart and would each cut a build short;
+    measured at 300,000 records: a trigram build started mid-restore, 10-22 s of Postgres CPU,
+    then gave way). Each chunk holds again; `release` ends it; a crashed writer's hold runs out."""
+    await conn.execute(
+        "INSERT INTO bulk_write (sheet_id, until) VALUES ($1, now() + make_interval(secs => $2))"
+        " ON CONFLICT (sheet_id) DO UPDATE SET until = EXCLUDED.until",
+        sheet_id,
+        seconds,
+    )
+
+
+async def release(conn: Any, sheet_id: str) -> None:
+    """The bulk write into the sheet is over: the indexer may build once its space is quiet."""
+    await conn.execute("DELETE FROM bulk_write WHERE sheet_id = $1", sheet_id)
 
 
 async def drop_for_bulk(conn: Any, sheet_id: str) -> list[str]:
