@@ -39,9 +39,10 @@ _SHEET = (
 
 # `waiters_of`: the first waiter (by row) of each value the ids hold, outside the ids. A few ids
 # are followed to their claims and those values' waiters. Many ids are matched as one hashed set
-# against the sheet's waiters (only duplicates have rows) and their values' holders: following
-# 1M ids to their claims took 19 s (load ~8), the hashed match 2.2 s with no waiters and 5.4 s
-# with 1,000 (a synthetic 1M-claim sheet; claims_of + waiters took 26-49 s).
+# against the sheet's waiters (only duplicates have rows) and their values' holders. On a
+# synthetic 1M-claim sheet at load ~8: following all 1M ids to their claims spent ~22 s in the
+# index probes alone; the hashed match took 2.2 s with no waiters and 6.4 s with 1,000 (the old
+# claims_of + waiters: 26.5 s and 26-49 s).
 _FEW_IDS = 10_000
 _FIRST_WAITERS = (
     "SELECT record_id FROM (SELECT DISTINCT ON (w.name, w.value) w.record_id, r.row_no"
