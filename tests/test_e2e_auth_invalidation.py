@@ -10,15 +10,18 @@ otherwise serve the old credential.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from gateway_service.workers import worker_count
 from spaceport.settings import Settings
 from spaceport.testing.infra import InfraUrls
 from spaceport.testing.platform import Platform
@@ -121,3 +124,40 @@ async def test_guest_deleted_through_one_gateway_is_refused_by_another(
     assert deleted.status_code == 200, deleted.text
 
     assert await _status_within(second, f"/v1/spaces/{space}", token, 401) == 401, "deleted guest still accepted"
+
+
+def _gateway_workers(platform: Platform) -> list[int]:
+    """The pids of the gateway's worker processes (granian's children of the gateway's process)."""
+    main = platform.pid("gateway")
+    children = Path(f"/proc/{main}/task/{main}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+async def test_rotation_reaches_every_worker_of_the_platforms_gateway(platform: Platform) -> None:
+    """GATEWAY_WORKERS=auto runs one gateway process per core, each with its own auth cache: a key
+    cached by all of them is refused by all of them once it is rotated. Every request comes on a
+    new connection, which the kernel hands to any of the workers."""
+    workers = _gateway_workers(platform)
+    assert len(workers) == worker_count("auto", len(os.sched_getaffinity(0))), workers
+
+    async def status(token: str) -> int:
+        async with httpx.AsyncClient(base_url=platform.api, timeout=15) as fresh:
+            return (await fresh.get("/environments/current", headers=_bearer(token))).status_code
+
+    async with httpx.AsyncClient(base_url=platform.api, timeout=15) as client:
+        created = await client.post(
+            "/environments", json={"name": "workers", "isProd": False}, headers=_bearer(platform.secret_key)
+        )
+        assert created.status_code == 200, created.text
+        environment_id = created.json()["data"]["id"]
+        old = created.json()["data"]["secretKey"]
+        assert [await status(old) for _ in range(8 * len(workers))] == [200] * 8 * len(workers)
+
+        rotated = await client.post(f"/environments/{environment_id}/keys/rotate", headers=_bearer(old))
+        assert rotated.status_code == 200, rotated.text
+
+    deadline = time.monotonic() + BROADCAST_WAIT
+    while (answers := [await status(old) for _ in range(8 * len(workers))]) != [401] * 8 * len(workers):
+        assert time.monotonic() < deadline, f"the old key is still accepted by some worker: {answers}"
+        await asyncio.sleep(0.05)
+    assert await status(rotated.json()["data"]["secretKey"]) == 200
