@@ -112,8 +112,26 @@ async def run_parts(
     return report.document(profile, info, knobs, results, failures)
 
 
+def usage() -> str:
+    return (
+        "usage: python -m spaceport.bench [--quick] [part ...]   (make bench / make bench-quick)\n"
+        f"parts, in the order they run: {' '.join(PARTS)} (the quick profile leaves out {' '.join(FULL_ONLY)}"
+        " unless named)\n"
+        "sizes: the BENCH_* environment variables, set, win over the profile's (see each part's docstring)"
+    )
+
+
 def main(argv: Sequence[str]) -> int:
     args = list(argv)
+    if "-h" in args or "--help" in args:
+        print((__doc__ or "").strip() + "\n\n" + usage(), flush=True)
+        return 0
+    wrong = [a for a in args if a.startswith("-") and a != "--quick"] or [
+        a for a in args if not a.startswith("-") and a not in PARTS
+    ]
+    if wrong:
+        print(f"spaceport.bench: {wrong[0]!r} is neither --quick nor a bench part; nothing ran\n{usage()}", flush=True)
+        return 2
     quick = "--quick" in args
     wanted = [a for a in args if not a.startswith("--")] or [p for p in PARTS if not (quick and p in FULL_ONLY)]
     profile = "quick" if quick else "full"
