@@ -35,6 +35,7 @@ import httpx
 import msgspec
 import psutil  # type: ignore[import-untyped]  # no stubs; pyproject is not ours to change
 
+from gateway_service.workers import worker_count
 from spaceport.bench.harness import Bench, Figure, env_int, percentiles
 from spaceport.bench.records import retried
 from spaceport.devinfra.process import ManagedProcess, free_port, wait_for_tcp
@@ -175,10 +176,10 @@ async def measured(groups: dict[str, int], url: str, requests: list[bytes], clie
 
 
 @contextmanager
-def hello(body_bytes: int) -> Iterator[str]:
+def hello(body_bytes: int, workers: int) -> Iterator[str]:
     port = free_port()
     logs = Path(tempfile.mkdtemp(prefix="spaceport-bench-hello-"))
-    env = {**os.environ, "HELLO_PORT": str(port), "HELLO_BODY_BYTES": str(body_bytes)}
+    env = {**os.environ, "HELLO_PORT": str(port), "HELLO_BODY_BYTES": str(body_bytes), "HELLO_WORKERS": str(workers)}
     child = ManagedProcess.start("hello", [sys.executable, "-m", "spaceport.bench.hello"], logs / "hello.log", env=env)
     try:
         wait_for_tcp("127.0.0.1", port, 30.0, child)
@@ -206,12 +207,15 @@ async def run(bench: Bench) -> list[Figure]:
     get_page = [request("GET", f"{stack.api}/sheets/{s}/records?pageSize=100", stack.secret) for s in ids]
     post = [request("POST", f"{stack.api}/sheets/{s}/records", stack.secret, body) for s in ids]
     figures: list[Figure] = []
-    with hello(len(space_body)) as hello_url:
+    # the ceiling runs as many granian workers as the gateway (GATEWAY_WORKERS, `auto` by default)
+    workers = worker_count(os.environ.get("GATEWAY_WORKERS", "auto"), len(os.sched_getaffinity(0)))
+    with hello(len(space_body), workers) as hello_url:
         ceilings: dict[int, Figure] = {}
         for clients in (10, 50, 64):
             bench.progress(f"bare granian app, {clients} clients, {seconds:.0f}s ...")
             ceilings[clients] = (await load(hello_url, [request("GET", hello_url, "x")], clients, seconds)).figure(
-                f"bare granian ASGI app, {clients} clients (same client)", f"http_hello_{clients}"
+                f"bare granian ASGI app ({workers} worker(s), as the gateway), {clients} clients (same client)",
+                f"http_hello_{clients}",
             )
             bench.progress(f"    {ceilings[clients].rate:,.0f} req/s, p99 {ceilings[clients].p99_ms:.1f} ms")
     figures += ceilings.values()

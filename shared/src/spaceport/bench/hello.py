@@ -1,6 +1,7 @@
 """The HTTP ceiling of the concurrency part: a bare ASGI app answering every request with a
-fixed JSON body of HELLO_BODY_BYTES bytes, served by granian exactly as the gateway is (one
-worker, ASGI). `python -m spaceport.bench.hello` (HELLO_PORT)."""
+fixed JSON body of HELLO_BODY_BYTES bytes, served by granian exactly as the gateway is (ASGI,
+HELLO_WORKERS workers: the concurrency part gives it the gateway's count). `python -m
+spaceport.bench.hello` (HELLO_PORT)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,6 @@ if __name__ == "__main__":
         address="127.0.0.1",
         port=int(os.environ.get("HELLO_PORT", "8099")),
         interface=Interfaces.ASGI,
-        workers=1,
+        workers=int(os.environ.get("HELLO_WORKERS", "1")),  # the bench gives it the gateway's count
         log_enabled=False,
     ).serve()
