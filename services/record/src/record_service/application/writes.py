@@ -8,7 +8,9 @@ that builds the commit's records against the read model at the sheet's version. 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import msgspec
@@ -45,8 +47,24 @@ class WriteHandlers:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self._big = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def sized(self, big: bool) -> AsyncIterator[None]:
+        """Small writes (an inline body, ids) run side by side, on different sheets (the RPC
+        handles several at once); a big one (a body by claim check, a selection by query, a
+        validation) runs alone in this process."""
+        if not big:
+            yield
+            return
+        async with self._big:
+            yield
 
     async def insert(self, cmd: InsertRecords) -> Written:
+        async with self.sized(cmd.body.ref is not None):
+            return await self._insert(cmd)
+
+    async def _insert(self, cmd: InsertRecords) -> Written:
         body, configs = domain.decode_inserts(await self.ctx.claims.unpack(cmd.body))
         _limit(len(body))
         sheet = await self.ctx.sheet(cmd.sheet_id)
@@ -66,12 +84,17 @@ class WriteHandlers:
         return await commit(self.ctx, _write(cmd, "insert"), sheet, decide)
 
     async def update(self, cmd: UpdateRecords) -> Written:
-        items = domain.decode_body(domain.UPDATE_BODY, await self.ctx.claims.unpack(cmd.body))
-        _limit(len(items))
-        write = _write(cmd, "update")
-        return await self._update(write, await self.ctx.sheet(cmd.sheet_id), _restricted(cmd.principal), items)
+        async with self.sized(cmd.body.ref is not None):
+            items = domain.decode_body(domain.UPDATE_BODY, await self.ctx.claims.unpack(cmd.body))
+            _limit(len(items))
+            write = _write(cmd, "update")
+            return await self._update(write, await self.ctx.sheet(cmd.sheet_id), _restricted(cmd.principal), items)
 
     async def delete(self, cmd: DeleteRecords) -> Written:
+        async with self.sized(cmd.query is not None):
+            return await self._delete(cmd)
+
+    async def _delete(self, cmd: DeleteRecords) -> Written:
         if len(cmd.ids) > MAX_IDS:
             raise ValidationFailedError(f"at most {MAX_IDS} ids per request", key="ids")
         sheet = await self.ctx.sheet(cmd.sheet_id)
@@ -91,6 +114,10 @@ class WriteHandlers:
         return await commit(self.ctx, _write(cmd, "delete"), sheet, decide)
 
     async def find_replace(self, cmd: FindReplace) -> Written:
+        async with self.sized(True):
+            return await self._find_replace(cmd)
+
+    async def _find_replace(self, cmd: FindReplace) -> Written:
         sheet = await self.ctx.sheet(cmd.sheet_id)
         if cmd.field_key not in sheet.field_keys:
             raise ValidationFailedError(f"{cmd.field_key!r} is not a field of this sheet", key="fieldKey")
@@ -122,6 +149,10 @@ class WriteHandlers:
         return await commit(self.ctx, write, sheet, decide)
 
     async def validate(self, cmd: ValidateSheet) -> Validated:
+        async with self.sized(True):
+            return await self._validate(cmd)
+
+    async def _validate(self, cmd: ValidateSheet) -> Validated:
         """Every record decided again against the sheet's current fields and constraints (after a
         config change); those whose cells or unique claims change are written, in row order, one
         commit per `VALIDATE_CHUNK` records read. Values never change, so readonly does not bind."""
