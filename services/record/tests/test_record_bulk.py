@@ -13,7 +13,7 @@ import msgspec
 import pyarrow as pa
 import pytest
 
-from record_service.application import bulk
+from record_service.application import bulk, writes
 from record_service.application.bulk import BulkHandlers, write_ipc
 from record_service.application.context import Context
 from record_service.application.writes import WriteHandlers
@@ -46,6 +46,14 @@ from spaceport.memstore import InMemoryEventStore
 from spaceport.ports import AggregateRef
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True)
+def columnar_inserts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests' inserts are a few records: on the columnar path all the same (it starts at
+    `writes.COLUMNAR_MIN` records, 500, in production)."""
+    monkeypatch.setattr(writes, "COLUMNAR_MIN", 1)
+
 
 ENV, SPACE, WORKBOOK = "us_env_t", "us_sp_t", "us_wb_t"
 PEOPLE, OTHERS, PLAIN, SOURCE, DEST = "us_sh_people", "us_sh_others", "us_sh_plain", "us_sh_source", "us_sh_dest"
@@ -710,3 +718,22 @@ async def test_a_nul_in_a_value_is_refused_and_nothing_is_written(store: InMemor
     with pytest.raises(ValidationFailedError, match=r"column 'Note \(free text\)' has a NUL character in row 90000,"):
         await import_ipc(ctx, ipc([{"note": "a"}, {"note": "b"}, {"note": "\x00"}]), sheet=PLAIN, source=extracted)
     assert await commits(store, PLAIN) == []
+
+
+@pytest.mark.parametrize(("records", "columnar"), [(499, False), (500, True)])
+async def test_an_insert_below_columnar_min_takes_the_row_path(
+    store: InMemoryEventStore, monkeypatch: pytest.MonkeyPatch, records: int, columnar: bool
+) -> None:
+    monkeypatch.setattr(writes, "COLUMNAR_MIN", 500)
+    taken: list[int] = []
+    real = bulk.insert_frame
+
+    async def spy(*args: Any) -> Written:
+        taken.append(1)
+        return await real(*args)
+
+    monkeypatch.setattr(writes, "insert_frame", spy)
+    body = [{"name": {"value": f"N{i}"}, "email": {"value": f"e{i}@x.io"}} for i in range(records)]
+    written = await insert_json(context(store), body)
+    assert written.record_count == records
+    assert bool(taken) is columnar
