@@ -10,7 +10,6 @@ otherwise serve the old credential.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -21,7 +20,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from gateway_service.workers import worker_count
+from gateway_service.workers import configured_workers
 from spaceport.settings import Settings
 from spaceport.testing.infra import InfraUrls
 from spaceport.testing.platform import Platform
@@ -134,11 +133,11 @@ def _gateway_workers(platform: Platform) -> list[int]:
 
 
 async def test_rotation_reaches_every_worker_of_the_platforms_gateway(platform: Platform) -> None:
-    """GATEWAY_WORKERS=auto runs one gateway process per core, each with its own auth cache: a key
-    cached by all of them is refused by all of them once it is rotated. Every request comes on a
-    new connection, which the kernel hands to any of the workers."""
+    """GATEWAY_WORKERS (default `auto`: one per core) runs that many gateway processes, each with
+    its own auth cache: a key cached by all of them is refused by all of them once it is rotated.
+    Every request comes on a new connection, which the kernel hands to any of the workers."""
     workers = _gateway_workers(platform)
-    assert len(workers) == worker_count("auto", len(os.sched_getaffinity(0))), workers
+    assert len(workers) == configured_workers(), workers
 
     async def status(token: str) -> int:
         async with httpx.AsyncClient(base_url=platform.api, timeout=15) as fresh:

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
@@ -27,7 +26,7 @@ from spaceport.eventstore import EventStore
 from spaceport.messaging import RpcServer
 from spaceport.projection import Projection, ProjectionRunner
 from spaceport.projection.partition import PartitionedRunner, holder_id, partitions_of
-from spaceport.settings import Settings
+from spaceport.settings import Settings, uses_uvloop
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +187,7 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """The event loop a service process runs on: uvloop's (libuv; measured: less CPU per RPC and
     per HTTP request than asyncio's selector loop), or asyncio's with SPACEPORT_LOOP=asyncio.
     granian picks the gateway's the same way (`loop="auto"`: uvloop when it is installed)."""
-    if os.environ.get("SPACEPORT_LOOP", "uvloop") == "asyncio":
+    if not uses_uvloop():
         return None
     import uvloop  # noqa: PLC0415 - only a service process's entry point needs it
 

@@ -7,6 +7,12 @@ import os
 import msgspec
 
 
+def uses_uvloop() -> bool:
+    """Whether a service process and the gateway run on uvloop (the default) or, with
+    SPACEPORT_LOOP=asyncio, on asyncio's own event loop."""
+    return os.environ.get("SPACEPORT_LOOP", "uvloop") != "asyncio"
+
+
 def nats_servers(url: str) -> list[str]:
     """A `NATS_URL` as the servers to connect to: one URL, or a cluster's comma-separated."""
     return [u.strip() for u in url.split(",") if u.strip()]

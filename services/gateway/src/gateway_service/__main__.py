@@ -13,11 +13,11 @@ import sys
 from granian.constants import Interfaces, Loops
 from granian.server import Server
 
-from gateway_service.workers import WorkersError, split_rate_limit, worker_count
-from spaceport.settings import Settings
+from gateway_service.workers import WorkersError, configured_workers, split_rate_limit
+from spaceport.settings import Settings, uses_uvloop
 
 try:
-    workers = worker_count(os.environ.get("GATEWAY_WORKERS", "auto"), len(os.sched_getaffinity(0)))
+    workers = configured_workers()
 except WorkersError as error:
     sys.exit(f"gateway: {error}")
 settings = Settings.from_env("gateway")
@@ -29,6 +29,6 @@ Server(
     port=settings.gateway_port,
     interface=Interfaces.ASGI,
     factory=True,
-    loop=Loops.asyncio if os.environ.get("SPACEPORT_LOOP", "uvloop") == "asyncio" else Loops.uvloop,
+    loop=Loops.uvloop if uses_uvloop() else Loops.asyncio,
     workers=workers,
 ).serve()

@@ -1,5 +1,7 @@
 """How many gateway processes serve the port, and the rate limit each of them enforces."""
 
+import os
+
 MAX_AUTO_WORKERS = 8
 
 
@@ -21,6 +23,12 @@ def worker_count(value: str, cores: int) -> int:
             f"GATEWAY_WORKERS={value!r} is not a worker count; set it to a whole number from 1 up, or to `auto`"
         )
     return count
+
+
+def configured_workers() -> int:
+    """The gateway's worker count from GATEWAY_WORKERS (default `auto`) and the cores this
+    process may run on (the bench's granian ceiling uses the same count)."""
+    return worker_count(os.environ.get("GATEWAY_WORKERS", "auto"), len(os.sched_getaffinity(0)))
 
 
 def split_rate_limit(per_second: float, burst: int, workers: int) -> dict[str, str]:

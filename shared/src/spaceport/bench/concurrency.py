@@ -35,7 +35,7 @@ import httpx
 import msgspec
 import psutil  # type: ignore[import-untyped]  # no stubs; pyproject is not ours to change
 
-from gateway_service.workers import worker_count
+from gateway_service.workers import configured_workers
 from spaceport.bench.harness import Bench, Figure, env_int, percentiles
 from spaceport.bench.records import retried
 from spaceport.devinfra.process import ManagedProcess, free_port, wait_for_tcp
@@ -208,7 +208,7 @@ async def run(bench: Bench) -> list[Figure]:
     post = [request("POST", f"{stack.api}/sheets/{s}/records", stack.secret, body) for s in ids]
     figures: list[Figure] = []
     # the ceiling runs as many granian workers as the gateway (GATEWAY_WORKERS, `auto` by default)
-    workers = worker_count(os.environ.get("GATEWAY_WORKERS", "auto"), len(os.sched_getaffinity(0)))
+    workers = configured_workers()
     with hello(len(space_body), workers) as hello_url:
         ceilings: dict[int, Figure] = {}
         for clients in (10, 50, 64):
