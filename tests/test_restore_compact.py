@@ -153,9 +153,10 @@ async def test_a_compact_restore_brings_back_the_exact_earlier_state(api: httpx.
     assert [m["source"] for m in late["records"][0]["values"]["email"]["messages"]] == ["unique-constraint"]
     ok(await api.delete(f"/sheets/{sheet}/records", params={"ids": late["records"][0]["id"]}))
 
-    # re-created, no longer listed as deleted since the insert
+    # re-created, no longer listed as deleted since the insert (their tombstones gone): only the newcomer is
     since = ok(await api.get(f"/sheets/{sheet}/records", params={"sinceCommitId": s["at_insert"]}))["records"]
     assert {r["id"] for r in since if r["values"]} == set(s["ids"])
+    assert [r["id"] for r in since if not r["values"]] == [late["records"][0]["id"]], since
 
     # time travel: before the restore (all deleted), at the insert, at the restore
     assert await records(api, sheet, asOf=str(report["before"])) == {}

@@ -15,6 +15,7 @@ import pytest
 import urllib3
 from minio import Minio
 
+from spaceport.devinfra import servers
 from spaceport.devinfra.process import (
     InfraStartError,
     ManagedProcess,
@@ -131,3 +132,53 @@ def test_port_is_free_sees_listeners() -> None:
         s.listen()
         assert not port_is_free(s.getsockname()[1])
     assert port_is_free(free_port())
+
+
+def test_shared_buffers_is_a_quarter_of_memory_within_bounds() -> None:
+    gib = 2**30
+    assert servers.shared_buffers(8 * gib) == "2048MB"
+    assert servers.shared_buffers(64 * gib) == f"{servers.SHARED_BUFFERS_MAX_MB}MB"
+    assert servers.shared_buffers(gib // 4) == f"{servers.SHARED_BUFFERS_MIN_MB}MB"
+    assert servers.shared_buffers(None) == f"{servers.SHARED_BUFFERS_MIN_MB}MB"
+
+
+def test_machine_memory_takes_a_lower_cgroup_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    limit = tmp_path / "memory.max"
+    monkeypatch.setattr(servers, "_CGROUP_MEMORY", limit)
+    limit.write_text("max\n")
+    physical = servers.machine_memory()
+    assert physical is not None and physical > 2**20
+    limit.write_text(f"{2**20}\n")
+    assert servers.machine_memory() == 2**20
+    limit.write_text(f"{physical * 2}\n")  # a limit above the machine's memory changes nothing
+    assert servers.machine_memory() == physical
+
+
+async def test_embedded_postgres_sizes_its_buffers_and_takes_the_operators_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default shared_buffers reaches the server, and SPACEPORT_POSTGRES_SETTINGS overrides it
+    (given after it on the command line: the last one wins)."""
+
+    async def shown(handle: servers.PostgresHandle) -> str:
+        conn = await asyncpg.connect(handle.dsn)
+        try:
+            return str(await conn.fetchval("SHOW shared_buffers"))
+        finally:
+            await conn.close()
+
+    monkeypatch.setenv("SPACEPORT_POSTGRES_SETTINGS", "shared_buffers=160MB")
+    handle = servers.start_postgres(tmp_path / "pg", durable=False)
+    try:
+        assert await shown(handle) == "160MB"
+    finally:
+        handle.stop()
+    monkeypatch.delenv("SPACEPORT_POSTGRES_SETTINGS")
+    handle = servers.start_postgres(tmp_path / "pg", durable=False)
+    try:
+        expected = int(servers.shared_buffers(servers.machine_memory()).removesuffix("MB"))
+        value = await shown(handle)  # Postgres shows e.g. 4GB for 4096MB
+        unit = {"MB": 1, "GB": 1024}[value[-2:]]
+        assert int(value[:-2]) * unit == expected
+    finally:
+        handle.stop()

@@ -357,6 +357,37 @@ def _start_nats_node(config: Path, port: int, log_path: Path, *, wait_jetstream:
 
 # --------------------------------------------------------------------------- Postgres
 
+SHARED_BUFFERS_MIN_MB = 128  # Postgres' own default
+SHARED_BUFFERS_MAX_MB = 4096
+_CGROUP_MEMORY = Path("/sys/fs/cgroup/memory.max")
+
+
+def machine_memory() -> int | None:
+    """Bytes of memory this process may use: the machine's, or its cgroup's limit when lower
+    (a container); None when neither can be read."""
+    try:
+        total: int | None = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        total = None
+    try:
+        limit = _CGROUP_MEMORY.read_text().strip()
+    except OSError:
+        limit = "max"
+    if limit.isdigit():
+        total = min(total, int(limit)) if total else int(limit)
+    return total
+
+
+def shared_buffers(memory: int | None) -> str:
+    """Postgres' buffer cache for a machine with `memory` bytes: a quarter of it (the usual advice
+    for a database server), at least Postgres' default 128 MB and at most 4 GB. With the default
+    a 1,000,000-record sheet (~1 GB of rows, as much again of history) lives in the OS page cache
+    and every page Postgres touches is a system call: measured, a restore of 1,000,000 records
+    took 52-59 s with 128 MB and 37 s with 4 GB, the raw COPY ceiling 5-10% faster. Pages are
+    only taken as they are used. SPACEPORT_POSTGRES_SETTINGS=shared_buffers=... overrides it."""
+    mb = (memory or 0) // 4 // 2**20
+    return f"{max(SHARED_BUFFERS_MIN_MB, min(SHARED_BUFFERS_MAX_MB, mb))}MB"
+
 
 def start_postgres(
     data_dir: Path,
@@ -390,11 +421,14 @@ def start_postgres(
         _socket_dir(data_dir, port),
         "-c",
         "max_connections=200",
+        "-c",
+        f"shared_buffers={shared_buffers(machine_memory())}",
     ]
     if not durable:
         argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
     for setting in filter(None, os.environ.get("SPACEPORT_POSTGRES_SETTINGS", "").split(",")):
-        argv += ["-c", setting.strip()]  # e.g. shared_buffers=1GB: what an operator tunes (docs/operations.md)
+        # e.g. work_mem=64MB: what an operator tunes (docs/operations.md); the last one wins
+        argv += ["-c", setting.strip()]
     # SIGINT is Postgres' "fast shutdown"; SIGTERM ("smart") would wait for every client
     # (service connection pools) to disconnect and always end in our SIGKILL.
     process = ManagedProcess.start(

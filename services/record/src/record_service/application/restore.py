@@ -359,7 +359,7 @@ class RestoreHandlers:
 # (JSON object of field key -> value, null when the cell has none). $1 sheet, $2 ids (in row
 # order), $3 position, $4 the sheet's last config change, $5 the unique keys' fields.
 _REVIVED = (
-    f"h.id, h.row_no, h.seq > $4::bigint AND NOT jsonb_path_exists(h.cells, {snapshot_diff.UNIQUE_MESSAGE}) AS decided,"
+    f"h.id, h.row_no, h.seq > $4::bigint AND {snapshot_diff.unflagged('h')} AS decided,"
     " (SELECT coalesce(jsonb_object_agg(k, h.cells->k->'value'), '{}') FROM unnest($5::text[]) k"
     "   WHERE h.cells ? k)::text AS u"
 )

@@ -143,12 +143,20 @@ class Then(msgspec.Struct, frozen=True):
 
 
 UNIQUE_MESSAGE = "'$.*.messages[*] ? (@.source == \"unique-constraint\")'"  # a cell flagged by a unique key
+
+
+def unflagged(row: str) -> str:
+    """SQL: no cell of version `row` carries a unique-constraint message. Such a message is an
+    error, so a valid version has none and its cells are not searched (most versions)."""
+    return f"({row}.valid OR NOT jsonb_path_exists({row}.cells, {UNIQUE_MESSAGE}))"
+
+
 # One version as `then_rows` reads it ({0}: the row), $4 the sheet's last config change, $5 the
 # unique keys' fields; `u`: their cells ({0}.cells -> key for each field it has).
 _THEN = (
     "{0}.id, {0}.row_no, json_build_object('id', {0}.id, 'values', {0}.cells, 'valid', {0}.valid,"
     " 'metadata', {0}.metadata, 'errorFields', {0}.error_fields, 'config', {0}.config)::text AS j,"
-    f" {{0}}.seq > $4::bigint AND NOT jsonb_path_exists({{0}}.cells, {UNIQUE_MESSAGE}) AS decided,"
+    f" {{0}}.seq > $4::bigint AND {unflagged('{0}')} AS decided,"
     " (SELECT coalesce(jsonb_object_agg(k, {0}.cells->k), '{{}}') FROM unnest($5::text[]) k"
     "   WHERE {0}.cells ? k)::text AS u"
 )
