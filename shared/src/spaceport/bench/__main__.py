@@ -16,6 +16,7 @@ import asyncio
 import importlib
 import json
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -121,6 +122,15 @@ def usage() -> str:
     )
 
 
+class _TerminatedError(KeyboardInterrupt):
+    """SIGTERM (a `timeout`, a `kill`): unwound like Ctrl-C, so that the servers and services the
+    run started are stopped instead of outliving it."""
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise _TerminatedError
+
+
 def main(argv: Sequence[str]) -> int:
     args = list(argv)
     if "-h" in args or "--help" in args:
@@ -148,8 +158,15 @@ def main(argv: Sequence[str]) -> int:
     if not parts:
         return 1
     began = datetime.now(UTC)
-    with harness.servers() as servers:
-        document = asyncio.run(run_parts(parts, servers, profile, knobs))
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        with harness.servers() as servers:
+            document = asyncio.run(run_parts(parts, servers, profile, knobs))
+    except KeyboardInterrupt as stop:
+        print("\nbench interrupted: the servers and services it started are stopped; no results written", flush=True)
+        return 143 if isinstance(stop, _TerminatedError) else 130
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     document["seconds"] = round((datetime.now(UTC) - began).total_seconds(), 1)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
