@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
+import psutil  # type: ignore[import-untyped]  # no stubs
 
 READY = "platform up at"  # the records part's services answer: every server and service runs
 WAIT = 180.0
