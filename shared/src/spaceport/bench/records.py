@@ -383,10 +383,25 @@ async def page_figures(
         else:
             pick = random.Random(7)  # noqa: S311 - page numbers, not secrets
             params = [{"pageSize": 1000, "pageNumber": pick.randint(1, page_count), **extra} for _ in range(samples)]
+        before = await maintenance(bench)
         p50, p99, seconds = await latencies(api, f"/sheets/{sheet}/records", params)
-        bench.progress(f"{label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-        found.append(Figure(label, len(params), seconds, unit="req/s", key=key, p50_ms=p50, p99_ms=p99))
+        after = await maintenance(bench)
+        overlap = "" if before == after == "none" else f"maintenance at start: {before}; at end: {after}"
+        bench.progress(f"{label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms" + (f" ({overlap})" if overlap else ""))
+        found.append(Figure(label, len(params), seconds, unit="req/s", key=key, p50_ms=p50, p99_ms=p99, note=overlap))
     return found
+
+
+async def maintenance(bench: Bench) -> str:
+    """The VACUUMs and ANALYZEs running in the database now (autovacuum's or the indexer's, of
+    any table: each competes with the reads for the two cores), or "none"."""
+    async with bench.pool.acquire() as conn:
+        found = await conn.fetchval(
+            "SELECT string_agg(what, ', ' ORDER BY what) FROM ("
+            " SELECT 'VACUUM ' || relid::regclass::text AS what FROM pg_stat_progress_vacuum"
+            " UNION ALL SELECT 'ANALYZE ' || relid::regclass::text FROM pg_stat_progress_analyze) m"
+        )
+    return str(found) if found else "none"
 
 
 async def _vacuum_state(conn: Any, table: int, loaded: datetime) -> tuple[bool, str]:
