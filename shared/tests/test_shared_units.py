@@ -25,6 +25,19 @@ def test_ids_have_flatfile_prefixes_and_derived_ids_are_stable() -> None:
     assert ids.derived_id("space", "k") != ids.derived_id("space", "k2")
 
 
+def test_bulk_ids_of_one_call_sort_together_in_call_order() -> None:
+    """One prefix per call, then the id's number: a btree takes a call's ids at one place."""
+    first, second = ids.new_ids("record", 300), ids.new_ids("record", 300)
+    for batch in (first, second):
+        assert all(ids.has_kind(i, "record") for i in batch)
+        assert batch == sorted(batch) and len(set(batch)) == len(batch)
+        assert len({i[: -ids.BULK_NUMBER] for i in batch}) == 1
+    assert first[0][: -ids.BULK_NUMBER] != second[0][: -ids.BULK_NUMBER]
+    derived = ids.derived_ids("record", "sheet:key", 300)
+    assert derived == sorted(derived) and derived[:7] == ids.derived_ids("record", "sheet:key", 7)
+    assert ids.derived_ids("record", "sheet:other", 1)[0] not in derived
+
+
 def test_subjects_are_derived_from_names() -> None:
     assert snake("SpaceCreated") == "space_created"
     assert subjects.event_subject("evt", "us_sp_1", "space", "us_sp_1", "SpaceCreated") == (
