@@ -71,7 +71,7 @@ def _numbered(kind_prefix: str, prefix: str, count: int) -> list[str]:
     if count > 16**BULK_NUMBER:
         raise ValueError(f"at most {16**BULK_NUMBER} ids at once")
     head = f"{kind_prefix}_{prefix}"
-    return [f"{head}{n:08x}" for n in range(count)]
+    return [f"{head}{n:0{BULK_NUMBER}x}" for n in range(count)]
 
 
 def _base36(number: int, length: int) -> str:
